@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+/*
+ * DOC: per-CPU GDT and TSS.
+ *
+ * Each CPU needs its own TSS (TSS.rsp0 is the kernel stack of the task it
+ * runs) and thus its own GDT, since a TSS descriptor is marked busy by ltr.
+ * Layout and selectors: arch/x86/x86.h.
+ */
+#include "arch/x86/gdt.h"
+#include "kernel/pvops.h"
+
+#define SEG_KCODE 0x00af9a000000ffffull /* 64-bit, DPL0, present */
+#define SEG_KDATA 0x00cf92000000ffffull
+#define SEG_UDATA 0x00cff2000000ffffull /* DPL3 */
+#define SEG_UCODE 0x00affa000000ffffull /* 64-bit, DPL3 */
+
+void gdt__init_cpu(struct cpu *cpu)
+{
+	uint64_t base = (uint64_t)&cpu->tss;
+	uint64_t limit = sizeof(cpu->tss) - 1;
+
+	cpu->tss.iomap_base = sizeof(cpu->tss); /* no I/O bitmap: no port access from CPL3 */
+	cpu->gdt[0] = 0;
+	cpu->gdt[1] = SEG_KCODE;
+	cpu->gdt[2] = SEG_KDATA;
+	cpu->gdt[3] = SEG_UDATA;
+	cpu->gdt[4] = SEG_UCODE;
+	/* Available 64-bit TSS (type 9), present. */
+	cpu->gdt[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
+		      (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+	cpu->gdt[6] = base >> 32;
+	pv_ops.cpu.load_gdt(cpu->gdt, sizeof(cpu->gdt) - 1);
+	pv_ops.cpu.load_tr(TSS_SEL);
+}

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: MIT
+/*
+ * DOC: frame allocator.
+ *
+ * RAM is managed in chunks (2 MiB, one PDE each; see mm.h). A chunk is:
+ *  - FREE: never handed out, mapped supervisor-only;
+ *  - RESERVED / USER_IMAGE: the host boot area, the kernel and user images;
+ *  - KFRAMES / UFRAMES: split into 4 KiB frames by a frame pool (a 512-bit
+ *    bitmap), supervisor-only resp. user;
+ *  - UBIG (first chunk of a run, with its length) / UBIG_TAIL: one
+ *    SYS_MEM_ALLOC region;
+ *  - USER_FREE: a freed user chunk. It keeps its user mapping and is only
+ *    ever handed out to tasks again, never to the kernel, so a stale user TLB
+ *    entry on another CPU can never reach kernel data - which is why freeing
+ *    needs no TLB shootdown.
+ * Small blocks (2^order frames, aligned to their size) come from pools; a
+ * pool takes a FREE chunk when the others are full and never gives it back.
+ * The bitmap of the chunk states starts all-zero (= FREE) from the ELF bss,
+ * so boot only writes the reserved chunks: boot cost does not grow with RAM.
+ *
+ * Locking: mm_lock guards everything here. mm__user_ok() reads the states
+ * without it: a racing free only turns a region into USER_FREE, which is
+ * still user-mapped RAM, so the worst case is reading freed user memory.
+ */
+#include <stddef.h>
+
+#include "arch/x86/x86.h"
+#include "include/uapi.h"
+#include "kernel/mm.h"
+#include "kernel/spinlock.h"
+
+enum chunk_state {
+	CH_FREE = 0,
+	CH_RESERVED,
+	CH_USER_IMAGE,
+	CH_KFRAMES,
+	CH_UFRAMES,
+	CH_UBIG,
+	CH_UBIG_TAIL,
+	CH_USER_FREE,
+};
+
+#define MAX_POOLS 64
+#define FRAMES_PER_CHUNK 512
+
+struct frame_pool {
+	uint32_t chunk;
+	uint16_t used;                            /* frames allocated */
+	bool user;
+	uint64_t bits[FRAMES_PER_CHUNK / 64];     /* 1 = allocated */
+};
+
+static struct spinlock mm_lock;
+static uint8_t chunk_state[MM_MAX_CHUNKS];
+static uint32_t chunk_run[MM_MAX_CHUNKS];          /* CH_UBIG: chunks in the region */
+static struct frame_pool pools[MAX_POOLS];
+static unsigned int nr_pools;
+/* RAM chunks: [lo_first, lo_end) and [MM_LOW_CHUNKS, hi_end). */
+static uint64_t lo_first, lo_end, hi_end;
+static uint64_t free_hint;                         /* no FREE/USER_FREE chunk below it */
+static uint64_t nr_takeable;                       /* FREE + USER_FREE chunks */
+
+static bool chunk_in_ram(uint64_t c)
+{
+	return (c >= lo_first && c < lo_end) || (c >= MM_LOW_CHUNKS && c < hi_end);
+}
+
+void mm__init(const struct l1_start_info *si, uint64_t image_end,
+	      uint64_t user_start, uint64_t user_end)
+{
+	uint64_t low = si->ram_below_4g < L1_RAM_HOLE_START ? si->ram_below_4g : L1_RAM_HOLE_START;
+	uint64_t high = si->mem_bytes > si->ram_below_4g ? si->mem_bytes - si->ram_below_4g : 0;
+	uint64_t first_free = (image_end + CHUNK_SIZE - 1) >> CHUNK_SHIFT;
+
+	if (high > (uint64_t)MM_HIGH_PD_MAX << 30)
+		high = (uint64_t)MM_HIGH_PD_MAX << 30;
+	lo_end = low >> CHUNK_SHIFT;
+	hi_end = MM_LOW_CHUNKS + (high >> CHUNK_SHIFT);
+	lo_first = first_free < lo_end ? first_free : lo_end;
+	free_hint = lo_first;
+
+	paging__init(lo_end, hi_end - MM_LOW_CHUNKS);
+
+	for (uint64_t c = 0; c < lo_first; c++)
+		chunk_state[c] = CH_RESERVED;
+	nr_takeable = (lo_end - lo_first) + (hi_end - MM_LOW_CHUNKS);
+	for (uint64_t c = user_start >> CHUNK_SHIFT; c < (user_end + CHUNK_SIZE - 1) >> CHUNK_SHIFT; c++)
+		chunk_state[c] = CH_USER_IMAGE;
+	paging__set_user(user_start >> CHUNK_SHIFT,
+			 ((user_end + CHUNK_SIZE - 1) >> CHUNK_SHIFT) - (user_start >> CHUNK_SHIFT), true);
+}
+
+static bool takeable(uint64_t c, bool user)
+{
+	return chunk_state[c] == CH_FREE || (user && chunk_state[c] == CH_USER_FREE);
+}
+
+/* First run of n takeable chunks, or -1. Caller holds mm_lock. */
+static int64_t find_run(uint64_t n, bool user)
+{
+	uint64_t c = free_hint, run = 0;
+
+	while (c < hi_end) {
+		if (c == lo_end && c < MM_LOW_CHUNKS) {
+			c = MM_LOW_CHUNKS; /* runs never span the hole */
+			run = 0;
+			continue;
+		}
+		if (chunk_in_ram(c) && takeable(c, user)) {
+			if (++run == n)
+				return (int64_t)(c + 1 - n);
+		} else {
+			run = 0;
+		}
+		c++;
+	}
+	return -1;
+}
+
+static void advance_hint(void)
+{
+	while (free_hint < hi_end && !(chunk_in_ram(free_hint) &&
+				       (chunk_state[free_hint] == CH_FREE ||
+					chunk_state[free_hint] == CH_USER_FREE))) {
+		if (free_hint == lo_end && free_hint < MM_LOW_CHUNKS)
+			free_hint = MM_LOW_CHUNKS;
+		else
+			free_hint++;
+	}
+}
+
+/* Mark chunks [c, c + n) with state; map them user if they were FREE. */
+static void take_chunks(uint64_t c, uint64_t n, uint8_t state, bool user)
+{
+	uint64_t flip_from = c, flip_n = 0;
+
+	for (uint64_t i = c; i < c + n; i++) {
+		/* Map the FREE ones user, in runs: a USER_FREE one is already. */
+		if (user && chunk_state[i] == CH_FREE) {
+			if (!flip_n)
+				flip_from = i;
+			flip_n++;
+		} else if (flip_n) {
+			paging__set_user(flip_from, flip_n, true);
+			flip_n = 0;
+		}
+		chunk_state[i] = state;
+	}
+	nr_takeable -= n;
+	if (flip_n)
+		paging__set_user(flip_from, flip_n, true);
+	if (c == free_hint)
+		advance_hint();
+}
+
+static void *pool_take(struct frame_pool *p, unsigned int order)
+{
+	unsigned int n = 1u << order;
+	uint64_t mask = n == 64 ? ~0ull : (1ull << n) - 1;
+
+	for (unsigned int w = 0; w < FRAMES_PER_CHUNK / 64; w++) {
+		if (p->bits[w] == ~0ull)
+			continue;
+		for (unsigned int s = 0; s < 64; s += n) {
+			if (p->bits[w] & (mask << s))
+				continue;
+			p->bits[w] |= mask << s;
+			p->used += n;
+			return (void *)(((uint64_t)p->chunk << CHUNK_SHIFT) +
+					((uint64_t)(w * 64 + s) << PAGE_SHIFT));
+		}
+	}
+	return NULL;
+}
+
+void *mm__alloc_frames(unsigned int order, bool user)
+{
+	void *frame = NULL;
+	int64_t c;
+
+	if (order > MM_MAX_ORDER)
+		return NULL;
+	spin__lock(&mm_lock);
+	for (unsigned int i = 0; i < nr_pools && !frame; i++)
+		if (pools[i].user == user && pools[i].used + (1u << order) <= FRAMES_PER_CHUNK)
+			frame = pool_take(&pools[i], order);
+	if (!frame && nr_pools < MAX_POOLS && (c = find_run(1, user)) >= 0) {
+		struct frame_pool *p = &pools[nr_pools++];
+
+		*p = (struct frame_pool){ .chunk = (uint32_t)c, .user = user };
+		take_chunks((uint64_t)c, 1, user ? CH_UFRAMES : CH_KFRAMES, user);
+		frame = pool_take(p, order);
+	}
+	spin__unlock(&mm_lock);
+	return frame;
+}
+
+int mm__free_frames(void *ptr, unsigned int order)
+{
+	uint64_t pa = (uint64_t)ptr, n = 1ull << order;
+	uint64_t idx = (pa >> PAGE_SHIFT) & (FRAMES_PER_CHUNK - 1);
+	uint64_t mask = n == 64 ? ~0ull : (1ull << n) - 1;
+	int ret = -1;
+
+	if (order > MM_MAX_ORDER || (pa & ((n << PAGE_SHIFT) - 1)))
+		return -1;
+	spin__lock(&mm_lock);
+	for (unsigned int i = 0; i < nr_pools; i++) {
+		struct frame_pool *p = &pools[i];
+		uint64_t *w = &p->bits[idx / 64];
+
+		if (p->chunk != pa >> CHUNK_SHIFT)
+			continue;
+		if ((*w & (mask << (idx % 64))) == (mask << (idx % 64))) {
+			*w &= ~(mask << (idx % 64));
+			p->used -= n;
+			ret = 0;
+		}
+		break;
+	}
+	spin__unlock(&mm_lock);
+	return ret;
+}
+
+int64_t mm__alloc_user(uint64_t bytes)
+{
+	uint64_t n = (bytes >> CHUNK_SHIFT) + !!(bytes & (CHUNK_SIZE - 1));
+	int64_t c;
+
+	if (!bytes || bytes > (uint64_t)MM_MAX_CHUNKS << CHUNK_SHIFT)
+		return bytes ? -L1G_ENOMEM : -L1G_EINVAL;
+	spin__lock(&mm_lock);
+	c = find_run(n, true);
+	if (c >= 0) {
+		take_chunks((uint64_t)c, n, CH_UBIG_TAIL, true);
+		chunk_state[c] = CH_UBIG;
+		chunk_run[c] = (uint32_t)n;
+	}
+	spin__unlock(&mm_lock);
+	return c < 0 ? -L1G_ENOMEM : c << CHUNK_SHIFT;
+}
+
+int mm__free_user(uint64_t addr)
+{
+	uint64_t c = addr >> CHUNK_SHIFT;
+	int ret = -L1G_EINVAL;
+
+	if (addr & (CHUNK_SIZE - 1) || c >= MM_MAX_CHUNKS)
+		return ret;
+	spin__lock(&mm_lock);
+	if (chunk_state[c] == CH_UBIG) {
+		for (uint64_t i = c; i < c + chunk_run[c]; i++)
+			chunk_state[i] = CH_USER_FREE;
+		nr_takeable += chunk_run[c];
+		if (c < free_hint)
+			free_hint = c;
+		ret = 0;
+	}
+	spin__unlock(&mm_lock);
+	return ret;
+}
+
+bool mm__user_ok(uint64_t addr, uint64_t len)
+{
+	uint64_t last;
+
+	if (!len)
+		return true;
+	if (addr + len < addr)
+		return false;
+	last = (addr + len - 1) >> CHUNK_SHIFT;
+	if (last >= MM_MAX_CHUNKS)
+		return false;
+	for (uint64_t c = addr >> CHUNK_SHIFT; c <= last; c++) {
+		uint8_t s = chunk_state[c];
+
+		if (s != CH_USER_IMAGE && s != CH_UFRAMES && s != CH_UBIG && s != CH_UBIG_TAIL)
+			return false;
+	}
+	return true;
+}
+
+uint64_t mm__user_free_bytes(void)
+{
+	return nr_takeable << CHUNK_SHIFT;
+}

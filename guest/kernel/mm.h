@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DOC: memory: page tables (paging.c) and the frame allocator (mm.c).
+ *
+ * Physical memory is identity mapped with 2 MiB pages; a 2 MiB page is a
+ * "chunk", and chunk n covers gpa [n << 21, (n + 1) << 21): low RAM is chunks
+ * [0, ram_below_4g >> 21), high RAM starts at chunk 2048 (4 GiB). The U/S bit
+ * of a chunk's PDE says who may touch it: the kernel image and kernel frames
+ * are supervisor-only, the user image and memory handed to tasks are user.
+ */
+#ifndef L1G_KERNEL_MM_H
+#define L1G_KERNEL_MM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pvops/l1vmm_abi.h"
+
+#define MM_HIGH_PD_MAX 60 /* page directories for RAM above 4 GiB: 60 GiB */
+#define MM_LOW_CHUNKS  2048
+#define MM_MAX_CHUNKS  (MM_LOW_CHUNKS + MM_HIGH_PD_MAX * 512)
+#define MM_MAX_ORDER   6  /* largest mm__alloc_frames block: 64 frames */
+
+/* paging.c */
+/* Build the identity map for RAM chunks [0, low) and [2048, 2048 + high), load it. */
+void paging__init(uint64_t low_chunks, uint64_t high_chunks);
+/* Load the kernel's page tables on this CPU. */
+void paging__load(void);
+/* Make chunks [first, first + n) user-accessible or supervisor-only (local flush). */
+void paging__set_user(uint64_t first, uint64_t n, bool user);
+/* Would CPL3 be allowed this access now? (tells stale-TLB faults from real ones) */
+bool paging__user_may_access(uint64_t va, bool write);
+
+/* mm.c */
+/* Take over RAM from si; everything below the end of the image stays reserved. */
+void mm__init(const struct l1_start_info *si, uint64_t image_end,
+	      uint64_t user_start, uint64_t user_end);
+/*
+ * 2^order contiguous 4 KiB frames aligned to their size (order <=
+ * MM_MAX_ORDER), from supervisor-only (user = false) or user memory. Not
+ * zeroed. NULL when memory is exhausted.
+ */
+void *mm__alloc_frames(unsigned int order, bool user);
+/* Give frames back; -1 if they were not allocated (double free), else 0. */
+int mm__free_frames(void *p, unsigned int order);
+/*
+ * User memory for SYS_MEM_ALLOC: bytes rounded up to whole chunks, physically
+ * contiguous, 2 MiB aligned. Returns the address, or -L1G_EINVAL/-L1G_ENOMEM.
+ */
+int64_t mm__alloc_user(uint64_t bytes);
+/* Free what mm__alloc_user returned: 0 or -L1G_EINVAL. */
+int mm__free_user(uint64_t addr);
+/* Is [addr, addr + len) entirely memory a task may use? (len 0: true) */
+bool mm__user_ok(uint64_t addr, uint64_t len);
+/* Free chunks mm__alloc_user could still take, in bytes. */
+uint64_t mm__user_free_bytes(void);
+
+#endif

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+/*
+ * DOC: the kernel's page tables: one identity map for all CPUs and tasks.
+ *
+ * PML4[0] -> one PDPT -> one page directory per GiB, all with 2 MiB pages, so
+ * the whole map is a handful of static pages and a PDE per chunk; the PDE of
+ * chunk n is pd[0][n] (high RAM, from chunk 2048, follows the 4 low GiB).
+ * Upper levels are user+writable and the PDE decides. The LAPIC page is
+ * mapped uncached and supervisor-only; the doorbell page uncached and user,
+ * so CPL3 code can reach the host through it later. Everything else in the
+ * hole below 4 GiB stays unmapped. Every write goes through pv_ops.mmu.
+ */
+#include <stddef.h>
+
+#include "arch/x86/x86.h"
+#include "kernel/mm.h"
+#include "kernel/pvops.h"
+
+static uint64_t pml4[512] __attribute__((aligned(4096)));
+static uint64_t pdpt[512] __attribute__((aligned(4096)));
+static uint64_t pd[4 + MM_HIGH_PD_MAX][512] __attribute__((aligned(4096)));
+
+#define PDE_RAM (PTE_P | PTE_RW | PTE_PS)
+
+static uint64_t *pde_of(uint64_t chunk)
+{
+	return &pd[0][0] + chunk;
+}
+
+void paging__init(uint64_t low_chunks, uint64_t high_chunks)
+{
+	uint64_t npd = 4 + (high_chunks + 511) / 512;
+
+	pv_ops.mmu.set_pte_range(pde_of(0), PDE_RAM, CHUNK_SIZE, low_chunks);
+	pv_ops.mmu.set_pte_range(pde_of(MM_LOW_CHUNKS), L1_RAM_HIGH_START | PDE_RAM,
+				 CHUNK_SIZE, high_chunks);
+	pv_ops.mmu.set_pte(pde_of(L1_LAPIC_GPA >> CHUNK_SHIFT),
+			   L1_LAPIC_GPA | PDE_RAM | PTE_PCD | PTE_PWT);
+	pv_ops.mmu.set_pte(pde_of(L1_DOORBELL_GPA >> CHUNK_SHIFT),
+			   L1_DOORBELL_GPA | PDE_RAM | PTE_US | PTE_PCD | PTE_PWT);
+	pv_ops.mmu.set_pte_range(pdpt, (uint64_t)pd | PTE_P | PTE_RW | PTE_US, PAGE_SIZE, npd);
+	pv_ops.mmu.set_pte(&pml4[0], (uint64_t)pdpt | PTE_P | PTE_RW | PTE_US);
+	paging__load();
+}
+
+void paging__load(void)
+{
+	pv_ops.cpu.load_cr3((uint64_t)pml4);
+}
+
+void paging__set_user(uint64_t first, uint64_t n, bool user)
+{
+	uint64_t flags = PDE_RAM | (user ? PTE_US : 0);
+
+	pv_ops.mmu.set_pte_range(pde_of(first), (first << CHUNK_SHIFT) | flags, CHUNK_SIZE, n);
+	if (n > 8) {
+		pv_ops.mmu.flush_tlb();
+		return;
+	}
+	for (uint64_t c = first; c < first + n; c++)
+		pv_ops.mmu.flush_page(c << CHUNK_SHIFT);
+}
+
+bool paging__user_may_access(uint64_t va, bool write)
+{
+	uint64_t c = va >> CHUNK_SHIFT, pde;
+
+	if (c >= MM_MAX_CHUNKS)
+		return false;
+	pde = *pde_of(c);
+	return (pde & PTE_P) && (pde & PTE_US) && (!write || (pde & PTE_RW));
+}

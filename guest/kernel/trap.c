@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+/*
+ * DOC: trap dispatch.
+ *
+ * trap__dispatch() runs on the kernel stack of the interrupted task (or the
+ * idle task), with interrupts off. It saves the frame pointer in the task,
+ * handles the event, and returns the frame sched__resume() picks. This is
+ * the hottest CPL0 path (every tick and system call), so it stays short.
+ *
+ * System calls: `int $0x80` reaches vector 0x80 on hardware, but on this
+ * machine (kvm_pvm) KVM's emulator cannot emulate `int n` in protected mode
+ * and injects #UD with rip at the instruction instead. So a #UD from CPL3
+ * whose bytes at rip are CD 80 is that system call: step over it and handle
+ * it exactly like vector 0x80 (which leaves rip after the instruction too).
+ *
+ * Exceptions: from CPL3 they kill the task with a message (the kernel goes
+ * on); from CPL0 they are kernel bugs and panic. A #PF from CPL3 on memory
+ * that its PDE now allows is a stale TLB entry (another CPU made the chunk
+ * user after this one cached it supervisor): flush it and retry once.
+ */
+#include <stdarg.h>
+
+#include "include/uapi.h"
+#include "arch/x86/gdt.h"
+#include "kernel/console.h"
+#include "kernel/mm.h"
+#include "kernel/pvops.h"
+#include "kernel/trap.h"
+#include "lib/printf.h"
+
+static const char *const exception_names[32] = {
+	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
+	"#BR bound range", "#UD invalid opcode", "#NM device not available",
+	"#DF double fault", "coprocessor overrun", "#TS invalid TSS",
+	"#NP segment not present", "#SS stack fault", "#GP general protection",
+	"#PF page fault", "reserved 15", "#MF x87 error", "#AC alignment check",
+	"#MC machine check", "#XM SIMD error", "#VE virtualization",
+	"#CP control protection", "reserved 22", "reserved 23", "reserved 24",
+	"reserved 25", "reserved 26", "reserved 27", "#HV hypervisor injection",
+	"#VC VMM communication", "#SX security", "reserved 31",
+};
+
+static const char *vector_name(uint64_t v)
+{
+	return v < 32 ? exception_names[v] : "unexpected interrupt";
+}
+
+void trap__panic(const char *fmt, ...)
+{
+	char buf[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf__vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	console__printf("l1guest: PANIC: %s\n", buf);
+	idt__triple_fault(); /* a panic is a crash: the host reports it with the registers */
+}
+
+static void exception(struct task *cur, struct trap_frame *f)
+{
+	uint64_t addr = f->vector == VEC_PF ? pv_ops.cpu.read_cr2() : 0;
+
+	if (!(f->cs & 3))
+		trap__panic("%s in the kernel at rip=%#lx addr=%#lx error=%#lx rsp=%#lx "
+			    "rax=%#lx rdi=%#lx rsi=%#lx (cpu %u, task %u)",
+			    vector_name(f->vector), f->rip, addr, f->error, f->rsp, f->rax,
+			    f->rdi, f->rsi, cur->cpu->index, cur->tid);
+	if (f->vector == VEC_PF && addr != cur->stale_fault &&
+	    paging__user_may_access(addr, f->error & PF_ERR_WRITE)) {
+		pv_ops.mmu.flush_page(addr);
+		cur->stale_fault = addr; /* a second fault there is real */
+		return;
+	}
+	console__printf("l1guest: task %u killed: %s at rip=%#lx addr=%#lx error=%#lx\n",
+			cur->tid, vector_name(f->vector), f->rip, addr, f->error);
+	sched__exit(cur, L1G_STATUS_KILLED(f->vector));
+}
+
+/* Is this #UD an `int $0x80` the CPU could not deliver? */
+static bool is_int80(const struct trap_frame *f)
+{
+	return (f->cs & 3) && mm__user_ok(f->rip, 2) &&
+	       *(const volatile uint16_t *)f->rip == 0x80cd;
+}
+
+struct trap_frame *trap__dispatch(struct trap_frame *f)
+{
+	struct task *cur = sched__current();
+	struct cpu *c = cur->cpu;
+
+	cur->frame = f;
+	if (c->dead)
+		sched__bury(c);
+	switch (f->vector) {
+	case VEC_TIMER:
+		pv_ops.timer.eoi();
+		sched__tick(c);
+		break;
+	case VEC_SYSCALL:
+		syscall__dispatch(cur, f);
+		break;
+	case VEC_KYIELD:
+		c->need_resched = true;
+		break;
+	case VEC_RESCHED:
+		pv_ops.timer.eoi();
+		c->need_resched = true;
+		break;
+	case VEC_SPURIOUS:
+		break; /* no EOI for the spurious vector */
+	case VEC_UD:
+		if (is_int80(f)) {
+			f->rip += 2;
+			syscall__dispatch(cur, f);
+			break;
+		}
+		exception(cur, f);
+		break;
+	default:
+		exception(cur, f);
+		break;
+	}
+	return sched__resume(c, cur);
+}

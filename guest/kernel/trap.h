@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DOC: trap dispatch: every interrupt, exception and system call.
+ */
+#ifndef L1G_KERNEL_TRAP_H
+#define L1G_KERNEL_TRAP_H
+
+#include "arch/x86/x86.h"
+#include "kernel/sched.h"
+
+/* Called by entry.S with the frame it built; returns the frame to resume. */
+struct trap_frame *trap__dispatch(struct trap_frame *f);
+
+/* The kernel cannot go on: print why and triple-fault (the host reports a crash). */
+__attribute__((noreturn, format(printf, 1, 2))) void trap__panic(const char *fmt, ...);
+
+/* syscall.c: run the call in f->rax for cur; the result goes to f->rax. */
+void syscall__dispatch(struct task *cur, struct trap_frame *f);
+
+/* ktest.c: SYS_KTEST, kernel-internal self checks: 0 or a negative failure code. */
+int64_t ktest__run(uint64_t which);
+
+#endif

@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: MIT
+/*
+ * DOC: workload=selftest: the kernel's own checks, kvm-unit-tests style.
+ *
+ * Each check is a function that ends in one report() line,
+ * `selftest: <name> ok` or `selftest: <name> FAILED <detail>`, and the run
+ * ends with `selftest: N checks, M failed`. Everything is driven from CPL3
+ * through system calls; only the frame allocator needs SYS_KTEST.
+ */
+#include "lib/printf.h"
+#include "lib/string.h"
+#include "user/user.h"
+#include "user/workload.h"
+
+#define KERNEL_ADDR 0x100000ull /* the kernel image: supervisor-only */
+
+static unsigned int checks, failures;
+
+static void report(bool ok, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void report(bool ok, const char *name, const char *fmt, ...)
+{
+	char detail[200] = "";
+	va_list ap;
+
+	checks++;
+	if (ok) {
+		printf("selftest: %s ok\n", name);
+		return;
+	}
+	failures++;
+	va_start(ap, fmt);
+	printf__vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	printf("selftest: %s FAILED %s\n", name, detail);
+}
+
+static void check_cpuid(void)
+{
+	uint32_t r[4];
+	char sig[13];
+
+	cpu__cpuid(L1_CPUID_SIGNATURE, 0, r);
+	memcpy(sig, &r[1], 4);
+	memcpy(sig + 4, &r[2], 4);
+	memcpy(sig + 8, &r[3], 4);
+	sig[12] = '\0';
+	report(!memcmp(sig, L1_CPUID_SIGNATURE_STR, 12) && r[0] >= L1_CPUID_FEATURES, "cpuid",
+	       "signature \"%s\", max leaf %#x", sig, r[0]);
+}
+
+static void check_frames(void)
+{
+	static const char *const why[] = {
+		"", "allocation failed", "misaligned frame", "frame handed out twice",
+		"double free not detected", "user/supervisor split wrong",
+		"oversized request granted", "free refused", "freed frame not reused",
+	};
+	int64_t rc = sys__ktest(L1G_KTEST_FRAMES);
+
+	report(rc == 0, "alloc_frames", "%s (%ld)",
+	       rc < 0 && -rc < (int64_t)(sizeof(why) / sizeof(why[0])) ? why[-rc] : "?", rc);
+}
+
+/* 2 MiB user chunks: until exhaustion, then all back. */
+static void check_alloc_user(void)
+{
+	static uint64_t got[16384];
+	uint64_t n = 0, free_before;
+	int64_t a, last = 0, e0, e1, e2;
+	bool ok = true;
+	char detail[160] = "";
+	struct l1g_info info;
+
+	sys__info(&info);
+	free_before = info.user_free;
+	e0 = sys__mem_alloc(0);
+	e1 = sys__mem_alloc(1ull << 50);
+	e2 = sys__mem_free(12345);
+	if (e0 != -L1G_EINVAL || e1 != -L1G_ENOMEM || e2 != -L1G_EINVAL) {
+		printf__snprintf(detail, sizeof(detail), "bad requests gave %ld, %ld, %ld", e0, e1, e2);
+		ok = false;
+	}
+	while (n < sizeof(got) / sizeof(got[0]) && (a = sys__mem_alloc(2 << 20)) >= 0) {
+		if (a & ((2 << 20) - 1)) {
+			printf__snprintf(detail, sizeof(detail), "region %#lx not 2 MiB aligned", a);
+			ok = false;
+		}
+		/* Tag both ends: a region handed out twice loses a tag. */
+		((volatile uint64_t *)a)[0] = a ^ 0x5a5a;
+		((volatile uint64_t *)a)[(2 << 20) / 8 - 1] = ~a;
+		got[n++] = (uint64_t)a;
+	}
+	last = a;
+	if (ok && n < sizeof(got) / sizeof(got[0]) && last != -L1G_ENOMEM) {
+		printf__snprintf(detail, sizeof(detail), "exhaustion gave %ld, not -ENOMEM", last);
+		ok = false;
+	}
+	if (ok && n * (2 << 20) != free_before) {
+		printf__snprintf(detail, sizeof(detail), "got %lu chunks, kernel reported %lu bytes free",
+				 n, free_before);
+		ok = false;
+	}
+	for (uint64_t i = 0; i < n && ok; i++) {
+		if (((volatile uint64_t *)got[i])[0] != (got[i] ^ 0x5a5a) ||
+		    ((volatile uint64_t *)got[i])[(2 << 20) / 8 - 1] != ~got[i]) {
+			printf__snprintf(detail, sizeof(detail), "region %#lx handed out twice", got[i]);
+			ok = false;
+		}
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		if (sys__mem_free(got[i]) && ok) {
+			printf__snprintf(detail, sizeof(detail), "free of %#lx refused", got[i]);
+			ok = false;
+		}
+	}
+	if (ok && n && sys__mem_free(got[0]) != -L1G_EINVAL) {
+		printf__snprintf(detail, sizeof(detail), "double free accepted");
+		ok = false;
+	}
+	a = sys__mem_alloc(2 << 20);
+	if (ok && a < 0) {
+		printf__snprintf(detail, sizeof(detail), "allocation after freeing all failed: %ld", a);
+		ok = false;
+	}
+	if (a >= 0)
+		sys__mem_free((uint64_t)a);
+	report(ok, "alloc_user", "%s (%lu regions of 2 MiB)", detail, n);
+}
+
+static volatile uint64_t spin_count[2];
+static volatile uint64_t spin_stop;
+
+static int64_t spinner(uint64_t i)
+{
+	while (!spin_stop)
+		spin_count[i]++;
+	return 0;
+}
+
+/* Two tasks that never yield, on one CPU: both advance only if the tick preempts. */
+static void check_preemption(void)
+{
+	int cpu = (int)user__info.nr_cpus - 1;
+	uint64_t a0, b0, a1, b1;
+	int64_t t0, t1;
+
+	spin_stop = 0;
+	spin_count[0] = spin_count[1] = 0;
+	t0 = task__spawn(spinner, 0, cpu);
+	t1 = task__spawn(spinner, 1, cpu);
+	sys__sleep_until(sys__ticks() + 10);
+	a0 = spin_count[0], b0 = spin_count[1];
+	sys__sleep_until(sys__ticks() + 10);
+	a1 = spin_count[0], b1 = spin_count[1];
+	spin_stop = 1;
+	task__join(t0);
+	task__join(t1);
+	report(t0 > 0 && t1 > 0 && a0 && b0 && a1 > a0 && b1 > b0, "preemption",
+	       "tasks %ld/%ld on cpu %d counted %lu->%lu and %lu->%lu", t0, t1, cpu, a0, a1, b0, b1);
+}
+
+static struct event wake_ev;
+static volatile uint64_t waiter_woke;
+
+static int64_t waiter(uint64_t seen)
+{
+	event__wait(&wake_ev, seen);
+	waiter_woke = 1;
+	return 7;
+}
+
+/* A task blocks on an event, another wakes it (across CPUs if there are two). */
+static void check_block_wake(void)
+{
+	uint64_t seen = wake_ev.count;
+	int64_t tid, woken, st, again;
+	int cpu = user__info.nr_cpus > 1 ? 1 : 0;
+	bool blocked;
+
+	waiter_woke = 0;
+	tid = task__spawn(waiter, seen, cpu);
+	sys__sleep_until(sys__ticks() + 5);
+	blocked = !waiter_woke;
+	woken = event__signal(&wake_ev);
+	st = task__join(tid);
+	again = sys__wait(&wake_ev.count, seen); /* value moved on: must not sleep */
+	report(tid > 0 && blocked && woken == 1 && st == 7 && waiter_woke && again == -L1G_EAGAIN,
+	       "block_wake", "tid %ld blocked=%d woken=%ld status=%ld woke=%lu stale wait=%ld",
+	       tid, blocked, woken, st, waiter_woke, again);
+}
+
+/* 20 ticks should take 20/hz seconds of TSC time. */
+static void check_timer(void)
+{
+	uint64_t start, t0, t1, ms, expect_ms = 20 * 1000 / user__info.hz;
+
+	start = sys__ticks() + 1;
+	sys__sleep_until(start); /* start on a tick edge */
+	t0 = cpu__rdtsc();
+	sys__sleep_until(start + 20);
+	t1 = cpu__rdtsc();
+	ms = time__cycles_to_us(t1 - t0) / 1000;
+	report(user__info.tsc_khz && ms * 2 >= expect_ms && ms * 2 <= expect_ms * 3, "timer",
+	       "20 ticks took %lu ms, expected %lu ms at %u Hz", ms, expect_ms, user__info.hz);
+}
+
+static int64_t nothing(uint64_t arg)
+{
+	return (int64_t)arg;
+}
+
+static int64_t self_cpu(uint64_t arg)
+{
+	(void)arg;
+	return (int64_t)(sys__self() >> 32);
+}
+
+/* Any user-memory address, for arguments that must pass the pointer check. */
+static char scratch[64] __attribute__((aligned(8)));
+#define MAX_TID_PROBE 100000
+
+static void check_bad_args(void)
+{
+	struct {
+		const char *what;
+		int64_t got, want;
+	} c[] = {
+		{ "write(kernel)", sys__write((void *)KERNEL_ADDR, 16), -L1G_EFAULT },
+		{ "write(null)", sys__write(NULL, 1), -L1G_EFAULT },
+		{ "write(lapic)", sys__write((void *)(uintptr_t)L1_LAPIC_GPA, 4), -L1G_EFAULT },
+		{ "write(wrap)", sys__write((void *)~0ull, 16), -L1G_EFAULT },
+		{ "write(huge)", sys__write(scratch, 1ull << 40), -L1G_EINVAL },
+		{ "info(kernel)", sys__info((struct l1g_info *)KERNEL_ADDR), -L1G_EFAULT },
+		{ "wait(kernel)", sys__wait((volatile uint64_t *)KERNEL_ADDR, 0), -L1G_EFAULT },
+		{ "wait(misaligned)", sys__wait((volatile uint64_t *)(scratch + 1), 0), -L1G_EINVAL },
+		{ "spawn(kernel)", sys__call(SYS_SPAWN, KERNEL_ADDR, 0, 0, (uint64_t)-1), -L1G_EFAULT },
+		{ "spawn(cpu)", task__spawn(nothing, 0, (int)user__info.nr_cpus), -L1G_EINVAL },
+		{ "join(none)", task__join(MAX_TID_PROBE), -L1G_ESRCH },
+		{ "set_hz(0)", sys__set_hz(0), -L1G_EINVAL },
+		{ "syscall(999)", sys__call(999, 0, 0, 0, 0), -L1G_ENOSYS },
+	};
+	bool ok = true;
+	char detail[160] = "";
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		if (c[i].got != c[i].want && ok) {
+			printf__snprintf(detail, sizeof(detail), "%s returned %ld, expected %ld",
+					 c[i].what, c[i].got, c[i].want);
+			ok = false;
+		}
+	}
+	report(ok, "bad_syscall_args", "%s", detail);
+}
+
+static int64_t touch_kernel(uint64_t write)
+{
+	if (write)
+		*(volatile uint64_t *)KERNEL_ADDR = 0;
+	return (int64_t)*(volatile uint64_t *)KERNEL_ADDR;
+}
+
+static int64_t privileged(uint64_t arg)
+{
+	(void)arg;
+	__asm__ volatile("hlt");
+	return 0;
+}
+
+static int64_t invalid_opcode(uint64_t arg)
+{
+	(void)arg;
+	__asm__ volatile("ud2");
+	return 0;
+}
+
+/* Faulting tasks die with a message; the kernel and the other tasks go on. */
+static void check_fault_kill(void)
+{
+	int64_t r = task__join(task__spawn(touch_kernel, 0, -1));
+	int64_t w = task__join(task__spawn(touch_kernel, 1, -1));
+	int64_t g = task__join(task__spawn(privileged, 0, -1));
+	int64_t u = task__join(task__spawn(invalid_opcode, 0, -1));
+	int64_t ok = task__join(task__spawn(nothing, 42, -1));
+
+	report(r == L1G_STATUS_KILLED(14) && w == L1G_STATUS_KILLED(14) &&
+	       g == L1G_STATUS_KILLED(13) && u == L1G_STATUS_KILLED(6) && ok == 42,
+	       "fault_kill", "statuses: read %#lx write %#lx hlt %#lx ud2 %#lx normal %ld",
+	       r, w, g, u, ok);
+}
+
+/* Spread spawns land on every CPU. */
+static void check_smp(void)
+{
+	int64_t tids[64];
+	uint64_t seen = 0, want;
+	unsigned int n = user__info.nr_cpus * 2, cpus = user__info.nr_cpus;
+
+	if (n > 64)
+		n = 64, cpus = 32;
+	want = cpus >= 64 ? ~0ull : (1ull << cpus) - 1;
+	for (unsigned int i = 0; i < n; i++)
+		tids[i] = task__spawn(self_cpu, 0, -1);
+	for (unsigned int i = 0; i < n; i++) {
+		int64_t c = task__join(tids[i]);
+
+		if (c >= 0 && c < 64)
+			seen |= 1ull << c;
+	}
+	report((seen & want) == want, "smp_spread", "cpus used %#lx of %#lx", seen, want);
+}
+
+static enum workload_result selftest_run(const struct args *a, struct result *r)
+{
+	(void)a;
+	checks = failures = 0;
+	check_cpuid();
+	check_frames();
+	check_alloc_user();
+	check_preemption();
+	check_block_wake();
+	check_timer();
+	check_bad_args();
+	check_fault_kill();
+	check_smp();
+	printf("selftest: %u checks, %u failed\n", checks, failures);
+	if (failures)
+		return result__fail(r, "%u of %u checks failed", failures, checks);
+	return W_PASS;
+}
+
+const struct workload workload__selftest = {
+	.name = "selftest",
+	.run = selftest_run,
+};

@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DOC: --sysfs DIR: the control tree as a FUSE file system.
+ *
+ * libfuse3's high-level API, path based: every operation resolves its path
+ * in the tree (ctl.c), so VMs that come and go show up at once (all kernel
+ * caches are off: entry, attribute and negative timeouts are 0, and every
+ * file is direct_io, so a read always shows the value of that moment).
+ *
+ * A file opened for reading gets a snapshot of its value at open; reads at
+ * any offset serve that snapshot, so `cat` sees one consistent value. A
+ * write at offset 0 is one whole value (ctl__write: strict parse, range
+ * check, EINVAL/EBUSY/EACCES); a write at another offset is refused with
+ * EINVAL, as sysfs does for a value split across writes. truncate is
+ * accepted and does nothing, so `echo v > file` works.
+ *
+ * One thread serves the session with its own poll loop over /dev/fuse and a
+ * stop pipe, so ctl_fuse__unmount() ends the loop without depending on the
+ * kernel connection going away first. The thread blocks every signal: stop
+ * signals and vCPU kicks belong to the other threads.
+ */
+#define FUSE_USE_VERSION 31
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "l1vmm/ctl.h"
+
+struct ctl_mount {
+	struct ctl_tree *tree;
+	struct fuse *fuse;
+	pthread_t thread;
+	int stop[2];         /* pipe: a byte on stop[1] ends the loop */
+	struct timespec mounted_at;
+};
+
+struct snapshot {
+	char *text;
+	size_t len;
+};
+
+static struct ctl_mount *mount_of_context(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static void *ctl_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	(void)conn;
+	cfg->entry_timeout = 0;
+	cfg->attr_timeout = 0;
+	cfg->negative_timeout = 0;
+	cfg->direct_io = 1;
+	return mount_of_context();
+}
+
+static int ctl_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct ctl_mount *m = mount_of_context();
+	struct ctl_stat cs;
+	int rc = ctl__stat(m->tree, path, &cs);
+	if (rc < 0)
+		return rc;
+	*st = (struct stat){
+		.st_uid = getuid(), .st_gid = getgid(),
+		.st_atim = m->mounted_at, .st_mtim = m->mounted_at, .st_ctim = m->mounted_at,
+	};
+	if (cs.is_dir) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+	} else {
+		st->st_mode = S_IFREG | (cs.writable ? 0644 : 0444);
+		st->st_nlink = 1;
+		st->st_size = (off_t)cs.size;
+	}
+	return 0;
+}
+
+struct fill {
+	void *buf;
+	fuse_fill_dir_t filler;
+};
+
+static int fill_one(void *arg, const char *name, bool is_dir)
+{
+	struct fill *f = arg;
+	struct stat st = { .st_mode = is_dir ? S_IFDIR : S_IFREG };
+	return f->filler(f->buf, name, &st, 0, 0);
+}
+
+static int ctl_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	(void)off, (void)fi, (void)flags;
+	struct fill f = { .buf = buf, .filler = filler };
+	struct stat st = { .st_mode = S_IFDIR };
+	filler(buf, ".", &st, 0, 0);
+	filler(buf, "..", &st, 0, 0);
+	return ctl__list(mount_of_context()->tree, path, fill_one, &f);
+}
+
+static int ctl_open(const char *path, struct fuse_file_info *fi)
+{
+	struct ctl_mount *m = mount_of_context();
+	struct ctl_stat cs;
+	int rc = ctl__stat(m->tree, path, &cs);
+	if (rc < 0)
+		return rc;
+	if (cs.is_dir)
+		return -EISDIR;
+	int acc = fi->flags & O_ACCMODE;
+	if (acc != O_RDONLY && !cs.writable)
+		return -EACCES;
+	fi->direct_io = 1;
+	if (acc == O_WRONLY)
+		return 0;
+	struct snapshot *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	rc = ctl__read(m->tree, path, &s->text);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	s->len = strlen(s->text);
+	fi->fh = (uint64_t)(uintptr_t)s;
+	return 0;
+}
+
+static int ctl_read(const char *path, char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)path;
+	struct snapshot *s = (struct snapshot *)(uintptr_t)fi->fh;
+	if (!s)
+		return -EBADF;
+	if (off < 0)
+		return -EINVAL;
+	if ((uint64_t)off >= s->len)
+		return 0;
+	size_t n = s->len - (size_t)off;
+	if (n > size)
+		n = size;
+	memcpy(buf, s->text + off, n);
+	return (int)n;
+}
+
+static int ctl_write(const char *path, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)fi;
+	if (off != 0)
+		return -EINVAL;
+	if (size > CTL_VALUE_MAX + 1)
+		return -EINVAL;
+	int rc = ctl__write(mount_of_context()->tree, path, buf, size);
+	return rc < 0 ? rc : (int)size;
+}
+
+static int ctl_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	(void)size, (void)fi;
+	struct ctl_stat cs;
+	int rc = ctl__stat(mount_of_context()->tree, path, &cs);
+	if (rc < 0)
+		return rc;
+	if (cs.is_dir)
+		return -EISDIR;
+	return cs.writable ? 0 : -EACCES;
+}
+
+static int ctl_release(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	struct snapshot *s = (struct snapshot *)(uintptr_t)fi->fh;
+	if (s) {
+		free(s->text);
+		free(s);
+	}
+	return 0;
+}
+
+static const struct fuse_operations ctl_ops = {
+	.init = ctl_init,
+	.getattr = ctl_getattr,
+	.readdir = ctl_readdir,
+	.open = ctl_open,
+	.read = ctl_read,
+	.write = ctl_write,
+	.truncate = ctl_truncate,
+	.release = ctl_release,
+};
+
+static void *serve(void *arg)
+{
+	struct ctl_mount *m = arg;
+	struct fuse_session *se = fuse_get_session(m->fuse);
+	struct fuse_buf fbuf = { .mem = NULL };
+	while (!fuse_session_exited(se)) {
+		struct pollfd p[2] = {
+			{ .fd = fuse_session_fd(se), .events = POLLIN },
+			{ .fd = m->stop[0], .events = POLLIN },
+		};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		int rc = fuse_session_receive_buf(se, &fbuf);
+		if (rc == -EINTR || rc == -EAGAIN)
+			continue;
+		if (rc <= 0) /* 0: unmounted from outside; <0: the connection failed */
+			break;
+		fuse_session_process_buf(se, &fbuf);
+	}
+	free(fbuf.mem);
+	return NULL;
+}
+
+struct ctl_mount *ctl_fuse__mount(struct ctl_tree *t, const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0) {
+		snprintf(err, errlen, "--sysfs %s: %s%s", dir, strerror(errno),
+			 errno == ENOENT ? " (create the directory first)" : "");
+		return NULL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "--sysfs %s: not a directory", dir);
+		return NULL;
+	}
+	struct ctl_mount *m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err, errlen, "--sysfs %s: out of memory", dir);
+		return NULL;
+	}
+	m->tree = t;
+	m->stop[0] = m->stop[1] = -1;
+	clock_gettime(CLOCK_REALTIME, &m->mounted_at);
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	if (fuse_opt_add_arg(&args, "l1vmm") || fuse_opt_add_arg(&args, "-o") ||
+	    fuse_opt_add_arg(&args, "fsname=l1vmm,subtype=l1vmm") ||
+	    pipe2(m->stop, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "--sysfs %s: out of resources", dir);
+		goto fail;
+	}
+	m->fuse = fuse_new(&args, &ctl_ops, sizeof(ctl_ops), m);
+	if (!m->fuse) {
+		snprintf(err, errlen, "--sysfs %s: cannot set up FUSE (libfuse3)", dir);
+		goto fail;
+	}
+	if (fuse_mount(m->fuse, dir) != 0) {
+		snprintf(err, errlen,
+			 "--sysfs %s: cannot mount the control tree (needs /dev/fuse and root "
+			 "or fusermount3)", dir);
+		goto fail;
+	}
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&m->thread, NULL, serve, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		fuse_unmount(m->fuse);
+		snprintf(err, errlen, "--sysfs %s: cannot start the FUSE thread: %s", dir,
+			 strerror(rc));
+		goto fail;
+	}
+	fuse_opt_free_args(&args);
+	return m;
+fail:
+	fuse_opt_free_args(&args);
+	if (m->fuse)
+		fuse_destroy(m->fuse);
+	if (m->stop[0] >= 0) {
+		close(m->stop[0]);
+		close(m->stop[1]);
+	}
+	free(m);
+	return NULL;
+}
+
+void ctl_fuse__unmount(struct ctl_mount *m)
+{
+	if (!m)
+		return;
+	ssize_t n;
+	do
+		n = write(m->stop[1], "x", 1);
+	while (n < 0 && errno == EINTR);
+	pthread_join(m->thread, NULL);
+	fuse_unmount(m->fuse);
+	fuse_destroy(m->fuse);
+	close(m->stop[0]);
+	close(m->stop[1]);
+	free(m);
+}

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: MIT */
+#include "l1vmm/host.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "l1vmm/builtin.h"
+#include "l1vmm/kvm.h"
+#include "l1vmm/vcpu.h"
+#include "l1vmm/vm.h"
+
+#define EXIT_USAGE 2
+#define MAX_KERNEL_BYTES (256u << 20)
+#define POLL_SECONDS 0.1
+
+struct host_vm {
+	struct vm_ctl *ctl;  /* its configuration in the tree */
+	struct vm vm;
+	bool created;        /* vm__create() was called: vm__destroy() it */
+	void *kernel_file;   /* malloc'ed image, or NULL for the built-in one */
+	double deadline;     /* monotonic; 0 = none */
+};
+
+/* Wakes the supervisor when any VM ends. */
+struct host_events {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	unsigned ended;      /* VMs that have ended, under lock */
+};
+
+__attribute__((format(printf, 2, 3)))
+static void host_log(enum log_level level, const char *fmt, ...)
+{
+	if (level > host_ctl__log_level())
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("l1vmm: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static void on_vm_end(void *ctx)
+{
+	struct host_events *ev = ctx;
+	pthread_mutex_lock(&ev->lock);
+	ev->ended++;
+	pthread_cond_broadcast(&ev->cv);
+	pthread_mutex_unlock(&ev->lock);
+}
+
+/* Read a whole kernel file. NULL with a reason in err. */
+static void *read_kernel(const char *path, size_t *size, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "cannot read kernel %.300s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	void *buf = NULL;
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "kernel %.300s is not a regular file", path);
+	} else if (st.st_size == 0 || (uint64_t)st.st_size > MAX_KERNEL_BYTES) {
+		snprintf(err, errlen, "kernel %.300s is %lld bytes; it must be 1 byte to %u MiB", path,
+			 (long long)st.st_size, MAX_KERNEL_BYTES >> 20);
+	} else if (!(buf = malloc((size_t)st.st_size))) {
+		snprintf(err, errlen, "no memory to read kernel %.300s", path);
+	} else if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		snprintf(err, errlen, "cannot read kernel %.300s: short read", path);
+		free(buf);
+		buf = NULL;
+	} else {
+		*size = (size_t)st.st_size;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Apply one setting to vms/NAME/ through the registry; explain a refusal. */
+static int apply_setting(struct ctl_tree *t, const char *vm, const struct opt_setting *s,
+			 char *err, size_t errlen)
+{
+	char path[128], label[64];
+	snprintf(path, sizeof(path), "vms/%s/%s", vm, s->key);
+	if (s->origin)
+		snprintf(label, sizeof(label), "%s", s->origin);
+	else
+		snprintf(label, sizeof(label), "--vm %s: %s", vm, s->key);
+	int rc = ctl__write(t, path, s->value, strlen(s->value));
+	const struct ctl_entry *e;
+	void *obj;
+	char type[128];
+	switch (rc) {
+	case 0:
+		return 0;
+	case -EINVAL:
+		if (ctl__lookup(t, path, &e, &obj) == 0) {
+			ctl__describe_type(e, type, sizeof(type));
+			snprintf(err, errlen, "%s: '%s' is not valid (%s)", label, s->value, type);
+			return -1;
+		}
+		break;
+	case -ENOENT:
+	case -EISDIR:
+		snprintf(err, errlen, "%s: unknown VM setting '%s'", label, s->key);
+		return -1;
+	case -EACCES:
+		snprintf(err, errlen, "%s: '%s' is a reading, not a setting", label, s->key);
+		return -1;
+	default:
+		break;
+	}
+	snprintf(err, errlen, "%s: '%s' refused: %s", label, s->value, strerror(-rc));
+	return -1;
+}
+
+int host__configure_vm(struct ctl_tree *t, const struct run_options *o, unsigned i,
+		       struct vm_ctl **out, char *err, size_t errlen)
+{
+	const struct vm_spec *spec = &o->vm[i];
+	struct vm_ctl *vmc = vm_ctl__new(spec->name);
+	if (!vmc) {
+		snprintf(err, errlen, "'%s' is not a valid VM name (1-%d of A-Z a-z 0-9 _ . -, "
+			 "not starting with '.')", spec->name, VM_CTL_NAME_MAX);
+		return -1;
+	}
+	if (vm_ctl__register(t, vmc) < 0) {
+		snprintf(err, errlen, "VM '%s' is defined twice", spec->name);
+		vm_ctl__free(vmc);
+		return -1;
+	}
+	char mem[32];
+	snprintf(mem, sizeof(mem), "%llu", (unsigned long long)OPT_DEFAULT_MEM);
+	const struct opt_setting default_mem = { .key = "mem", .value = mem, .origin = "--mem" };
+	int rc = apply_setting(t, spec->name, &default_mem, err, errlen);
+	for (unsigned k = 0; rc == 0 && k < o->nr_defaults; k++)
+		rc = apply_setting(t, spec->name, &o->defaults[k], err, errlen);
+	for (unsigned k = 0; rc == 0 && k < spec->nr; k++)
+		rc = apply_setting(t, spec->name, &spec->set[k], err, errlen);
+	if (rc < 0) {
+		vm_ctl__unregister(t, vmc);
+		vm_ctl__free(vmc);
+		return -1;
+	}
+	*out = vmc;
+	return 0;
+}
+
+static int create_vm(struct host_vm *h, bool multi, const struct kvm_host *kvm,
+		     struct host_events *ev, char *err, size_t errlen)
+{
+	struct vm_config cfg = { 0 };
+	vm_ctl__freeze(h->ctl, &cfg);
+	cfg.kernel = l1_builtin_kernel;
+	cfg.kernel_size = (size_t)(l1_builtin_kernel_end - l1_builtin_kernel);
+	if (h->ctl->kernel[0]) {
+		h->kernel_file = read_kernel(h->ctl->kernel, &cfg.kernel_size, err, errlen);
+		if (!h->kernel_file)
+			return -1;
+		cfg.kernel = h->kernel_file;
+	}
+	cfg.console_prefix = multi;
+	cfg.on_end = on_vm_end;
+	cfg.on_end_ctx = ev;
+	h->created = true; /* vm__destroy() copes with a half-built VM */
+	if (vm__create(&h->vm, kvm, &cfg, err, errlen) < 0)
+		return -1;
+	vm_ctl__attach(h->ctl, &h->vm);
+	host_log(LOG_INFO, "%s: mode %s (%s), %llu MiB, %u vCPU%s, kernel %s", h->vm.name,
+		 hybrid__mode_name(h->vm.mode), h->vm.mode_why,
+		 (unsigned long long)(cfg.mem_bytes >> 20), h->vm.nr_vcpus,
+		 h->vm.nr_vcpus == 1 ? "" : "s", cfg.kernel_name);
+	return 0;
+}
+
+static struct timespec realtime_after(double seconds)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	long ns = ts.tv_nsec + (long)(seconds * 1e9);
+	ts.tv_sec += ns / 1000000000L;
+	ts.tv_nsec = ns % 1000000000L;
+	return ts;
+}
+
+/* Wait until every VM ended: apply deadlines and stop signals as they come. */
+static void supervise(struct host_vm *vms, unsigned n, struct host_events *ev,
+		      volatile sig_atomic_t *stop_signal)
+{
+	pthread_mutex_lock(&ev->lock);
+	while (ev->ended < n) {
+		pthread_mutex_unlock(&ev->lock);
+		double now = vm__now(), wake = now + POLL_SECONDS;
+		for (unsigned i = 0; i < n; i++) {
+			struct vm *vm = &vms[i].vm;
+			if (*stop_signal)
+				vm__stop(vm, VM_END_SIGNAL, (uint32_t)*stop_signal, NULL);
+			else if (vms[i].deadline && now >= vms[i].deadline)
+				vm__stop(vm, VM_END_TIMEOUT, 0, NULL);
+			else if (vms[i].deadline && vms[i].deadline < wake)
+				wake = vms[i].deadline;
+		}
+		pthread_mutex_lock(&ev->lock);
+		if (ev->ended < n) {
+			struct timespec ts = realtime_after(wake - vm__now());
+			pthread_cond_timedwait(&ev->cv, &ev->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&ev->lock);
+}
+
+static void report(struct host_vm *h)
+{
+	struct vm *vm = &h->vm;
+	if (vm->crash_report)
+		fputs(vm->crash_report, stderr);
+	char how[160];
+	vm__describe_end(vm, how, sizeof(how));
+	fprintf(stderr, "l1vmm: %s: %s\n", vm->name, how);
+	uint64_t exits[VM_EXIT_UNKNOWN + 1] = { 0 };
+	for (unsigned c = 0; c < vm->nr_vcpus; c++)
+		for (unsigned k = 0; k <= VM_EXIT_UNKNOWN; k++)
+			exits[k] += vm->vcpus[c].exits[k];
+	host_log(LOG_DEBUG, "%s: exits: io %llu, mmio %llu, intr %llu, other %llu", vm->name,
+		 (unsigned long long)exits[VM_EXIT_IO], (unsigned long long)exits[VM_EXIT_MMIO],
+		 (unsigned long long)exits[VM_EXIT_INTR],
+		 (unsigned long long)(exits[VM_EXIT_HLT] + exits[VM_EXIT_SHUTDOWN] +
+				      exits[VM_EXIT_INTERNAL_ERROR] + exits[VM_EXIT_FAIL_ENTRY] +
+				      exits[VM_EXIT_SYSTEM_EVENT] + exits[VM_EXIT_UNKNOWN]));
+}
+
+/* Create, run and report every VM; the process exit status. */
+static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_events *ev,
+		   double timeout, volatile sig_atomic_t *stop_signal)
+{
+	char err[512];
+	const char *dev = getenv("L1VMM_KVM_DEVICE"); /* tests point it elsewhere */
+	struct kvm_host kvm;
+	if (kvm_host__open(&kvm, dev && *dev ? dev : "/dev/kvm", err, sizeof(err)) < 0) {
+		fprintf(stderr, "l1vmm: %s\n", err);
+		return EXIT_USAGE;
+	}
+	vcpu__init_signals();
+	int status = 0;
+	for (unsigned i = 0; status == 0 && i < n; i++) {
+		if (create_vm(&vms[i], multi, &kvm, ev, err, sizeof(err)) < 0) {
+			fprintf(stderr, "l1vmm: %s%s%s\n", multi ? vms[i].ctl->name : "",
+				multi ? ": " : "", err);
+			status = EXIT_USAGE;
+		}
+	}
+	for (unsigned i = 0; status == 0 && i < n; i++) {
+		if (vm__start(&vms[i].vm, err, sizeof(err)) < 0) {
+			fprintf(stderr, "l1vmm: %s: %s\n", vms[i].vm.name, err);
+			status = EXIT_USAGE;
+		}
+		vms[i].deadline = timeout > 0 ? vms[i].vm.start_time + timeout : 0;
+	}
+	if (status == 0) {
+		supervise(vms, n, ev, stop_signal);
+		for (unsigned i = 0; i < n; i++)
+			vm__join(&vms[i].vm);
+		fflush(stdout);
+		for (unsigned i = 0; i < n; i++) {
+			report(&vms[i]);
+			if (status == 0)
+				status = vm__exit_status(&vms[i].vm);
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		vm_ctl__detach(vms[i].ctl);
+		if (vms[i].created)
+			vm__destroy(&vms[i].vm);
+		free(vms[i].kernel_file);
+	}
+	kvm_host__close(&kvm);
+	return status;
+}
+
+int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
+{
+	char err[512];
+	struct ctl_tree *tree = ctl__create();
+	if (!tree || host_ctl__register(tree) < 0) {
+		fprintf(stderr, "l1vmm: out of memory for the control tree\n");
+		ctl__destroy(tree);
+		return EXIT_USAGE;
+	}
+	struct ctl_config cc = { 0 };
+	struct host_vm *vms = NULL;
+	unsigned n = 0;
+	int status = EXIT_USAGE;
+	if (o->config_dir) {
+		if (ctl_config__load(tree, o->config_dir, &cc, err, sizeof(err)) < 0)
+			goto fail;
+		if (cc.nr_vms == 0) {
+			snprintf(err, sizeof(err), "config %s defines no VM (vms/NAME/)", o->config_dir);
+			goto fail;
+		}
+		n = (unsigned)cc.nr_vms;
+	} else {
+		n = o->nr_vms;
+	}
+	vms = calloc(n, sizeof(*vms));
+	if (!vms) {
+		snprintf(err, sizeof(err), "out of memory for %u VMs", n);
+		goto fail;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (o->config_dir) {
+			vms[i].ctl = cc.vms[i];
+		} else if (host__configure_vm(tree, o, i, &vms[i].ctl, err, sizeof(err)) < 0) {
+			n = i; /* the ones before are registered and get released below */
+			goto fail;
+		}
+	}
+	struct ctl_mount *mount = NULL;
+	if (o->sysfs_dir && !(mount = ctl_fuse__mount(tree, o->sysfs_dir, err, sizeof(err))))
+		goto fail;
+	struct host_events ev = { .lock = PTHREAD_MUTEX_INITIALIZER,
+				  .cv = PTHREAD_COND_INITIALIZER };
+	status = run_vms(vms, n, o->multi, &ev, o->timeout, stop_signal);
+	ctl_fuse__unmount(mount);
+	goto out;
+fail:
+	fprintf(stderr, "l1vmm: %s\n", err);
+out:
+	if (o->config_dir) {
+		ctl_config__release(tree, &cc);
+	} else {
+		for (unsigned i = 0; vms && i < n; i++) {
+			vm_ctl__unregister(tree, vms[i].ctl);
+			vm_ctl__free(vms[i].ctl);
+		}
+	}
+	free(vms);
+	ctl__destroy(tree);
+	return status;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+#include "l1vmm/parse.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* strtoull accepts leading spaces and signs; we do not. */
+static bool digits_first(const char *s)
+{
+	return s && isdigit((unsigned char)s[0]);
+}
+
+bool parse__u64(const char *s, uint64_t *out)
+{
+	if (!digits_first(s))
+		return false;
+	/* decimal, or hex with 0x: a leading 0 is not octal (010 is ten) */
+	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	if (hex && !isxdigit((unsigned char)s[2]))
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, hex ? 16 : 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool parse__size(const char *s, uint64_t *out)
+{
+	if (!digits_first(s))
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return false;
+	static const struct { const char *suffix; unsigned shift; } units[] = {
+		{ "", 0 }, { "B", 0 },
+		{ "K", 10 }, { "KB", 10 }, { "KiB", 10 }, { "k", 10 },
+		{ "M", 20 }, { "MB", 20 }, { "MiB", 20 },
+		{ "G", 30 }, { "GB", 30 }, { "GiB", 30 },
+		{ "T", 40 }, { "TB", 40 }, { "TiB", 40 },
+	};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		if (units[i].shift && v > (UINT64_MAX >> units[i].shift))
+			return false;
+		*out = (uint64_t)v << units[i].shift;
+		return true;
+	}
+	return false;
+}
+
+bool parse__seconds(const char *s, double *out)
+{
+	if (!s || !(isdigit((unsigned char)s[0]) || s[0] == '.'))
+		return false;
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *end || !isfinite(v) || v < 0 || v > 1e7)
+		return false;
+	*out = v;
+	return true;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DOC: strict parsers for values a user types: the whole string must be
+ * consumed, no sign where none is meant, no overflow, no empty string.
+ */
+#ifndef L1VMM_PARSE_H
+#define L1VMM_PARSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Decimal (or 0x hex) unsigned integer. */
+bool parse__u64(const char *s, uint64_t *out);
+/* Bytes with an optional binary suffix: K, M, G, T (also KiB, MiB, ... and a B). */
+bool parse__size(const char *s, uint64_t *out);
+/* Non-negative seconds, decimals allowed ("0.5", "120"), at most 10^7. */
+bool parse__seconds(const char *s, double *out);
+
+#endif

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+#include "l1vmm/vcpu.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "l1vmm/vm.h"
+#include "pvops/l1vmm_abi.h"
+
+#define KICK_SIGNAL SIGUSR1
+#define CRASH_REPORT_MAX 4096
+#define RIP_BYTES 16
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* its only job is to interrupt KVM_RUN */
+}
+
+void vcpu__init_signals(void)
+{
+	struct sigaction sa = { .sa_handler = kick_handler }; /* no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	sigaction(KICK_SIGNAL, &sa, NULL);
+}
+
+static int set_cpuid(struct vcpu *vcpu, char *err, size_t errlen)
+{
+	const struct kvm_host *kvm = vcpu->vm->kvm;
+	size_t bytes = sizeof(struct kvm_cpuid2) +
+		       (size_t)kvm->cpuid_cap * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *c = malloc(bytes);
+	if (!c) {
+		snprintf(err, errlen, "out of memory for the CPUID table");
+		return -1;
+	}
+	memcpy(c, kvm->cpuid, bytes);
+	int nent = hybrid__cpuid_policy(c->entries, (int)kvm->cpuid->nent, kvm->cpuid_cap,
+					vcpu->index);
+	int rc = -1;
+	if (nent < 0) {
+		snprintf(err, errlen, "CPUID table too small for l1vmm's leaves");
+	} else {
+		c->nent = (uint32_t)nent;
+		if (ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0)
+			snprintf(err, errlen, "KVM_SET_CPUID2 failed: %s", strerror(errno));
+		else
+			rc = 0;
+	}
+	free(c);
+	return rc;
+}
+
+static int set_boot_state(struct vcpu *vcpu, char *err, size_t errlen)
+{
+	struct vm *vm = vcpu->vm;
+	struct vcpu_boot boot = { 0 };
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, &boot.sregs) < 0) {
+		snprintf(err, errlen, "KVM_GET_SREGS failed: %s", strerror(errno));
+		return -1;
+	}
+	hybrid__boot_state(&vm->image, vcpu->index, L1_START_INFO_GPA, &boot);
+	if (!boot.runnable)
+		return 0; /* stays in KVM's wait-for-SIPI state */
+	if (ioctl(vcpu->fd, KVM_SET_SREGS, &boot.sregs) < 0 ||
+	    ioctl(vcpu->fd, KVM_SET_REGS, &boot.regs) < 0) {
+		snprintf(err, errlen, "setting the boot registers failed: %s", strerror(errno));
+		return -1;
+	}
+	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+	if (vcpu->index > 0 && ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp) < 0) {
+		snprintf(err, errlen, "KVM_SET_MP_STATE failed: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int vcpu__create(struct vcpu *vcpu, struct vm *vm, unsigned index, char *err, size_t errlen)
+{
+	*vcpu = (struct vcpu){ .vm = vm, .index = index, .fd = -1 };
+	vcpu->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)index);
+	if (vcpu->fd < 0) {
+		snprintf(err, errlen, "KVM_CREATE_VCPU %u failed: %s", index, strerror(errno));
+		return -1;
+	}
+	void *run = mmap(NULL, vm->kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 vcpu->fd, 0);
+	if (run == MAP_FAILED) {
+		snprintf(err, errlen, "mapping vCPU %u's run area failed: %s", index,
+			 strerror(errno));
+		return -1;
+	}
+	vcpu->run = run;
+	if (set_cpuid(vcpu, err, errlen) < 0 || set_boot_state(vcpu, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+/* Gather registers and the bytes at RIP, and end the VM as a crash. */
+static void crash(struct vcpu *vcpu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void crash(struct vcpu *vcpu, const char *fmt, ...)
+{
+	char reason[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	bool have_regs = ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0;
+	bool have_sregs = ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) == 0;
+	const uint8_t *bytes = NULL;
+	if (have_regs && have_sregs) {
+		struct kvm_translation tr = { .linear_address = sregs.cs.base + regs.rip };
+		if (!(sregs.cr0 & 0x80000000u)) /* no paging: linear is physical */
+			bytes = ept__gpa_ptr(&vcpu->vm->mem, tr.linear_address, RIP_BYTES);
+		else if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid)
+			bytes = ept__gpa_ptr(&vcpu->vm->mem, tr.physical_address, RIP_BYTES);
+	}
+	struct crash_state cs = {
+		.vm_name = vcpu->vm->name, .reason = reason, .vcpu = vcpu->index,
+		.regs = have_regs ? &regs : NULL, .sregs = have_sregs ? &sregs : NULL,
+		.rip_bytes = bytes, .nr_rip_bytes = bytes ? RIP_BYTES : 0,
+	};
+	char *report = malloc(CRASH_REPORT_MAX);
+	if (report)
+		hybrid__format_crash(report, CRASH_REPORT_MAX, &cs);
+	vm__stop(vcpu->vm, VM_END_CRASH, 0, report);
+}
+
+static void dispatch_io(struct bus *bus, const struct vm_exit *e)
+{
+	for (uint32_t i = 0; i < e->count; i++)
+		bus__access(bus, e->addr, e->data + (size_t)i * e->size, e->size, e->is_write);
+}
+
+/* Handle one exit; false when the guest cannot continue (the VM was ended). */
+static bool handle_exit(struct vcpu *vcpu, const struct vm_exit *e)
+{
+	struct vm *vm = vcpu->vm;
+	switch (e->kind) {
+	case VM_EXIT_IO:
+		dispatch_io(&vm->pio, e);
+		return true;
+	case VM_EXIT_MMIO:
+		dispatch_io(&vm->mmio, e);
+		return true;
+	case VM_EXIT_INTR:
+		return true;
+	case VM_EXIT_SHUTDOWN:
+		crash(vcpu, "triple fault (KVM_EXIT_SHUTDOWN)");
+		return false;
+	case VM_EXIT_INTERNAL_ERROR:
+		crash(vcpu, "KVM internal error, suberror %u%s", e->suberror,
+		      e->suberror == KVM_INTERNAL_ERROR_EMULATION ?
+		      " (emulation failure: an instruction KVM cannot emulate)" : "");
+		return false;
+	case VM_EXIT_FAIL_ENTRY:
+		crash(vcpu, "VM entry failed, hardware reason 0x%llx",
+		      (unsigned long long)e->hw_reason);
+		return false;
+	case VM_EXIT_HLT:
+		crash(vcpu, "the guest halted with no way to wake up (KVM_EXIT_HLT)");
+		return false;
+	case VM_EXIT_SYSTEM_EVENT:
+		crash(vcpu, "system event %u (shutdown/reset requested)", e->event_type);
+		return false;
+	case VM_EXIT_UNKNOWN:
+	default:
+		crash(vcpu, "unhandled exit reason %u (%s)", e->reason,
+		      hybrid__exit_reason_name(e->reason));
+		return false;
+	}
+}
+
+static bool vm_ended(struct vm *vm)
+{
+	return __atomic_load_n(&vm->end, __ATOMIC_ACQUIRE) != VM_RUNNING;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	struct vm *vm = vcpu->vm;
+	while (!vm_ended(vm)) {
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				/* pairs with the release in vcpu__kick(): see vm_ended() above */
+				__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_RELAXED);
+				vcpu->exits[VM_EXIT_INTR]++;
+				continue;
+			}
+			crash(vcpu, "KVM_RUN failed: %s", strerror(errno));
+			break;
+		}
+		struct vm_exit e;
+		hybrid__decode_exit(vcpu->run, vm->kvm->run_size, &e);
+		vcpu->exits[e.kind]++;
+		if (!handle_exit(vcpu, &e))
+			break;
+	}
+	pthread_mutex_lock(&vm->lock);
+	vm->nr_running--;
+	pthread_cond_broadcast(&vm->ended_cv);
+	pthread_mutex_unlock(&vm->lock);
+	return NULL;
+}
+
+int vcpu__start(struct vcpu *vcpu)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	sigdelset(&all, KICK_SIGNAL);
+	/* the vCPU thread inherits this mask: signals other than kicks go to main */
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return -rc;
+	vcpu->started = true;
+	return 0;
+}
+
+void vcpu__kick(struct vcpu *vcpu)
+{
+	if (!vcpu->run)
+		return;
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_RELEASE);
+	if (vcpu->started)
+		pthread_kill(vcpu->thread, KICK_SIGNAL);
+}
+
+void vcpu__destroy(struct vcpu *vcpu)
+{
+	if (vcpu->started)
+		pthread_join(vcpu->thread, NULL);
+	if (vcpu->run)
+		munmap(vcpu->run, vcpu->vm->kvm->run_size);
+	if (vcpu->fd >= 0)
+		close(vcpu->fd);
+	vcpu->started = false;
+	vcpu->run = NULL;
+	vcpu->fd = -1;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DOC: a vCPU and its thread: the KVM_RUN loop.
+ *
+ * The loop is a small state machine: RUN (enter the guest), then DECODE the
+ * exit (hybrid__decode_exit, a pure function), then DISPATCH it: port I/O and
+ * MMIO go to the VM's buses, interruptions re-check whether the VM ended,
+ * anything that means the guest cannot go on (triple fault, emulation
+ * failure, failed entry, an exit l1vmm cannot handle) ends the VM as a crash
+ * with a register report. The loop leaves when vm->end is set.
+ */
+#ifndef L1VMM_VCPU_H
+#define L1VMM_VCPU_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/hybrid/hybrid.h"
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned index;
+	int fd;
+	struct kvm_run *run;      /* mmap'ed, vm->kvm->run_size bytes */
+	pthread_t thread;
+	bool started;             /* thread exists (join it) */
+	uint64_t exits[VM_EXIT_UNKNOWN + 1]; /* by kind; written by the vCPU thread only */
+};
+
+/* Create vCPU index of vm with its boot state. 0, or -1 with a reason. */
+int vcpu__create(struct vcpu *vcpu, struct vm *vm, unsigned index, char *err, size_t errlen);
+int vcpu__start(struct vcpu *vcpu);
+/* Make the vCPU leave KVM_RUN soon; safe from any thread, any time. */
+void vcpu__kick(struct vcpu *vcpu);
+/* Join the thread (if started) and release the vCPU. */
+void vcpu__destroy(struct vcpu *vcpu);
+
+/* Install the (empty) kick signal handler; once per process, before vCPUs start. */
+void vcpu__init_signals(void);
+
+#endif

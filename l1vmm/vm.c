@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: MIT */
+#include "l1vmm/vm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "l1vmm/vcpu.h"
+#include "pvops/l1vmm_abi.h"
+
+#define KVM_TSS_GPA 0xfffbd000ull /* 3 pages KVM needs on VMX hosts, inside the hole */
+#define KICK_RETRY_SECONDS 0.05
+#define APIC_BUS_HZ 1000000000ull /* KVM's default: 1 ns per LAPIC timer tick */
+
+double vm__now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_guest_exit(void *ctx, uint32_t code)
+{
+	vm__stop(ctx, VM_END_EXIT, code, NULL);
+}
+
+static int add_device(struct bus *bus, uint64_t base, uint64_t len,
+		      const struct bus_dev_ops *ops, void *opaque, const char *name,
+		      char *err, size_t errlen)
+{
+	int rc = bus__register(bus, base, len, ops, opaque, name);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot place %s at 0x%llx on the %s bus: %s", name,
+			 (unsigned long long)base, bus->name, strerror(-rc));
+	return rc;
+}
+
+static int create_devices(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+	vm->pio.name = "port I/O";
+	vm->mmio.name = "MMIO";
+	uart__init(&vm->uart, cfg->console_prefix ? vm->name : NULL, uart__sink_stdio, stdout);
+	vm->testdev = (struct testdev){ .on_exit = on_guest_exit, .ctx = vm };
+	if (add_device(&vm->pio, L1_PORT_UART0, UART_NR_REGS, &uart__ops, &vm->uart,
+		       "uart0", err, errlen) < 0 ||
+	    add_device(&vm->pio, L1_PORT_TEST_EXIT, 4, &testdev__port_ops, &vm->testdev,
+		       "test-exit", err, errlen) < 0 ||
+	    add_device(&vm->mmio, L1_DOORBELL_GPA, EPT_PAGE_SIZE, &testdev__doorbell_ops,
+		       &vm->testdev, "doorbell", err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+static uint64_t tsc_khz(const struct vm *vm)
+{
+	if (vm->nr_vcpus == 0 || ioctl(vm->kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_GET_TSC_KHZ) <= 0)
+		return 0;
+	int khz = ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, 0);
+	return khz > 0 ? (uint64_t)khz : 0;
+}
+
+static int write_boot_data(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+	size_t len = strlen(cfg->cmdline);
+	if (len >= L1_CMDLINE_MAX) {
+		snprintf(err, errlen, "guest command line is %zu bytes, the limit is %u",
+			 len, L1_CMDLINE_MAX - 1);
+		return -1;
+	}
+	if (!ept__write(&vm->mem, L1_CMDLINE_GPA, cfg->cmdline, len + 1)) {
+		snprintf(err, errlen, "guest memory too small for the command line");
+		return -1;
+	}
+	if (hybrid__write_boot_tables(&vm->mem, &vm->image, err, errlen) < 0)
+		return -1;
+	if (vm->image.protocol != BOOT_L1_LONG64)
+		return 0;
+	struct l1_start_info si = {
+		.magic = L1_START_MAGIC,
+		.version = L1_ABI_VERSION,
+		.mem_bytes = vm->mem.mem_bytes,
+		.ram_below_4g = ept__ram_below_4g(vm->mem.mem_bytes),
+		.cmdline_gpa = L1_CMDLINE_GPA,
+		.cmdline_len = (uint32_t)len,
+		.nr_vcpus = vm->nr_vcpus,
+		.tsc_khz = tsc_khz(vm),
+		.apic_bus_hz = APIC_BUS_HZ,
+		.image_start = vm->image.image_start,
+		.image_end = vm->image.image_end,
+		.mode = L1_MODE_EPT,
+		.features = L1_FEAT_START_INFO | L1_FEAT_TEST_EXIT | L1_FEAT_DOORBELL | L1_FEAT_UART,
+	};
+	if (!ept__write(&vm->mem, L1_START_INFO_GPA, &si, sizeof(si))) {
+		snprintf(err, errlen, "guest memory too small for the start info");
+		return -1;
+	}
+	return 0;
+}
+
+static int create_kvm_vm(struct vm *vm, char *err, size_t errlen)
+{
+	vm->fd = ioctl(vm->kvm->fd, KVM_CREATE_VM, 0);
+	if (vm->fd < 0) {
+		snprintf(err, errlen, "KVM_CREATE_VM failed: %s", strerror(errno));
+		return -1;
+	}
+	if (ioctl(vm->kvm->fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) > 0 &&
+	    ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_GPA) < 0) {
+		snprintf(err, errlen, "KVM_SET_TSS_ADDR failed: %s", strerror(errno));
+		return -1;
+	}
+	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		snprintf(err, errlen, "KVM_CREATE_IRQCHIP failed: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int vm__create(struct vm *vm, const struct kvm_host *kvm, const struct vm_config *cfg,
+	       char *err, size_t errlen)
+{
+	*vm = (struct vm){ .kvm = kvm, .fd = -1, .on_end = cfg->on_end,
+			   .on_end_ctx = cfg->on_end_ctx };
+	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->ended_cv, NULL);
+	if (create_devices(vm, cfg, err, errlen) < 0)
+		return -1;
+	if (hybrid__select_mode(cfg->mode, &vm->mode, &vm->mode_why, err, errlen) < 0)
+		return -1;
+	if (cfg->vcpus == 0 || cfg->vcpus > kvm->max_vcpus) {
+		snprintf(err, errlen, "%u vCPUs requested, KVM allows 1 to %u", cfg->vcpus,
+			 kvm->max_vcpus);
+		return -1;
+	}
+	int rc = ept__mem_init(&vm->mem, cfg->mem_bytes);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot map %llu MiB of guest memory: %s",
+			 (unsigned long long)(cfg->mem_bytes >> 20), strerror(-rc));
+		return -1;
+	}
+	char why[256];
+	if (loader__load(cfg->kernel, cfg->kernel_size, &vm->mem, L1_CMDLINE_GPA, &vm->image,
+			 why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "kernel %s: %s", cfg->kernel_name, why);
+		return -1;
+	}
+	if (create_kvm_vm(vm, err, errlen) < 0)
+		return -1;
+	rc = ept__mem_register(&vm->mem, vm->fd);
+	if (rc < 0) {
+		snprintf(err, errlen, "registering guest memory with KVM failed: %s", strerror(-rc));
+		return -1;
+	}
+	vm->vcpus = calloc(cfg->vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus) {
+		snprintf(err, errlen, "out of memory for %u vCPUs", cfg->vcpus);
+		return -1;
+	}
+	vm->nr_vcpus = cfg->vcpus;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vm->vcpus[i].fd = -1;
+	/* vCPUs before the start info: its TSC frequency comes from vCPU 0 */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if (vcpu__create(&vm->vcpus[i], vm, i, err, errlen) < 0)
+			return -1;
+	return write_boot_data(vm, cfg, err, errlen);
+}
+
+int vm__start(struct vm *vm, char *err, size_t errlen)
+{
+	vm->start_time = vm__now();
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		pthread_mutex_lock(&vm->lock);
+		vm->nr_running++;
+		pthread_mutex_unlock(&vm->lock);
+		int rc = vcpu__start(&vm->vcpus[i]);
+		if (rc < 0) {
+			pthread_mutex_lock(&vm->lock);
+			vm->nr_running--;
+			pthread_mutex_unlock(&vm->lock);
+			snprintf(err, errlen, "cannot start vCPU %u's thread: %s", i, strerror(-rc));
+			vm__stop(vm, VM_END_SIGNAL, 0, NULL);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void vm__stop(struct vm *vm, enum vm_end why, uint32_t code, char *crash_report)
+{
+	bool first = false;
+	pthread_mutex_lock(&vm->lock);
+	if (vm->end == VM_RUNNING) {
+		first = true;
+		vm->exit_code = why == VM_END_EXIT ? code : 0;
+		vm->end_signal = why == VM_END_SIGNAL ? (int)code : 0;
+		vm->crash_report = crash_report;
+		crash_report = NULL;
+		vm->end_time = vm__now();
+		/* pairs with the acquire in the vCPU loop's vm_ended() */
+		__atomic_store_n(&vm->end, why, __ATOMIC_RELEASE);
+		pthread_cond_broadcast(&vm->ended_cv);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	free(crash_report); /* a later crash loses to the first cause */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu__kick(&vm->vcpus[i]);
+	if (first && vm->on_end)
+		vm->on_end(vm->on_end_ctx);
+}
+
+static struct timespec abs_time(double t)
+{
+	/* condition variables use CLOCK_REALTIME by default; convert */
+	double wait = t - vm__now();
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	double when = (double)now.tv_sec + (double)now.tv_nsec / 1e9 + (wait > 0 ? wait : 0);
+	return (struct timespec){ .tv_sec = (time_t)when,
+				  .tv_nsec = (long)((when - (double)(time_t)when) * 1e9) };
+}
+
+bool vm__wait(struct vm *vm, double deadline)
+{
+	pthread_mutex_lock(&vm->lock);
+	while (vm->end == VM_RUNNING && (deadline == 0 || vm__now() < deadline)) {
+		if (deadline == 0) {
+			pthread_cond_wait(&vm->ended_cv, &vm->lock);
+		} else {
+			struct timespec ts = abs_time(deadline);
+			pthread_cond_timedwait(&vm->ended_cv, &vm->lock, &ts);
+		}
+	}
+	bool ended = vm->end != VM_RUNNING;
+	pthread_mutex_unlock(&vm->lock);
+	return ended;
+}
+
+/* Kick until every vCPU thread has left its loop: a kick can land in the
+ * instant between a loop's end check and KVM_RUN; the next one will not. */
+static void wait_vcpus_out(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	while (vm->nr_running > 0) {
+		pthread_mutex_unlock(&vm->lock);
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			vcpu__kick(&vm->vcpus[i]);
+		pthread_mutex_lock(&vm->lock);
+		struct timespec ts = abs_time(vm__now() + KICK_RETRY_SECONDS);
+		pthread_cond_timedwait(&vm->ended_cv, &vm->lock, &ts);
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void vm__join(struct vm *vm)
+{
+	if (vm->nr_vcpus) {
+		vm__stop(vm, VM_END_SIGNAL, 0, NULL);
+		wait_vcpus_out(vm);
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			vcpu__destroy(&vm->vcpus[i]);
+	}
+	uart__flush(&vm->uart);
+}
+
+void vm__destroy(struct vm *vm)
+{
+	vm__join(vm);
+	free(vm->vcpus);
+	uart__destroy(&vm->uart);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	ept__mem_destroy(&vm->mem);
+	free(vm->crash_report);
+	pthread_cond_destroy(&vm->ended_cv);
+	pthread_mutex_destroy(&vm->lock);
+	vm->vcpus = NULL;
+	vm->nr_vcpus = 0;
+	vm->crash_report = NULL;
+	vm->fd = -1;
+}
+
+int vm__exit_status(const struct vm *vm)
+{
+	switch (vm->end) {
+	case VM_END_EXIT:    return (int)(vm->exit_code & 0xff);
+	case VM_END_CRASH:   return 3;
+	case VM_END_TIMEOUT: return 124;
+	case VM_END_SIGNAL:  return 128 + vm->end_signal;
+	case VM_RUNNING:
+	default:             return 3;
+	}
+}
+
+void vm__describe_end(const struct vm *vm, char *buf, size_t len)
+{
+	double t = vm->end_time - vm->start_time;
+	switch (vm->end) {
+	case VM_END_EXIT:
+		snprintf(buf, len, "exited with code %u after %.2f s", vm->exit_code, t);
+		break;
+	case VM_END_CRASH:
+		snprintf(buf, len, "crashed (status 3) after %.2f s", t);
+		break;
+	case VM_END_TIMEOUT:
+		snprintf(buf, len, "timed out (status 124) after %.2f s", t);
+		break;
+	case VM_END_SIGNAL:
+		snprintf(buf, len, "stopped by signal %d (status %d) after %.2f s", vm->end_signal,
+			 128 + vm->end_signal, t);
+		break;
+	default:
+		snprintf(buf, len, "still running");
+		break;
+	}
+}

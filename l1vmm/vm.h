@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DOC: a VM: its KVM VM, guest memory, devices and vCPU threads.
+ *
+ * Life cycle: vm__create() builds everything and loads the kernel (nothing
+ * runs yet); vm__start() starts one thread per vCPU; vm__wait() waits for the
+ * VM to end or for a deadline; vm__stop() ends it (the first cause wins:
+ * guest exit, crash, timeout, signal) and kicks every vCPU out of KVM_RUN;
+ * vm__destroy() joins the threads and frees everything.
+ *
+ * Ending is race-free: a kick sets kvm_run->immediate_exit before it signals
+ * the thread, so a vCPU either leaves KVM_RUN with EINTR or never re-enters
+ * it, and every vCPU loop re-checks vm->end after each KVM_RUN.
+ */
+#ifndef L1VMM_VM_H
+#define L1VMM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/hybrid/hybrid.h"
+#include "l1vmm/bus.h"
+#include "l1vmm/kvm.h"
+#include "l1vmm/loader.h"
+#include "l1vmm/testdev.h"
+#include "l1vmm/uart.h"
+#include "mmu/ept/ept.h"
+
+#define VM_NAME_MAX 32
+
+enum vm_end {
+	VM_RUNNING = 0,
+	VM_END_EXIT,    /* the guest wrote its exit code */
+	VM_END_CRASH,   /* triple fault, emulation failure, unhandled exit */
+	VM_END_TIMEOUT, /* --timeout expired */
+	VM_END_SIGNAL,  /* SIGINT/SIGTERM */
+};
+
+struct vm_config {
+	const char *name;         /* for messages and the console prefix */
+	uint64_t mem_bytes;
+	unsigned vcpus;
+	enum cpu_mode mode;       /* as requested */
+	const void *kernel;       /* image bytes */
+	size_t kernel_size;
+	const char *kernel_name;  /* path, or "built-in" */
+	const char *cmdline;      /* guest command line, may be empty */
+	const char *domain;       /* sharing domain; "" or NULL = the VM's own */
+	bool console_prefix;      /* prefix console lines with the VM name */
+	void (*on_end)(void *ctx); /* optional: called once when the VM ends, any thread */
+	void *on_end_ctx;
+};
+
+struct vcpu;
+
+struct vm {
+	char name[VM_NAME_MAX];
+	const struct kvm_host *kvm;
+	int fd;                   /* KVM VM */
+	enum cpu_mode mode;       /* the mode that runs */
+	const char *mode_why;
+	struct ept_mem mem;
+	struct boot_image image;
+	struct bus pio, mmio;     /* registered before start, read-only after */
+	struct uart uart;
+	struct testdev testdev;
+	unsigned nr_vcpus;
+	struct vcpu *vcpus;
+
+	pthread_mutex_t lock;     /* protects end, exit_code, crash_report, nr_running */
+	pthread_cond_t ended_cv;  /* signalled when end becomes set and when a vCPU thread ends */
+	enum vm_end end;          /* written once (first cause), under lock */
+	int end_signal;           /* VM_END_SIGNAL: which */
+	uint32_t exit_code;       /* VM_END_EXIT */
+	char *crash_report;       /* VM_END_CRASH: formatted report */
+	unsigned nr_running;      /* vCPU threads not yet returned */
+	double start_time, end_time; /* monotonic seconds */
+	void (*on_end)(void *ctx);
+	void *on_end_ctx;
+};
+
+/* Build the VM. 0, or -1 with a one-line reason in err (a configuration error). */
+int vm__create(struct vm *vm, const struct kvm_host *kvm, const struct vm_config *cfg,
+	       char *err, size_t errlen);
+/* Start the vCPU threads. 0, or -1 with a reason (the VM is stopped). */
+int vm__start(struct vm *vm, char *err, size_t errlen);
+/*
+ * End the VM for why (first cause wins) and kick its vCPUs. code is the exit
+ * code (VM_END_EXIT) or the signal (VM_END_SIGNAL); the VM takes ownership of
+ * crash_report (malloc'ed). Thread-safe.
+ */
+void vm__stop(struct vm *vm, enum vm_end why, uint32_t code, char *crash_report);
+/* Wait until the VM ended or deadline (monotonic seconds, 0 = none) passed. True if ended. */
+bool vm__wait(struct vm *vm, double deadline);
+/* Stop if needed, join the vCPU threads and flush the console. */
+void vm__join(struct vm *vm);
+/* vm__join(), then free everything. */
+void vm__destroy(struct vm *vm);
+
+/* The process exit status for how the VM ended (README's table). */
+int vm__exit_status(const struct vm *vm);
+/* One line: "exited with code 0", "crashed", "timed out after 2.0 s", ... */
+void vm__describe_end(const struct vm *vm, char *buf, size_t len);
+
+double vm__now(void);
+
+#endif

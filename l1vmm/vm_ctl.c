@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DOC: vms/NAME/: a VM's configuration, state and statistics in the tree.
+ *
+ * The entries are written against struct vm_ctl (ctl.h), which holds the
+ * configuration a VM is created from and, once created, the struct vm. The
+ * configuration entries (mem, vcpus, mode, kernel, cmdline, domain) are what
+ * a config directory gives; they refuse writes with EBUSY from
+ * vm_ctl__freeze() until the VM ends (or is detached), so what the tree shows
+ * is what runs. state, mode_active and stats/ are readings of the VM.
+ *
+ * Locking: vmc->lock protects the config and vmc->vm; a show that reads the
+ * VM holds it, so vm_ctl__detach() (which takes it) is a barrier before
+ * vm__destroy(). Inside, vm->lock is taken for end/start/end times (order:
+ * tree lock, vmc->lock, vm->lock). The vCPU exit counters are written by
+ * their vCPU threads without a lock; they are read with relaxed atomic loads
+ * (a statistic needs no ordering, only untorn values).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "l1vmm/ctl.h"
+#include "l1vmm/options.h"
+#include "l1vmm/vcpu.h"
+#include "l1vmm/vm.h"
+
+_Static_assert(VM_CTL_NAME_MAX < VM_NAME_MAX, "a VM directory name fits struct vm's name");
+
+bool vm_ctl__valid_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > VM_CTL_NAME_MAX || name[0] == '.' || strcmp(name, "README") == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+struct vm_ctl *vm_ctl__new(const char *name)
+{
+	if (!vm_ctl__valid_name(name))
+		return NULL;
+	struct vm_ctl *vmc = calloc(1, sizeof(*vmc));
+	if (!vmc)
+		return NULL;
+	snprintf(vmc->name, sizeof(vmc->name), "%s", name);
+	pthread_mutex_init(&vmc->lock, NULL);
+	vmc->vcpus = 1;
+	vmc->mode = CPU_MODE_AUTO;
+	return vmc;
+}
+
+void vm_ctl__free(struct vm_ctl *vmc)
+{
+	if (!vmc)
+		return;
+	pthread_mutex_destroy(&vmc->lock);
+	free(vmc);
+}
+
+/* ---- the running rule ---- */
+
+/* vmc->lock held. */
+static bool busy_locked(struct vm_ctl *vmc)
+{
+	if (!vmc->frozen)
+		return false;
+	if (!vmc->vm)
+		return true; /* being created */
+	pthread_mutex_lock(&vmc->vm->lock);
+	bool running = vmc->vm->end == VM_RUNNING;
+	pthread_mutex_unlock(&vmc->vm->lock);
+	return running;
+}
+
+static bool vm_running(void *obj)
+{
+	struct vm_ctl *vmc = obj;
+	pthread_mutex_lock(&vmc->lock);
+	bool busy = busy_locked(vmc);
+	pthread_mutex_unlock(&vmc->lock);
+	return busy;
+}
+
+void vm_ctl__freeze(struct vm_ctl *vmc, struct vm_config *cfg)
+{
+	pthread_mutex_lock(&vmc->lock);
+	vmc->frozen = true;
+	cfg->name = vmc->name;
+	cfg->mem_bytes = vmc->mem_bytes;
+	cfg->vcpus = vmc->vcpus;
+	cfg->mode = vmc->mode;
+	cfg->kernel_name = vmc->kernel[0] ? vmc->kernel : "built-in";
+	cfg->cmdline = vmc->cmdline;
+	cfg->domain = vmc->domain;
+	pthread_mutex_unlock(&vmc->lock);
+}
+
+void vm_ctl__attach(struct vm_ctl *vmc, struct vm *vm)
+{
+	pthread_mutex_lock(&vmc->lock);
+	vmc->vm = vm;
+	pthread_mutex_unlock(&vmc->lock);
+}
+
+void vm_ctl__detach(struct vm_ctl *vmc)
+{
+	pthread_mutex_lock(&vmc->lock);
+	vmc->vm = NULL;
+	vmc->frozen = false;
+	pthread_mutex_unlock(&vmc->lock);
+}
+
+/* ---- configuration ---- */
+
+static const char *const mode_choices[] = { "auto", "ept", "shadow", NULL };
+_Static_assert(CPU_MODE_AUTO == 0 && CPU_MODE_EPT == 1 && CPU_MODE_SHADOW == 2,
+	       "mode_choices is indexed by enum cpu_mode");
+
+enum vm_field { F_MEM, F_VCPUS, F_MODE, F_KERNEL, F_CMDLINE, F_DOMAIN };
+
+/* The string field for arg, and its capacity. */
+static char *field_str(struct vm_ctl *vmc, uintptr_t arg, size_t *cap)
+{
+	switch (arg) {
+	case F_KERNEL:
+		*cap = sizeof(vmc->kernel);
+		return vmc->kernel;
+	case F_CMDLINE:
+		*cap = sizeof(vmc->cmdline);
+		return vmc->cmdline;
+	default:
+		*cap = sizeof(vmc->domain);
+		return vmc->domain;
+	}
+}
+
+static int show_config(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	struct vm_ctl *vmc = obj;
+	size_t cap;
+	pthread_mutex_lock(&vmc->lock);
+	switch (e->arg) {
+	case F_MEM:
+		snprintf(buf, len, "%llu", (unsigned long long)vmc->mem_bytes);
+		break;
+	case F_VCPUS:
+		snprintf(buf, len, "%u", vmc->vcpus);
+		break;
+	case F_MODE:
+		snprintf(buf, len, "%s", mode_choices[vmc->mode]);
+		break;
+	default:
+		snprintf(buf, len, "%s", field_str(vmc, e->arg, &cap));
+	}
+	pthread_mutex_unlock(&vmc->lock);
+	return 0;
+}
+
+static int store_config(void *obj, const struct ctl_entry *e, const union ctl_value *v)
+{
+	struct vm_ctl *vmc = obj;
+	size_t cap;
+	int rc = 0;
+	pthread_mutex_lock(&vmc->lock);
+	if (busy_locked(vmc)) {
+		rc = -EBUSY;
+	} else {
+		switch (e->arg) {
+		case F_MEM:
+			vmc->mem_bytes = v->size;
+			break;
+		case F_VCPUS:
+			vmc->vcpus = (unsigned)v->i;
+			break;
+		case F_MODE:
+			vmc->mode = (enum cpu_mode)v->choice;
+			break;
+		default: {
+			char *s = field_str(vmc, e->arg, &cap);
+			snprintf(s, cap, "%s", v->str);
+		}
+		}
+	}
+	pthread_mutex_unlock(&vmc->lock);
+	return rc;
+}
+
+/* ---- readings ---- */
+
+/* "created", "running", "exited", ... (vmc->lock held). */
+static const char *state_locked(struct vm_ctl *vmc)
+{
+	static const char *const ends[] = {
+		[VM_END_EXIT] = "exited", [VM_END_CRASH] = "crashed",
+		[VM_END_TIMEOUT] = "timed-out", [VM_END_SIGNAL] = "stopped",
+	};
+	struct vm *vm = vmc->vm;
+	if (!vm)
+		return "created";
+	pthread_mutex_lock(&vm->lock);
+	enum vm_end end = vm->end;
+	unsigned running = vm->nr_running;
+	pthread_mutex_unlock(&vm->lock);
+	if (end != VM_RUNNING)
+		return (unsigned)end < sizeof(ends) / sizeof(ends[0]) && ends[end] ? ends[end]
+										 : "stopped";
+	return running ? "running" : "created";
+}
+
+static int show_state(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	(void)e;
+	struct vm_ctl *vmc = obj;
+	pthread_mutex_lock(&vmc->lock);
+	snprintf(buf, len, "%s", state_locked(vmc));
+	pthread_mutex_unlock(&vmc->lock);
+	return 0;
+}
+
+static int show_mode_active(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	(void)e;
+	struct vm_ctl *vmc = obj;
+	pthread_mutex_lock(&vmc->lock);
+	/* vm->mode is set by vm__create() before attach and never changes */
+	snprintf(buf, len, "%s", vmc->vm ? hybrid__mode_name(vmc->vm->mode) : "none");
+	pthread_mutex_unlock(&vmc->lock);
+	return 0;
+}
+
+static int show_exits(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	struct vm_ctl *vmc = obj;
+	uint64_t sum = 0;
+	pthread_mutex_lock(&vmc->lock);
+	struct vm *vm = vmc->vm;
+	for (unsigned i = 0; vm && i < vm->nr_vcpus; i++)
+		sum += __atomic_load_n(&vm->vcpus[i].exits[e->arg], __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&vmc->lock);
+	snprintf(buf, len, "%llu", (unsigned long long)sum);
+	return 0;
+}
+
+static int show_run_time(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	(void)e;
+	struct vm_ctl *vmc = obj;
+	double t = 0;
+	pthread_mutex_lock(&vmc->lock);
+	struct vm *vm = vmc->vm;
+	if (vm) {
+		/*
+		 * vm__start() writes start_time before it takes vm->lock to count
+		 * the first vCPU in, so once nr_running or end is seen under the
+		 * lock, start_time is stable.
+		 */
+		pthread_mutex_lock(&vm->lock);
+		bool started = vm->nr_running || vm->end != VM_RUNNING;
+		if (started && vm->start_time > 0)
+			t = (vm->end != VM_RUNNING ? vm->end_time : vm__now()) - vm->start_time;
+		pthread_mutex_unlock(&vm->lock);
+	}
+	pthread_mutex_unlock(&vmc->lock);
+	snprintf(buf, len, "%.3f", t > 0 ? t : 0.0);
+	return 0;
+}
+
+/* Resident bytes of [hva, hva + size) by mincore(), in chunks. */
+static uint64_t resident_bytes(uint8_t *hva, uint64_t size)
+{
+	enum { CHUNK_PAGES = 4096 };
+	static __thread unsigned char vec[CHUNK_PAGES];
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t bytes = 0;
+	for (uint64_t off = 0; off < size; off += (uint64_t)CHUNK_PAGES * (uint64_t)page) {
+		uint64_t n = size - off;
+		if (n > (uint64_t)CHUNK_PAGES * (uint64_t)page)
+			n = (uint64_t)CHUNK_PAGES * (uint64_t)page;
+		if (mincore(hva + off, n, vec) < 0)
+			continue;
+		for (uint64_t i = 0; i < (n + (uint64_t)page - 1) / (uint64_t)page; i++)
+			if (vec[i] & 1)
+				bytes += (uint64_t)page;
+	}
+	return bytes;
+}
+
+static int show_populated(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	(void)e;
+	struct vm_ctl *vmc = obj;
+	uint64_t bytes = 0;
+	pthread_mutex_lock(&vmc->lock);
+	/* the regions are laid out by vm__create() and fixed while attached */
+	struct vm *vm = vmc->vm;
+	for (unsigned i = 0; vm && i < vm->mem.nr_regions && i < EPT_MAX_REGIONS; i++)
+		if (vm->mem.region[i].hva)
+			bytes += resident_bytes(vm->mem.region[i].hva, vm->mem.region[i].size);
+	pthread_mutex_unlock(&vmc->lock);
+	snprintf(buf, len, "%llu", (unsigned long long)bytes);
+	return 0;
+}
+
+/* ---- the table ---- */
+
+#define CONFIG (CTL_WRITABLE | CTL_IDLE | CTL_CONFIG)
+#define EXITS(kind, name, what) \
+	{ .path = "stats/exits/" name, .type = CTL_INT, .doc = "exits: " what, \
+	  .arg = (kind), .show = show_exits }
+
+static const struct ctl_entry vm_entries[] = {
+	{ .path = "mem", .type = CTL_SIZE, .flags = CONFIG | CTL_REQUIRED, .arg = F_MEM,
+	  .doc = "guest RAM in bytes (K/M/G suffixes accepted)",
+	  .size_min = OPT_MIN_MEM, .size_max = OPT_MAX_MEM, .size_align = 4096,
+	  .show = show_config, .store = store_config },
+	{ .path = "vcpus", .type = CTL_INT, .flags = CONFIG, .arg = F_VCPUS,
+	  .doc = "number of vCPUs", .min = 1, .max = OPT_MAX_VCPUS,
+	  .show = show_config, .store = store_config },
+	{ .path = "mode", .type = CTL_ENUM, .flags = CONFIG, .arg = F_MODE,
+	  .doc = "execution mode requested (mode_active: the one that runs)",
+	  .choices = mode_choices, .show = show_config, .store = store_config },
+	{ .path = "kernel", .type = CTL_STRING, .flags = CONFIG, .arg = F_KERNEL,
+	  .doc = "kernel image path; empty: the built-in kernel", .max_len = VM_CTL_KERNEL_MAX,
+	  .show = show_config, .store = store_config },
+	{ .path = "cmdline", .type = CTL_STRING, .flags = CONFIG, .arg = F_CMDLINE,
+	  .doc = "guest command line", .max_len = L1_CMDLINE_MAX - 1,
+	  .show = show_config, .store = store_config },
+	{ .path = "domain", .type = CTL_STRING, .flags = CONFIG, .arg = F_DOMAIN,
+	  .doc = "the VM's domain (group of VMs that may share memory); may be empty",
+	  .max_len = VM_CTL_DOMAIN_MAX, .show = show_config, .store = store_config },
+	{ .path = "state", .type = CTL_TEXT, .show = show_state,
+	  .doc = "created, running, exited, crashed, timed-out or stopped" },
+	{ .path = "mode_active", .type = CTL_TEXT, .show = show_mode_active,
+	  .doc = "the execution mode that runs (none before the VM is created)" },
+	{ .path = "stats/run_time", .type = CTL_TEXT, .show = show_run_time,
+	  .doc = "seconds the vCPUs have run (to the end, once ended)" },
+	{ .path = "stats/mem_populated", .type = CTL_SIZE, .show = show_populated,
+	  .doc = "bytes of guest RAM backed by resident host pages" },
+	EXITS(VM_EXIT_IO, "io", "port I/O"),
+	EXITS(VM_EXIT_MMIO, "mmio", "MMIO"),
+	EXITS(VM_EXIT_HLT, "hlt", "HLT"),
+	EXITS(VM_EXIT_SHUTDOWN, "shutdown", "triple faults"),
+	EXITS(VM_EXIT_INTERNAL_ERROR, "internal_error", "KVM internal errors"),
+	EXITS(VM_EXIT_FAIL_ENTRY, "fail_entry", "failed VM entries"),
+	EXITS(VM_EXIT_INTR, "intr", "interrupted by a signal or a kick"),
+	EXITS(VM_EXIT_SYSTEM_EVENT, "system_event", "system events"),
+	EXITS(VM_EXIT_UNKNOWN, "unknown", "unknown or malformed"),
+};
+#define NR_EXIT_ENTRIES 9
+_Static_assert(NR_EXIT_ENTRIES == sizeof(((struct vcpu *)0)->exits) / sizeof(uint64_t),
+	       "stats/exits/ covers every exit kind of struct vcpu's exits[]");
+
+static const struct ctl_table vm_table = CTL_TABLE(vm_entries, vm_running);
+
+const struct ctl_table *vm_ctl__table(void)
+{
+	return &vm_table;
+}
+
+int vm_ctl__register(struct ctl_tree *t, struct vm_ctl *vmc)
+{
+	char dir[sizeof("vms/") + VM_CTL_NAME_MAX];
+	snprintf(dir, sizeof(dir), "vms/%s", vmc->name);
+	int rc = ctl__register(t, dir, &vm_table, vmc);
+	if (rc == 0)
+		host_ctl__count_vm(+1);
+	return rc;
+}
+
+void vm_ctl__unregister(struct ctl_tree *t, struct vm_ctl *vmc)
+{
+	char dir[sizeof("vms/") + VM_CTL_NAME_MAX];
+	snprintf(dir, sizeof(dir), "vms/%s", vmc->name);
+	if (ctl__remove(t, dir) == 0)
+		host_ctl__count_vm(-1);
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+#include "mmu/ept/ept.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include "pvops/l1vmm_abi.h"
+
+uint64_t ept__ram_below_4g(uint64_t mem_bytes)
+{
+	return mem_bytes < L1_RAM_HOLE_START ? mem_bytes : L1_RAM_HOLE_START;
+}
+
+int ept__mem_init(struct ept_mem *mem, uint64_t mem_bytes)
+{
+	*mem = (struct ept_mem){ .mem_bytes = mem_bytes };
+	if (mem_bytes == 0 || mem_bytes % EPT_PAGE_SIZE)
+		return -EINVAL;
+
+	void *base = mmap(NULL, mem_bytes, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		return -errno;
+	mem->base = base;
+
+	uint64_t below = ept__ram_below_4g(mem_bytes);
+	mem->region[mem->nr_regions++] = (struct ept_region){
+		.gpa = 0, .size = below, .hva = mem->base };
+	if (mem_bytes > below)
+		mem->region[mem->nr_regions++] = (struct ept_region){
+			.gpa = L1_RAM_HIGH_START, .size = mem_bytes - below,
+			.hva = mem->base + below };
+
+	const struct ept_region *top = &mem->region[mem->nr_regions - 1];
+	int err = p2m__init(&mem->p2m, (top->gpa + top->size) / EPT_PAGE_SIZE);
+	if (err) {
+		munmap(mem->base, mem_bytes);
+		*mem = (struct ept_mem){ 0 };
+		return err;
+	}
+	return 0;
+}
+
+void ept__mem_destroy(struct ept_mem *mem)
+{
+	if (mem->base)
+		munmap(mem->base, mem->mem_bytes);
+	p2m__destroy(&mem->p2m);
+	*mem = (struct ept_mem){ 0 };
+}
+
+int ept__mem_register(const struct ept_mem *mem, int vm_fd)
+{
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		const struct ept_region *r = &mem->region[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uint64_t)(uintptr_t)r->hva,
+		};
+		if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+void *ept__gpa_ptr(const struct ept_mem *mem, uint64_t gpa, uint64_t len)
+{
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		const struct ept_region *r = &mem->region[i];
+		if (gpa < r->gpa)
+			continue;
+		uint64_t off = gpa - r->gpa;
+		if (off > r->size || len > r->size - off)
+			continue;
+		if (off == r->size && len == 0 && i + 1 < mem->nr_regions)
+			continue; /* prefer the region that starts there */
+		return r->hva + off;
+	}
+	return NULL;
+}
+
+bool ept__write(struct ept_mem *mem, uint64_t gpa, const void *src, uint64_t len)
+{
+	uint8_t *dst = ept__gpa_ptr(mem, gpa, len);
+	if (!dst)
+		return false;
+	if (len == 0)
+		return true;
+	memcpy(dst, src, len);
+	uint64_t first = gpa / EPT_PAGE_SIZE;
+	uint64_t last = (gpa + len - 1) / EPT_PAGE_SIZE;
+	p2m__set_range(&mem->p2m, first, last - first + 1, P2M_PRIVATE);
+	return true;
+}
