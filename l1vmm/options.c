@@ -183,13 +183,13 @@ enum opt_result options__parse_run(int argc, char *const argv[], struct run_opti
 			rc = OPT_ERROR;
 			break;
 		}
-		const char *name = value_options[opt].name, *val = eq ? eq + 1 : argv[i + 1];
+		const char *name = value_options[opt].name;
 		if (!eq && i + 1 >= argc) {
 			snprintf(err, errlen, "option %s needs a value", name);
 			rc = OPT_ERROR;
 			break;
 		}
-		i += !eq;
+		const char *val = eq ? eq + 1 : argv[++i];
 		if (value_options[opt].key) {
 			if (o->nr_vms) {
 				snprintf(err, errlen, "%s must come before the first --vm (it sets "

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * DOC: workload=compute [iterations=N]: a CPU-bound integer loop at CPL3,
- * timed with rdtsc. Its speed against the same loop run natively on the host
+ * DOC: workload=compute [iterations=N] [seconds=S]: a CPU-bound integer loop
+ * at CPL3, timed with rdtsc; with seconds=S it runs chunks of `iterations`
+ * until S seconds have passed (a guest that stays busy for a known time). Its speed against the same loop run natively on the host
  * (lib/compute.c) is the cost of being a guest: timer ticks and exits.
  */
 #include "lib/compute.h"
@@ -10,7 +11,7 @@
 
 #define NULL_CALLS 100
 
-static const char *const compute_keys[] = { "iterations", NULL };
+static const char *const compute_keys[] = { "iterations", "seconds", NULL };
 #define WINDOW_MS 100
 
 /*
@@ -52,9 +53,10 @@ static uint64_t tick_cost_ns(void)
 
 static enum workload_result compute_run(const struct args *a, struct result *r)
 {
-	uint64_t iters, t0, t1, tick0, tick1, sum, us, per_sec, ns;
+	uint64_t iters, seconds, t0, t1, tick0, tick1, sum, us, per_sec, ns, chunk;
 
-	if (args__u64(a, "iterations", 200000000ull, 1, 1ull << 40, &iters))
+	if (args__u64(a, "iterations", 200000000ull, 1, 1ull << 40, &iters) ||
+	    args__u64(a, "seconds", 0, 0, 86400, &seconds))
 		return W_BADARG;
 	if (!user__info.tsc_khz)
 		return result__fail(r, "TSC frequency unknown (start_info.tsc_khz = 0)");
@@ -63,6 +65,11 @@ static enum workload_result compute_run(const struct args *a, struct result *r)
 	t0 = cpu__rdtsc();
 	sum = compute__run(iters, 1);
 	t1 = cpu__rdtsc();
+	for (chunk = iters; seconds && t1 - t0 < seconds * user__info.tsc_khz * 1000;) {
+		sum += compute__run(chunk, 1);
+		iters += chunk;
+		t1 = cpu__rdtsc();
+	}
 	tick1 = sys__ticks();
 
 	us = time__cycles_to_us(t1 - t0);
