@@ -9,25 +9,26 @@ jobs=$(nproc 2>/dev/null || echo 2)
 werror=OFF
 [ "${CI:-}" = true ] && werror=ON
 
-configure_and_build() { # DIR [cmake args...]
-  local dir=$1; shift
+configure_and_build() { # DIR TARGET [cmake args...]
+  local dir=$1 target=$2; shift 2
   cmake -S . -B "$dir" -DL1VMM_WERROR=$werror "$@" >/dev/null
-  cmake --build "$dir" -j "$jobs"
+  cmake --build "$dir" -j "$jobs" --target "$target"
 }
 
 case "${1:-}" in
 demo)
   scripts/setup.sh
-  configure_and_build build -DCMAKE_BUILD_TYPE=Release
+  configure_and_build build all -DCMAKE_BUILD_TYPE=Release
   exec scripts/demo.sh build/l1vmm/l1vmm
   ;;
 test)
   scripts/setup.sh
-  configure_and_build build
+  configure_and_build build all
   ctest --test-dir build --output-on-failure -j 2
-  configure_and_build build-asan -DL1VMM_SANITIZE=ON -DL1VMM_PERF=OFF
+  configure_and_build build-asan all -DL1VMM_SANITIZE=ON -DL1VMM_PERF=OFF
   ctest --test-dir build-asan --output-on-failure -j 2 -L 'unit|integration'
-  CC=clang CXX=clang++ configure_and_build build-fuzz -DL1VMM_FUZZ=ON -DL1VMM_PERF=OFF
+  # the fuzzers only: the guest kernel's freestanding flags are gcc's
+  CC=clang CXX=clang++ configure_and_build build-fuzz fuzzers -DL1VMM_FUZZ=ON -DL1VMM_PERF=OFF
   ctest --test-dir build-fuzz --output-on-failure -L fuzz
   ;;
 *)

@@ -70,6 +70,9 @@ int loader__load_multiboot(const void *img, size_t size, struct ept_mem *mem,
  * tests can reach it. Not for the rest of l1vmm.
  */
 
+/* The first address a 32-bit (multiboot) kernel cannot reach. */
+#define LOADER_LIMIT_32BIT 0x100000000ull
+
 /* At most this many program headers (and so loaded segments) per image. */
 #define LOADER_MAX_SEGMENTS 64
 

@@ -182,7 +182,7 @@ int loader__load_elf_kind(const void *img, size_t size, struct ept_mem *mem,
 				    "ELF file has no PT_LOAD segment with p_memsz > 0 (e_phnum %u)",
 				    f.phnum);
 
-	uint64_t limit = kind == LOADER_ELF_MULTIBOOT ? 1ull << 32 : UINT64_MAX;
+	uint64_t limit = kind == LOADER_ELF_MULTIBOOT ? LOADER_LIMIT_32BIT : UINT64_MAX;
 	return loader__place(img, size, mem, segs, f.phnum, limit, entry, "ELF segment",
 			     out, err, errlen);
 }

@@ -203,7 +203,7 @@ static int build_info(const struct ept_mem *mem, uint64_t cmdline_gpa,
 	b->info.mem_upper = (uint32_t)(upper >> 10); /* < 3 GiB: fits */
 
 	if (cmdline_gpa) {
-		if (cmdline_gpa >= 1ull << 32)
+		if (cmdline_gpa >= LOADER_LIMIT_32BIT)
 			return loader__fail(err, errlen,
 					    "command line at 0x%" PRIx64 " is above 4 GiB, out of reach of a 32-bit kernel",
 					    cmdline_gpa);
@@ -281,7 +281,7 @@ int loader__load_multiboot(const void *img, size_t size, struct ept_mem *mem,
 		memcpy(&h, (const uint8_t *)img + hdr_off, sizeof(h));
 		struct loader_segment seg;
 		if (kludge_segment(&h, hdr_off, size, &seg, err, errlen) ||
-		    loader__place(img, size, mem, &seg, 1, 1ull << 32, h.entry_addr,
+		    loader__place(img, size, mem, &seg, 1, LOADER_LIMIT_32BIT, h.entry_addr,
 				  "multiboot image", out, err, errlen))
 			return -1;
 	} else {

@@ -101,7 +101,7 @@ static void check_result(const struct ept_mem *mem, int r, const struct boot_ima
 	CHECK(is_ram(mem, bi->entry));
 	CHECK(p2m__get(&mem->p2m, bi->entry / EPT_PAGE_SIZE) == P2M_PRIVATE);
 	if (bi->protocol == BOOT_MULTIBOOT) {
-		CHECK(bi->image_end <= 1ull << 32);
+		CHECK(bi->image_end <= LOADER_LIMIT_32BIT);
 		CHECK(bi->mb_info_gpa == L1_MB_INFO_GPA);
 		CHECK(p2m__get(&mem->p2m, L1_MB_INFO_GPA / EPT_PAGE_SIZE) == P2M_PRIVATE);
 	} else {
