@@ -4,9 +4,9 @@
  *
  * Contract (registers at entry, variants): bench_guest.h. The loops are
  * unrolled so that nearly every instruction the guest runs between two exits
- * is the exiting access itself: at CPL0 each instruction is emulated (~2 us
- * here), and a jmp per exit would be a second emulated instruction charged to
- * the exit. The CPL3 loops could also be left rolled (CPL3 runs natively),
+ * is the exiting access itself: at CPL0 each instruction is emulated (about
+ * 2 us, DESIGN.md §1), and a jmp per exit would be a second emulated
+ * instruction charged to the exit. The CPL3 loops could also be left rolled (CPL3 runs natively),
  * but one loop serves both levels.
  *
  * The GDT is the host's boot GDT (same kernel selectors, so CS/DS stay valid

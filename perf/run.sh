@@ -64,8 +64,11 @@ build() {
 	fi
 	local t
 	for t in l1vmm bench_exits memtouch_native; do
-		cmake --build "$BUILD" --target "$t" >"$OUT_DIR/build-$t.log" 2>&1 ||
-			say "  target $t did not build, see $OUT_DIR/build-$t.log"
+		cmake --build "$BUILD" --target "$t" >"$OUT_DIR/build-$t.log" 2>&1 || {
+			say "  WARNING: target $t did not build (an older binary is used if there" \
+			    "is one), see $OUT_DIR/build-$t.log"
+			failed=1
+		}
 	done
 }
 
@@ -197,11 +200,12 @@ part_machine() {
 	say "  model: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 	say "  nproc: $(nproc), kernel: $(uname -r), memory: $(awk '/MemTotal/ { printf "%.1f GiB",
 		$2 / 1048576 }' /proc/meminfo)"
-	say "  KVM modules: $(cd /sys/module 2>/dev/null && ls -d kvm* 2>/dev/null | tr '\n' ' ')"
+	local mods=(/sys/module/kvm*)
+	say "  KVM modules: ${mods[*]##*/}"
 	say "  load average (1, 5, 15 min): $LOAD_START at the start, $(cut -d' ' -f1-3 \
 		/proc/loadavg) at the end"
 	say "  date: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (started $STAMP)"
-	say "  tree: $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo 'no commit yet')"
+	say "  tree: $(git -C "$SRC" describe --always --dirty 2>/dev/null || echo 'no commit yet')"
 }
 
 command -v jq >/dev/null || { say "perf/run.sh: needs jq (apt-get install jq)"; exit 2; }

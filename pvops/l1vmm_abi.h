@@ -27,7 +27,7 @@
 
 #include <stdint.h>
 
-#define L1_ABI_VERSION 1u
+#define L1_ABI_VERSION 2u /* 2: shadow mode (start info fields, shared info, hypercalls) */
 
 /* CPUID: hypervisor leaves. */
 #define L1_CPUID_SIGNATURE 0x40000000u /* eax = max leaf, ebx:ecx:edx = signature */
@@ -40,6 +40,7 @@
 #define L1_FEAT_TEST_EXIT  (1u << 1) /* port L1_PORT_TEST_EXIT ends the VM */
 #define L1_FEAT_DOORBELL   (1u << 2) /* MMIO doorbell page at L1_DOORBELL_GPA */
 #define L1_FEAT_UART       (1u << 3) /* 16550 console at L1_PORT_UART0 */
+#define L1_FEAT_PV         (1u << 4) /* shadow mode: hypercalls, shared info, events */
 
 /* Port I/O. */
 #define L1_PORT_UART0     0x3f8u /* 16550 subset, 8 registers */
@@ -87,11 +88,150 @@ struct l1_start_info {
 	uint64_t tsc_khz;        /* IN: TSC frequency, 0 if unknown */
 	uint64_t apic_bus_hz;    /* IN: LAPIC timer input clock (before the divider) */
 	uint64_t image_start;    /* IN: lowest gpa the kernel image occupies */
-	uint64_t image_end;      /* IN: first gpa above the image (page aligned) */
+	uint64_t image_end;      /* IN: first gpa above the image and, in shadow mode,
+				  *     above the host-built boot page tables (page aligned) */
 	uint32_t mode;           /* IN: enum l1_mode */
 	uint32_t features;       /* IN: L1_FEAT_* (same as CPUID 0x40000001 eax) */
-	uint8_t reserved[48];    /* zero; later ABI versions append here */
+	/* ABI 2, shadow mode only (zero in ept mode): */
+	uint64_t shared_info_gpa;/* IN: struct l1_shared_info, one page, inside RAM */
+	uint64_t boot_pml4_gpa;  /* IN: the page tables the guest starts on */
+	uint64_t hypercall_va;   /* IN: L1_SHADOW_HYPERCALL_VA */
+	uint8_t reserved[24];    /* zero; later ABI versions append here */
 };
 _Static_assert(sizeof(struct l1_start_info) == 128, "l1_start_info is ABI");
+
+/*
+ * ---- Shadow mode (ABI 2) ----
+ *
+ * The guest kernel runs at CPL3 (ring compression) on page tables l1vmm
+ * builds from the guest's own ("shadow page tables"). Entry: every vCPU
+ * starts at the ELF entry at CPL3 with CS = L1_SHADOW_KERNEL_CS, SS =
+ * L1_SHADOW_KERNEL_SS, RDI = start info gpa, RSI = vCPU index, RSP = 0,
+ * events masked, on host-built page tables (boot_pml4_gpa) that identity-map
+ * RAM with 4 KiB pages, writable except the page-table pages themselves.
+ * Nothing privileged works: the guest talks to l1vmm through hypercalls and
+ * the shared-info page.
+ *
+ * Virtual layout: the guest owns [0, L1_SHADOW_GUEST_VA_END) (PML4 slots
+ * 0..255); PML4 slot 511 belongs to l1vmm (its trap stub, descriptor tables,
+ * supervisor-only, and the hypercall page, user-accessible).
+ *
+ * Code selectors: two CPL3 code segments tell l1vmm whether the guest was
+ * in its kernel or in one of its tasks when a trap or event arrives. From
+ * L1_SHADOW_USER_CS it switches to the vCPU's kernel stack (shared info
+ * kernel_sp) and enters the handler with L1_SHADOW_KERNEL_CS; from
+ * L1_SHADOW_KERNEL_CS it stays on the current stack. The guest moves to a
+ * task by returning (iret hypercall) to a frame with L1_SHADOW_USER_CS.
+ */
+#define L1_SHADOW_GUEST_VA_END  0x0000800000000000ull
+#define L1_SHADOW_HYPERCALL_VA  0xffffffffff000000ull
+#define L1_SHADOW_KERNEL_CS     0x2bu /* GDT[5], 64-bit code, DPL3 */
+#define L1_SHADOW_KERNEL_SS     0x23u /* GDT[4], data, DPL3 */
+#define L1_SHADOW_USER_CS       0x3bu /* GDT[7], 64-bit code, DPL3 */
+#define L1_SHADOW_USER_SS       0x33u /* GDT[6], data, DPL3 */
+
+/*
+ * Hypercalls: the guest writes the hypercall number to the hypercall page,
+ * `movabs %rax, L1_SHADOW_HYPERCALL_VA` with RAX = L1_HC_*, arguments in
+ * RDI, RSI, RDX, R10, R8. The result comes back in RAX: >= 0 success,
+ * -L1_E* failure. Other registers are preserved. Guest pointers are guest
+ * virtual addresses, translated through the guest's page tables.
+ */
+enum l1_hypercall {
+	L1_HC_CONSOLE = 1,      /* () drain the console ring of shared info */
+	L1_HC_SET_TIMER,        /* (deadline_ns) one-shot timer on pvclock time; 0 cancels */
+	L1_HC_BLOCK,            /* () sleep until an event is pending; unmasks events */
+	L1_HC_YIELD,            /* () deliver pending unmasked events now */
+	L1_HC_MMU_UPDATE,       /* (struct l1_mmu_update *reqs, count) -> count applied */
+	L1_HC_NEW_BASEPTR,      /* (pml4_gpa) validate the tree and switch to it */
+	L1_HC_FLUSH,            /* (va or L1_FLUSH_ALL) drop shadow translations */
+	L1_HC_SET_TRAP_TABLE,   /* (struct l1_trap_info *table, count) */
+	L1_HC_IRET,             /* () return through the frame at RSP (struct l1_iret_frame) */
+	L1_HC_EXIT,             /* (code) end the VM with this exit code */
+	L1_HC_VCPU_INFO,        /* () -> this vCPU's index */
+	L1_HC_NR                /* first unused number */
+};
+
+/* Errors, returned negated. */
+#define L1_EPERM   1  /* not allowed: a mapping the guest may not make */
+#define L1_EFAULT 14  /* a guest pointer that does not translate, or not writable */
+#define L1_EINVAL 22  /* a malformed request */
+#define L1_E2BIG   7  /* a count above the limit */
+#define L1_ENOSYS 38  /* no such hypercall */
+#define L1_ENOMEM 12  /* l1vmm ran out of machine memory for shadow tables */
+
+#define L1_MMU_UPDATE_MAX 512u /* entries in one L1_HC_MMU_UPDATE */
+#define L1_FLUSH_ALL ((uint64_t)-1)
+
+/* One page-table write: *(uint64_t *)ptr = val, where ptr is the guest-physical
+ * address of an entry in one of the guest's current page-table pages. */
+struct l1_mmu_update {
+	uint64_t ptr; /* OUT: gpa of the entry, 8-byte aligned */
+	uint64_t val; /* OUT: the new entry */
+};
+_Static_assert(sizeof(struct l1_mmu_update) == 16, "l1_mmu_update is ABI");
+
+/* One trap-table entry: exceptions and events for vector go to handler. */
+struct l1_trap_info {
+	uint8_t vector;   /* OUT: 0..255; L1_EVENT_VECTOR is the event upcall */
+	uint8_t pad[7];
+	uint64_t handler; /* OUT: guest VA; 0 removes the entry */
+};
+_Static_assert(sizeof(struct l1_trap_info) == 16, "l1_trap_info is ABI");
+#define L1_TRAP_TABLE_MAX 256u
+
+/*
+ * A bounce: l1vmm enters handler with RSP pointing at the frame a CPU would
+ * push (error code only for the vectors that have one), with events masked;
+ * the frame's rflags.IF (bit 9) says whether they were unmasked before.
+ * For #PF the faulting address is in the vCPU's shared info (cr2).
+ * L1_HC_IRET returns through struct l1_iret_frame at RSP: the guest pushes
+ * its RAX on top of the hardware-shaped frame, so no register is lost.
+ */
+#define L1_EVENT_VECTOR 32u
+struct l1_iret_frame {
+	uint64_t rax, rip, cs, rflags, rsp, ss; /* OUT */
+};
+_Static_assert(sizeof(struct l1_iret_frame) == 48, "l1_iret_frame is ABI");
+
+/* Event bits (l1_vcpu_info.pending). */
+#define L1_EVT_TIMER   (1u << 0)
+#define L1_EVT_CONSOLE (1u << 1)
+
+#define L1_CONSOLE_RING 512u /* bytes, a power of two */
+#define L1_MAX_PV_VCPUS 32u
+
+/* Time: ns = system_time_ns + (rdtsc() - tsc_timestamp) * 10^6 / tsc_khz. */
+struct l1_pvclock {
+	uint32_t version;        /* IN: odd while the host updates the fields */
+	uint32_t pad;
+	uint64_t tsc_timestamp;  /* IN */
+	uint64_t system_time_ns; /* IN */
+	uint64_t tsc_khz;        /* IN */
+};
+_Static_assert(sizeof(struct l1_pvclock) == 32, "l1_pvclock is ABI");
+
+struct l1_vcpu_info {
+	uint32_t pending;        /* IN (host sets bits), OUT (guest clears what it handled) */
+	uint32_t masked;         /* OUT: nonzero = no upcalls (the virtual IF=0) */
+	uint64_t cr2;            /* IN: the faulting address of the last #PF bounce */
+	uint64_t kernel_sp;      /* OUT: the stack a trap from a task lands on */
+	uint64_t reserved[5];
+};
+_Static_assert(sizeof(struct l1_vcpu_info) == 64, "l1_vcpu_info is ABI");
+
+/* The shared-info page (one page of guest RAM, start_info.shared_info_gpa). */
+struct l1_shared_info {
+	struct l1_vcpu_info vcpu[L1_MAX_PV_VCPUS];   /* 2048 bytes */
+	struct l1_pvclock clock;                      /* IN */
+	uint32_t console_prod;   /* OUT: bytes written into console_ring (free-running) */
+	uint32_t console_cons;   /* IN: bytes l1vmm has taken out (free-running) */
+	uint8_t reserved[1496];
+	uint8_t console_ring[L1_CONSOLE_RING]; /* OUT: guest console output */
+};
+_Static_assert(sizeof(struct l1_shared_info) == 4096, "l1_shared_info is one page");
+
+#define L1_ELF_NOTE_NAME "L1VMM"   /* an ELF note with this name ... */
+#define L1_ELF_NOTE_PV   1u        /* ... and this type marks a PV-capable kernel */
 
 #endif /* L1VMM_ABI_H */

@@ -10,7 +10,7 @@ packages=(
   libxxhash-dev libjemalloc-dev libnuma-dev libfuse3-dev fuse3
   libzstd-dev liblz4-dev                  # VMM dependencies (DESIGN.md)
   libcmocka-dev                           # unit tests
-  libbenchmark-dev gnuplot-nox            # perf/
+  libbenchmark-dev gnuplot-nox jq hyperfine  # perf/
 )
 
 missing=()

@@ -19,7 +19,7 @@
 static uint32_t sig_word(unsigned i)
 {
 	uint32_t w;
-	memcpy(&w, L1_CPUID_SIGNATURE_STR + 4 * i, 4);
+	memcpy(&w, &L1_CPUID_SIGNATURE_STR[4 * i], 4);
 	return w;
 }
 

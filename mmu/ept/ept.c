@@ -25,6 +25,7 @@ int ept__mem_init(struct ept_mem *mem, uint64_t mem_bytes)
 	if (base == MAP_FAILED)
 		return -errno;
 	mem->base = base;
+	mem->owns_mapping = true;
 
 	uint64_t below = ept__ram_below_4g(mem_bytes);
 	mem->region[mem->nr_regions++] = (struct ept_region){
@@ -44,9 +45,21 @@ int ept__mem_init(struct ept_mem *mem, uint64_t mem_bytes)
 	return 0;
 }
 
+int ept__mem_view(struct ept_mem *mem, uint8_t *hva, uint64_t bytes)
+{
+	*mem = (struct ept_mem){ .base = hva, .mem_bytes = bytes };
+	if (bytes == 0 || bytes % EPT_PAGE_SIZE || bytes > L1_RAM_HOLE_START)
+		return -EINVAL;
+	mem->region[mem->nr_regions++] = (struct ept_region){ .gpa = 0, .size = bytes, .hva = hva };
+	int err = p2m__init(&mem->p2m, bytes / EPT_PAGE_SIZE);
+	if (err)
+		*mem = (struct ept_mem){ 0 };
+	return err;
+}
+
 void ept__mem_destroy(struct ept_mem *mem)
 {
-	if (mem->base)
+	if (mem->base && mem->owns_mapping)
 		munmap(mem->base, mem->mem_bytes);
 	p2m__destroy(&mem->p2m);
 	*mem = (struct ept_mem){ 0 };

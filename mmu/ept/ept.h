@@ -31,6 +31,7 @@ struct ept_region {
 
 struct ept_mem {
 	uint8_t *base;        /* the whole host mapping (regions are slices of it) */
+	bool owns_mapping;    /* ept__mem_destroy() unmaps base (false for a view) */
 	uint64_t mem_bytes;   /* guest RAM, all regions */
 	struct ept_region region[EPT_MAX_REGIONS];
 	unsigned nr_regions;
@@ -43,6 +44,13 @@ struct ept_mem {
  */
 int ept__mem_init(struct ept_mem *mem, uint64_t mem_bytes);
 void ept__mem_destroy(struct ept_mem *mem);
+
+/*
+ * A view of guest RAM that lives in someone else's mapping (a shadow-mode
+ * guest's frames inside machine memory): one region at gpa 0 of bytes at hva,
+ * with its own p2m. 0 or -errno.
+ */
+int ept__mem_view(struct ept_mem *mem, uint8_t *hva, uint64_t bytes);
 
 /* Register the regions as KVM memslots of vm_fd. 0 or -errno. */
 int ept__mem_register(const struct ept_mem *mem, int vm_fd);
