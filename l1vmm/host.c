@@ -12,6 +12,7 @@
 
 #include "l1vmm/builtin.h"
 #include "l1vmm/kvm.h"
+#include "l1vmm/shadow_vm.h"
 #include "l1vmm/vcpu.h"
 #include "l1vmm/vm.h"
 
@@ -21,6 +22,8 @@
 
 struct host_vm {
 	struct vm_ctl *ctl;  /* its configuration in the tree */
+	struct vm_config cfg; /* frozen from ctl, mode resolved */
+	char mode_why[192];
 	struct vm vm;
 	bool created;        /* vm__create() was called: vm__destroy() it */
 	void *kernel_file;   /* malloc'ed image, or NULL for the built-in one */
@@ -154,30 +157,69 @@ int host__configure_vm(struct ctl_tree *t, const struct run_options *o, unsigned
 	return 0;
 }
 
-static int create_vm(struct host_vm *h, bool multi, const struct kvm_host *kvm,
-		     struct host_events *ev, char *err, size_t errlen)
+/* The CPL0/CPL3 measurement, made once per process and only if auto asks. */
+static const struct cpl_measure *measure_once(const struct kvm_host *kvm)
 {
-	struct vm_config cfg = { 0 };
-	vm_ctl__freeze(h->ctl, &cfg);
-	cfg.kernel = l1_builtin_kernel;
-	cfg.kernel_size = (size_t)(l1_builtin_kernel_end - l1_builtin_kernel);
+	static struct cpl_measure m;
+	static bool done;
+	if (!done) {
+		done = true;
+		if (hybrid__measure_cpl(kvm->fd, kvm->run_size, &m) < 0)
+			host_log(LOG_WARN, "measuring CPL0 against CPL3 failed; auto picks ept");
+		else
+			host_log(LOG_DEBUG, "CPL0 runs %.0fx slower than CPL3 here (%.0f ns against "
+				 "%.2f ns a loop)", m.ratio, m.cpl0_ns_per_loop, m.cpl3_ns_per_loop);
+	}
+	return &m;
+}
+
+/* Freeze the VM's configuration, read its kernel and pick its mode. */
+static int prepare_vm(struct host_vm *h, bool multi, const struct kvm_host *kvm,
+		      struct host_events *ev, char *err, size_t errlen)
+{
+	struct vm_config *cfg = &h->cfg;
+	*cfg = (struct vm_config){ 0 };
+	vm_ctl__freeze(h->ctl, cfg);
+	cfg->kernel = l1_builtin_kernel;
+	cfg->kernel_size = (size_t)(l1_builtin_kernel_end - l1_builtin_kernel);
 	if (h->ctl->kernel[0]) {
-		h->kernel_file = read_kernel(h->ctl->kernel, &cfg.kernel_size, err, errlen);
+		h->kernel_file = read_kernel(h->ctl->kernel, &cfg->kernel_size, err, errlen);
 		if (!h->kernel_file)
 			return -1;
-		cfg.kernel = h->kernel_file;
+		cfg->kernel = h->kernel_file;
 	}
-	cfg.console_prefix = multi;
-	cfg.on_end = on_vm_end;
-	cfg.on_end_ctx = ev;
+	cfg->console_prefix = multi;
+	cfg->on_end = on_vm_end;
+	cfg->on_end_ctx = ev;
+	bool pv = loader__probe_pv(cfg->kernel, cfg->kernel_size);
+	const struct cpl_measure *m = cfg->mode == CPU_MODE_AUTO ? measure_once(kvm) : NULL;
+	enum cpu_mode mode;
+	if (hybrid__select_mode(cfg->mode, pv, m, &mode, h->mode_why, sizeof(h->mode_why)) < 0) {
+		snprintf(err, errlen, "%s", h->mode_why);
+		return -1;
+	}
+	if (mode == CPU_MODE_SHADOW && cfg->mem_bytes > SHADOW_MAX_GUEST_MEM) {
+		snprintf(err, errlen, "shadow mode runs guests of at most %llu MiB",
+			 (unsigned long long)(SHADOW_MAX_GUEST_MEM >> 20));
+		return -1;
+	}
+	cfg->mode = mode;
+	cfg->mode_why = h->mode_why;
+	return 0;
+}
+
+static int create_vm(struct host_vm *h, const struct kvm_host *kvm, struct machine *machine,
+		     char *err, size_t errlen)
+{
+	h->cfg.machine = machine;
 	h->created = true; /* vm__destroy() copes with a half-built VM */
-	if (vm__create(&h->vm, kvm, &cfg, err, errlen) < 0)
+	if (vm__create(&h->vm, kvm, &h->cfg, err, errlen) < 0)
 		return -1;
 	vm_ctl__attach(h->ctl, &h->vm);
 	host_log(LOG_INFO, "%s: mode %s (%s), %llu MiB, %u vCPU%s, kernel %s", h->vm.name,
 		 hybrid__mode_name(h->vm.mode), h->vm.mode_why,
-		 (unsigned long long)(cfg.mem_bytes >> 20), h->vm.nr_vcpus,
-		 h->vm.nr_vcpus == 1 ? "" : "s", cfg.kernel_name);
+		 (unsigned long long)(h->cfg.mem_bytes >> 20), h->vm.nr_vcpus,
+		 h->vm.nr_vcpus == 1 ? "" : "s", h->cfg.kernel_name);
 	return 0;
 }
 
@@ -250,8 +292,27 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 	}
 	vcpu__init_signals();
 	int status = 0;
+	uint64_t shadow_bytes = 0;
 	for (unsigned i = 0; status == 0 && i < n; i++) {
-		if (create_vm(&vms[i], multi, &kvm, ev, err, sizeof(err)) < 0) {
+		if (prepare_vm(&vms[i], multi, &kvm, ev, err, sizeof(err)) < 0) {
+			fprintf(stderr, "l1vmm: %s%s%s\n", multi ? vms[i].ctl->name : "",
+				multi ? ": " : "", err);
+			status = EXIT_USAGE;
+		} else if (vms[i].cfg.mode == CPU_MODE_SHADOW) {
+			shadow_bytes += vms[i].cfg.mem_bytes;
+		}
+	}
+	struct machine machine = { .fd = -1 };
+	bool have_machine = false;
+	if (status == 0 && shadow_bytes) {
+		have_machine = true;
+		if (machine__create(&machine, &kvm, shadow_bytes, err, sizeof(err)) < 0) {
+			fprintf(stderr, "l1vmm: %s\n", err);
+			status = EXIT_USAGE;
+		}
+	}
+	for (unsigned i = 0; status == 0 && i < n; i++) {
+		if (create_vm(&vms[i], &kvm, have_machine ? &machine : NULL, err, sizeof(err)) < 0) {
 			fprintf(stderr, "l1vmm: %s%s%s\n", multi ? vms[i].ctl->name : "",
 				multi ? ": " : "", err);
 			status = EXIT_USAGE;
@@ -281,6 +342,8 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 			vm__destroy(&vms[i].vm);
 		free(vms[i].kernel_file);
 	}
+	if (have_machine)
+		machine__destroy(&machine);
 	kvm_host__close(&kvm);
 	return status;
 }

@@ -57,6 +57,13 @@ struct boot_image {
 int loader__load(const void *img, size_t size, struct ept_mem *mem,
 		 uint64_t cmdline_gpa, struct boot_image *out, char *err, size_t errlen);
 
+/*
+ * True when img is an ELF64 l1vmm kernel with a PT_NOTE segment holding the
+ * note L1_ELF_NOTE_NAME / L1_ELF_NOTE_PV (pvops/l1vmm_abi.h): it can run
+ * deprivileged in shadow mode. Any malformed input is simply false.
+ */
+bool loader__probe_pv(const void *img, size_t size);
+
 /* The two formats, for tests and fuzzing; same contract as loader__load(). */
 int loader__load_elf(const void *img, size_t size, struct ept_mem *mem,
 		     struct boot_image *out, char *err, size_t errlen);

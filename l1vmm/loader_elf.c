@@ -24,6 +24,7 @@
  * Segment numbers in messages are program header indices (as in readelf -l).
  */
 #include "l1vmm/loader.h"
+#include "pvops/l1vmm_abi.h"
 
 #include <elf.h>
 #include <inttypes.h>
@@ -195,4 +196,43 @@ int loader__load_elf(const void *img, size_t size, struct ept_mem *mem,
 		return -1;
 	out->protocol = BOOT_L1_LONG64;
 	return 0;
+}
+
+/* Does note segment [off, off + len) of img carry l1vmm's PV note? */
+static bool has_pv_note(const uint8_t *img, uint64_t off, uint64_t len)
+{
+	static const char name[] = L1_ELF_NOTE_NAME; /* namesz counts the NUL */
+	while (len >= 12) {
+		uint32_t namesz, descsz, type;
+		memcpy(&namesz, img + off, 4);
+		memcpy(&descsz, img + off + 4, 4);
+		memcpy(&type, img + off + 8, 4);
+		uint64_t name_pad = ((uint64_t)namesz + 3) & ~3ull;
+		uint64_t desc_pad = ((uint64_t)descsz + 3) & ~3ull;
+		if (name_pad + desc_pad > len - 12)
+			return false;
+		if (type == L1_ELF_NOTE_PV && namesz == sizeof(name) &&
+		    memcmp(img + off + 12, name, sizeof(name)) == 0)
+			return true;
+		off += 12 + name_pad + desc_pad;
+		len -= 12 + name_pad + desc_pad;
+	}
+	return false;
+}
+
+bool loader__probe_pv(const void *image, size_t size)
+{
+	const uint8_t *img = image;
+	struct elf_file f = { 0 };
+	char err[8];
+	if (read_file_header(img, size, LOADER_ELF_L1, &f, err, sizeof(err)))
+		return false;
+	for (unsigned i = 0; i < f.phnum; i++) {
+		struct elf_phdr p;
+		read_phdr(img, &f, i, &p);
+		if (p.type == PT_NOTE && p.offset <= size && p.filesz <= size - p.offset &&
+		    has_pv_note(img, p.offset, p.filesz))
+			return true;
+	}
+	return false;
 }

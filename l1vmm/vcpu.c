@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "l1vmm/shadow_vm.h"
 #include "l1vmm/vm.h"
 #include "pvops/l1vmm_abi.h"
 
@@ -18,9 +19,16 @@
 #define CRASH_REPORT_MAX 4096
 #define RIP_BYTES 16
 
+/* The run area of the vCPU this thread runs (NULL outside vCPU threads). */
+static _Thread_local struct kvm_run *thread_run;
+
 static void kick_handler(int sig)
 {
-	(void)sig; /* its only job is to interrupt KVM_RUN */
+	(void)sig;
+	/* A kick (or a shadow-mode timer) that lands just before KVM_RUN must not
+	 * be lost: immediate_exit makes that KVM_RUN return at once. */
+	if (thread_run)
+		thread_run->immediate_exit = 1;
 }
 
 void vcpu__init_signals(void)
@@ -84,7 +92,10 @@ static int set_boot_state(struct vcpu *vcpu, char *err, size_t errlen)
 int vcpu__create(struct vcpu *vcpu, struct vm *vm, unsigned index, char *err, size_t errlen)
 {
 	*vcpu = (struct vcpu){ .vm = vm, .index = index, .fd = -1 };
-	vcpu->fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)index);
+	/* a shadow-mode vCPU is a vCPU of the machine that all shadow guests share */
+	int vm_fd = vm->shadow ? vm->shadow->machine->fd : vm->fd;
+	unsigned id = vm->shadow ? shadow_vm__vcpu_id(vm, index) : index;
+	vcpu->fd = ioctl(vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
 	if (vcpu->fd < 0) {
 		snprintf(err, errlen, "KVM_CREATE_VCPU %u failed: %s", index, strerror(errno));
 		return -1;
@@ -97,14 +108,16 @@ int vcpu__create(struct vcpu *vcpu, struct vm *vm, unsigned index, char *err, si
 		return -1;
 	}
 	vcpu->run = run;
-	if (set_cpuid(vcpu, err, errlen) < 0 || set_boot_state(vcpu, err, errlen) < 0)
+	if (set_cpuid(vcpu, err, errlen) < 0)
+		return -1;
+	/* shadow mode sets the entry state once the guest's tables exist */
+	if (!vm->shadow && set_boot_state(vcpu, err, errlen) < 0)
 		return -1;
 	return 0;
 }
 
 /* Gather registers and the bytes at RIP, and end the VM as a crash. */
-static void crash(struct vcpu *vcpu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void crash(struct vcpu *vcpu, const char *fmt, ...)
+void vcpu__crash(struct vcpu *vcpu, const char *fmt, ...)
 {
 	char reason[256];
 	va_list ap;
@@ -120,9 +133,9 @@ static void crash(struct vcpu *vcpu, const char *fmt, ...)
 	if (have_regs && have_sregs) {
 		struct kvm_translation tr = { .linear_address = sregs.cs.base + regs.rip };
 		if (!(sregs.cr0 & 0x80000000u)) /* no paging: linear is physical */
-			bytes = ept__gpa_ptr(&vcpu->vm->mem, tr.linear_address, RIP_BYTES);
+			bytes = ept__gpa_ptr(vcpu->vm->phys, tr.linear_address, RIP_BYTES);
 		else if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid)
-			bytes = ept__gpa_ptr(&vcpu->vm->mem, tr.physical_address, RIP_BYTES);
+			bytes = ept__gpa_ptr(vcpu->vm->phys, tr.physical_address, RIP_BYTES);
 	}
 	struct crash_state cs = {
 		.vm_name = vcpu->vm->name, .reason = reason, .vcpu = vcpu->index,
@@ -141,6 +154,19 @@ static void dispatch_io(struct bus *bus, const struct vm_exit *e)
 		bus__access(bus, e->addr, e->data + (size_t)i * e->size, e->size, e->is_write);
 }
 
+int vcpu__settle(struct vcpu *vcpu)
+{
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_RELAXED);
+	int rc = ioctl(vcpu->fd, KVM_RUN, 0);
+	int saved = errno;
+	__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_RELAXED);
+	if (rc < 0 && saved != EINTR && saved != EAGAIN) {
+		vcpu__crash(vcpu, "completing an exit failed: %s", strerror(saved));
+		return -1;
+	}
+	return 0;
+}
+
 /* Handle one exit; false when the guest cannot continue (the VM was ended). */
 static bool handle_exit(struct vcpu *vcpu, const struct vm_exit *e)
 {
@@ -154,50 +180,56 @@ static bool handle_exit(struct vcpu *vcpu, const struct vm_exit *e)
 		return true;
 	case VM_EXIT_INTR:
 		return true;
+	default:
+		return vcpu__handle_fatal(vcpu, e);
+	}
+}
+
+bool vcpu__handle_fatal(struct vcpu *vcpu, const struct vm_exit *e)
+{
+	switch (e->kind) {
 	case VM_EXIT_SHUTDOWN:
-		crash(vcpu, "triple fault (KVM_EXIT_SHUTDOWN)");
+		vcpu__crash(vcpu, "triple fault (KVM_EXIT_SHUTDOWN)");
 		return false;
 	case VM_EXIT_INTERNAL_ERROR:
-		crash(vcpu, "KVM internal error, suberror %u%s", e->suberror,
+		vcpu__crash(vcpu, "KVM internal error, suberror %u%s", e->suberror,
 		      e->suberror == KVM_INTERNAL_ERROR_EMULATION ?
 		      " (emulation failure: an instruction KVM cannot emulate)" : "");
 		return false;
 	case VM_EXIT_FAIL_ENTRY:
-		crash(vcpu, "VM entry failed, hardware reason 0x%llx",
+		vcpu__crash(vcpu, "VM entry failed, hardware reason 0x%llx",
 		      (unsigned long long)e->hw_reason);
 		return false;
 	case VM_EXIT_HLT:
-		crash(vcpu, "the guest halted with no way to wake up (KVM_EXIT_HLT)");
+		vcpu__crash(vcpu, "the guest halted with no way to wake up (KVM_EXIT_HLT)");
 		return false;
 	case VM_EXIT_SYSTEM_EVENT:
-		crash(vcpu, "system event %u (shutdown/reset requested)", e->event_type);
+		vcpu__crash(vcpu, "system event %u (shutdown/reset requested)", e->event_type);
 		return false;
 	case VM_EXIT_UNKNOWN:
 	default:
-		crash(vcpu, "unhandled exit reason %u (%s)", e->reason,
+		vcpu__crash(vcpu, "unhandled exit reason %u (%s)", e->reason,
 		      hybrid__exit_reason_name(e->reason));
 		return false;
 	}
-}
-
-static bool vm_ended(struct vm *vm)
-{
-	return __atomic_load_n(&vm->end, __ATOMIC_ACQUIRE) != VM_RUNNING;
 }
 
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
-	while (!vm_ended(vm)) {
+	thread_run = vcpu->run;
+	if (vm->shadow)
+		shadow_vm__vcpu_loop(vcpu);
+	while (!vm->shadow && !vm__ended(vm)) {
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
-				/* pairs with the release in vcpu__kick(): see vm_ended() above */
+				/* pairs with the release in vcpu__kick(): see vm__ended() */
 				__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_RELAXED);
 				vcpu->exits[VM_EXIT_INTR]++;
 				continue;
 			}
-			crash(vcpu, "KVM_RUN failed: %s", strerror(errno));
+			vcpu__crash(vcpu, "KVM_RUN failed: %s", strerror(errno));
 			break;
 		}
 		struct vm_exit e;

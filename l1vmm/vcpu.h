@@ -38,7 +38,16 @@ void vcpu__kick(struct vcpu *vcpu);
 /* Join the thread (if started) and release the vCPU. */
 void vcpu__destroy(struct vcpu *vcpu);
 
-/* Install the (empty) kick signal handler; once per process, before vCPUs start. */
+/* Install the kick signal handler; once per process, before vCPUs start. */
 void vcpu__init_signals(void);
+
+struct vm_exit;
+/* End the VM as a crash with a register report; reason as printf. */
+void vcpu__crash(struct vcpu *vcpu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An exit that ends the guest (triple fault, emulation failure, ...): crash; false. */
+bool vcpu__handle_fatal(struct vcpu *vcpu, const struct vm_exit *e);
+/* Complete the pending I/O or MMIO of the last exit without running the guest
+ * (KVM_RUN with immediate_exit), so its registers can be changed. 0 or -1. */
+int vcpu__settle(struct vcpu *vcpu);
 
 #endif

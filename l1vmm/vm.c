@@ -9,12 +9,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "l1vmm/shadow_vm.h"
 #include "l1vmm/vcpu.h"
 #include "pvops/l1vmm_abi.h"
 
 #define KVM_TSS_GPA 0xfffbd000ull /* 3 pages KVM needs on VMX hosts, inside the hole */
 #define KICK_RETRY_SECONDS 0.05
 #define APIC_BUS_HZ 1000000000ull /* KVM's default: 1 ns per LAPIC timer tick */
+
+bool vm__ended(const struct vm *vm)
+{
+	return __atomic_load_n(&vm->end, __ATOMIC_ACQUIRE) != VM_RUNNING;
+}
 
 double vm__now(void)
 {
@@ -71,19 +77,19 @@ static int write_boot_data(struct vm *vm, const struct vm_config *cfg, char *err
 			 len, L1_CMDLINE_MAX - 1);
 		return -1;
 	}
-	if (!ept__write(&vm->mem, L1_CMDLINE_GPA, cfg->cmdline, len + 1)) {
+	if (!ept__write(vm->ram, L1_CMDLINE_GPA, cfg->cmdline, len + 1)) {
 		snprintf(err, errlen, "guest memory too small for the command line");
 		return -1;
 	}
-	if (hybrid__write_boot_tables(&vm->mem, &vm->image, err, errlen) < 0)
+	if (!vm->shadow && hybrid__write_boot_tables(vm->ram, &vm->image, err, errlen) < 0)
 		return -1;
 	if (vm->image.protocol != BOOT_L1_LONG64)
 		return 0;
 	struct l1_start_info si = {
 		.magic = L1_START_MAGIC,
 		.version = L1_ABI_VERSION,
-		.mem_bytes = vm->mem.mem_bytes,
-		.ram_below_4g = ept__ram_below_4g(vm->mem.mem_bytes),
+		.mem_bytes = vm->ram->mem_bytes,
+		.ram_below_4g = ept__ram_below_4g(vm->ram->mem_bytes),
 		.cmdline_gpa = L1_CMDLINE_GPA,
 		.cmdline_len = (uint32_t)len,
 		.nr_vcpus = vm->nr_vcpus,
@@ -91,14 +97,14 @@ static int write_boot_data(struct vm *vm, const struct vm_config *cfg, char *err
 		.apic_bus_hz = APIC_BUS_HZ,
 		.image_start = vm->image.image_start,
 		.image_end = vm->image.image_end,
-		.mode = L1_MODE_EPT,
+		.mode = vm->shadow ? L1_MODE_SHADOW : L1_MODE_EPT,
 		.features = L1_FEAT_START_INFO | L1_FEAT_TEST_EXIT | L1_FEAT_DOORBELL | L1_FEAT_UART,
 	};
-	if (!ept__write(&vm->mem, L1_START_INFO_GPA, &si, sizeof(si))) {
+	if (!ept__write(vm->ram, L1_START_INFO_GPA, &si, sizeof(si))) {
 		snprintf(err, errlen, "guest memory too small for the start info");
 		return -1;
 	}
-	return 0;
+	return vm->shadow ? shadow_vm__finish(vm, err, errlen) : 0;
 }
 
 static int create_kvm_vm(struct vm *vm, char *err, size_t errlen)
@@ -120,40 +126,63 @@ static int create_kvm_vm(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-int vm__create(struct vm *vm, const struct kvm_host *kvm, const struct vm_config *cfg,
-	       char *err, size_t errlen)
+/* ept mode: the guest is its own KVM VM with its own RAM. */
+static int create_ept(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
 {
-	*vm = (struct vm){ .kvm = kvm, .fd = -1, .on_end = cfg->on_end,
-			   .on_end_ctx = cfg->on_end_ctx };
-	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
-	pthread_mutex_init(&vm->lock, NULL);
-	pthread_cond_init(&vm->ended_cv, NULL);
-	if (create_devices(vm, cfg, err, errlen) < 0)
-		return -1;
-	if (hybrid__select_mode(cfg->mode, &vm->mode, &vm->mode_why, err, errlen) < 0)
-		return -1;
-	if (cfg->vcpus == 0 || cfg->vcpus > kvm->max_vcpus) {
-		snprintf(err, errlen, "%u vCPUs requested, KVM allows 1 to %u", cfg->vcpus,
-			 kvm->max_vcpus);
-		return -1;
-	}
 	int rc = ept__mem_init(&vm->mem, cfg->mem_bytes);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot map %llu MiB of guest memory: %s",
 			 (unsigned long long)(cfg->mem_bytes >> 20), strerror(-rc));
 		return -1;
 	}
-	char why[256];
-	if (loader__load(cfg->kernel, cfg->kernel_size, &vm->mem, L1_CMDLINE_GPA, &vm->image,
-			 why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "kernel %s: %s", cfg->kernel_name, why);
-		return -1;
-	}
+	vm->ram = vm->phys = &vm->mem;
 	if (create_kvm_vm(vm, err, errlen) < 0)
 		return -1;
 	rc = ept__mem_register(&vm->mem, vm->fd);
 	if (rc < 0) {
 		snprintf(err, errlen, "registering guest memory with KVM failed: %s", strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+int vm__create(struct vm *vm, const struct kvm_host *kvm, const struct vm_config *cfg,
+	       char *err, size_t errlen)
+{
+	*vm = (struct vm){ .kvm = kvm, .fd = -1, .on_end = cfg->on_end,
+			   .on_end_ctx = cfg->on_end_ctx, .ram = &vm->mem, .phys = &vm->mem };
+	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->ended_cv, NULL);
+	if (create_devices(vm, cfg, err, errlen) < 0)
+		return -1;
+	vm->mode = cfg->mode == CPU_MODE_SHADOW ? CPU_MODE_SHADOW : CPU_MODE_EPT;
+	snprintf(vm->mode_why, sizeof(vm->mode_why), "%s", cfg->mode_why ? cfg->mode_why :
+		 cfg->mode == CPU_MODE_AUTO ? "auto, unresolved: ept" : "requested");
+	if (cfg->vcpus == 0 || cfg->vcpus > kvm->max_vcpus) {
+		snprintf(err, errlen, "%u vCPUs requested, KVM allows 1 to %u", cfg->vcpus,
+			 kvm->max_vcpus);
+		return -1;
+	}
+	if (vm->mode == CPU_MODE_SHADOW) {
+		if (!cfg->machine) {
+			snprintf(err, errlen, "l1vmm bug: a shadow-mode VM without a machine");
+			return -1;
+		}
+		if (shadow_vm__create(vm, cfg->machine, cfg, err, errlen) < 0)
+			return -1;
+	} else if (create_ept(vm, cfg, err, errlen) < 0) {
+		return -1;
+	}
+	char why[256];
+	if (loader__load(cfg->kernel, cfg->kernel_size, vm->ram, L1_CMDLINE_GPA, &vm->image,
+			 why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "kernel %s: %s", cfg->kernel_name, why);
+		return -1;
+	}
+	if (vm->shadow && vm->image.protocol != BOOT_L1_LONG64) {
+		snprintf(err, errlen, "kernel %s: a multiboot kernel cannot run in shadow mode",
+			 cfg->kernel_name);
 		return -1;
 	}
 	vm->vcpus = calloc(cfg->vcpus, sizeof(*vm->vcpus));
@@ -276,6 +305,7 @@ void vm__destroy(struct vm *vm)
 	if (vm->fd >= 0)
 		close(vm->fd);
 	ept__mem_destroy(&vm->mem);
+	shadow_vm__destroy(vm);
 	free(vm->crash_report);
 	pthread_cond_destroy(&vm->ended_cv);
 	pthread_mutex_destroy(&vm->lock);

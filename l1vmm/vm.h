@@ -41,7 +41,9 @@ struct vm_config {
 	const char *name;         /* for messages and the console prefix */
 	uint64_t mem_bytes;
 	unsigned vcpus;
-	enum cpu_mode mode;       /* as requested */
+	enum cpu_mode mode;       /* the mode to run (auto means ept here: the host resolves it) */
+	const char *mode_why;     /* how the mode was chosen, or NULL */
+	struct machine *machine;  /* CPU_MODE_SHADOW: the machine the guest joins */
 	const void *kernel;       /* image bytes */
 	size_t kernel_size;
 	const char *kernel_name;  /* path, or "built-in" */
@@ -53,14 +55,19 @@ struct vm_config {
 };
 
 struct vcpu;
+struct machine;
+struct shadow_vm;
 
 struct vm {
 	char name[VM_NAME_MAX];
 	const struct kvm_host *kvm;
 	int fd;                   /* KVM VM */
 	enum cpu_mode mode;       /* the mode that runs */
-	const char *mode_why;
-	struct ept_mem mem;
+	char mode_why[192];
+	struct ept_mem mem;       /* ept mode: guest RAM */
+	struct ept_mem *ram;      /* guest RAM as the guest sees it (&mem, or the shadow view) */
+	struct ept_mem *phys;     /* what the vCPUs' physical addresses mean (&mem, or machine memory) */
+	struct shadow_vm *shadow; /* shadow mode only */
 	struct boot_image image;
 	struct bus pio, mmio;     /* registered before start, read-only after */
 	struct uart uart;
@@ -104,5 +111,8 @@ int vm__exit_status(const struct vm *vm);
 void vm__describe_end(const struct vm *vm, char *buf, size_t len);
 
 double vm__now(void);
+
+/* True once the VM has ended (any thread; pairs with the release in vm__stop()). */
+bool vm__ended(const struct vm *vm);
 
 #endif

@@ -236,6 +236,16 @@ static int show_mode_active(void *obj, const struct ctl_entry *e, char *buf, siz
 	return 0;
 }
 
+static int show_mode_reason(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	(void)e;
+	struct vm_ctl *vmc = obj;
+	pthread_mutex_lock(&vmc->lock);
+	snprintf(buf, len, "%s", vmc->vm ? vmc->vm->mode_why : "none");
+	pthread_mutex_unlock(&vmc->lock);
+	return 0;
+}
+
 static int show_exits(void *obj, const struct ctl_entry *e, char *buf, size_t len)
 {
 	struct vm_ctl *vmc = obj;
@@ -301,9 +311,9 @@ static int show_populated(void *obj, const struct ctl_entry *e, char *buf, size_
 	pthread_mutex_lock(&vmc->lock);
 	/* the regions are laid out by vm__create() and fixed while attached */
 	struct vm *vm = vmc->vm;
-	for (unsigned i = 0; vm && i < vm->mem.nr_regions && i < EPT_MAX_REGIONS; i++)
-		if (vm->mem.region[i].hva)
-			bytes += resident_bytes(vm->mem.region[i].hva, vm->mem.region[i].size);
+	for (unsigned i = 0; vm && i < vm->ram->nr_regions && i < EPT_MAX_REGIONS; i++)
+		if (vm->ram->region[i].hva)
+			bytes += resident_bytes(vm->ram->region[i].hva, vm->ram->region[i].size);
 	pthread_mutex_unlock(&vmc->lock);
 	snprintf(buf, len, "%llu", (unsigned long long)bytes);
 	return 0;
@@ -338,6 +348,8 @@ static const struct ctl_entry vm_entries[] = {
 	  .max_len = VM_CTL_DOMAIN_MAX, .show = show_config, .store = store_config },
 	{ .path = "state", .type = CTL_TEXT, .show = show_state,
 	  .doc = "created, running, exited, crashed, timed-out or stopped" },
+	{ .path = "mode_reason", .type = CTL_TEXT, .show = show_mode_reason,
+	  .doc = "how mode_active was chosen (auto: the CPL0/CPL3 measurement)" },
 	{ .path = "mode_active", .type = CTL_TEXT, .show = show_mode_active,
 	  .doc = "the execution mode that runs (none before the VM is created)" },
 	{ .path = "stats/run_time", .type = CTL_TEXT, .show = show_run_time,

@@ -107,15 +107,31 @@ size_t hybrid__format_crash(char *buf, size_t len, const struct crash_state *cs)
 
 enum cpu_mode { CPU_MODE_AUTO = 0, CPU_MODE_EPT, CPU_MODE_SHADOW };
 
+/* How guest CPL0 code runs here compared with CPL3 (measure.c). */
+struct cpl_measure {
+	bool valid;
+	double cpl0_ns_per_loop;   /* one dec+jnz iteration at CPL0 */
+	double cpl3_ns_per_loop;
+	double ratio;              /* cpl0 / cpl3 */
+};
+
+/* Run the measurement in a scratch VM of kvm_fd. 0, or -1 (out->valid false). */
+int hybrid__measure_cpl(int kvm_fd, size_t run_size, struct cpl_measure *out);
+
+/* CPL0 counts as emulated when it is this many times slower than CPL3. */
+#define CPL0_EMULATED_RATIO 10.0
+
 /* "auto", "ept", "shadow"; false for anything else. */
 bool hybrid__parse_mode(const char *s, enum cpu_mode *out);
 const char *hybrid__mode_name(enum cpu_mode mode);
 
 /*
- * Resolve the requested mode to the one that runs. 0 with *out set, or -1
- * with a one-line reason (shadow mode is not available yet).
+ * Resolve the requested mode to the one that runs: auto picks shadow for a
+ * PV-capable kernel where CPL0 is emulated (m, measured only for auto), ept
+ * otherwise. why (why_len bytes) says how. 0, or -1 with a one-line reason in
+ * why (shadow requested for a kernel that is not PV-capable).
  */
-int hybrid__select_mode(enum cpu_mode requested, enum cpu_mode *out, const char **why,
-			char *err, size_t errlen);
+int hybrid__select_mode(enum cpu_mode requested, bool pv_capable, const struct cpl_measure *m,
+			enum cpu_mode *out, char *why, size_t why_len);
 
 #endif

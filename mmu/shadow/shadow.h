@@ -60,7 +60,9 @@ struct shadow_machine {
 	uint64_t *free_map;       /* bit set = frame free */
 	uint64_t nr_frames;
 	uint64_t free_frames;
-	uint64_t stub_pdpt_mfn;   /* l1vmm's slot-511 subtree (0 until set) */
+	uint64_t stub_pdpt_mfn;   /* l1vmm's slot-511 subtree (0 until set); set it
+				   * before the first baseptr: roots link it when made */
+	uint64_t search_hint;     /* no free frame below it (m->lock) */
 };
 
 /* Map bytes of machine memory (frames [0, reserved_low) are never handed out:

@@ -541,6 +541,7 @@ static void test_vm_table(void **state)
 
 	/* a VM as vm__create() leaves it, without KVM */
 	struct vm vm = { .mode = CPU_MODE_EPT, .nr_vcpus = 2 };
+	vm.ram = vm.phys = &vm.mem;
 	struct vcpu vcpus[2] = { 0 };
 	vm.vcpus = vcpus;
 	pthread_mutex_init(&vm.lock, NULL);

@@ -171,14 +171,31 @@ static void modes(void **state)
 {
 	(void)state;
 	enum cpu_mode m, run;
-	const char *why;
-	char err[128];
+	char why[192];
 	assert_true(hybrid__parse_mode("shadow", &m) && m == CPU_MODE_SHADOW);
 	assert_false(hybrid__parse_mode("EPT", &m));
-	assert_int_equal(hybrid__select_mode(CPU_MODE_AUTO, &run, &why, err, sizeof(err)), 0);
+	const struct cpl_measure emulated = { .valid = true, .cpl0_ns_per_loop = 600,
+					      .cpl3_ns_per_loop = 0.3, .ratio = 2000 };
+	const struct cpl_measure hardware = { .valid = true, .cpl0_ns_per_loop = 0.3,
+					      .cpl3_ns_per_loop = 0.3, .ratio = 1 };
+	/* auto: shadow only for a PV kernel where CPL0 is emulated */
+	assert_int_equal(hybrid__select_mode(CPU_MODE_AUTO, true, &emulated, &run, why, sizeof(why)), 0);
+	assert_int_equal(run, CPU_MODE_SHADOW);
+	assert_non_null(strstr(why, "2000x slower"));
+	assert_int_equal(hybrid__select_mode(CPU_MODE_AUTO, false, &emulated, &run, why, sizeof(why)), 0);
 	assert_int_equal(run, CPU_MODE_EPT);
-	assert_int_equal(hybrid__select_mode(CPU_MODE_SHADOW, &run, &why, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "not implemented"));
+	assert_non_null(strstr(why, "not PV-capable"));
+	assert_int_equal(hybrid__select_mode(CPU_MODE_AUTO, true, &hardware, &run, why, sizeof(why)), 0);
+	assert_int_equal(run, CPU_MODE_EPT);
+	assert_int_equal(hybrid__select_mode(CPU_MODE_AUTO, true, NULL, &run, why, sizeof(why)), 0);
+	assert_int_equal(run, CPU_MODE_EPT);
+	/* forced modes */
+	assert_int_equal(hybrid__select_mode(CPU_MODE_EPT, true, NULL, &run, why, sizeof(why)), 0);
+	assert_int_equal(run, CPU_MODE_EPT);
+	assert_int_equal(hybrid__select_mode(CPU_MODE_SHADOW, true, NULL, &run, why, sizeof(why)), 0);
+	assert_int_equal(run, CPU_MODE_SHADOW);
+	assert_int_equal(hybrid__select_mode(CPU_MODE_SHADOW, false, NULL, &run, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "needs a PV-capable kernel"));
 }
 
 int main(void)

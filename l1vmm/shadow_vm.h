@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DOC: shadow-mode VMs: the machine they share, and their vCPU loop.
+ *
+ * The machine is one KVM VM for every shadow-mode guest of the process; its
+ * memory (mmu/shadow) holds l1vmm's stub area (cpu/hybrid/stub.h), each
+ * guest's RAM and the shadow page tables. A shadow VM's vCPUs are vCPUs of
+ * the machine, running the guest kernel at CPL3.
+ *
+ * The vCPU loop (shadow_vm__vcpu_loop) handles three kinds of exit:
+ *  - a trap: an exception at CPL3 enters l1vmm's stub, which exits on
+ *    L1_PORT_SHADOW_TRAP. A #PF the shadow layer can fix is fixed; a write
+ *    to a page table is emulated; anything else is bounced to the handler the
+ *    guest registered (set_trap_table), on a hardware-shaped frame.
+ *  - a hypercall: a write to the hypercall page (MMIO). Arguments come from
+ *    the registers, arrays from guest memory (pvops/hypercall.h).
+ *  - an interruption (kick, timer signal): pending events are delivered as an
+ *    upcall when the guest's mask allows.
+ * Before each entry, a vCPU delivers events and picks up a new shadow root.
+ *
+ * Changing the shadows of a guest (mmu_update, new_baseptr, flush, an
+ * emulated page-table write) quiesces it first: its other vCPUs are kicked
+ * out of KVM_RUN and held until the change is done, so none runs on a shadow
+ * entry that is being changed or freed (docs/machine-notes.md).
+ *
+ * Register state after an exit is changed only once the exit is "settled":
+ * a KVM_RUN with immediate_exit completes the pending I/O or MMIO first, so
+ * KVM cannot advance RIP over the state l1vmm set.
+ *
+ * Locking: sv->lock protects quiescing, generation, handlers, console_cons,
+ * and each shadow_vcpu's in_guest; sv->cv signals their changes. The shadow
+ * guest's own lock (shadow.h) is taken inside shadow__* calls only. Order:
+ * sv->lock is never held across a shadow__* call or an ioctl.
+ */
+#ifndef L1VMM_SHADOW_VM_H
+#define L1VMM_SHADOW_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "l1vmm/kvm.h"
+#include "mmu/shadow/shadow.h"
+#include "pvops/l1vmm_abi.h"
+
+struct vm;
+struct vm_config;
+struct vcpu;
+
+struct machine {
+	const struct kvm_host *kvm;
+	int fd;                        /* the machine's KVM VM */
+	struct shadow_machine mem;
+	pthread_mutex_t lock;          /* protects next_vcpu */
+	unsigned next_vcpu;            /* machine vCPU ids handed out */
+};
+
+/* Create the machine for guests of guest_bytes RAM in all. 0, or -1 with a reason. */
+int machine__create(struct machine *m, const struct kvm_host *kvm, uint64_t guest_bytes,
+		    char *err, size_t errlen);
+void machine__destroy(struct machine *m);
+
+struct shadow_stats_vm {
+	uint64_t traps, bounces, hypercalls, hypercall_errors, events, port_io_refused;
+};
+
+struct shadow_vcpu {
+	unsigned machine_id;
+	bool in_guest;                 /* inside KVM_RUN (under sv->lock) */
+	uint64_t generation;           /* of the shadow root its CR3 holds */
+	uint64_t timer_deadline;       /* pvclock ns; 0 = none (vCPU thread only) */
+	timer_t timer;
+	bool have_timer;
+	struct kvm_sregs sregs;        /* its CPL3 state (vCPU thread only) */
+};
+
+struct shadow_vm {
+	struct machine *machine;
+	struct shadow_guest g;
+	struct l1_shared_info *si;     /* in guest RAM: the guest writes it concurrently */
+	uint64_t clock_start_ns;       /* CLOCK_MONOTONIC at pvclock time 0 */
+	pthread_mutex_t lock;          /* see DOC */
+	pthread_cond_t cv;
+	bool quiescing;
+	uint64_t generation;           /* bumped when the shadow root changes */
+	uint64_t handlers[256];        /* trap table: guest VAs */
+	uint32_t console_cons;
+	struct shadow_vcpu *vcpus;     /* [vm->nr_vcpus] */
+	struct shadow_stats_vm stats;  /* atomics */
+};
+
+/* Make vm a shadow VM on m: RAM, kernel, boot data. The vCPUs follow through
+ * vcpu__create(). 0, or -1 with a reason. */
+int shadow_vm__create(struct vm *vm, struct machine *m, const struct vm_config *cfg,
+		      char *err, size_t errlen);
+/* After the vCPUs exist: their boot state and the pvclock. */
+int shadow_vm__finish(struct vm *vm, char *err, size_t errlen);
+void shadow_vm__destroy(struct vm *vm);
+
+/* The machine vCPU id for vCPU index of vm (allocated once). */
+unsigned shadow_vm__vcpu_id(struct vm *vm, unsigned index);
+
+/* The vCPU thread's body in shadow mode. */
+void shadow_vm__vcpu_loop(struct vcpu *vcpu);
+
+#endif

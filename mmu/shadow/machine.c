@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DOC: the machine's frame allocator.
+ *
+ * Machine memory is one ept_mem mapping (a single region at machine-physical
+ * 0, so bytes <= L1_RAM_HOLE_START). A bitmap says which frames are free;
+ * frames [0, reserved_low) never are (l1vmm's stub area). Allocation is
+ * first fit from a hint (the lowest frame that may be free), which keeps the
+ * common one-frame allocation of a shadow table short. The allocator neither
+ * zeroes nor discards: callers zero shadow tables on allocation, and guest
+ * RAM is discarded (reads as zero) when a guest takes and gives back frames.
+ *
+ * Locking: m->lock around the bitmap, the counter and the hint.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mmu/shadow/shadow_priv.h"
+
+static bool frame_free(const struct shadow_machine *m, uint64_t f)
+{
+	return m->free_map[f / 64] >> (f % 64) & 1;
+}
+
+int shadow__machine_init(struct shadow_machine *m, uint64_t bytes, uint64_t reserved_low)
+{
+	*m = (struct shadow_machine){ 0 };
+	if (bytes == 0 || bytes % EPT_PAGE_SIZE || bytes > SHADOW_MAX_GUEST_MEM)
+		return -EINVAL;
+	uint64_t nr = bytes / EPT_PAGE_SIZE;
+	if (reserved_low > nr)
+		return -EINVAL;
+	int err = ept__mem_init(&m->mem, bytes);
+	if (err)
+		return err;
+	m->free_map = calloc((nr + 63) / 64, sizeof(uint64_t));
+	if (!m->free_map) {
+		ept__mem_destroy(&m->mem);
+		return -ENOMEM;
+	}
+	for (uint64_t f = reserved_low; f < nr; f++)
+		m->free_map[f / 64] |= 1ull << (f % 64);
+	m->nr_frames = nr;
+	m->free_frames = nr - reserved_low;
+	m->search_hint = reserved_low;
+	pthread_mutex_init(&m->lock, NULL);
+	return 0;
+}
+
+void shadow__machine_destroy(struct shadow_machine *m)
+{
+	if (!m->free_map)
+		return;
+	pthread_mutex_destroy(&m->lock);
+	free(m->free_map);
+	ept__mem_destroy(&m->mem);
+	*m = (struct shadow_machine){ 0 };
+}
+
+int64_t shadow__alloc_frames(struct shadow_machine *m, uint64_t n)
+{
+	if (n == 0)
+		return -ENOMEM;
+	pthread_mutex_lock(&m->lock);
+	int64_t found = -ENOMEM;
+	if (n <= m->free_frames) {
+		uint64_t run = 0;
+		for (uint64_t f = m->search_hint; f < m->nr_frames; f++) {
+			if (f % 64 == 0 && run == 0 && m->free_map[f / 64] == 0) {
+				f += 63; /* a whole word in use */
+				continue;
+			}
+			run = frame_free(m, f) ? run + 1 : 0;
+			if (run == n) {
+				found = (int64_t)(f + 1 - n);
+				break;
+			}
+		}
+	}
+	if (found >= 0) {
+		for (uint64_t f = (uint64_t)found; f < (uint64_t)found + n; f++)
+			m->free_map[f / 64] &= ~(1ull << (f % 64));
+		m->free_frames -= n;
+		if ((uint64_t)found == m->search_hint)
+			m->search_hint += n;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return found;
+}
+
+void shadow__free_frames(struct shadow_machine *m, uint64_t mfn, uint64_t n)
+{
+	pthread_mutex_lock(&m->lock);
+	for (uint64_t f = mfn; f < mfn + n && f < m->nr_frames; f++) {
+		if (frame_free(m, f))
+			continue; /* a double free must not inflate the count */
+		m->free_map[f / 64] |= 1ull << (f % 64);
+		m->free_frames++;
+	}
+	if (mfn < m->search_hint)
+		m->search_hint = mfn;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void *shadow__mfn_ptr(const struct shadow_machine *m, uint64_t mfn)
+{
+	if (mfn >= m->nr_frames)
+		return NULL;
+	return ept__gpa_ptr(&m->mem, mfn * EPT_PAGE_SIZE, EPT_PAGE_SIZE);
+}

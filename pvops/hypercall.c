@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+#include "pvops/hypercall.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#define RFLAGS_GUEST_BITS 0xdd5ull /* CF PF AF ZF SF TF DF OF */
+#define RFLAGS_IF (1ull << 9)
+
+void pv__decode(const struct kvm_regs *r, struct pv_call *c)
+{
+	*c = (struct pv_call){ .nr = r->rax, .arg = { r->rdi, r->rsi, r->rdx, r->r10, r->r8 } };
+}
+
+int64_t pv__fetch_mmu_updates(const struct pv_mem *mem, uint64_t va, uint64_t count,
+			      struct l1_mmu_update *out)
+{
+	if (count > L1_MMU_UPDATE_MAX)
+		return -L1_E2BIG;
+	if (count && mem->read(mem->ctx, va, out, count * sizeof(*out)) < 0)
+		return -L1_EFAULT;
+	return (int64_t)count;
+}
+
+static int guest_half(uint64_t va)
+{
+	return va < L1_SHADOW_GUEST_VA_END;
+}
+
+int64_t pv__fetch_trap_table(const struct pv_mem *mem, uint64_t va, uint64_t count,
+			     uint64_t handlers[256])
+{
+	struct l1_trap_info table[L1_TRAP_TABLE_MAX];
+	if (count > L1_TRAP_TABLE_MAX)
+		return -L1_E2BIG;
+	if (count && mem->read(mem->ctx, va, table, count * sizeof(table[0])) < 0)
+		return -L1_EFAULT;
+	for (uint64_t i = 0; i < count; i++)
+		if (!guest_half(table[i].handler))
+			return -L1_EINVAL;
+	for (uint64_t i = 0; i < count; i++)
+		handlers[table[i].vector] = table[i].handler;
+	return (int64_t)count;
+}
+
+int pv__fetch_iret_frame(const struct pv_mem *mem, uint64_t rsp, struct l1_iret_frame *f)
+{
+	if (mem->read(mem->ctx, rsp, f, sizeof(*f)) < 0)
+		return -L1_EFAULT;
+	bool kernel = f->cs == L1_SHADOW_KERNEL_CS && f->ss == L1_SHADOW_KERNEL_SS;
+	bool user = f->cs == L1_SHADOW_USER_CS && f->ss == L1_SHADOW_USER_SS;
+	if ((!kernel && !user) || !guest_half(f->rip) || !guest_half(f->rsp))
+		return -L1_EINVAL;
+	return 0;
+}
+
+uint64_t pv__guest_rflags(uint64_t rflags)
+{
+	return (rflags & RFLAGS_GUEST_BITS) | RFLAGS_IF | 0x2;
+}
+
+int64_t pv__console_take(const uint8_t ring[L1_CONSOLE_RING], uint32_t prod, uint32_t *cons,
+			 void (*emit)(void *ctx, uint8_t byte), void *ctx)
+{
+	uint32_t n = prod - *cons; /* free-running: wraps correctly */
+	if (n > L1_CONSOLE_RING) {
+		*cons = prod;
+		return -L1_EINVAL;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		emit(ctx, ring[(*cons + i) & (L1_CONSOLE_RING - 1)]);
+	*cons = prod;
+	return n;
+}
