@@ -208,6 +208,7 @@ struct vm_ctl {
 	char kernel[VM_CTL_KERNEL_MAX + 1]; /* path; "" = the built-in kernel */
 	char cmdline[L1_CMDLINE_MAX];
 	char domain[VM_CTL_DOMAIN_MAX + 1]; /* a free-form group name (later: sharing domain) */
+	unsigned shadow_prefetch;        /* shadow mode: entries filled per page fault (1..512) */
 	bool frozen;                     /* a VM is being created from, or runs with, this config */
 	struct vm *vm;                   /* NULL until vm_ctl__attach() */
 };

@@ -141,6 +141,8 @@ int shadow_vm__create(struct vm *vm, struct machine *m, const struct vm_config *
 			 (unsigned long long)(cfg->mem_bytes >> 20), strerror(-rc));
 		return -1;
 	}
+	if (cfg->shadow_prefetch)
+		sv->g.prefetch = cfg->shadow_prefetch;
 	pthread_mutex_lock(&m->lock);
 	if (m->next_vcpu + cfg->vcpus > STUB_MAX_VCPUS) {
 		pthread_mutex_unlock(&m->lock);

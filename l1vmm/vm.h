@@ -44,6 +44,7 @@ struct vm_config {
 	enum cpu_mode mode;       /* the mode to run (auto means ept here: the host resolves it) */
 	const char *mode_why;     /* how the mode was chosen, or NULL */
 	struct machine *machine;  /* CPU_MODE_SHADOW: the machine the guest joins */
+	unsigned shadow_prefetch; /* CPU_MODE_SHADOW: entries filled per fault; 0 = default */
 	const void *kernel;       /* image bytes */
 	size_t kernel_size;
 	const char *kernel_name;  /* path, or "built-in" */

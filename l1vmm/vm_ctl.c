@@ -17,6 +17,7 @@
  * (a statistic needs no ordering, only untorn values).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -25,6 +26,7 @@
 #include "l1vmm/ctl.h"
 #include "l1vmm/options.h"
 #include "l1vmm/vcpu.h"
+#include "l1vmm/shadow_vm.h"
 #include "l1vmm/vm.h"
 
 _Static_assert(VM_CTL_NAME_MAX < VM_NAME_MAX, "a VM directory name fits struct vm's name");
@@ -53,6 +55,7 @@ struct vm_ctl *vm_ctl__new(const char *name)
 	snprintf(vmc->name, sizeof(vmc->name), "%s", name);
 	pthread_mutex_init(&vmc->lock, NULL);
 	vmc->vcpus = 1;
+	vmc->shadow_prefetch = 512;
 	vmc->mode = CPU_MODE_AUTO;
 	return vmc;
 }
@@ -100,6 +103,7 @@ void vm_ctl__freeze(struct vm_ctl *vmc, struct vm_config *cfg)
 	cfg->kernel_name = vmc->kernel[0] ? vmc->kernel : "built-in";
 	cfg->cmdline = vmc->cmdline;
 	cfg->domain = vmc->domain;
+	cfg->shadow_prefetch = vmc->shadow_prefetch;
 	pthread_mutex_unlock(&vmc->lock);
 }
 
@@ -124,7 +128,7 @@ static const char *const mode_choices[] = { "auto", "ept", "shadow", NULL };
 _Static_assert(CPU_MODE_AUTO == 0 && CPU_MODE_EPT == 1 && CPU_MODE_SHADOW == 2,
 	       "mode_choices is indexed by enum cpu_mode");
 
-enum vm_field { F_MEM, F_VCPUS, F_MODE, F_KERNEL, F_CMDLINE, F_DOMAIN };
+enum vm_field { F_MEM, F_VCPUS, F_MODE, F_KERNEL, F_CMDLINE, F_DOMAIN, F_PREFETCH };
 
 /* The string field for arg, and its capacity. */
 static char *field_str(struct vm_ctl *vmc, uintptr_t arg, size_t *cap)
@@ -154,6 +158,9 @@ static int show_config(void *obj, const struct ctl_entry *e, char *buf, size_t l
 	case F_VCPUS:
 		snprintf(buf, len, "%u", vmc->vcpus);
 		break;
+	case F_PREFETCH:
+		snprintf(buf, len, "%u", vmc->shadow_prefetch);
+		break;
 	case F_MODE:
 		snprintf(buf, len, "%s", mode_choices[vmc->mode]);
 		break;
@@ -179,6 +186,9 @@ static int store_config(void *obj, const struct ctl_entry *e, const union ctl_va
 			break;
 		case F_VCPUS:
 			vmc->vcpus = (unsigned)v->i;
+			break;
+		case F_PREFETCH:
+			vmc->shadow_prefetch = (unsigned)v->i;
 			break;
 		case F_MODE:
 			vmc->mode = (enum cpu_mode)v->choice;
@@ -243,6 +253,23 @@ static int show_mode_reason(void *obj, const struct ctl_entry *e, char *buf, siz
 	pthread_mutex_lock(&vmc->lock);
 	snprintf(buf, len, "%s", vmc->vm ? vmc->vm->mode_why : "none");
 	pthread_mutex_unlock(&vmc->lock);
+	return 0;
+}
+
+/* shadow/: the shadow MMU's counters (plain words written under the guest's
+ * shadow lock; an untorn relaxed read is all a statistic needs). */
+static int show_shadow(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	struct vm_ctl *vmc = obj;
+	uint64_t v = 0;
+	pthread_mutex_lock(&vmc->lock);
+	struct vm *vm = vmc->vm;
+	if (vm && vm->shadow) {
+		const uint64_t *word = (const uint64_t *)((const char *)&vm->shadow->g.stats + e->arg);
+		v = __atomic_load_n(word, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&vmc->lock);
+	snprintf(buf, len, "%llu", (unsigned long long)v);
 	return 0;
 }
 
@@ -326,6 +353,11 @@ static int show_populated(void *obj, const struct ctl_entry *e, char *buf, size_
 	{ .path = "stats/exits/" name, .type = CTL_INT, .doc = "exits: " what, \
 	  .arg = (kind), .show = show_exits }
 
+/* One shadow-MMU counter; its file is named after the field (refusals by reason). */
+#define SHADOW_STAT(name, field, what) \
+	{ .path = "shadow/" name, .type = CTL_TEXT, .show = show_shadow, \
+	  .arg = offsetof(struct shadow_stats, field), .doc = what }
+
 static const struct ctl_entry vm_entries[] = {
 	{ .path = "mem", .type = CTL_SIZE, .flags = CONFIG | CTL_REQUIRED, .arg = F_MEM,
 	  .doc = "guest RAM in bytes (K/M/G suffixes accepted)",
@@ -346,6 +378,23 @@ static const struct ctl_entry vm_entries[] = {
 	{ .path = "domain", .type = CTL_STRING, .flags = CONFIG, .arg = F_DOMAIN,
 	  .doc = "the VM's domain (group of VMs that may share memory); may be empty",
 	  .max_len = VM_CTL_DOMAIN_MAX, .show = show_config, .store = store_config },
+	{ .path = "shadow_prefetch", .type = CTL_INT, .flags = CONFIG, .arg = F_PREFETCH,
+	  .doc = "shadow mode: page-table entries filled per page fault (1 = no prefetch)",
+	  .min = 1, .max = 512, .show = show_config, .store = store_config },
+	SHADOW_STAT("faults", faults, "page faults taken"),
+	SHADOW_STAT("fills", fills, "faults fixed by filling shadow entries"),
+	SHADOW_STAT("prefetched", prefetched, "entries filled ahead of a fault"),
+	SHADOW_STAT("guest_faults", guest_faults, "faults bounced to the guest"),
+	SHADOW_STAT("pt_writes", pt_writes, "trapped page-table writes emulated"),
+	SHADOW_STAT("updates", updates, "mmu_update entries applied"),
+	SHADOW_STAT("tables", tables, "shadow page tables in use"),
+	SHADOW_STAT("refused/foreign_gfn", refusals[SHADOW_REFUSE_FOREIGN_GFN], "refused: a gfn the guest does not own"),
+	SHADOW_STAT("refused/pt_writable", refusals[SHADOW_REFUSE_PT_WRITABLE], "refused: a page-table page made writable"),
+	SHADOW_STAT("refused/reserved", refusals[SHADOW_REFUSE_RESERVED], "refused: reserved bits, alignment or level"),
+	SHADOW_STAT("refused/va_range", refusals[SHADOW_REFUSE_VA_RANGE], "refused: l1vmm's half of the address space"),
+	SHADOW_STAT("refused/not_pt", refusals[SHADOW_REFUSE_NOT_PT], "refused: an update of a non-table page"),
+	SHADOW_STAT("refused/too_many", refusals[SHADOW_REFUSE_TOO_MANY], "refused: a batch above the limit"),
+	SHADOW_STAT("refused/bad_write", refusals[SHADOW_REFUSE_BAD_WRITE], "refused: a table write it cannot emulate"),
 	{ .path = "state", .type = CTL_TEXT, .show = show_state,
 	  .doc = "created, running, exited, crashed, timed-out or stopped" },
 	{ .path = "mode_reason", .type = CTL_TEXT, .show = show_mode_reason,
