@@ -277,6 +277,26 @@ static void report(struct host_vm *h)
 		 (unsigned long long)(exits[VM_EXIT_HLT] + exits[VM_EXIT_SHUTDOWN] +
 				      exits[VM_EXIT_INTERNAL_ERROR] + exits[VM_EXIT_FAIL_ENTRY] +
 				      exits[VM_EXIT_SYSTEM_EVENT] + exits[VM_EXIT_UNKNOWN]));
+	if (vm->shadow) {
+		const struct shadow_stats *st = &vm->shadow->g.stats;
+		const struct shadow_stats_vm *sv = &vm->shadow->stats;
+		host_log(LOG_DEBUG, "%s: shadow: %llu traps, %llu bounces, %llu hypercalls (%llu "
+			 "refused), %llu faults, %llu fills, %llu prefetched, %llu table writes, "
+			 "%llu updates; refused: foreign %llu, pt-writable %llu, reserved %llu, "
+			 "va %llu, not-pt %llu, too-many %llu, bad-write %llu", vm->name,
+			 (unsigned long long)sv->traps, (unsigned long long)sv->bounces,
+			 (unsigned long long)sv->hypercalls, (unsigned long long)sv->hypercall_errors,
+			 (unsigned long long)st->faults, (unsigned long long)st->fills,
+			 (unsigned long long)st->prefetched, (unsigned long long)st->pt_writes,
+			 (unsigned long long)st->updates,
+			 (unsigned long long)st->refusals[SHADOW_REFUSE_FOREIGN_GFN],
+			 (unsigned long long)st->refusals[SHADOW_REFUSE_PT_WRITABLE],
+			 (unsigned long long)st->refusals[SHADOW_REFUSE_RESERVED],
+			 (unsigned long long)st->refusals[SHADOW_REFUSE_VA_RANGE],
+			 (unsigned long long)st->refusals[SHADOW_REFUSE_NOT_PT],
+			 (unsigned long long)st->refusals[SHADOW_REFUSE_TOO_MANY],
+			 (unsigned long long)st->refusals[SHADOW_REFUSE_BAD_WRITE]);
+	}
 }
 
 /* Create, run and report every VM; the process exit status. */

@@ -22,6 +22,7 @@
 #define BLOCK_SLICE_NS 50000000L
 #define MSR_IA32_TSC 0x10
 #define RFLAGS_IF (1ull << 9)
+#define RECYCLE_FRAMES 512 /* quarantined frames that trigger a flush (2 MiB) */
 
 /* ---- the machine ---- */
 
@@ -30,6 +31,7 @@ int machine__create(struct machine *m, const struct kvm_host *kvm, uint64_t gues
 {
 	*m = (struct machine){ .kvm = kvm, .fd = -1 };
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->recycle_lock, NULL);
 	/* l1vmm's area, the guests, and their shadow tables (a 4 KiB leaf table per
 	 * 2 MiB of guest RAM at most, plus the levels above and the boot tables) */
 	uint64_t bytes = STUB_RESERVED_BYTES + guest_bytes + guest_bytes / 128 + MACHINE_SLACK;
@@ -46,6 +48,7 @@ int machine__create(struct machine *m, const struct kvm_host *kvm, uint64_t gues
 			 (unsigned long long)(bytes >> 20), strerror(-rc));
 		return -1;
 	}
+	m->mem.quarantine = true;
 	if (stub__build(&m->mem, err, errlen) < 0)
 		return -1;
 	m->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
@@ -68,6 +71,7 @@ void machine__destroy(struct machine *m)
 		close(m->fd);
 	if (m->mem.nr_frames)
 		shadow__machine_destroy(&m->mem);
+	pthread_mutex_destroy(&m->recycle_lock);
 	pthread_mutex_destroy(&m->lock);
 	m->fd = -1;
 }
@@ -152,6 +156,7 @@ int shadow_vm__create(struct vm *vm, struct machine *m, const struct vm_config *
 	}
 	for (unsigned i = 0; i < cfg->vcpus; i++)
 		sv->vcpus[i].machine_id = m->next_vcpu++;
+	m->vms[m->nr_vms++] = vm; /* fewer VMs than vCPUs: it fits */
 	pthread_mutex_unlock(&m->lock);
 	vm->ram = &sv->g.view;
 	vm->phys = &m->mem.mem;
@@ -193,6 +198,7 @@ int shadow_vm__finish(struct vm *vm, char *err, size_t errlen)
 					     .system_time_ns = 0, .tsc_khz = si_start->tsc_khz };
 
 	sv->generation = 1;
+	sv->root_mfn = sv->g.shadow_root_mfn;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 		struct shadow_vcpu *svc = &sv->vcpus[i];
@@ -219,6 +225,12 @@ void shadow_vm__destroy(struct vm *vm)
 	struct shadow_vm *sv = vm->shadow;
 	if (!sv)
 		return;
+	struct machine *m = sv->machine;
+	pthread_mutex_lock(&m->lock);
+	for (unsigned i = 0; i < m->nr_vms; i++)
+		if (m->vms[i] == vm)
+			m->vms[i] = m->vms[--m->nr_vms];
+	pthread_mutex_unlock(&m->lock);
 	if (sv->g.nr_frames)
 		shadow__guest_destroy(&sv->g);
 	pthread_cond_destroy(&sv->cv);
@@ -230,9 +242,10 @@ void shadow_vm__destroy(struct vm *vm)
 
 /* ---- quiescing a guest around shadow changes ---- */
 
-static void quiesce(struct vcpu *self)
+/* Hold every vCPU of vm but the one with index self (or all: -1) out of
+ * KVM_RUN, kicking those inside, until release(). */
+static void hold(struct vm *vm, int self)
 {
-	struct vm *vm = self->vm;
 	struct shadow_vm *sv = vm->shadow;
 	pthread_mutex_lock(&sv->lock);
 	while (sv->quiescing)
@@ -241,7 +254,7 @@ static void quiesce(struct vcpu *self)
 	for (;;) {
 		bool busy = false;
 		for (unsigned j = 0; j < vm->nr_vcpus; j++) {
-			if (j != self->index && sv->vcpus[j].in_guest) {
+			if ((int)j != self && sv->vcpus[j].in_guest) {
 				busy = true;
 				vcpu__kick(&vm->vcpus[j]);
 			}
@@ -260,11 +273,86 @@ static void quiesce(struct vcpu *self)
 	pthread_mutex_unlock(&sv->lock);
 }
 
+
 static void release(struct shadow_vm *sv)
 {
 	pthread_mutex_lock(&sv->lock);
 	sv->quiescing = false;
 	pthread_cond_broadcast(&sv->cv);
+	pthread_mutex_unlock(&sv->lock);
+}
+
+/*
+ * Changes to present shadow entries. At CPL3 KVM here keeps the translations
+ * it built from l1vmm's shadow tables until the machine's memslots change
+ * (docs/machine-notes.md): neither a CR3 reload nor invlpg at CPL0 drops
+ * them. So a change that may remove or retarget a present entry is made with
+ * every shadow vCPU of the machine held out of KVM_RUN; if it did change one,
+ * or if enough freed table frames wait in quarantine, the memslots are
+ * deleted and added again (KVM drops all it built from them) before anyone
+ * runs again. Filling a not-present entry needs none of this.
+ */
+static void machine_hold(struct machine *m, struct vm *vms[], unsigned *n)
+{
+	pthread_mutex_lock(&m->recycle_lock);
+	pthread_mutex_lock(&m->lock);
+	*n = m->nr_vms;
+	memcpy(vms, m->vms, *n * sizeof(vms[0]));
+	pthread_mutex_unlock(&m->lock);
+	for (unsigned i = 0; i < *n; i++)
+		hold(vms[i], -1); /* the caller is not in KVM_RUN: -1 holds it too */
+}
+
+static void machine_release(struct machine *m, struct vm *vms[], unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		release(vms[i]->shadow);
+	pthread_mutex_unlock(&m->recycle_lock);
+}
+
+/* With the machine held: make KVM forget every translation, free the quarantine. */
+static void machine_flush(struct machine *m, struct vm *vms[], unsigned n)
+{
+	const struct ept_mem *mem = &m->mem.mem;
+	for (unsigned i = 0; i < mem->nr_regions; i++) {
+		struct kvm_userspace_memory_region gone = { .slot = i,
+							    .guest_phys_addr = mem->region[i].gpa };
+		ioctl(m->fd, KVM_SET_USER_MEMORY_REGION, &gone);
+	}
+	int rc = ept__mem_register(mem, m->fd);
+	if (rc < 0) {
+		/* the guests cannot run without their memory: end them all */
+		for (unsigned i = 0; i < n; i++)
+			vcpu__crash(&vms[i]->vcpus[0], "re-registering machine memory failed: %s",
+				    strerror(-rc));
+		return;
+	}
+	shadow__machine_release_quarantine(&m->mem);
+	__atomic_fetch_add(&m->recycles, 1, __ATOMIC_RELAXED);
+}
+
+static bool quarantine_due(struct machine *m)
+{
+	pthread_mutex_lock(&m->mem.lock);
+	bool due = m->mem.quarantined >= RECYCLE_FRAMES;
+	pthread_mutex_unlock(&m->mem.lock);
+	return due;
+}
+
+/*
+ * After a change to sv's shadows, with the machine held: flush KVM if a
+ * present entry changed (or the quarantine is due), and tell the vCPUs about
+ * a new root frame.
+ */
+static void settle_shadow_change(struct shadow_vm *sv, struct vm *vms[], unsigned n)
+{
+	if (shadow__take_flush_needed(&sv->g) || quarantine_due(sv->machine))
+		machine_flush(sv->machine, vms, n);
+	pthread_mutex_lock(&sv->lock);
+	if (sv->g.shadow_root_mfn != sv->root_mfn) {
+		sv->root_mfn = sv->g.shadow_root_mfn;
+		sv->generation++;
+	}
 	pthread_mutex_unlock(&sv->lock);
 }
 
@@ -308,8 +396,10 @@ static bool bounce(struct vcpu *v, struct kvm_regs *r, unsigned vector, uint64_t
 	uint64_t handler = sv->handlers[vector & 255];
 	pthread_mutex_unlock(&sv->lock);
 	if (!handler) {
-		vcpu__crash(v, "the guest has no handler for vector %u (error %#llx) at rip %#llx",
-			    vector, (unsigned long long)error, (unsigned long long)from->rip);
+		vcpu__crash(v, "the guest has no handler for vector %u (error %#llx) at rip %#llx%s%llx",
+			    vector, (unsigned long long)error, (unsigned long long)from->rip,
+			    vector == 14 ? ", address " : "", vector == 14 ?
+			    (unsigned long long)__atomic_load_n(&info->cr2, __ATOMIC_RELAXED) : 0ull);
 		return false;
 	}
 	uint64_t sp = from->rsp;
@@ -452,14 +542,16 @@ static void block(struct vcpu *v)
 	pthread_mutex_unlock(&sv->lock);
 }
 
-/* A change to the shadows, made with the guest's other vCPUs held out. */
-static int64_t with_quiesce_mmu(struct vcpu *v, const struct pv_call *c,
+/* A change to the shadows, made with the machine held. */
+static int64_t with_machine_held(struct vcpu *v, const struct pv_call *c,
 				const struct l1_mmu_update *reqs)
 {
 	struct shadow_vm *sv = v->vm->shadow;
 	int64_t ret = 0;
 	uint64_t done = 0;
-	quiesce(v);
+	struct vm *vms[STUB_MAX_VCPUS];
+	unsigned n;
+	machine_hold(sv->machine, vms, &n);
 	switch (c->nr) {
 	case L1_HC_MMU_UPDATE:
 		ret = shadow__mmu_update(&sv->g, reqs, c->arg[1], &done);
@@ -467,11 +559,6 @@ static int64_t with_quiesce_mmu(struct vcpu *v, const struct pv_call *c,
 		break;
 	case L1_HC_NEW_BASEPTR:
 		ret = shadow__new_baseptr(&sv->g, c->arg[0]);
-		if (ret == 0) {
-			pthread_mutex_lock(&sv->lock);
-			sv->generation++;
-			pthread_mutex_unlock(&sv->lock);
-		}
 		break;
 	case L1_HC_FLUSH:
 		shadow__flush(&sv->g, c->arg[0]);
@@ -479,8 +566,8 @@ static int64_t with_quiesce_mmu(struct vcpu *v, const struct pv_call *c,
 	default:
 		break;
 	}
-	shadow__take_flush_needed(&sv->g); /* every other vCPU re-enters after release */
-	release(sv);
+	settle_shadow_change(sv, vms, n);
+	machine_release(sv->machine, vms, n);
 	return ret;
 }
 
@@ -518,11 +605,11 @@ static bool hypercall(struct vcpu *v, struct kvm_regs *r, bool *set_state, int64
 	case L1_HC_MMU_UPDATE:
 		*ret = pv__fetch_mmu_updates(&mem, c.arg[0], c.arg[1], reqs);
 		if (*ret >= 0)
-			*ret = with_quiesce_mmu(v, &c, reqs);
+			*ret = with_machine_held(v, &c, reqs);
 		break;
 	case L1_HC_NEW_BASEPTR:
 	case L1_HC_FLUSH:
-		*ret = with_quiesce_mmu(v, &c, NULL);
+		*ret = with_machine_held(v, &c, NULL);
 		break;
 	case L1_HC_SET_TRAP_TABLE: {
 		uint64_t handlers[256];
@@ -604,12 +691,28 @@ static bool on_trap_port(struct vcpu *v)
 	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
 		return false;
 	uint64_t cr2 = s.cr2;
-	switch (shadow__fault(&sv->g, cr2, (uint32_t)f.error)) {
+	struct vm *vms[STUB_MAX_VCPUS];
+	unsigned n;
+	enum shadow_fault_result res = shadow__fault(&sv->g, cr2, (uint32_t)f.error);
+	if (res == SHADOW_NO_MEMORY) {
+		/* freed table frames may wait in quarantine: flush, release them, retry */
+		machine_hold(sv->machine, vms, &n);
+		machine_flush(sv->machine, vms, n);
+		res = shadow__fault(&sv->g, cr2, (uint32_t)f.error);
+		settle_shadow_change(sv, vms, n);
+		machine_release(sv->machine, vms, n);
+	}
+	switch (res) {
 	case SHADOW_FIXED:
-		if (shadow__take_flush_needed(&sv->g)) {
-			quiesce(v); /* others re-enter after, and see the change */
-			release(sv);
+		if (sv->g.flush_needed || sv->g.shadow_root_mfn != sv->root_mfn ||
+		    quarantine_due(sv->machine)) {
+			/* a fill that replaced a present entry (rare): as for an update */
+			machine_hold(sv->machine, vms, &n);
+			settle_shadow_change(sv, vms, n);
+			machine_release(sv->machine, vms, n);
 		}
+		if (!pick_up_root(v))
+			return false;
 		return enter(v, &r, &from);
 	case SHADOW_PT_WRITE: {
 		uint8_t insn[15];
@@ -620,12 +723,14 @@ static bool on_trap_port(struct vcpu *v)
 			if (len && guest_copy(sv, f.rip, insn, len, false) < 0)
 				len = 0;
 		}
-		quiesce(v);
-		int n = len ? shadow__emulate_pt_write(&sv->g, cr2, insn, len, &r) : -L1_EFAULT;
-		shadow__take_flush_needed(&sv->g);
-		release(sv);
-		if (n > 0) {
-			from.rip += (uint64_t)n;
+		machine_hold(sv->machine, vms, &n);
+		int skip = len ? shadow__emulate_pt_write(&sv->g, cr2, insn, len, &r) : -L1_EFAULT;
+		settle_shadow_change(sv, vms, n);
+		machine_release(sv->machine, vms, n);
+		if (!pick_up_root(v))
+			return false;
+		if (skip > 0) {
+			from.rip += (uint64_t)skip;
 			return enter(v, &r, &from);
 		}
 		break; /* refused: the guest sees its write fault */
@@ -651,12 +756,14 @@ static bool on_hypercall_page(struct vcpu *v, const struct vm_exit *e)
 	if (!e->is_write)
 		return true;
 	struct kvm_regs r;
-	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0)
+	struct kvm_sregs s;
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
 		return false;
 	__atomic_fetch_add(&sv->stats.hypercalls, 1, __ATOMIC_RELAXED);
-	bool set_state;
-	int64_t ret;
-	if (!hypercall(v, &r, &set_state, &ret))
+	bool set_state = true;
+	int64_t ret = -L1_EPERM;
+	/* only the guest kernel talks to l1vmm: a task's hypercall is refused */
+	if (s.cs.selector == L1_SHADOW_KERNEL_CS && !hypercall(v, &r, &set_state, &ret))
 		return !vm__ended(v->vm);
 	if (!set_state)
 		return true;

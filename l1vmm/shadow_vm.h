@@ -18,19 +18,26 @@
  *    upcall when the guest's mask allows.
  * Before each entry, a vCPU delivers events and picks up a new shadow root.
  *
- * Changing the shadows of a guest (mmu_update, new_baseptr, flush, an
- * emulated page-table write) quiesces it first: its other vCPUs are kicked
- * out of KVM_RUN and held until the change is done, so none runs on a shadow
- * entry that is being changed or freed (docs/machine-notes.md).
+ * Changing present shadow entries (mmu_update, new_baseptr, flush, an
+ * emulated page-table write, a fill that replaced an entry): KVM here keeps
+ * CPL3 translations built from the shadows until the machine's memslots
+ * change (docs/machine-notes.md). Such a change is therefore made with every
+ * vCPU of every shadow VM held out of KVM_RUN (machine_hold); if it changed a
+ * present entry, the memslots are deleted and added again before anyone runs.
+ * Frames freed from shadow tables wait in the machine's quarantine until
+ * that flush, so no frame is reused while KVM may still hold a translation
+ * built from it. Filling a not-present entry needs none of this.
  *
  * Register state after an exit is changed only once the exit is "settled":
  * a KVM_RUN with immediate_exit completes the pending I/O or MMIO first, so
  * KVM cannot advance RIP over the state l1vmm set.
  *
- * Locking: sv->lock protects quiescing, generation, handlers, console_cons,
- * and each shadow_vcpu's in_guest; sv->cv signals their changes. The shadow
- * guest's own lock (shadow.h) is taken inside shadow__* calls only. Order:
- * sv->lock is never held across a shadow__* call or an ioctl.
+ * Locking: sv->lock protects quiescing, generation, root_mfn, handlers,
+ * console_cons, and each shadow_vcpu's in_guest; sv->cv signals their
+ * changes. m->recycle_lock serialises machine-wide holds and is taken before
+ * any VM is held; a vCPU never waits for it while it holds a VM. The shadow
+ * guest's own lock (shadow.h) is taken inside shadow__* calls only; sv->lock
+ * is never held across a shadow__* call or an ioctl.
  */
 #ifndef L1VMM_SHADOW_VM_H
 #define L1VMM_SHADOW_VM_H
@@ -42,6 +49,7 @@
 #include <time.h>
 
 #include "l1vmm/kvm.h"
+#include "cpu/hybrid/stub.h"
 #include "mmu/shadow/shadow.h"
 #include "pvops/l1vmm_abi.h"
 
@@ -52,9 +60,13 @@ struct vcpu;
 struct machine {
 	const struct kvm_host *kvm;
 	int fd;                        /* the machine's KVM VM */
-	struct shadow_machine mem;
-	pthread_mutex_t lock;          /* protects next_vcpu */
+	struct shadow_machine mem;     /* frames freed from shadow tables wait in quarantine */
+	pthread_mutex_t lock;          /* protects next_vcpu, vms, nr_vms */
 	unsigned next_vcpu;            /* machine vCPU ids handed out */
+	struct vm *vms[STUB_MAX_VCPUS]; /* the shadow VMs on the machine */
+	unsigned nr_vms;
+	pthread_mutex_t recycle_lock;  /* one machine-wide hold at a time; taken first */
+	uint64_t recycles;             /* atomic: memslot flushes done */
 };
 
 /* Create the machine for guests of guest_bytes RAM in all. 0, or -1 with a reason. */
@@ -85,6 +97,7 @@ struct shadow_vm {
 	pthread_cond_t cv;
 	bool quiescing;
 	uint64_t generation;           /* bumped when the shadow root changes */
+	uint64_t root_mfn;             /* the root the vCPUs were told about */
 	uint64_t handlers[256];        /* trap table: guest VAs */
 	uint32_t console_cons;
 	struct shadow_vcpu *vcpus;     /* [vm->nr_vcpus] */

@@ -31,6 +31,7 @@ enum l1g_sys {
 	SYS_SET_HZ,         /* (hz) -> 0: every CPU re-arms its tick at that rate */
 	SYS_CRASH,          /* () -> no return: the kernel triple-faults on purpose */
 	SYS_SELF,           /* () -> tid | cpu << 32 */
+	SYS_PVTEST,         /* (which, arg) -> >= 0 or negative: shadow-mode probes (L1G_PVT_*) */
 	SYS_NR
 };
 
@@ -48,6 +49,38 @@ enum l1g_sys {
 
 /* SYS_KTEST "which" */
 #define L1G_KTEST_FRAMES 1
+
+/*
+ * SYS_PVTEST "which" (shadow mode only; -L1G_ENOSYS in ept mode). Each is
+ * a kernel-side step of a selftest check or a hostile case; see
+ * kernel/pvtest.c for the failure codes.
+ */
+enum l1g_pvt {
+	L1G_PVT_MASKING = 1,   /* () -> 0: masked events pend, unmask + yield delivers */
+	L1G_PVT_MMU_MAP,       /* () -> PV_SPARE_VA: 4 frames mapped there in one batch */
+	L1G_PVT_MMU_UNMAP,     /* () -> 0: unmapped and flushed, frames freed */
+	L1G_PVT_UPCALLS,       /* (cpu) -> event upcalls that cpu has taken */
+	L1G_PVT_HOSTILE,       /* (enum l1g_hostile) -> what l1vmm answered (< 0: refused) */
+	L1G_PVT_PTE_OF_NULL,   /* () -> gpa of the PTE that maps va 0 (left unmapped) */
+	L1G_PVT_NR_FRAMES,     /* () -> frames of RAM (gfns the guest owns) */
+	L1G_PVT_RESTORE,       /* () -> 1 if a hostile mapping at va 0 had to be undone, else 0 */
+};
+
+/* The pattern L1G_PVT_MMU_MAP writes: word w of mapped page p. */
+#define L1G_PVT_PATTERN(p, w) (0x5056000000000000ull ^ ((uint64_t)(p) << 32) ^ (w))
+
+/* L1G_PVT_HOSTILE cases: one bad hypercall each, made by the kernel. */
+enum l1g_hostile {
+	L1G_HOSTILE_FOREIGN_GFN = 1, /* mmu_update: a leaf to a gfn past the guest's RAM */
+	L1G_HOSTILE_MACHINE_ADDR,    /* mmu_update: a leaf to 1 TiB (a "machine address") */
+	L1G_HOSTILE_PT_WRITABLE,     /* mmu_update: a writable leaf to our own PML4 */
+	L1G_HOSTILE_MMU_BAD_PTR,     /* mmu_update: the request array at an unmapped va */
+	L1G_HOSTILE_TRAPS_COUNT,     /* set_trap_table: count 100000 */
+	L1G_HOSTILE_TRAPS_PTR,       /* set_trap_table: table at 0xffffffff80000000 */
+	L1G_HOSTILE_CONSOLE,         /* console: prod 1 GiB ahead -> bytes l1vmm took */
+	L1G_HOSTILE_MMU_TOO_MANY,    /* mmu_update: L1_MMU_UPDATE_MAX + 1 entries */
+	L1G_HOSTILE_UNKNOWN_HC,      /* hypercall number L1_HC_NR + 1000 */
+};
 
 struct l1g_info {
 	uint64_t mem_bytes;      /* guest RAM */

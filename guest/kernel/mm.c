@@ -70,16 +70,17 @@ void mm__init(const struct l1_start_info *si, uint64_t image_end,
 {
 	uint64_t low = si->ram_below_4g < L1_RAM_HOLE_START ? si->ram_below_4g : L1_RAM_HOLE_START;
 	uint64_t high = si->mem_bytes > si->ram_below_4g ? si->mem_bytes - si->ram_below_4g : 0;
-	uint64_t first_free = (image_end + CHUNK_SIZE - 1) >> CHUNK_SHIFT;
+	uint64_t first_free;
 
 	if (high > (uint64_t)MM_HIGH_PD_MAX << 30)
 		high = (uint64_t)MM_HIGH_PD_MAX << 30;
 	lo_end = low >> CHUNK_SHIFT;
 	hi_end = MM_LOW_CHUNKS + (high >> CHUNK_SHIFT);
+
+	image_end = paging__init(si, image_end, lo_end, hi_end - MM_LOW_CHUNKS);
+	first_free = (image_end + CHUNK_SIZE - 1) >> CHUNK_SHIFT;
 	lo_first = first_free < lo_end ? first_free : lo_end;
 	free_hint = lo_first;
-
-	paging__init(lo_end, hi_end - MM_LOW_CHUNKS);
 
 	for (uint64_t c = 0; c < lo_first; c++)
 		chunk_state[c] = CH_RESERVED;

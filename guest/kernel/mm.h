@@ -22,14 +22,37 @@
 #define MM_MAX_ORDER   6  /* largest mm__alloc_frames block: 64 frames */
 
 /* paging.c */
-/* Build the identity map for RAM chunks [0, low) and [2048, 2048 + high), load it. */
-void paging__init(uint64_t low_chunks, uint64_t high_chunks);
+/*
+ * Build the identity map for RAM chunks [0, low) and [2048, 2048 + high)
+ * and load it. Returns the first gpa after what the tables took from RAM
+ * at image_end (shadow mode; natively they are in the image: image_end).
+ */
+uint64_t paging__init(const struct l1_start_info *si, uint64_t image_end,
+		      uint64_t low_chunks, uint64_t high_chunks);
 /* Load the kernel's page tables on this CPU. */
 void paging__load(void);
 /* Make chunks [first, first + n) user-accessible or supervisor-only (local flush). */
 void paging__set_user(uint64_t first, uint64_t n, bool user);
 /* Would CPL3 be allowed this access now? (tells stale-TLB faults from real ones) */
 bool paging__user_may_access(uint64_t va, bool write);
+
+/* paging_pv.c: shadow mode's 4 KiB identity map (paging.c calls it). */
+struct paging_pv {
+	uint64_t *pml4, *pdpt, *pd;
+	uint64_t *pte;                 /* flat: pte[gfn] maps va gfn << 12 */
+	uint64_t *spare_pd, *spare_pt; /* unlinked at boot: the PV_SPARE_VA window */
+	uint64_t nr_frames;            /* gfns [0, nr_frames) are mapped (but gfn 0) */
+	uint64_t start, end;           /* gpa range of what we allocated (tables, spares) */
+	bool adopted;                  /* pv_tables=boot: the host's boot tree, no switch */
+};
+extern struct paging_pv paging_pv;
+#define PV_SPARE_VA (256ull << 30) /* pdpt slot 256: 2 MiB through spare_pd[0] */
+uint64_t paging_pv__init(const struct l1_start_info *si, uint64_t image_end,
+			 uint64_t low_chunks, uint64_t high_chunks);
+/* The root to load, or 0 with pv_tables=boot (the boot tree stays current). */
+uint64_t paging_pv__root(void);
+/* After the first load: fix-ups made through pv_ops.mmu (pv_tables=boot). */
+void paging_pv__after_load(void);
 
 /* mm.c */
 /* Take over RAM from si; everything below the end of the image stays reserved. */

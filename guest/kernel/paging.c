@@ -9,6 +9,9 @@
  * mapped uncached and supervisor-only; the doorbell page uncached and user,
  * so CPL3 code can reach the host through it later. Everything else in the
  * hole below 4 GiB stays unmapped. Every write goes through pv_ops.mmu.
+ *
+ * Shadow mode uses paging_pv.c's 4 KiB map instead; there every page is
+ * user-accessible already, so paging__set_user has nothing to do.
  */
 #include <stddef.h>
 
@@ -27,9 +30,17 @@ static uint64_t *pde_of(uint64_t chunk)
 	return &pd[0][0] + chunk;
 }
 
-void paging__init(uint64_t low_chunks, uint64_t high_chunks)
+uint64_t paging__init(const struct l1_start_info *si, uint64_t image_end,
+		      uint64_t low_chunks, uint64_t high_chunks)
 {
 	uint64_t npd = 4 + (high_chunks + 511) / 512;
+
+	if (pvops__shadow) {
+		image_end = paging_pv__init(si, image_end, low_chunks, high_chunks);
+		paging__load();
+		paging_pv__after_load();
+		return image_end;
+	}
 
 	pv_ops.mmu.set_pte_range(pde_of(0), PDE_RAM, CHUNK_SIZE, low_chunks);
 	pv_ops.mmu.set_pte_range(pde_of(MM_LOW_CHUNKS), L1_RAM_HIGH_START | PDE_RAM,
@@ -41,16 +52,22 @@ void paging__init(uint64_t low_chunks, uint64_t high_chunks)
 	pv_ops.mmu.set_pte_range(pdpt, (uint64_t)pd | PTE_P | PTE_RW | PTE_US, PAGE_SIZE, npd);
 	pv_ops.mmu.set_pte(&pml4[0], (uint64_t)pdpt | PTE_P | PTE_RW | PTE_US);
 	paging__load();
+	return image_end;
 }
 
 void paging__load(void)
 {
-	pv_ops.cpu.load_cr3((uint64_t)pml4);
+	if (pvops__shadow && paging_pv.adopted)
+		return; /* pv_tables=boot: already current */
+	pv_ops.cpu.load_cr3(pvops__shadow ? paging_pv__root() : (uint64_t)pml4);
 }
 
 void paging__set_user(uint64_t first, uint64_t n, bool user)
 {
 	uint64_t flags = PDE_RAM | (user ? PTE_US : 0);
+
+	if (pvops__shadow)
+		return;
 
 	pv_ops.mmu.set_pte_range(pde_of(first), (first << CHUNK_SHIFT) | flags, CHUNK_SIZE, n);
 	if (n > 8) {
@@ -65,6 +82,8 @@ bool paging__user_may_access(uint64_t va, bool write)
 {
 	uint64_t c = va >> CHUNK_SHIFT, pde;
 
+	if (pvops__shadow)
+		return false; /* l1vmm owns the TLB: a bounced #PF is always real */
 	if (c >= MM_MAX_CHUNKS)
 		return false;
 	pde = *pde_of(c);

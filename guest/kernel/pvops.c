@@ -2,16 +2,32 @@
 /*
  * DOC: pv_ops backend selection (see pvops.h).
  *
- * Only the native backend exists yet: the kernel runs at CPL0 in ept mode.
- * A shadow-mode boot would need the PV backend (and the PV ELF note that
- * makes l1vmm pick shadow mode), so it cannot happen with this kernel.
+ * start_info.mode decides: L1_MODE_SHADOW (with L1_FEAT_PV) takes the pv
+ * backend, anything else the native one. The selectors and the trap return
+ * flavour (entry.S) follow the backend.
  */
+#include "arch/x86/x86.h"
 #include "kernel/pvops.h"
 
 struct pv_ops pv_ops;
+bool pvops__shadow;
+struct x86_selectors x86__sel = {
+	.kernel_cs = KERNEL_CS, .kernel_ss = KERNEL_DS, .user_cs = USER_CS, .user_ss = USER_DS,
+};
 
 void pvops__select(const struct l1_start_info *si)
 {
-	pv_ops = pvops__native;
-	apic__set_bus_hz(si->apic_bus_hz);
+	if (si->mode != L1_MODE_SHADOW) {
+		pv_ops = pvops__native;
+		apic__set_bus_hz(si->apic_bus_hz);
+		return;
+	}
+	pvops__shadow = true;
+	pv_ops = pvops__pv;
+	pvops__pv_init(si);
+	x86__sel = (struct x86_selectors){
+		.kernel_cs = L1_SHADOW_KERNEL_CS, .kernel_ss = L1_SHADOW_KERNEL_SS,
+		.user_cs = L1_SHADOW_USER_CS, .user_ss = L1_SHADOW_USER_SS,
+	};
+	trap__common = (void *)trap_common_pv;
 }

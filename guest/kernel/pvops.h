@@ -3,22 +3,29 @@
  * DOC: pv_ops, every privileged operation of the guest kernel.
  *
  * The kernel never executes a privileged instruction or touches a device
- * outside a pv_ops backend: it calls through this table. Two backends are
- * planned (DESIGN.md §5):
+ * outside a pv_ops backend: it calls through this table. Two backends
+ * (DESIGN.md §5):
  *  - native (arch/x86/pvops_native.c): real instructions, LAPIC MMIO and
  *    ports; used in ept mode, where the kernel runs at CPL0;
- *  - pv (later): hypercalls through the doorbell page, for shadow mode where
- *    the kernel is deprivileged to CPL3.
- * pvops__select() picks one at boot, before anything else runs. Hooks are
+ *  - pv (arch/x86/pvops_pv.c): l1vmm hypercalls and the shared-info page,
+ *    for shadow mode where the kernel is deprivileged to CPL3.
+ * pvops__select() picks one at boot from start_info.mode, before anything
+ * else runs (start.S has already avoided `cli` in shadow mode). Hooks are
  * plain function pointers; each call costs a few instructions, which matters
  * only on paths that run at every tick.
+ *
+ * A few things differ by mode outside the table, because they are data, not
+ * operations: the selectors (x86__sel), the trap return (trap__common), the
+ * page-table layout (kernel/paging.c or paging_pv.c, by pvops__shadow).
  */
 #ifndef L1G_KERNEL_PVOPS_H
 #define L1G_KERNEL_PVOPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arch/x86/x86.h"
 #include "pvops/l1vmm_abi.h"
 
 struct pv_cpu_ops {
@@ -34,6 +41,10 @@ struct pv_cpu_ops {
 	void (*load_tr)(uint16_t sel);
 	void (*write_msr)(uint32_t msr, uint64_t val);
 	uint64_t (*read_msr)(uint32_t msr);
+	/* Where the scheduler writes the kernel stack a trap from a task lands on:
+	 * tss_rsp0 natively, the vCPU's shared-info kernel_sp in shadow mode. */
+	x86_u64_unaligned *(*kernel_stack_slot)(uint32_t cpu_index,
+						 x86_u64_unaligned *tss_rsp0);
 };
 
 struct pv_mmu_ops {
@@ -42,6 +53,9 @@ struct pv_mmu_ops {
 	void (*set_pte_range)(uint64_t *ptep, uint64_t first, uint64_t step, size_t n);
 	void (*flush_tlb)(void);               /* this CPU, everything */
 	void (*flush_page)(uint64_t va);       /* this CPU, the page holding va */
+	/* set_pte* may be queued (pv: mmu_update batches); after commit() every
+	 * earlier write is in the tables. The flushes commit first. */
+	void (*commit)(void);
 };
 
 struct pv_timer_ops {
@@ -66,9 +80,11 @@ struct pv_ops {
 };
 
 extern struct pv_ops pv_ops;
+extern bool pvops__shadow; /* the pv backend is in use (shadow mode) */
 
 /* Backends. */
 extern const struct pv_ops pvops__native;
+extern const struct pv_ops pvops__pv;
 
 /* Native backend pieces that live with their hardware (arch/x86/apic.c). */
 void apic__set_bus_hz(uint64_t hz);
@@ -78,7 +94,26 @@ void apic__native_arm_periodic(uint32_t hz);
 void apic__native_eoi(void);
 void apic__native_send_ipi(uint32_t apic_id, uint8_t vector);
 
-/* Pick the backend for this boot. Runs first on CPU 0; never fails. */
+/* Pick the backend for this boot. Runs first on CPU 0; never fails (a
+ * shadow-mode boot it cannot serve prints why and exits). */
 void pvops__select(const struct l1_start_info *si);
+
+/* ---- pv backend internals the kernel uses (arch/x86/pvops_pv.c) ---- */
+
+/* Shadow-mode boot checks and shared-info setup (pvops__select). */
+void pvops__pv_init(const struct l1_start_info *si);
+/* Run fn with the console ring locked (hostile's console case). */
+int64_t pvops__pv_with_ring(int64_t (*fn)(struct l1_shared_info *s));
+/* Take this vCPU's pending event bits (L1_EVT_*); re-arms the tick on
+ * L1_EVT_TIMER. Runs in the event upcall, events masked. */
+uint32_t pvops__pv_take_events(void);
+/* Register the trap table (entry.S stubs) with l1vmm; 0 or -L1_E*. */
+int64_t pvops__pv_set_trap_table(void);
+/* Counters for selftest: mmu_update hypercalls and entries, event upcalls. */
+struct pv_stats {
+	uint64_t mmu_calls, mmu_entries;
+	uint64_t upcalls[32];   /* per CPU */
+};
+extern struct pv_stats pvops__pv_stats;
 
 #endif

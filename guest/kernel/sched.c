@@ -103,7 +103,7 @@ __attribute__((noreturn)) void sched__run_idle(struct cpu *c)
 	spin__lock(&c->rq.lock);
 	c->rq.current = c->idle;
 	spin__unlock(&c->rq.lock);
-	c->tss.rsp0 = sched__kstack_top(c->idle);
+	*c->kernel_sp = sched__kstack_top(c->idle);
 	for (;;) {
 		/* Interrupts are off here: nothing can be queued between test and hlt. */
 		if (c->rq.head)
@@ -150,10 +150,10 @@ int64_t sched__spawn(uint64_t start, uint64_t fn, uint64_t arg, int cpu)
 	f = (struct trap_frame *)(sched__kstack_top(t) - sizeof(*f));
 	memset(f, 0, sizeof(*f));
 	f->rip = start;
-	f->cs = USER_CS;
+	f->cs = x86__sel.user_cs;
 	f->rflags = RFLAGS_IF | RFLAGS_FIXED;
 	f->rsp = t->ustack + (PAGE_SIZE << USTACK_ORDER);
-	f->ss = USER_DS;
+	f->ss = x86__sel.user_ss;
 	f->rdi = fn;
 	f->rsi = arg;
 	t->frame = f;
@@ -291,6 +291,6 @@ struct trap_frame *sched__resume(struct cpu *c, struct task *cur)
 	spin__unlock(&c->rq.lock);
 	if (cur->state == T_DEAD)
 		c->dead = cur;
-	c->tss.rsp0 = sched__kstack_top(next);
+	*c->kernel_sp = sched__kstack_top(next);
 	return next->frame;
 }

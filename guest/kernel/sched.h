@@ -8,7 +8,8 @@
  * task (a kernel loop of "hlt with interrupts on") and a run queue of
  * runnable tasks that are not running; a task stays on the CPU it was spawned
  * on. Scheduling happens only on the way out of trap__dispatch: a switch is
- * "resume another task's saved trap frame" (plus TSS.rsp0).
+ * "resume another task's saved trap frame" (plus the kernel stack for its
+ * next trap: TSS.rsp0, or shared info kernel_sp in shadow mode).
  *
  * States: RUNNABLE (running, or on its CPU's run queue), BLOCKED (on a wait
  * queue, sleeping or joining), DEAD (exited; its kernel stack may still be
@@ -69,6 +70,8 @@ struct cpu {
 	bool need_resched;          /* pick another task on the way out of this trap */
 	struct task *dead;          /* switched away from while T_DEAD: make it a zombie */
 	struct task *sleepers;      /* sorted by wake_tick; only this CPU touches it */
+	x86_u64_unaligned *kernel_sp; /* where the running task's kernel stack top goes
+				     * (pv_ops.cpu.kernel_stack_slot); set by gdt__init_cpu */
 	struct tss tss __attribute__((aligned(16)));
 	uint64_t gdt[GDT_SLOTS] __attribute__((aligned(16)));
 };

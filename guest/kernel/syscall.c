@@ -177,6 +177,9 @@ void syscall__dispatch(struct task *cur, struct trap_frame *f)
 	case SYS_SELF:
 		ret = (int64_t)(cur->tid | (uint64_t)cur->cpu->index << 32);
 		break;
+	case SYS_PVTEST:
+		ret = pvtest__run(f->rdi, f->rsi);
+		break;
 	default:
 		ret = -L1G_ENOSYS;
 		break;

@@ -17,6 +17,15 @@
  * on); from CPL0 they are kernel bugs and panic. A #PF from CPL3 on memory
  * that its PDE now allows is a stale TLB entry (another CPU made the chunk
  * user after this one cached it supervisor): flush it and retry once.
+ *
+ * Shadow mode: l1vmm bounces the guest's traps to the same stubs (its trap
+ * table), with the same frame; kernel and tasks are both CPL3 there, so
+ * "from a task" is the selector (x86__from_user). `int $0x80` may also
+ * arrive as #GP with error code 0x402 (IDT entry 0x80). Events (the timer)
+ * arrive as VEC_EVENT upcalls. The kernel runs with events masked, like
+ * interrupts off natively, except in the idle loop's block and where a
+ * selftest unmasks them on purpose inside a system call: an upcall there is
+ * handled without a switch, on top of the call, which goes on after it.
  */
 #include <stdarg.h>
 
@@ -61,7 +70,7 @@ static void exception(struct task *cur, struct trap_frame *f)
 {
 	uint64_t addr = f->vector == VEC_PF ? pv_ops.cpu.read_cr2() : 0;
 
-	if (!(f->cs & 3))
+	if (!x86__from_user(f))
 		trap__panic("%s in the kernel at rip=%#lx addr=%#lx error=%#lx rsp=%#lx "
 			    "rax=%#lx rdi=%#lx rsi=%#lx (cpu %u, task %u)",
 			    vector_name(f->vector), f->rip, addr, f->error, f->rsp, f->rax,
@@ -80,8 +89,23 @@ static void exception(struct task *cur, struct trap_frame *f)
 /* Is this #UD an `int $0x80` the CPU could not deliver? */
 static bool is_int80(const struct trap_frame *f)
 {
-	return (f->cs & 3) && mm__user_ok(f->rip, 2) &&
+	return x86__from_user(f) && mm__user_ok(f->rip, 2) &&
 	       *(const volatile uint16_t *)f->rip == 0x80cd;
+}
+
+/* Shadow mode: the event upcall. */
+static struct trap_frame *event(struct cpu *c, struct task *cur, struct trap_frame *f)
+{
+	bool nested = !x86__from_user(f) && cur != c->idle;
+
+	if (pvops__pv_take_events() & L1_EVT_TIMER)
+		sched__tick(c);
+	if (!nested)
+		return sched__resume(c, cur);
+	/* On top of a system call: its frame (from the task, so at the top of
+	 * the kernel stack) is the task's again; any switch waits for its end. */
+	cur->frame = (struct trap_frame *)(sched__kstack_top(cur) - sizeof(*f));
+	return f;
 }
 
 struct trap_frame *trap__dispatch(struct trap_frame *f)
@@ -117,6 +141,16 @@ struct trap_frame *trap__dispatch(struct trap_frame *f)
 		}
 		exception(cur, f);
 		break;
+	case VEC_GP:
+		if (f->error == (VEC_SYSCALL << 3 | 2) && is_int80(f)) {
+			f->rip += 2;
+			syscall__dispatch(cur, f);
+			break;
+		}
+		exception(cur, f);
+		break;
+	case VEC_EVENT:
+		return event(c, cur, f);
 	default:
 		exception(cur, f);
 		break;

@@ -20,4 +20,8 @@ void syscall__dispatch(struct task *cur, struct trap_frame *f);
 /* ktest.c: SYS_KTEST, kernel-internal self checks: 0 or a negative failure code. */
 int64_t ktest__run(uint64_t which);
 
+/* pvtest.c: SYS_PVTEST, shadow-mode probes for selftest and hostile:
+ * a result >= 0, or a negative failure / refusal code (-L1G_ENOSYS in ept mode). */
+int64_t pvtest__run(uint64_t which, uint64_t arg);
+
 #endif

@@ -17,7 +17,7 @@ char user__cmdline[L1_CMDLINE_MAX];
 
 static const struct workload *const workloads[] = {
 	&workload__hello, &workload__compute, &workload__memtouch,
-	&workload__selftest, &workload__crash,
+	&workload__selftest, &workload__crash, &workload__hostile,
 };
 
 void args__bad(const char *fmt, ...)
@@ -119,7 +119,7 @@ static int split(char *s, struct args *a)
 
 static bool key_known(const struct workload *w, const char *key)
 {
-	if (!strcmp(key, "workload") || !strcmp(key, "hz"))
+	if (!strcmp(key, "workload") || !strcmp(key, "hz") || !strcmp(key, "pv_tables"))
 		return true;
 	for (const char *const *k = w->keys; k && *k; k++)
 		if (!strcmp(*k, key))
@@ -169,7 +169,7 @@ int64_t user__main(uint64_t cmdline)
 		if (!strcmp(workloads[i]->name, name))
 			w = workloads[i];
 	if (!w) {
-		args__bad("unknown workload '%s' (hello, compute, memtouch, selftest, crash)", name);
+		args__bad("unknown workload '%s' (hello, compute, memtouch, selftest, crash, hostile)", name);
 		sys__poweroff(1);
 	}
 	for (unsigned int i = 0; i < args.n; i++) {

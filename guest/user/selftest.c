@@ -6,6 +6,14 @@
  * `selftest: <name> ok` or `selftest: <name> FAILED <detail>`, and the run
  * ends with `selftest: N checks, M failed`. Everything is driven from CPL3
  * through system calls; only the frame allocator needs SYS_KTEST.
+ *
+ * In shadow mode four more checks cover the PV paths (SYS_PVTEST does the
+ * kernel-side steps): pv_timer (every CPU takes timer upcalls), pv_masking
+ * (masked events pend, unmask + yield delivers), pv_mmu_batch (a scratch
+ * mapping made by one mmu_update batch works, and faults once unmapped),
+ * pv_trap_bounce (a task's exceptions are bounced to the kernel and kill
+ * only the task). In shadow mode the kernel is user-accessible (the kernel
+ * runs at CPL3), so fault_kill touches the unmapped null page instead.
  */
 #include "lib/printf.h"
 #include "lib/string.h"
@@ -254,11 +262,19 @@ static void check_bad_args(void)
 	report(ok, "bad_syscall_args", "%s", detail);
 }
 
+static bool shadow_mode(void)
+{
+	return user__info.mode == L1_MODE_SHADOW;
+}
+
+/* Memory a task may not touch: the kernel, or in shadow mode the null page. */
 static int64_t touch_kernel(uint64_t write)
 {
+	volatile uint64_t *p = (volatile uint64_t *)(shadow_mode() ? 0 : KERNEL_ADDR);
+
 	if (write)
-		*(volatile uint64_t *)KERNEL_ADDR = 0;
-	return (int64_t)*(volatile uint64_t *)KERNEL_ADDR;
+		*p = 0;
+	return (int64_t)*p;
 }
 
 static int64_t privileged(uint64_t arg)
@@ -311,6 +327,108 @@ static void check_smp(void)
 	report((seen & want) == want, "smp_spread", "cpus used %#lx of %#lx", seen, want);
 }
 
+/* ---- shadow mode: the PV paths ---- */
+
+static int64_t pvtest(uint64_t which, uint64_t arg)
+{
+	return sys__call(SYS_PVTEST, which, arg, 0, 0);
+}
+
+/* Every CPU takes timer upcalls at about hz, idle or not. */
+static void check_pv_timer(void)
+{
+	unsigned int n = user__info.nr_cpus < 32 ? user__info.nr_cpus : 32;
+	int64_t before[32], after;
+	uint64_t t0 = sys__ticks();
+	char detail[160] = "";
+	bool ok = t0 > 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		before[i] = pvtest(L1G_PVT_UPCALLS, i);
+	sys__sleep_until(t0 + 20);
+	for (unsigned int i = 0; i < n && ok; i++) {
+		after = pvtest(L1G_PVT_UPCALLS, i);
+		if (before[i] < 0 || after - before[i] < 10) {
+			printf__snprintf(detail, sizeof(detail), "cpu %u: %ld -> %ld upcalls in 20 ticks",
+					 i, before[i], after);
+			ok = false;
+		}
+	}
+	report(ok && sys__ticks() >= t0 + 20, "pv_timer", "%s", detail[0] ? detail : "no ticks");
+}
+
+static void check_pv_masking(void)
+{
+	static const char *const why[] = {
+		"", "events not masked in the kernel", "no pending timer bit while masked",
+		"an upcall ran while masked", "no upcall after unmask + yield",
+		"timer bit still pending after the upcall",
+	};
+	int64_t rc = pvtest(L1G_PVT_MASKING, 0);
+
+	report(rc == 0, "pv_masking", "%s (%ld)",
+	       rc < 0 && -rc < (int64_t)(sizeof(why) / sizeof(why[0])) ? why[-rc] : "?", rc);
+}
+
+static uint64_t spare_va;
+
+static int64_t read_spare(uint64_t arg)
+{
+	(void)arg;
+	for (uint64_t p = 0; p < 4; p++)
+		for (uint64_t w = 0; w < 512; w += 64)
+			if (((volatile uint64_t *)(spare_va + p * 4096))[w] != L1G_PVT_PATTERN(p, w))
+				return 1;
+	return 0;
+}
+
+/* One mmu_update batch maps 4 pages at a spare va; a task sees them; after
+ * the unmap (one batch + flush) a task touching them is killed by #PF. */
+static void check_pv_mmu_batch(void)
+{
+	int64_t va = pvtest(L1G_PVT_MMU_MAP, 0), seen = -1, unmap = -1, touch = -1;
+
+	if (va > 0) {
+		spare_va = (uint64_t)va;
+		seen = task__join(task__spawn(read_spare, 0, -1));
+		unmap = pvtest(L1G_PVT_MMU_UNMAP, 0);
+		touch = task__join(task__spawn(read_spare, 0, -1));
+	}
+	report(va > 0 && seen == 0 && unmap == 0 && touch == L1G_STATUS_KILLED(14),
+	       "pv_mmu_batch", "map %#lx (< 0: failed), task read %ld, unmap %ld, "
+	       "touch after unmap %#lx", va, seen, unmap, touch);
+}
+
+static int64_t divide_by_zero(uint64_t zero)
+{
+	uint64_t q;
+
+	__asm__ volatile("xor %%edx, %%edx; divq %2" : "=a"(q) : "a"(1ull), "r"(zero) : "rdx");
+	return (int64_t)q;
+}
+
+static int64_t load_cr3(uint64_t arg)
+{
+	__asm__ volatile("mov %0, %%cr3" ::"r"(arg) : "memory");
+	return 0;
+}
+
+/* A task's #DE/#UD/#GP/#PF go to the kernel (bounced by l1vmm), kill only
+ * that task, and the kernel goes on serving system calls. */
+static void check_pv_trap_bounce(void)
+{
+	int64_t de = task__join(task__spawn(divide_by_zero, 0, -1));
+	int64_t ud = task__join(task__spawn(invalid_opcode, 0, -1));
+	int64_t gp = task__join(task__spawn(load_cr3, 0x1000, -1));
+	int64_t pf = task__join(task__spawn(touch_kernel, 1, -1));
+	int64_t ok = task__join(task__spawn(nothing, 7, -1));
+
+	report(de == L1G_STATUS_KILLED(0) && ud == L1G_STATUS_KILLED(6) &&
+	       gp == L1G_STATUS_KILLED(13) && pf == L1G_STATUS_KILLED(14) && ok == 7,
+	       "pv_trap_bounce", "statuses: #DE %#lx #UD %#lx #GP %#lx #PF %#lx normal %ld",
+	       de, ud, gp, pf, ok);
+}
+
 static enum workload_result selftest_run(const struct args *a, struct result *r)
 {
 	(void)a;
@@ -324,6 +442,12 @@ static enum workload_result selftest_run(const struct args *a, struct result *r)
 	check_bad_args();
 	check_fault_kill();
 	check_smp();
+	if (shadow_mode()) {
+		check_pv_timer();
+		check_pv_masking();
+		check_pv_mmu_batch();
+		check_pv_trap_bounce();
+	}
 	printf("selftest: %u checks, %u failed\n", checks, failures);
 	if (failures)
 		return result__fail(r, "%u of %u checks failed", failures, checks);

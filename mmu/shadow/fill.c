@@ -27,8 +27,8 @@
  * At a fault the path is built top-down: a present shadow entry whose child
  * does not match what the guest walk says now is zapped and rebuilt. Then the
  * faulting leaf is filled, and up to g->prefetch - 1 neighbours of the same
- * shadow L1 table whose guest entries are present (never overwriting a
- * present shadow leaf).
+ * shadow L1 table whose guest entries are present, nearest first (never
+ * overwriting a present shadow leaf).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -313,20 +313,30 @@ static bool set_leaf(struct shadow_guest *g, uint32_t r, unsigned i, uint64_t v)
 	return true;
 }
 
+/*
+ * Fill up to g->prefetch - 1 more entries of table r, nearest to the faulting
+ * index first (alternately after and before it), skipping entries that are
+ * present already or not present in the guest. Counting only new entries
+ * keeps a sequential walk at prefetch entries per fault, where a fixed window
+ * around the fault would mostly find its own earlier fills.
+ */
 static void prefetch(struct shadow_guest *g, uint32_t r, unsigned fidx)
 {
-	unsigned n = g->prefetch < 1 ? 1 : g->prefetch > PT_ENTRIES ? PT_ENTRIES : g->prefetch;
-	unsigned lo = fidx >= (n - 1) / 2 ? fidx - (n - 1) / 2 : 0;
-	if (lo + n > PT_ENTRIES)
-		lo = PT_ENTRIES - n;
+	unsigned want = g->prefetch < 1 ? 0 : g->prefetch > PT_ENTRIES ? PT_ENTRIES - 1
+									 : g->prefetch - 1;
 	uint64_t *t = fill_table(g, rec(g, r)->mfn);
-	for (unsigned j = lo; j < lo + n; j++) {
-		uint64_t v;
-		if (j == fidx || (t[j] & PTE_P) || !leaf_for(g, r, j, &v))
-			continue;
-		if (!set_leaf(g, r, j, v))
-			return;
-		g->stats.prefetched++;
+	for (unsigned d = 1; want && d < PT_ENTRIES; d++) {
+		for (int side = 0; side < 2 && want; side++) {
+			int j = side ? (int)fidx - (int)d : (int)(fidx + d);
+			uint64_t v;
+			if (j < 0 || j >= (int)PT_ENTRIES || (t[j] & PTE_P) ||
+			    !leaf_for(g, r, (unsigned)j, &v))
+				continue;
+			if (!set_leaf(g, r, (unsigned)j, v))
+				return;
+			g->stats.prefetched++;
+			want--;
+		}
 	}
 }
 

@@ -10,7 +10,10 @@
  * zeroes nor discards: callers zero shadow tables on allocation, and guest
  * RAM is discarded (reads as zero) when a guest takes and gives back frames.
  *
- * Locking: m->lock around the bitmap, the counter and the hint.
+ * Frames freed while m->quarantine is set go to a second bitmap instead and
+ * come back only through shadow__machine_release_quarantine() (shadow.h).
+ *
+ * Locking: m->lock around the bitmaps, the counters and the hint.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -35,7 +38,10 @@ int shadow__machine_init(struct shadow_machine *m, uint64_t bytes, uint64_t rese
 	if (err)
 		return err;
 	m->free_map = calloc((nr + 63) / 64, sizeof(uint64_t));
-	if (!m->free_map) {
+	m->quarantine_map = calloc((nr + 63) / 64, sizeof(uint64_t));
+	if (!m->free_map || !m->quarantine_map) {
+		free(m->free_map);
+		free(m->quarantine_map);
 		ept__mem_destroy(&m->mem);
 		return -ENOMEM;
 	}
@@ -54,6 +60,7 @@ void shadow__machine_destroy(struct shadow_machine *m)
 		return;
 	pthread_mutex_destroy(&m->lock);
 	free(m->free_map);
+	free(m->quarantine_map);
 	ept__mem_destroy(&m->mem);
 	*m = (struct shadow_machine){ 0 };
 }
@@ -93,14 +100,35 @@ void shadow__free_frames(struct shadow_machine *m, uint64_t mfn, uint64_t n)
 {
 	pthread_mutex_lock(&m->lock);
 	for (uint64_t f = mfn; f < mfn + n && f < m->nr_frames; f++) {
-		if (frame_free(m, f))
+		uint64_t bit = 1ull << (f % 64);
+		if (frame_free(m, f) || (m->quarantine_map[f / 64] & bit))
 			continue; /* a double free must not inflate the count */
-		m->free_map[f / 64] |= 1ull << (f % 64);
+		if (m->quarantine) {
+			m->quarantine_map[f / 64] |= bit;
+			m->quarantined++;
+			continue;
+		}
+		m->free_map[f / 64] |= bit;
 		m->free_frames++;
 	}
 	if (mfn < m->search_hint)
 		m->search_hint = mfn;
 	pthread_mutex_unlock(&m->lock);
+}
+
+uint64_t shadow__machine_release_quarantine(struct shadow_machine *m)
+{
+	pthread_mutex_lock(&m->lock);
+	uint64_t released = m->quarantined;
+	for (uint64_t w = 0; w < (m->nr_frames + 63) / 64; w++) {
+		m->free_map[w] |= m->quarantine_map[w];
+		m->quarantine_map[w] = 0;
+	}
+	m->free_frames += released;
+	m->quarantined = 0;
+	m->search_hint = 0;
+	pthread_mutex_unlock(&m->lock);
+	return released;
 }
 
 void *shadow__mfn_ptr(const struct shadow_machine *m, uint64_t mfn)

@@ -236,7 +236,13 @@ static int new_baseptr_locked(struct shadow_guest *g, uint64_t pml4_gpa)
 		g->shadow_root_mfn = p->sp[first_root].mfn;
 		g->flush_needed = true;
 	} else {
-		fill_drop_all(g, true);
+		/*
+		 * Keep the root frame and empty it: a new CR3 makes KVM here reuse
+		 * its cached shadows of recycled table frames without resyncing
+		 * them (docs/machine-notes.md), while changes under an unchanged
+		 * root are seen at the next entry.
+		 */
+		fill_drop_all(g, false);
 	}
 	g->stats.baseptrs++;
 	return 0;
@@ -353,6 +359,7 @@ static int emulate_locked(struct shadow_guest *g, uint64_t va, const uint8_t *in
 	uint64_t gpa = w.gfn * EPT_PAGE_SIZE + va % EPT_PAGE_SIZE;
 	uint64_t ptr = gpa & ~7ull;
 	uint64_t *entry = walk_entry_ptr(&g->view, w.gfn, (unsigned)(gpa % EPT_PAGE_SIZE) / 8);
+	set_accessed(g, &w, va, true); /* the CPU's walk did, before the write */
 	uint64_t val = st.value;
 	if (st.size == 4) {
 		uint64_t cur = __atomic_load_n(entry, __ATOMIC_RELAXED);
@@ -368,7 +375,6 @@ static int emulate_locked(struct shadow_guest *g, uint64_t va, const uint8_t *in
 			return err;
 		g->stats.pt_writes++;
 	}
-	set_accessed(g, &w, va, true);
 	return (int)st.length;
 }
 
@@ -408,8 +414,9 @@ void shadow__flush(struct shadow_guest *g, uint64_t va)
 	pthread_mutex_lock(&g->lock);
 	g->stats.flushes++;
 	if (va == L1_FLUSH_ALL) {
+		/* In place: the root, so the vCPUs' CR3, stays (only new_baseptr moves it). */
 		if (g->priv->has_root)
-			fill_drop_all(g, true);
+			fill_drop_all(g, false);
 	} else {
 		fill_flush_va(g, va);
 	}

@@ -60,6 +60,9 @@ struct shadow_machine {
 	uint64_t *free_map;       /* bit set = frame free */
 	uint64_t nr_frames;
 	uint64_t free_frames;
+	bool quarantine;          /* freed frames wait for shadow__machine_release_quarantine() */
+	uint64_t *quarantine_map; /* bit set = freed, not yet reusable (under lock) */
+	uint64_t quarantined;     /* frames in quarantine_map (under lock) */
 	uint64_t stub_pdpt_mfn;   /* l1vmm's slot-511 subtree (0 until set); set it
 				   * before the first baseptr: roots link it when made */
 	uint64_t search_hint;     /* no free frame below it (m->lock) */
@@ -72,6 +75,14 @@ void shadow__machine_destroy(struct shadow_machine *m);
 /* n contiguous frames; the first mfn, or -ENOMEM. */
 int64_t shadow__alloc_frames(struct shadow_machine *m, uint64_t n);
 void shadow__free_frames(struct shadow_machine *m, uint64_t mfn, uint64_t n);
+/*
+ * With m->quarantine set, freed frames are not handed out again until this
+ * call: KVM here may keep translations it built from a shadow table frame
+ * after l1vmm recycles the frame (docs/machine-notes.md), so the caller first
+ * makes KVM drop everything it built from machine memory, then releases the
+ * quarantine. Returns the number of frames released.
+ */
+uint64_t shadow__machine_release_quarantine(struct shadow_machine *m);
 /* Host pointer to machine frame mfn (a whole page), or NULL. */
 void *shadow__mfn_ptr(const struct shadow_machine *m, uint64_t mfn);
 
@@ -134,7 +145,9 @@ int shadow__build_boot_tables(struct shadow_guest *g, uint64_t at_gpa, uint64_t 
 			      uint64_t *end_gpa);
 
 /* Validate the tree at pml4_gpa, type its pages, drop the old shadows, start a
- * new shadow root. 0 or -L1_E* (nothing changed; the refusal is counted). */
+ * new shadow root. 0 or -L1_E* (nothing changed; the refusal is counted).
+ * On success shadow_root_mfn usually changes (the old root is cleared in place
+ * when no frame is free): reload CR3. Nothing else moves the root. */
 int shadow__new_baseptr(struct shadow_guest *g, uint64_t pml4_gpa);
 
 enum shadow_fault_result {
@@ -162,11 +175,13 @@ int shadow__emulate_pt_write(struct shadow_guest *g, uint64_t va, const uint8_t 
 int shadow__mmu_update(struct shadow_guest *g, const struct l1_mmu_update *req, uint64_t count,
 		       uint64_t *done);
 
-/* Drop the shadow translation of va, or of everything (L1_FLUSH_ALL). */
+/* Drop the shadow translation of va, or of everything (L1_FLUSH_ALL: the root
+ * is emptied in place, shadow_root_mfn stays). */
 void shadow__flush(struct shadow_guest *g, uint64_t va);
 
 /* Translate va through the guest's own tables (not the shadows): the gpa, or
- * -L1_EFAULT when not mapped (or, with write, not writable). */
+ * -L1_EFAULT when not mapped (or, with write, not writable or a page-table
+ * page: the host must not write a table behind the validator). No A/D bits. */
 int shadow__translate(struct shadow_guest *g, uint64_t va, bool write, uint64_t *gpa);
 
 /* Remove every shadow mapping of machine frame mfn; how many there were. */

@@ -7,18 +7,24 @@
  * registers to finish a struct trap_frame (arch/x86/x86.h) and calls
  * trap__dispatch(frame). The dispatcher returns the frame to resume - the
  * same one, or another task's: a context switch is just "resume a different
- * frame", and the iretq at the end does the rest (TSS.rsp0 was updated by the
- * scheduler). Everything here runs at CPL0, which is emulated at ~2 us per
- * instruction on this machine, so the path is kept to the bare pushes/pops.
+ * frame", and the return at the end does the rest (the kernel stack for the
+ * next trap from the task was set by the scheduler). Everything here runs at
+ * CPL0 in ept mode, which is emulated at ~2 us per instruction on this
+ * machine, so the path is kept to the bare pushes/pops.
  * No segment registers are saved: the kernel never changes fs/gs.
+ *
+ * Two flavours of trap_common share the body and differ in the return:
+ * trap_common_native ends in iretq; trap_common_pv (shadow mode, the kernel
+ * at CPL3) returns through l1vmm's iret hypercall with RSP at struct
+ * l1_iret_frame (RAX pushed on the hardware-shaped frame). The stubs jump
+ * through trap__common, set once at boot: an indirect jmp is one
+ * instruction like a direct one, so ept mode pays nothing for the choice.
+ * l1vmm bounces shadow-mode traps to the same stubs (trap table) on a
+ * hardware-shaped frame.
  */
 #include "arch/x86/x86.h"
 
-	.text
-
-	.globl trap_common
-	.type trap_common, @function
-trap_common:
+.macro TRAP_BODY
 	push %rax
 	push %rbx
 	push %rcx
@@ -53,13 +59,33 @@ trap_common:
 	pop %rbx
 	pop %rax
 	add $16, %rsp		/* vector, error code */
+.endm
+
+	.text
+
+	.globl trap_common_native
+	.type trap_common_native, @function
+trap_common_native:
+	TRAP_BODY
 	iretq
-	.size trap_common, . - trap_common
+	.size trap_common_native, . - trap_common_native
+
+	.globl trap_common_pv
+	.type trap_common_pv, @function
+trap_common_pv:
+	TRAP_BODY
+	push %rax		/* struct l1_iret_frame: rax on the hardware frame */
+	mov $HC_NR_IRET, %eax
+	movabs %rax, 0xffffffffff000000	/* L1_SHADOW_HYPERCALL_VA: never returns */
+	ud2
+	.size trap_common_pv, . - trap_common_pv
 
 /*
  * sched__kyield(): enter the scheduler from kernel code (the idle loop) as if
  * interrupted right after the call. `int $n` cannot be used at CPL0 here:
- * KVM's emulator only handles it in real mode. Called with interrupts off;
+ * KVM's emulator only handles it in real mode. Called with interrupts off
+ * (events masked in shadow mode, where pushfq still shows the real IF=1, so
+ * the frame's IF is cleared: the resumed idle loop stays masked);
  * clobbers only caller-saved registers, so it looks like a normal call.
  */
 	.globl sched__kyield
@@ -67,27 +93,29 @@ trap_common:
 sched__kyield:
 	pushfq
 	pop %rdx		/* rflags */
+	btr $9, %rdx		/* IF: interrupts are off here */
 	mov (%rsp), %rcx	/* resume at the return address... */
 	lea 8(%rsp), %rax	/* ...with the stack as after ret */
 	and $-16, %rsp		/* what the CPU does before an interrupt frame */
-	push $KERNEL_DS
+	push x86__sel+SEL_KERNEL_SS(%rip)
 	push %rax
 	push %rdx
-	push $KERNEL_CS
+	push x86__sel+SEL_KERNEL_CS(%rip)
 	push %rcx
 	push $0
 	push $VEC_KYIELD
-	jmp trap_common
+	jmp *trap__common(%rip)
 	.size sched__kyield, . - sched__kyield
 
 .macro STUB name, vec, err
+	.globl trap_stub_\name
 	.type trap_stub_\name, @function
 trap_stub_\name:
 	.if \err == 0
 	push $0
 	.endif
 	push $\vec
-	jmp trap_common
+	jmp *trap__common(%rip)
 	.size trap_stub_\name, . - trap_stub_\name
 .endm
 
@@ -128,6 +156,13 @@ trap_stub_\name:
 	STUB syscall, VEC_SYSCALL, 0
 	STUB resched, VEC_RESCHED, 0
 	STUB spurious, VEC_SPURIOUS, 0
+	STUB event, VEC_EVENT, 0	/* shadow mode only: not in the IDT */
+
+	.data
+	.balign 8
+	.globl trap__common
+trap__common:
+	.quad trap_common_native	/* pvops__select() may switch it to trap_common_pv */
 
 /* { stub, vector } pairs for idt__init(), ended by a zero stub. */
 	.section .rodata

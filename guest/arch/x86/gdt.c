@@ -4,8 +4,12 @@
  *
  * Each CPU needs its own TSS (TSS.rsp0 is the kernel stack of the task it
  * runs) and thus its own GDT, since a TSS descriptor is marked busy by ltr.
- * Layout and selectors: arch/x86/x86.h.
+ * Layout and selectors: arch/x86/x86.h. In shadow mode l1vmm owns the
+ * GDT and there is no TSS: the loads are no-ops and the kernel stack for
+ * traps from tasks goes to the shared-info page (kernel_stack_slot).
  */
+#include <stddef.h>
+
 #include "arch/x86/gdt.h"
 #include "kernel/pvops.h"
 
@@ -31,4 +35,6 @@ void gdt__init_cpu(struct cpu *cpu)
 	cpu->gdt[6] = base >> 32;
 	pv_ops.cpu.load_gdt(cpu->gdt, sizeof(cpu->gdt) - 1);
 	pv_ops.cpu.load_tr(TSS_SEL);
+	cpu->kernel_sp = pv_ops.cpu.kernel_stack_slot(
+		cpu->index, (x86_u64_unaligned *)((char *)&cpu->tss + offsetof(struct tss, rsp0)));
 }

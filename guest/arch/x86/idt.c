@@ -25,12 +25,6 @@ struct idt_gate {
 };
 _Static_assert(sizeof(struct idt_gate) == 16, "hardware layout");
 
-struct trap_stub {
-	uint64_t addr;
-	uint64_t vector;
-};
-extern const struct trap_stub trap__stub_table[];
-
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 
 void idt__init(void)

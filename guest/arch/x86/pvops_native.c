@@ -95,6 +95,18 @@ static uint64_t native_read_msr(uint32_t msr)
 	return (uint64_t)hi << 32 | lo;
 }
 
+static x86_u64_unaligned *native_kernel_stack_slot(uint32_t cpu_index,
+						   x86_u64_unaligned *tss_rsp0)
+{
+	(void)cpu_index;
+	return tss_rsp0;
+}
+
+static void native_commit(void)
+{
+	/* set_pte writes the entry itself: nothing is queued */
+}
+
 static void native_set_pte(uint64_t *ptep, uint64_t val)
 {
 	*(volatile uint64_t *)ptep = val;
@@ -149,12 +161,14 @@ const struct pv_ops pvops__native = {
 		.load_tr = native_load_tr,
 		.write_msr = native_write_msr,
 		.read_msr = native_read_msr,
+		.kernel_stack_slot = native_kernel_stack_slot,
 	},
 	.mmu = {
 		.set_pte = native_set_pte,
 		.set_pte_range = native_set_pte_range,
 		.flush_tlb = native_flush_tlb,
 		.flush_page = native_flush_page,
+		.commit = native_commit,
 	},
 	.timer = {
 		.init_cpu = apic__native_init_cpu,

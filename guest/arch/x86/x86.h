@@ -20,11 +20,28 @@
 #define TSS_SEL   0x28
 #define GDT_SLOTS 7
 
+/*
+ * The selectors in use, picked at boot (pvops__select): the ones above in
+ * ept mode, l1vmm's L1_SHADOW_* in shadow mode, where kernel and tasks both
+ * run at CPL3 and only the selector tells them apart. Offsets for entry.S.
+ */
+#define SEL_KERNEL_CS 0
+#define SEL_KERNEL_SS 8
+#define SEL_USER_CS   16
+#define SEL_USER_SS   24
+
+/* Hypercall numbers entry.S needs (checked against the ABI in pvops_pv.c). */
+#define HC_NR_IRET  9
+#define HC_NR_BLOCK 3
+/* Offset of l1_start_info.mode, for start.S (checked in pvops_pv.c). */
+#define START_INFO_MODE 72
+
 /* Vectors: 0-31 exceptions, then ours. */
 #define VEC_UD       6
 #define VEC_DF       8
 #define VEC_GP       13
 #define VEC_PF       14
+#define VEC_EVENT    32   /* shadow mode: l1vmm's event upcall (L1_EVENT_VECTOR) */
 #define VEC_TIMER    0x30
 #define VEC_SYSCALL  0x80 /* int $0x80, the only DPL3 gate */
 #define VEC_KYIELD   0x81 /* never raised by an instruction: sched__kyield() fakes it */
@@ -39,6 +56,8 @@
 #define PTE_US  (1ull << 2)
 #define PTE_PWT (1ull << 3)
 #define PTE_PCD (1ull << 4)
+#define PTE_A   (1ull << 5)
+#define PTE_D   (1ull << 6)
 #define PTE_PS  (1ull << 7)
 
 #define PF_ERR_WRITE (1u << 1)
@@ -60,6 +79,32 @@ struct trap_frame {
 	uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
 };
 _Static_assert(sizeof(struct trap_frame) == 22 * 8, "entry.S builds this layout");
+
+/* TSS.rsp0 sits at offset 4: a pointer to it must not assume alignment. */
+typedef uint64_t x86_u64_unaligned __attribute__((aligned(1)));
+
+struct x86_selectors {
+	uint64_t kernel_cs, kernel_ss, user_cs, user_ss;
+};
+extern struct x86_selectors x86__sel;
+
+/* A trap frame from a task (not from the kernel, which may be CPL3 too). */
+static inline int x86__from_user(const struct trap_frame *f)
+{
+	return f->cs == x86__sel.user_cs;
+}
+
+/* entry.S: { stub, vector } pairs, ended by a zero stub; and the stubs for
+ * the shadow-mode event upcall and the trap_common flavour in use. */
+struct trap_stub {
+	uint64_t addr;
+	uint64_t vector;
+};
+extern const struct trap_stub trap__stub_table[];
+void trap_stub_event(void);
+void trap_common_native(void);
+void trap_common_pv(void);
+extern void *trap__common;
 
 /* 64-bit TSS: only rsp0 is used (no IST, no I/O bitmap). */
 struct tss {
