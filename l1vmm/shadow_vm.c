@@ -435,7 +435,9 @@ static bool bounce(struct vcpu *v, struct kvm_regs *r, unsigned vector, uint64_t
 	return enter(v, r, &to);
 }
 
-static bool current_ctx(struct vcpu *v, struct kvm_regs *r, struct ctx *c)
+/* The vCPU's registers and context now; *cr2 (if asked) too. CR2 must be read
+ * before the exit is settled: the settling KVM_RUN can clobber it here. */
+static bool current_ctx(struct vcpu *v, struct kvm_regs *r, struct ctx *c, uint64_t *cr2)
 {
 	struct kvm_sregs s;
 	if (ioctl(v->fd, KVM_GET_REGS, r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
@@ -444,6 +446,8 @@ static bool current_ctx(struct vcpu *v, struct kvm_regs *r, struct ctx *c)
 	}
 	*c = (struct ctx){ .rip = r->rip, .cs = s.cs.selector, .rflags = r->rflags,
 			   .rsp = r->rsp, .ss = s.ss.selector };
+	if (cr2)
+		*cr2 = s.cr2;
 	return true;
 }
 
@@ -467,7 +471,7 @@ static bool deliver_events(struct vcpu *v)
 		return true;
 	struct kvm_regs r;
 	struct ctx c;
-	if (!current_ctx(v, &r, &c))
+	if (!current_ctx(v, &r, &c, NULL))
 		return false;
 	if (!is_guest_cs(c.cs))
 		return true; /* inside the stub on the way to a trap: deliver after it */
@@ -661,7 +665,8 @@ static bool on_trap_port(struct vcpu *v)
 	struct shadow_vm *sv = v->vm->shadow;
 	struct kvm_regs r;
 	struct ctx at;
-	if (!current_ctx(v, &r, &at) || vcpu__settle(v) < 0)
+	uint64_t cr2;
+	if (!current_ctx(v, &r, &at, &cr2) || vcpu__settle(v) < 0)
 		return false;
 	if (!stub__rip_in_code(at.rip)) {
 		/* kvm_pvm lets CPL3 reach ports (docs/machine-notes.md): refuse it as #GP */
@@ -687,10 +692,18 @@ static bool on_trap_port(struct vcpu *v)
 	if (f.vector != 14)
 		return bounce(v, &r, (unsigned)f.vector, f.error, &from);
 
-	struct kvm_sregs s;
-	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
-		return false;
-	uint64_t cr2 = s.cr2;
+	/*
+	 * KVM here sometimes reports CR2 = 0 for a fault elsewhere (when the vCPU
+	 * left KVM_RUN inside the stub, docs/machine-notes.md). Re-running the
+	 * instruction is harmless (it did not complete) and faults again; a real
+	 * access to address 0 does so at the same RIP, and is delivered then.
+	 */
+	struct shadow_vcpu *svc = &sv->vcpus[v->index];
+	if (cr2 == 0 && svc->zero_cr2_rip != f.rip) {
+		svc->zero_cr2_rip = f.rip;
+		return enter(v, &r, &from);
+	}
+	svc->zero_cr2_rip = 0;
 	struct vm *vms[STUB_MAX_VCPUS];
 	unsigned n;
 	enum shadow_fault_result res = shadow__fault(&sv->g, cr2, (uint32_t)f.error);
@@ -785,7 +798,7 @@ static bool handle_exit(struct vcpu *v, const struct vm_exit *e)
 		{
 			struct kvm_regs r;
 			struct ctx at;
-			if (!current_ctx(v, &r, &at) || vcpu__settle(v) < 0)
+			if (!current_ctx(v, &r, &at, NULL) || vcpu__settle(v) < 0)
 				return false;
 			__atomic_fetch_add(&v->vm->shadow->stats.port_io_refused, 1, __ATOMIC_RELAXED);
 			return bounce(v, &r, 13, 0, &at);

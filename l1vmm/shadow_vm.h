@@ -86,6 +86,7 @@ struct shadow_vcpu {
 	timer_t timer;
 	bool have_timer;
 	struct kvm_sregs sregs;        /* its CPL3 state (vCPU thread only) */
+	uint64_t zero_cr2_rip;         /* RIP of the last #PF retried for a CR2 of 0 */
 };
 
 struct shadow_vm {
