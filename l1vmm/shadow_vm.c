@@ -842,25 +842,13 @@ void shadow_vm__vcpu_loop(struct vcpu *v)
 		pthread_mutex_unlock(&sv->lock);
 		if (held)
 			continue;
-		int rc = ioctl(v->fd, KVM_RUN, 0);
-		int saved = errno;
+		struct vm_exit e;
+		int rc = vcpu__run(v, &e);
 		pthread_mutex_lock(&sv->lock);
 		svc->in_guest = false;
 		pthread_cond_broadcast(&sv->cv);
 		pthread_mutex_unlock(&sv->lock);
-		if (rc < 0) {
-			if (saved == EINTR || saved == EAGAIN) {
-				__atomic_store_n(&v->run->immediate_exit, 0, __ATOMIC_RELAXED);
-				v->exits[VM_EXIT_INTR]++;
-				continue;
-			}
-			vcpu__crash(v, "KVM_RUN failed: %s", strerror(saved));
-			break;
-		}
-		struct vm_exit e;
-		hybrid__decode_exit(v->run, vm->kvm->run_size, &e);
-		v->exits[e.kind]++;
-		if (!handle_exit(v, &e))
+		if (rc < 0 || (rc > 0 && !handle_exit(v, &e)))
 			break;
 	}
 	if (svc->have_timer)

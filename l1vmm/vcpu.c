@@ -214,6 +214,24 @@ bool vcpu__handle_fatal(struct vcpu *vcpu, const struct vm_exit *e)
 	}
 }
 
+int vcpu__run(struct vcpu *vcpu, struct vm_exit *e)
+{
+	if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+		int saved = errno;
+		if (saved == EINTR || saved == EAGAIN) {
+			/* the kick's release pairs with the vm__ended() check of the caller */
+			__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_RELAXED);
+			vcpu->exits[VM_EXIT_INTR]++;
+			return 0;
+		}
+		vcpu__crash(vcpu, "KVM_RUN failed: %s", strerror(saved));
+		return -1;
+	}
+	hybrid__decode_exit(vcpu->run, vcpu->vm->kvm->run_size, e);
+	vcpu->exits[e->kind]++;
+	return 1;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -222,20 +240,9 @@ static void *vcpu_thread(void *arg)
 	if (vm->shadow)
 		shadow_vm__vcpu_loop(vcpu);
 	while (!vm->shadow && !vm__ended(vm)) {
-		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN) {
-				/* pairs with the release in vcpu__kick(): see vm__ended() */
-				__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_RELAXED);
-				vcpu->exits[VM_EXIT_INTR]++;
-				continue;
-			}
-			vcpu__crash(vcpu, "KVM_RUN failed: %s", strerror(errno));
-			break;
-		}
 		struct vm_exit e;
-		hybrid__decode_exit(vcpu->run, vm->kvm->run_size, &e);
-		vcpu->exits[e.kind]++;
-		if (!handle_exit(vcpu, &e))
+		int rc = vcpu__run(vcpu, &e);
+		if (rc < 0 || (rc > 0 && !handle_exit(vcpu, &e)))
 			break;
 	}
 	pthread_mutex_lock(&vm->lock);

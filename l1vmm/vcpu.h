@@ -46,6 +46,12 @@ struct vm_exit;
 void vcpu__crash(struct vcpu *vcpu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* An exit that ends the guest (triple fault, emulation failure, ...): crash; false. */
 bool vcpu__handle_fatal(struct vcpu *vcpu, const struct vm_exit *e);
+/*
+ * One KVM_RUN: 1 with the exit decoded into *e, 0 when it was interrupted
+ * (a kick or a signal; immediate_exit is reset), -1 when it failed (the VM
+ * was ended as a crash). Counts the exit in vcpu->exits.
+ */
+int vcpu__run(struct vcpu *vcpu, struct vm_exit *e);
 /* Complete the pending I/O or MMIO of the last exit without running the guest
  * (KVM_RUN with immediate_exit), so its registers can be changed. 0 or -1. */
 int vcpu__settle(struct vcpu *vcpu);

@@ -9,33 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/shadow/shadow.h"
-#include "mmu/shadow/shadow_priv.h"
+#include "shadow_fixture.h"
 
-#define MiB (1ull << 20)
-#define GiB (1ull << 30)
-#define RESERVED_LOW 16
-#define GUEST_MEM (4 * MiB)
-
-#define TBL (PTE_P | PTE_RW | PTE_US | PTE_A)
-#define DATA (PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D)
 #define W 2u       /* #PF error code: write */
 #define FETCH 16u  /* #PF error code: instruction fetch */
 
-struct fx {
-	struct shadow_machine m;
-	struct shadow_guest g;
-	uint64_t boot_pml4, boot_end;
-};
-
 static int setup_machine(void **state, uint64_t machine, uint64_t guest)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	assert_int_equal(shadow__machine_init(&f->m, machine, RESERVED_LOW), 0);
-	f->m.stub_pdpt_mfn = 3;
-	assert_int_equal(shadow__guest_init(&f->g, &f->m, guest), 0);
-	*state = f;
-	return 0;
+	return fx_setup(state, machine, guest, 3);
 }
 
 static int setup(void **state)
@@ -53,29 +34,7 @@ static int setup_boot(void **state)
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-	shadow__guest_destroy(&f->g);
-	assert_int_equal(f->m.free_frames, f->m.nr_frames - RESERVED_LOW);
-	shadow__machine_destroy(&f->m);
-	free(f);
-	return 0;
-}
-
-static uint64_t *ent(struct shadow_guest *g, uint64_t gfn, unsigned idx)
-{
-	uint64_t *p = ept__gpa_ptr(&g->view, gfn * 4096 + idx * 8ull, 8);
-	assert_non_null(p);
-	return p;
-}
-
-static void small_tree(struct shadow_guest *g, uint64_t base)
-{
-	memset(ept__gpa_ptr(&g->view, base * 4096, 4 * 4096), 0, 4 * 4096);
-	*ent(g, base, 0) = ((base + 1) << 12) | TBL;
-	*ent(g, base + 1, 0) = ((base + 2) << 12) | TBL;
-	*ent(g, base + 2, 0) = ((base + 3) << 12) | TBL;
-	for (unsigned i = 0; i < 512; i++)
-		*ent(g, base + 3, i) = ((uint64_t)i << 12) | DATA;
+	return fx_teardown(state);
 }
 
 /* The shadow leaf for va (0 when the path is not there), and its L1 table's mfn. */

@@ -9,56 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mmu/shadow/shadow.h"
-#include "mmu/shadow/shadow_priv.h"
-
-#define MiB (1ull << 20)
-#define RESERVED_LOW 16
-#define GUEST_MEM (4 * MiB)
-#define NR (GUEST_MEM / 4096)
-
-#define TBL (PTE_P | PTE_RW | PTE_US | PTE_A)
-#define DATA (PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D)
-
-struct fx {
-	struct shadow_machine m;
-	struct shadow_guest g;
-};
+#include "shadow_fixture.h"
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	assert_int_equal(shadow__machine_init(&f->m, 16 * MiB, RESERVED_LOW), 0);
-	assert_int_equal(shadow__guest_init(&f->g, &f->m, GUEST_MEM), 0);
-	*state = f;
-	return 0;
+	return fx_setup(state, 16 * MiB, GUEST_MEM, 0);
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-	shadow__guest_destroy(&f->g);
-	shadow__machine_destroy(&f->m);
-	free(f);
-	return 0;
-}
-
-static uint64_t *ent(struct shadow_guest *g, uint64_t gfn, unsigned idx)
-{
-	uint64_t *p = ept__gpa_ptr(&g->view, gfn * 4096 + idx * 8ull, 8);
-	assert_non_null(p);
-	return p;
-}
-
-/* Tables at base..base+3 (PML4, PDPT, PD, PT): va [0, 2 MiB) → gfn [0, 512), RW. */
-static void small_tree(struct shadow_guest *g, uint64_t base)
-{
-	memset(ept__gpa_ptr(&g->view, base * 4096, 4 * 4096), 0, 4 * 4096);
-	*ent(g, base, 0) = ((base + 1) << 12) | TBL;
-	*ent(g, base + 1, 0) = ((base + 2) << 12) | TBL;
-	*ent(g, base + 2, 0) = ((base + 3) << 12) | TBL;
-	for (unsigned i = 0; i < 512; i++)
-		*ent(g, base + 3, i) = ((uint64_t)i << 12) | DATA;
+	return fx_teardown(state);
 }
 
 static uint64_t refusals(const struct shadow_guest *g)
