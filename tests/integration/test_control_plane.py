@@ -115,6 +115,33 @@ def live_checks(l1vmm, mnt, copy):
     shutil.copytree(mnt, copy)
 
 
+def sigterm_check(l1vmm, work):
+    """SIGTERM stops every VM (one per mode) and unmounts the live tree."""
+    mnt = os.path.join(work, "live2")
+    os.mkdir(mnt)
+    cmd = [l1vmm, "run", "--sysfs", mnt,
+           "--vm", "name=s,mem=64M,mode=shadow,cmdline=\"workload=compute seconds=60\"",
+           "--vm", "name=e,mem=64M,mode=ept,cmdline=\"workload=compute seconds=60\""]
+    print("$ " + " ".join(cmd), flush=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: read(f"{mnt}/vms/s/state") == "running\n" and
+             read(f"{mnt}/vms/e/state") == "running\n", 20, "both VMs run")
+    check(read(f"{mnt}/vms/s/mode_active") == "shadow\n", "vms/s/mode_active is shadow")
+    check(read(f"{mnt}/vms/e/mode_active") == "ept\n", "vms/e/mode_active is ept")
+    proc.terminate()
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        check(False, "SIGTERM ends l1vmm within 30 s")
+    print(out + err)
+    check(proc.returncode == 143, f"SIGTERM: status 143 (got {proc.returncode})")
+    check("l1vmm: s: stopped by signal 15" in err and "l1vmm: e: stopped by signal 15" in err,
+          "SIGTERM: both VMs stopped")
+    check(not os.path.ismount(mnt), "SIGTERM: the live tree is unmounted")
+
+
 def main():
     l1vmm = sys.argv[1]
     need_kvm()
@@ -148,6 +175,7 @@ def main():
         summary_checks(again.stderr, "--config")
         check("[beta] l1guest: workload=compute result=PASS" in again.stdout,
               "--config: beta ran again")
+    sigterm_check(l1vmm, work)
     shutil.rmtree(work, ignore_errors=True)
     print(f"{len(failures)} failed")
     return 1 if failures else 0
