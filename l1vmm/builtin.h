@@ -3,7 +3,9 @@
 #ifndef L1VMM_BUILTIN_H
 #define L1VMM_BUILTIN_H
 
+#include <stdint.h>
+
 extern const unsigned char l1_builtin_kernel[];
-extern const unsigned char l1_builtin_kernel_end[];
+extern const uint64_t l1_builtin_kernel_size;
 
 #endif

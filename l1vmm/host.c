@@ -181,7 +181,7 @@ static int prepare_vm(struct host_vm *h, bool multi, const struct kvm_host *kvm,
 	*cfg = (struct vm_config){ 0 };
 	vm_ctl__freeze(h->ctl, cfg);
 	cfg->kernel = l1_builtin_kernel;
-	cfg->kernel_size = (size_t)(l1_builtin_kernel_end - l1_builtin_kernel);
+	cfg->kernel_size = (size_t)l1_builtin_kernel_size;
 	if (h->ctl->kernel[0]) {
 		h->kernel_file = read_kernel(h->ctl->kernel, &cfg->kernel_size, err, errlen);
 		if (!h->kernel_file)
