@@ -187,14 +187,18 @@ int shadow_vm__finish(struct vm *vm, char *err, size_t errlen)
 		sv->si->vcpu[i].masked = 1;
 
 	/* pvclock: time 0 is now; the guest's TSC is read from vCPU 0 */
-	struct { struct kvm_msrs h; struct kvm_msr_entry e; } msr = {
-		.h.nmsrs = 1, .e.index = MSR_IA32_TSC };
+	/* struct kvm_msrs ends in a flexible array: room for one entry after it */
+	union {
+		struct kvm_msrs h;
+		uint8_t bytes[sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry)];
+	} msr = { .h.nmsrs = 1 };
+	msr.h.entries[0].index = MSR_IA32_TSC;
 	if (ioctl(vm->vcpus[0].fd, KVM_GET_MSRS, &msr) != 1) {
 		snprintf(err, errlen, "reading the machine vCPU's TSC failed: %s", strerror(errno));
 		return -1;
 	}
 	sv->clock_start_ns = mono_ns();
-	sv->si->clock = (struct l1_pvclock){ .version = 2, .tsc_timestamp = msr.e.data,
+	sv->si->clock = (struct l1_pvclock){ .version = 2, .tsc_timestamp = msr.h.entries[0].data,
 					     .system_time_ns = 0, .tsc_khz = si_start->tsc_khz };
 
 	sv->generation = 1;
