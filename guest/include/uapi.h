@@ -64,6 +64,7 @@ enum l1g_pvt {
 	L1G_PVT_PTE_OF_NULL,   /* () -> gpa of the PTE that maps va 0 (left unmapped) */
 	L1G_PVT_NR_FRAMES,     /* () -> frames of RAM (gfns the guest owns) */
 	L1G_PVT_RESTORE,       /* () -> 1 if a hostile mapping at va 0 had to be undone, else 0 */
+	L1G_PVT_NULL_HYPERCALLS, /* (n <= 10000) -> TSC cycles n L1_HC_VCPU_INFO round trips took */
 };
 
 /* The pattern L1G_PVT_MMU_MAP writes: word w of mapped page p. */

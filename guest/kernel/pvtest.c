@@ -184,6 +184,17 @@ static int64_t restore(void)
 	return 1;
 }
 
+/* The bare hypercall round trip, from the kernel (tasks may not make them). */
+static int64_t null_hypercalls(uint64_t n)
+{
+	if (n == 0 || n > 10000)
+		return -L1G_EINVAL;
+	uint64_t t0 = cpu__rdtsc();
+	for (uint64_t i = 0; i < n; i++)
+		hypercall0(L1_HC_VCPU_INFO);
+	return (int64_t)(cpu__rdtsc() - t0);
+}
+
 int64_t pvtest__run(uint64_t which, uint64_t arg)
 {
 	if (!pvops__shadow)
@@ -205,6 +216,8 @@ int64_t pvtest__run(uint64_t which, uint64_t arg)
 		return (int64_t)paging_pv.nr_frames;
 	case L1G_PVT_RESTORE:
 		return restore();
+	case L1G_PVT_NULL_HYPERCALLS:
+		return null_hypercalls(arg);
 	default:
 		return -L1G_EINVAL;
 	}

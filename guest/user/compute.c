@@ -85,6 +85,11 @@ static enum workload_result compute_run(const struct args *a, struct result *r)
 	t1 = cpu__rdtsc();
 	printf("compute: null_syscall_us=%lu (%d calls)\n",
 	       time__cycles_to_us(t1 - t0) / NULL_CALLS, NULL_CALLS);
+	/* shadow mode: the bare hypercall round trip, made by the kernel */
+	int64_t cycles = sys__pvtest(L1G_PVT_NULL_HYPERCALLS, NULL_CALLS);
+	if (cycles > 0)
+		printf("compute: null_hypercall_us=%lu (%d calls)\n",
+		       time__cycles_to_us((uint64_t)cycles) / NULL_CALLS, NULL_CALLS);
 	ns = tick_cost_ns();
 	/* ns * hz / 10^7 = per cent of the CPU the tick takes */
 	printf("compute: tick_cost_us=%lu.%03lu tick_overhead=%lu.%02lu%% at %u Hz\n",

@@ -27,11 +27,6 @@
 
 static uint64_t null_pte, nr_frames;
 
-static int64_t pvtest(uint64_t which, uint64_t arg)
-{
-	return sys__call(SYS_PVTEST, which, arg, 0, 0);
-}
-
 static int64_t pt_direct_store(uint64_t arg)
 {
 	(void)arg;
@@ -132,7 +127,7 @@ static bool run_case(const struct hostile_case *c, char *how, size_t len)
 			printf__snprintf(how, len, "task survived, status %ld", st);
 		}
 	} else {
-		int64_t rc = pvtest(L1G_PVT_HOSTILE, c->hc);
+		int64_t rc = sys__pvtest(L1G_PVT_HOSTILE, c->hc);
 
 		if (c->hc == L1G_HOSTILE_CONSOLE) {
 			refused = rc < 0 || rc <= L1_CONSOLE_RING;
@@ -149,7 +144,7 @@ static bool run_case(const struct hostile_case *c, char *how, size_t len)
 				printf__snprintf(how, len, "returned %ld", rc);
 		}
 	}
-	if (pvtest(L1G_PVT_RESTORE, 0) == 1) {
+	if (sys__pvtest(L1G_PVT_RESTORE, 0) == 1) {
 		size_t n = strlen(how);
 
 		printf__snprintf(how + n, len - n, ", va 0 got mapped");
@@ -166,8 +161,8 @@ static enum workload_result hostile_run(const struct args *a, struct result *r)
 	(void)a;
 	if (user__info.mode != L1_MODE_SHADOW)
 		return result__fail(r, "needs shadow mode");
-	null_pte = (uint64_t)pvtest(L1G_PVT_PTE_OF_NULL, 0);
-	nr_frames = (uint64_t)pvtest(L1G_PVT_NR_FRAMES, 0);
+	null_pte = (uint64_t)sys__pvtest(L1G_PVT_PTE_OF_NULL, 0);
+	nr_frames = (uint64_t)sys__pvtest(L1G_PVT_NR_FRAMES, 0);
 	for (unsigned int i = 0; i < n; i++) {
 		how[0] = '\0';
 		if (run_case(&cases[i], how, sizeof(how))) {

@@ -329,11 +329,6 @@ static void check_smp(void)
 
 /* ---- shadow mode: the PV paths ---- */
 
-static int64_t pvtest(uint64_t which, uint64_t arg)
-{
-	return sys__call(SYS_PVTEST, which, arg, 0, 0);
-}
-
 /* Every CPU takes timer upcalls at about hz, idle or not. */
 static void check_pv_timer(void)
 {
@@ -344,10 +339,10 @@ static void check_pv_timer(void)
 	bool ok = t0 > 0;
 
 	for (unsigned int i = 0; i < n; i++)
-		before[i] = pvtest(L1G_PVT_UPCALLS, i);
+		before[i] = sys__pvtest(L1G_PVT_UPCALLS, i);
 	sys__sleep_until(t0 + 20);
 	for (unsigned int i = 0; i < n && ok; i++) {
-		after = pvtest(L1G_PVT_UPCALLS, i);
+		after = sys__pvtest(L1G_PVT_UPCALLS, i);
 		if (before[i] < 0 || after - before[i] < 10) {
 			printf__snprintf(detail, sizeof(detail), "cpu %u: %ld -> %ld upcalls in 20 ticks",
 					 i, before[i], after);
@@ -364,7 +359,7 @@ static void check_pv_masking(void)
 		"an upcall ran while masked", "no upcall after unmask + yield",
 		"timer bit still pending after the upcall",
 	};
-	int64_t rc = pvtest(L1G_PVT_MASKING, 0);
+	int64_t rc = sys__pvtest(L1G_PVT_MASKING, 0);
 
 	report(rc == 0, "pv_masking", "%s (%ld)",
 	       rc < 0 && -rc < (int64_t)(sizeof(why) / sizeof(why[0])) ? why[-rc] : "?", rc);
@@ -386,12 +381,12 @@ static int64_t read_spare(uint64_t arg)
  * the unmap (one batch + flush) a task touching them is killed by #PF. */
 static void check_pv_mmu_batch(void)
 {
-	int64_t va = pvtest(L1G_PVT_MMU_MAP, 0), seen = -1, unmap = -1, touch = -1;
+	int64_t va = sys__pvtest(L1G_PVT_MMU_MAP, 0), seen = -1, unmap = -1, touch = -1;
 
 	if (va > 0) {
 		spare_va = (uint64_t)va;
 		seen = task__join(task__spawn(read_spare, 0, -1));
-		unmap = pvtest(L1G_PVT_MMU_UNMAP, 0);
+		unmap = sys__pvtest(L1G_PVT_MMU_UNMAP, 0);
 		touch = task__join(task__spawn(read_spare, 0, -1));
 	}
 	report(va > 0 && seen == 0 && unmap == 0 && touch == L1G_STATUS_KILLED(14),

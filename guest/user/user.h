@@ -39,6 +39,12 @@ __attribute__((noreturn)) static inline void sys__exit(int64_t status)
 	__builtin_unreachable();
 }
 
+/* Shadow mode's kernel-side probes (L1G_PVT_*); -L1G_ENOSYS in ept mode. */
+static inline int64_t sys__pvtest(uint64_t which, uint64_t arg)
+{
+	return sys__call(SYS_PVTEST, which, arg, 0, 0);
+}
+
 static inline int64_t sys__yield(void)
 {
 	return sys__call(SYS_YIELD, 0, 0, 0, 0);
