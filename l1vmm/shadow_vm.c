@@ -17,64 +17,9 @@
 
 #define PAGE 4096ull
 #define SHARED_INFO_GPA 0x6000ull /* below the kernel, outside the ept boot tables */
-#define MACHINE_SLACK (16ull << 20)
-#define QUIESCE_RETRY_NS 10000000L
 #define BLOCK_SLICE_NS 50000000L
 #define MSR_IA32_TSC 0x10
 #define RFLAGS_IF (1ull << 9)
-#define RECYCLE_FRAMES 512 /* quarantined frames that trigger a flush (2 MiB) */
-
-/* ---- the machine ---- */
-
-int machine__create(struct machine *m, const struct kvm_host *kvm, uint64_t guest_bytes,
-		    char *err, size_t errlen)
-{
-	*m = (struct machine){ .kvm = kvm, .fd = -1 };
-	pthread_mutex_init(&m->lock, NULL);
-	pthread_mutex_init(&m->recycle_lock, NULL);
-	/* l1vmm's area, the guests, and their shadow tables (a 4 KiB leaf table per
-	 * 2 MiB of guest RAM at most, plus the levels above and the boot tables) */
-	uint64_t bytes = STUB_RESERVED_BYTES + guest_bytes + guest_bytes / 128 + MACHINE_SLACK;
-	bytes = (bytes + (2ull << 20) - 1) & ~((2ull << 20) - 1);
-	if (bytes > SHADOW_MAX_GUEST_MEM) {
-		snprintf(err, errlen, "shadow-mode guests need %llu MiB of machine memory; at most "
-			 "%llu MiB fit below the MMIO hole", (unsigned long long)(bytes >> 20),
-			 (unsigned long long)(SHADOW_MAX_GUEST_MEM >> 20));
-		return -1;
-	}
-	int rc = shadow__machine_init(&m->mem, bytes, STUB_RESERVED_BYTES / PAGE);
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot map %llu MiB of machine memory: %s",
-			 (unsigned long long)(bytes >> 20), strerror(-rc));
-		return -1;
-	}
-	m->mem.quarantine = true;
-	if (stub__build(&m->mem, err, errlen) < 0)
-		return -1;
-	m->fd = ioctl(kvm->fd, KVM_CREATE_VM, 0);
-	if (m->fd < 0) {
-		snprintf(err, errlen, "KVM_CREATE_VM for the shadow machine failed: %s",
-			 strerror(errno));
-		return -1;
-	}
-	rc = ept__mem_register(&m->mem.mem, m->fd);
-	if (rc < 0) {
-		snprintf(err, errlen, "registering machine memory failed: %s", strerror(-rc));
-		return -1;
-	}
-	return 0;
-}
-
-void machine__destroy(struct machine *m)
-{
-	if (m->fd >= 0)
-		close(m->fd);
-	if (m->mem.nr_frames)
-		shadow__machine_destroy(&m->mem);
-	pthread_mutex_destroy(&m->recycle_lock);
-	pthread_mutex_destroy(&m->lock);
-	m->fd = -1;
-}
 
 /* ---- guest memory through the guest's own page tables ---- */
 
@@ -244,105 +189,6 @@ void shadow_vm__destroy(struct vm *vm)
 	vm->shadow = NULL;
 }
 
-/* ---- quiescing a guest around shadow changes ---- */
-
-/* Hold every vCPU of vm but the one with index self (or all: -1) out of
- * KVM_RUN, kicking those inside, until release(). */
-static void hold(struct vm *vm, int self)
-{
-	struct shadow_vm *sv = vm->shadow;
-	pthread_mutex_lock(&sv->lock);
-	while (sv->quiescing)
-		pthread_cond_wait(&sv->cv, &sv->lock);
-	sv->quiescing = true;
-	for (;;) {
-		bool busy = false;
-		for (unsigned j = 0; j < vm->nr_vcpus; j++) {
-			if ((int)j != self && sv->vcpus[j].in_guest) {
-				busy = true;
-				vcpu__kick(&vm->vcpus[j]);
-			}
-		}
-		if (!busy)
-			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += QUIESCE_RETRY_NS;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&sv->cv, &sv->lock, &ts);
-	}
-	pthread_mutex_unlock(&sv->lock);
-}
-
-
-static void release(struct shadow_vm *sv)
-{
-	pthread_mutex_lock(&sv->lock);
-	sv->quiescing = false;
-	pthread_cond_broadcast(&sv->cv);
-	pthread_mutex_unlock(&sv->lock);
-}
-
-/*
- * Changes to present shadow entries. At CPL3 KVM here keeps the translations
- * it built from l1vmm's shadow tables until the machine's memslots change
- * (docs/machine-notes.md): neither a CR3 reload nor invlpg at CPL0 drops
- * them. So a change that may remove or retarget a present entry is made with
- * every shadow vCPU of the machine held out of KVM_RUN; if it did change one,
- * or if enough freed table frames wait in quarantine, the memslots are
- * deleted and added again (KVM drops all it built from them) before anyone
- * runs again. Filling a not-present entry needs none of this.
- */
-static void machine_hold(struct machine *m, struct vm *vms[], unsigned *n)
-{
-	pthread_mutex_lock(&m->recycle_lock);
-	pthread_mutex_lock(&m->lock);
-	*n = m->nr_vms;
-	memcpy(vms, m->vms, *n * sizeof(vms[0]));
-	pthread_mutex_unlock(&m->lock);
-	for (unsigned i = 0; i < *n; i++)
-		hold(vms[i], -1); /* the caller is not in KVM_RUN: -1 holds it too */
-}
-
-static void machine_release(struct machine *m, struct vm *vms[], unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		release(vms[i]->shadow);
-	pthread_mutex_unlock(&m->recycle_lock);
-}
-
-/* With the machine held: make KVM forget every translation, free the quarantine. */
-static void machine_flush(struct machine *m, struct vm *vms[], unsigned n)
-{
-	const struct ept_mem *mem = &m->mem.mem;
-	for (unsigned i = 0; i < mem->nr_regions; i++) {
-		struct kvm_userspace_memory_region gone = { .slot = i,
-							    .guest_phys_addr = mem->region[i].gpa };
-		ioctl(m->fd, KVM_SET_USER_MEMORY_REGION, &gone);
-	}
-	int rc = ept__mem_register(mem, m->fd);
-	if (rc < 0) {
-		/* the guests cannot run without their memory: end them all */
-		for (unsigned i = 0; i < n; i++)
-			vcpu__crash(&vms[i]->vcpus[0], "re-registering machine memory failed: %s",
-				    strerror(-rc));
-		return;
-	}
-	shadow__machine_release_quarantine(&m->mem);
-	__atomic_fetch_add(&m->recycles, 1, __ATOMIC_RELAXED);
-}
-
-static bool quarantine_due(struct machine *m)
-{
-	pthread_mutex_lock(&m->mem.lock);
-	bool due = m->mem.quarantined >= RECYCLE_FRAMES;
-	pthread_mutex_unlock(&m->mem.lock);
-	return due;
-}
-
 /*
  * After a change to sv's shadows, with the machine held: flush KVM if a
  * present entry changed (or the quarantine is due), and tell the vCPUs about
@@ -350,8 +196,8 @@ static bool quarantine_due(struct machine *m)
  */
 static void settle_shadow_change(struct shadow_vm *sv, struct vm *vms[], unsigned n)
 {
-	if (shadow__take_flush_needed(&sv->g) || quarantine_due(sv->machine))
-		machine_flush(sv->machine, vms, n);
+	if (shadow__take_flush_needed(&sv->g) || machine__quarantine_due(sv->machine))
+		machine__flush(sv->machine, vms, n);
 	pthread_mutex_lock(&sv->lock);
 	if (sv->g.shadow_root_mfn != sv->root_mfn) {
 		sv->root_mfn = sv->g.shadow_root_mfn;
@@ -559,7 +405,7 @@ static int64_t with_machine_held(struct vcpu *v, const struct pv_call *c,
 	uint64_t done = 0;
 	struct vm *vms[STUB_MAX_VCPUS];
 	unsigned n;
-	machine_hold(sv->machine, vms, &n);
+	machine__hold(sv->machine, vms, &n);
 	switch (c->nr) {
 	case L1_HC_MMU_UPDATE:
 		ret = shadow__mmu_update(&sv->g, reqs, c->arg[1], &done);
@@ -575,7 +421,7 @@ static int64_t with_machine_held(struct vcpu *v, const struct pv_call *c,
 		break;
 	}
 	settle_shadow_change(sv, vms, n);
-	machine_release(sv->machine, vms, n);
+	machine__release(sv->machine, vms, n);
 	return ret;
 }
 
@@ -713,20 +559,20 @@ static bool on_trap_port(struct vcpu *v)
 	enum shadow_fault_result res = shadow__fault(&sv->g, cr2, (uint32_t)f.error);
 	if (res == SHADOW_NO_MEMORY) {
 		/* freed table frames may wait in quarantine: flush, release them, retry */
-		machine_hold(sv->machine, vms, &n);
-		machine_flush(sv->machine, vms, n);
+		machine__hold(sv->machine, vms, &n);
+		machine__flush(sv->machine, vms, n);
 		res = shadow__fault(&sv->g, cr2, (uint32_t)f.error);
 		settle_shadow_change(sv, vms, n);
-		machine_release(sv->machine, vms, n);
+		machine__release(sv->machine, vms, n);
 	}
 	switch (res) {
 	case SHADOW_FIXED:
 		if (sv->g.flush_needed || sv->g.shadow_root_mfn != sv->root_mfn ||
-		    quarantine_due(sv->machine)) {
+		    machine__quarantine_due(sv->machine)) {
 			/* a fill that replaced a present entry (rare): as for an update */
-			machine_hold(sv->machine, vms, &n);
+			machine__hold(sv->machine, vms, &n);
 			settle_shadow_change(sv, vms, n);
-			machine_release(sv->machine, vms, n);
+			machine__release(sv->machine, vms, n);
 		}
 		if (!pick_up_root(v))
 			return false;
@@ -740,10 +586,10 @@ static bool on_trap_port(struct vcpu *v)
 			if (len && guest_copy(sv, f.rip, insn, len, false) < 0)
 				len = 0;
 		}
-		machine_hold(sv->machine, vms, &n);
+		machine__hold(sv->machine, vms, &n);
 		int skip = len ? shadow__emulate_pt_write(&sv->g, cr2, insn, len, &r) : -L1_EFAULT;
 		settle_shadow_change(sv, vms, n);
-		machine_release(sv->machine, vms, n);
+		machine__release(sv->machine, vms, n);
 		if (!pick_up_root(v))
 			return false;
 		if (skip > 0) {

@@ -74,6 +74,18 @@ int machine__create(struct machine *m, const struct kvm_host *kvm, uint64_t gues
 		    char *err, size_t errlen);
 void machine__destroy(struct machine *m);
 
+/*
+ * Hold every vCPU of every shadow VM out of KVM_RUN (the caller, a vCPU
+ * thread of one of them, holds no VM). vms[] (STUB_MAX_VCPUS) and *n receive
+ * the VMs held, for machine__flush() and machine__release().
+ */
+void machine__hold(struct machine *m, struct vm *vms[], unsigned *n);
+void machine__release(struct machine *m, struct vm *vms[], unsigned n);
+/* With the machine held: make KVM drop every translation, free the quarantine. */
+void machine__flush(struct machine *m, struct vm *vms[], unsigned n);
+/* Enough freed frames wait in quarantine to warrant a flush. */
+bool machine__quarantine_due(struct machine *m);
+
 struct shadow_stats_vm {
 	uint64_t traps, bounces, hypercalls, hypercall_errors, events, port_io_refused;
 };
@@ -112,6 +124,11 @@ int shadow_vm__create(struct vm *vm, struct machine *m, const struct vm_config *
 /* After the vCPUs exist: their boot state and the pvclock. */
 int shadow_vm__finish(struct vm *vm, char *err, size_t errlen);
 void shadow_vm__destroy(struct vm *vm);
+
+/* Hold vm's vCPUs but the one with index self (-1: all) out of KVM_RUN,
+ * kicking those inside, until shadow_vm__release(). */
+void shadow_vm__hold(struct vm *vm, int self);
+void shadow_vm__release(struct shadow_vm *sv);
 
 /* The machine vCPU id for vCPU index of vm (allocated once). */
 unsigned shadow_vm__vcpu_id(struct vm *vm, unsigned index);
