@@ -223,16 +223,6 @@ static int create_vm(struct host_vm *h, const struct kvm_host *kvm, struct machi
 	return 0;
 }
 
-static struct timespec realtime_after(double seconds)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	long ns = ts.tv_nsec + (long)(seconds * 1e9);
-	ts.tv_sec += ns / 1000000000L;
-	ts.tv_nsec = ns % 1000000000L;
-	return ts;
-}
-
 /* Wait until every VM ended: apply deadlines and stop signals as they come. */
 static void supervise(struct host_vm *vms, unsigned n, struct host_events *ev,
 		      volatile sig_atomic_t *stop_signal)
@@ -251,10 +241,8 @@ static void supervise(struct host_vm *vms, unsigned n, struct host_events *ev,
 				wake = vms[i].deadline;
 		}
 		pthread_mutex_lock(&ev->lock);
-		if (ev->ended < n) {
-			struct timespec ts = realtime_after(wake - vm__now());
-			pthread_cond_timedwait(&ev->cv, &ev->lock, &ts);
-		}
+		if (ev->ended < n)
+			vm__timedwait(&ev->cv, &ev->lock, wake - vm__now());
 	}
 	pthread_mutex_unlock(&ev->lock);
 }

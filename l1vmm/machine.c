@@ -19,7 +19,7 @@
 #include "l1vmm/vm.h"
 
 #define MACHINE_SLACK (16ull << 20)
-#define QUIESCE_RETRY_NS 10000000L
+#define QUIESCE_RETRY_SECONDS 0.01 /* kick again if a vCPU is still inside */
 #define RECYCLE_FRAMES 512 /* quarantined frames that trigger a flush (2 MiB) */
 
 /* ---- the machine ---- */
@@ -95,14 +95,7 @@ void shadow_vm__hold(struct vm *vm, int self)
 		}
 		if (!busy)
 			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += QUIESCE_RETRY_NS;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&sv->cv, &sv->lock, &ts);
+		vm__timedwait(&sv->cv, &sv->lock, QUIESCE_RETRY_SECONDS);
 	}
 	pthread_mutex_unlock(&sv->lock);
 }

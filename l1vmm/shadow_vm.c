@@ -386,12 +386,7 @@ static void block(struct vcpu *v)
 		uint64_t wait = BLOCK_SLICE_NS;
 		if (svc->timer_deadline && svc->timer_deadline - now < wait)
 			wait = svc->timer_deadline - now;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		uint64_t ns = (uint64_t)ts.tv_nsec + wait;
-		ts.tv_sec += (time_t)(ns / 1000000000ull);
-		ts.tv_nsec = (long)(ns % 1000000000ull);
-		pthread_cond_timedwait(&sv->cv, &sv->lock, &ts);
+		vm__timedwait(&sv->cv, &sv->lock, (double)wait / 1e9);
 	}
 	pthread_mutex_unlock(&sv->lock);
 }

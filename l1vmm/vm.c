@@ -243,31 +243,16 @@ void vm__stop(struct vm *vm, enum vm_end why, uint32_t code, char *crash_report)
 		vm->on_end(vm->on_end_ctx);
 }
 
-static struct timespec abs_time(double t)
+void vm__timedwait(pthread_cond_t *cv, pthread_mutex_t *lock, double seconds)
 {
-	/* condition variables use CLOCK_REALTIME by default; convert */
-	double wait = t - vm__now();
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	double when = (double)now.tv_sec + (double)now.tv_nsec / 1e9 + (wait > 0 ? wait : 0);
-	return (struct timespec){ .tv_sec = (time_t)when,
-				  .tv_nsec = (long)((when - (double)(time_t)when) * 1e9) };
-}
-
-bool vm__wait(struct vm *vm, double deadline)
-{
-	pthread_mutex_lock(&vm->lock);
-	while (vm->end == VM_RUNNING && (deadline == 0 || vm__now() < deadline)) {
-		if (deadline == 0) {
-			pthread_cond_wait(&vm->ended_cv, &vm->lock);
-		} else {
-			struct timespec ts = abs_time(deadline);
-			pthread_cond_timedwait(&vm->ended_cv, &vm->lock, &ts);
-		}
-	}
-	bool ended = vm->end != VM_RUNNING;
-	pthread_mutex_unlock(&vm->lock);
-	return ended;
+	/* condition variables time out on CLOCK_REALTIME by default */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t ns = seconds > 0 ? (int64_t)(seconds * 1e9) : 0;
+	ns += ts.tv_nsec;
+	ts.tv_sec += (time_t)(ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	pthread_cond_timedwait(cv, lock, &ts);
 }
 
 /* Kick until every vCPU thread has left its loop: a kick can land in the
@@ -280,8 +265,7 @@ static void wait_vcpus_out(struct vm *vm)
 		for (unsigned i = 0; i < vm->nr_vcpus; i++)
 			vcpu__kick(&vm->vcpus[i]);
 		pthread_mutex_lock(&vm->lock);
-		struct timespec ts = abs_time(vm__now() + KICK_RETRY_SECONDS);
-		pthread_cond_timedwait(&vm->ended_cv, &vm->lock, &ts);
+		vm__timedwait(&vm->ended_cv, &vm->lock, KICK_RETRY_SECONDS);
 	}
 	pthread_mutex_unlock(&vm->lock);
 }

@@ -3,8 +3,7 @@
  * DOC: a VM: its KVM VM, guest memory, devices and vCPU threads.
  *
  * Life cycle: vm__create() builds everything and loads the kernel (nothing
- * runs yet); vm__start() starts one thread per vCPU; vm__wait() waits for the
- * VM to end or for a deadline; vm__stop() ends it (the first cause wins:
+ * runs yet); vm__start() starts one thread per vCPU; vm__stop() ends it (the first cause wins:
  * guest exit, crash, timeout, signal) and kicks every vCPU out of KVM_RUN;
  * vm__destroy() joins the threads and frees everything.
  *
@@ -99,8 +98,6 @@ int vm__start(struct vm *vm, char *err, size_t errlen);
  * crash_report (malloc'ed). Thread-safe.
  */
 void vm__stop(struct vm *vm, enum vm_end why, uint32_t code, char *crash_report);
-/* Wait until the VM ended or deadline (monotonic seconds, 0 = none) passed. True if ended. */
-bool vm__wait(struct vm *vm, double deadline);
 /* Stop if needed, join the vCPU threads and flush the console. */
 void vm__join(struct vm *vm);
 /* vm__join(), then free everything. */
@@ -112,6 +109,9 @@ int vm__exit_status(const struct vm *vm);
 void vm__describe_end(const struct vm *vm, char *buf, size_t len);
 
 double vm__now(void);
+
+/* pthread_cond_timedwait() for at most seconds (<= 0: just check), lock held. */
+void vm__timedwait(pthread_cond_t *cv, pthread_mutex_t *lock, double seconds);
 
 /* True once the VM has ended (any thread; pairs with the release in vm__stop()). */
 bool vm__ended(const struct vm *vm);

@@ -39,19 +39,3 @@ enum p2m_state p2m__get(const struct p2m *p2m, uint64_t gfn)
 {
 	return gfn < p2m->nr_frames ? (enum p2m_state)p2m->state[gfn] : P2M_NR_STATES;
 }
-
-const char *p2m__state_name(enum p2m_state state)
-{
-	static const char *const names[P2M_NR_STATES] = {
-		[P2M_UNPOPULATED] = "unpopulated", [P2M_PRIVATE] = "private",
-		[P2M_SHARED] = "shared",           [P2M_ZERO] = "zero",
-		[P2M_BALLOONED] = "ballooned",     [P2M_COMPRESSED] = "compressed",
-		[P2M_IN_FLIGHT] = "in-flight",
-	};
-	return state < P2M_NR_STATES ? names[state] : "invalid";
-}
-
-size_t p2m__metadata_bytes(const struct p2m *p2m)
-{
-	return (size_t)p2m->nr_frames * sizeof(*p2m->state) + sizeof(*p2m);
-}

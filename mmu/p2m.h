@@ -44,9 +44,5 @@ bool p2m__set_range(struct p2m *p2m, uint64_t gfn, uint64_t n, enum p2m_state st
 /* The state of gfn; P2M_NR_STATES when gfn is out of range. */
 enum p2m_state p2m__get(const struct p2m *p2m, uint64_t gfn);
 
-const char *p2m__state_name(enum p2m_state state);
-
-/* Bytes of l1vmm metadata the p2m uses (part of the VMM's own bill). */
-size_t p2m__metadata_bytes(const struct p2m *p2m);
 
 #endif
