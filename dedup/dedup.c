@@ -466,6 +466,22 @@ out:
 	return rc;
 }
 
+int dedup__populate(struct dedup *e, void *vm, uint64_t gfn)
+{
+	lock(e);
+	int rc = -ENOENT;
+	struct dedup_vm *v = find_vm(e, vm, NULL);
+	if (v) {
+		rc = -EINVAL;
+		if (p2m__get(v->p2m, gfn) == P2M_UNPOPULATED) {
+			p2m__set_range(v->p2m, gfn, 1, P2M_PRIVATE);
+			rc = 0;
+		}
+	}
+	unlock(e);
+	return rc;
+}
+
 static int broken(const char *what, const struct dedup_vm *v, uint64_t gfn)
 {
 	fprintf(stderr, "dedup: invariant broken: %s (vm %s, gfn %#llx)\n", what,

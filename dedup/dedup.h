@@ -199,6 +199,14 @@ uint64_t dedup__scan(struct dedup *e, uint64_t max_pages);
  */
 int dedup__cow_break(struct dedup *e, void *vm, uint64_t gfn);
 
+/*
+ * The backend saw (vm, gfn) get content for the first time (a write to an
+ * UNPOPULATED frame): it becomes PRIVATE, so scans visit it. Frames the
+ * guest never wrote stay UNPOPULATED and are never counted as savings. 0,
+ * -ENOENT, or -EINVAL (the frame was not UNPOPULATED; nothing changed).
+ */
+int dedup__populate(struct dedup *e, void *vm, uint64_t gfn);
+
 /* The knob's description (name, range, default, doc); NULL when out of range. */
 const struct dedup_knob_desc *dedup__knob_desc(enum dedup_knob knob);
 /* 0, -EINVAL (no such knob or value out of range) or -EBUSY (not now). */

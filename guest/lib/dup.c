@@ -73,7 +73,7 @@ enum dup_class dup__class(const struct dup_split *s, uint64_t i, uint32_t *value
 		return DUP_ZERO;
 	rank -= s->count[DUP_ZERO];
 	if (rank < s->count[DUP_SHARED]) {
-		*value = (uint32_t)(rank % DUP_SHARED_CONTENTS);
+		*value = (uint32_t)rank;
 		return DUP_SHARED;
 	}
 	rank -= s->count[DUP_SHARED];

@@ -5,8 +5,9 @@
  * The region is split into 4 KiB pages, page i of P. Each page has a class:
  *
  *   zero      all words 0
- *   shared    one of DUP_SHARED_CONTENTS pages that depend on seed only, so
- *             every VM given the same seed holds the same ones
+ *   shared    pages that depend on seed and their rank only: distinct within
+ *             one VM, and every VM given the same seed holds the same ones
+ *             (like a kernel or library image loaded by every guest)
  *   internal  one of DUP_INTERNAL_CONTENTS pages that depend on seed and vm:
  *             repeated within one VM, different in a VM with another vm=
  *   unique    depends on seed, vm, i and the page's generation: no two equal
@@ -14,8 +15,8 @@
  * Classes are exact to the page: rank = dup__permute(class key, P, i) is a
  * seeded bijection of [0, P), and ranks [0, Z) are zero, [Z, Z+S) shared,
  * [Z+S, Z+S+I) internal, the rest unique, with Z = P*zero/100 etc. (rounded
- * down). A shared or internal page of rank r holds content number
- * (r - first rank of its class) mod DUP_*_CONTENTS.
+ * down). A shared page of rank r holds content number r - Z; an internal
+ * page content number (r - Z - S) mod DUP_INTERNAL_CONTENTS.
  *
  * Word w of a page is dup__word(content, w), with content from dup__content():
  * a pure function of (class, seed, vm, content number or index, generation).
@@ -32,7 +33,6 @@
 
 #define DUP_PAGE_SIZE         4096
 #define DUP_PAGE_WORDS        (DUP_PAGE_SIZE / 8)
-#define DUP_SHARED_CONTENTS   64
 #define DUP_INTERNAL_CONTENTS 16
 
 enum dup_class { DUP_ZERO, DUP_SHARED, DUP_INTERNAL, DUP_UNIQUE, DUP_NR_CLASSES };
