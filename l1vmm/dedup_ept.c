@@ -27,7 +27,11 @@
  * closed by write-protecting the frame's host page first (mprotect): a vCPU
  * that writes it then gets EFAULT from KVM_RUN and waits in
  * dedup_ept__fault() for the share to finish (the backend lock), then runs
- * again and writes into the new mapping (a copy-on-write). Under the
+ * again and writes into the new mapping (a copy-on-write). Guest code KVM
+ * emulates (CPL0 here, docs/machine-notes.md) does not fault: KVM's emulator
+ * turns a write it cannot make into an MMIO exit at a RAM address, which
+ * dedup_ept__ram_mmio() completes the same way, after the share, and counts
+ * as a guest write. Under the
  * protection, the frame's dirty bit is cleared, its bytes compared again, and
  * only then is it replaced. A write is therefore never lost, and a dirty bit
  * after the replacement always means a write to the new mapping.
@@ -85,6 +89,7 @@ struct ept_vm {
 	uint64_t *written_prev; /* ... in the window before */
 	double window_start;    /* monotonic seconds */
 	uint32_t *file_page;    /* gfn -> memfd page + 1 mapped there, 0: anonymous */
+	uint64_t *host_written; /* bit per gfn: written by l1vmm for the guest (MMIO to RAM) */
 	uint64_t mappings;      /* estimated host mappings over this VM's RAM */
 	struct ept_vm *next;
 };
@@ -295,6 +300,12 @@ static void ept_sync(void *ctx, struct dedup *e)
 			if (harvest(b, ev, s) < 0)
 				continue;
 			uint64_t words = (s->nr_pages + 63) / 64;
+			/* writes l1vmm made for the guest count as the guest's
+			 * (slots start at multiples of 64 gfns) */
+			for (uint64_t w = 0; w < words; w++) {
+				s->log[w] |= ev->host_written[s->first_gfn / 64 + w];
+				ev->host_written[s->first_gfn / 64 + w] = 0;
+			}
 			for (uint64_t w = 0; w < words; w++) {
 				for (uint64_t bits = s->log[w]; bits; bits &= bits - 1) {
 					uint64_t gfn = s->first_gfn + w * 64 + (uint64_t)__builtin_ctzll(bits);
@@ -503,7 +514,8 @@ static int attach(void *ctx, struct vm *vm)
 	ev->written = calloc((ev->nr_frames + 63) / 64, sizeof(uint64_t));
 	ev->written_prev = calloc((ev->nr_frames + 63) / 64, sizeof(uint64_t));
 	ev->file_page = calloc(ev->nr_frames, sizeof(uint32_t));
-	int rc = ev->written && ev->written_prev && ev->file_page ? 0 : -ENOMEM;
+	ev->host_written = calloc((ev->nr_frames + 63) / 64, sizeof(uint64_t));
+	int rc = ev->written && ev->written_prev && ev->file_page && ev->host_written ? 0 : -ENOMEM;
 	for (unsigned i = 0; rc == 0 && i < vm->mem.nr_regions; i++) {
 		const struct ept_region *r = &vm->mem.region[i];
 		struct ept_slot *s = &ev->slot[ev->nr_slots++];
@@ -548,6 +560,7 @@ static int attach(void *ctx, struct vm *vm)
 		free(ev->written);
 		free(ev->written_prev);
 		free(ev->file_page);
+		free(ev->host_written);
 		free(ev);
 	}
 	return rc;
@@ -572,6 +585,7 @@ static void detach(void *ctx, struct vm *vm)
 	free(ev->written);
 	free(ev->written_prev);
 	free(ev->file_page);
+	free(ev->host_written);
 	free(ev);
 }
 
@@ -640,6 +654,28 @@ bool dedup_ept__fault(struct vm *vm, unsigned *retries)
 	/* a share or zero of one of this VM's frames holds the lock from the write
 	 * protection to the new mapping: once we have it, the frame is writable */
 	pthread_mutex_lock(&ev->b->lock);
+	pthread_mutex_unlock(&ev->b->lock);
+	return true;
+}
+
+bool dedup_ept__ram_mmio(struct vm *vm, const struct vm_exit *e)
+{
+	struct ept_vm *ev = __atomic_load_n(&vm->dedup_priv, __ATOMIC_ACQUIRE);
+	if (!ev || e->count != 1)
+		return false;
+	uint8_t *hva = ept__gpa_ptr(&vm->mem, e->addr, e->size);
+	if (!hva)
+		return false; /* not RAM: a device's */
+	/* once we hold the lock no frame is write-protected: the access is
+	 * plain memory (a write to a shared frame copies it on write) */
+	pthread_mutex_lock(&ev->b->lock);
+	if (e->is_write) {
+		memcpy(hva, e->data, e->size);
+		for (uint64_t gfn = e->addr / PAGE; gfn <= (e->addr + e->size - 1) / PAGE; gfn++)
+			BIT_SET(ev->host_written, gfn);
+	} else {
+		memcpy(e->data, hva, e->size);
+	}
 	pthread_mutex_unlock(&ev->b->lock);
 	return true;
 }

@@ -73,6 +73,15 @@ int dedup_ept__create(struct dedup_host_backend *out, char *err, size_t errlen);
  */
 bool dedup_ept__fault(struct vm *vm, unsigned *retries);
 
+/*
+ * An MMIO exit of ept VM vm at a RAM address: KVM's instruction emulator
+ * could not write a frame page sharing had write-protected. Wait for the
+ * share, make the access on guest RAM, count a write as the guest's. False
+ * when the address is not RAM or page sharing is not on for vm.
+ */
+struct vm_exit;
+bool dedup_ept__ram_mmio(struct vm *vm, const struct vm_exit *e);
+
 /* ---- the host's side (dedup_host.c) ---- */
 
 struct dedup_host;
