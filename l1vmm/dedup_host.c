@@ -469,10 +469,11 @@ void dedup_host__destroy(struct dedup_host *h)
 /* ---- statistics ---- */
 
 /* Sum of every engine's statistics, after a sync (so they are exact). */
-static void totals(struct dedup_host *h, struct dedup_stats *sum, uint64_t *mappings)
+static void totals(struct dedup_host *h, struct dedup_stats *sum, uint64_t *mappings,
+		   uint64_t *calls)
 {
 	*sum = (struct dedup_stats){ 0 };
-	*mappings = 0;
+	*mappings = *calls = 0;
 	dedup_host__sync(h);
 	for (unsigned i = 0; i < NR_ENGINES; i++) {
 		struct engine *en = &h->eng[i];
@@ -490,6 +491,8 @@ static void totals(struct dedup_host *h, struct dedup_stats *sum, uint64_t *mapp
 		}
 		if (en->b.host_mappings)
 			*mappings += en->b.host_mappings(en->b.ctx);
+		if (en->b.map_calls)
+			*calls += en->b.map_calls(en->b.ctx);
 	}
 }
 
@@ -511,21 +514,21 @@ static void ksm_totals(const struct dedup_host *h, struct dedup_stats *s)
 	};
 }
 
-enum { ARG_BACKEND = 1000, ARG_MAPPINGS, ARG_CHECK };
+enum { ARG_BACKEND = 1000, ARG_MAPPINGS, ARG_MAP_CALLS, ARG_CHECK };
 
 static int show_stat(void *obj, const struct ctl_entry *ce, char *buf, size_t len)
 {
 	struct dedup_host *h = obj;
 	struct dedup_stats s;
-	uint64_t mappings = 0;
+	uint64_t mappings = 0, calls = 0;
 	pthread_mutex_lock(&h->lock);
 	if (h->ksm_active)
 		ksm_totals(h, &s);
 	else
-		totals(h, &s, &mappings);
+		totals(h, &s, &mappings, &calls);
 	pthread_mutex_unlock(&h->lock);
-	if (ce->arg == ARG_MAPPINGS) {
-		snprintf(buf, len, "%llu", (unsigned long long)mappings);
+	if (ce->arg == ARG_MAPPINGS || ce->arg == ARG_MAP_CALLS) {
+		snprintf(buf, len, "%llu", (unsigned long long)(ce->arg == ARG_MAPPINGS ? mappings : calls));
 		return 0;
 	}
 	const struct dedup_stat_desc *d = &dedup__stat_table[ce->arg];
@@ -609,7 +612,7 @@ static bool host_running(void *obj)
 
 int dedup_host__register(struct dedup_host *h, struct ctl_tree *t)
 {
-	size_t n = DEDUP_NR_KNOBS + 1 + dedup__stat_table_len + 2;
+	size_t n = DEDUP_NR_KNOBS + 1 + dedup__stat_table_len + 3;
 	struct ctl_entry *es = calloc(n, sizeof(*es));
 	if (!es)
 		return -ENOMEM;
@@ -636,6 +639,9 @@ int dedup_host__register(struct dedup_host *h, struct ctl_tree *t)
 	es[i++] = (struct ctl_entry){ .path = "dedup/host_mappings", .type = CTL_TEXT,
 		.arg = ARG_MAPPINGS, .show = show_stat,
 		.doc = "host memory mappings used for sharing (ept: VMAs; see vm.max_map_count)" };
+	es[i++] = (struct ctl_entry){ .path = "dedup/map_calls", .type = CTL_TEXT,
+		.arg = ARG_MAP_CALLS, .show = show_stat,
+		.doc = "ept: mapping calls made; a run of frames onto consecutive copies takes one" };
 	es[i++] = (struct ctl_entry){ .path = "dedup/check", .type = CTL_TEXT,
 		.show = show_check, .doc = "ok when every counter and copy agrees with the p2m "
 		"(a full cross-check: slow on big guests)" };

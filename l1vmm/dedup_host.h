@@ -52,6 +52,8 @@ struct dedup_host_backend {
 	void (*scan_end)(void *ctx);
 	/* Host mappings in use for sharing now (ept: VMAs over guest RAM), or 0. */
 	uint64_t (*host_mappings)(void *ctx);
+	/* Optional: mapping calls made so far (ept: one per run of frames replaced). */
+	uint64_t (*map_calls)(void *ctx);
 	/* Per-VM state, before dedup__add_vm / after dedup__remove_vm. 0 or -errno. */
 	int (*attach)(void *ctx, struct vm *vm);
 	void (*detach)(void *ctx, struct vm *vm);

@@ -76,8 +76,13 @@ def main():
     ap.add_argument("--mutate", type=int, default=0)
     ap.add_argument("--size", default="32M")
     ap.add_argument("--seconds", type=int, default=12)
+    ap.add_argument("--runs", action="store_true",
+                    help="every page shared (one content per page index, the same in "
+                         "every VM): runs of frames must be replaced by one mapping call each")
     a = ap.parse_args()
     need_kvm()
+    if a.runs:
+        MIX.update(zero=0, shared=100, internal=0)
 
     pages = size_bytes(a.size) // PAGE
     z = pages * MIX["zero"] // 100
@@ -207,6 +212,11 @@ def watch(a, mnt, proc, names, ideal, s, i, z, u):
         check(breaks >= 1000, f"{breaks} copy-on-write breaks under mutation (>= 1000)")
     backend = read(mnt, f"vms/{names[0]}/dedup/backend")
     check(backend == a.mode, f"vms/{names[0]}/dedup/backend is {a.mode} ({backend})")
+    if a.runs and a.mode == "ept":
+        calls = num(mnt, "dedup/map_calls")
+        frames = sum(num(mnt, f"vms/{nm}/dedup/pages_shared") for nm in names)
+        check(calls * 20 <= frames, f"{frames} frames shared with {calls} mapping calls: "
+              "runs are coalesced (at least 20 frames a call)")
     # the counters against the p2m, and against each other
     check(read(mnt, "dedup/check") == "ok", "dedup/check: every counter and copy agrees with the p2m")
     host = {k: num(mnt, f"dedup/{k}") for k in ("pages_shared", "pages_sharing", "zero_pages")}
