@@ -31,7 +31,9 @@
  * emulates (CPL0 here, docs/machine-notes.md) does not fault: KVM's emulator
  * turns a write it cannot make into an MMIO exit at a RAM address, which
  * dedup_ept__ram_mmio() completes the same way, after the share, and counts
- * as a guest write. Under the
+ * as a guest write; a locked read-modify-write it cannot make (xchg, cmpxchg)
+ * ends in an emulation failure, which the vCPU retries once the share is
+ * done (dedup_ept__fault, like an EFAULT). Under the
  * protection, the frame's dirty bit is cleared, its bytes compared again, and
  * only then is it replaced. A write is therefore never lost, and a dirty bit
  * after the replacement always means a write to the new mapping.
@@ -67,7 +69,6 @@
 #define STORE_MAX_BYTES (64ull << 30)   /* virtual reservation for the store */
 #define STORE_GROW_PAGES 512            /* the memfd grows 2 MiB at a time */
 #define EPT_MAP_RESERVE 4096            /* mappings left for the rest of l1vmm */
-#define FAULT_RETRIES 100000            /* EFAULTs in a row one vCPU may wait out */
 #define WINDOW_SECONDS 0.010            /* written(): a write in this window or the last */
 
 struct ept_slot {
@@ -788,10 +789,13 @@ int dedup_ept__create(struct dedup_host_backend *out, char *err, size_t errlen)
 	return 0;
 }
 
-bool dedup_ept__fault(struct vm *vm, unsigned *retries)
+bool dedup_ept__fault(struct vm *vm, unsigned *retries, unsigned max_retries)
 {
+	if (vm->mode != CPU_MODE_EPT) /* dedup_priv is another backend's */
+		return false;
 	struct ept_vm *ev = __atomic_load_n(&vm->dedup_priv, __ATOMIC_ACQUIRE);
-	if (!ev || ++*retries > FAULT_RETRIES)
+	/* a fault that outlives max_retries waits was not ours */
+	if (!ev || ++*retries > max_retries)
 		return false;
 	/* a share or zero of one of this VM's frames holds the lock from the write
 	 * protection to the new mapping: once we have it, the frame is writable */
@@ -802,6 +806,8 @@ bool dedup_ept__fault(struct vm *vm, unsigned *retries)
 
 bool dedup_ept__ram_mmio(struct vm *vm, const struct vm_exit *e)
 {
+	if (vm->mode != CPU_MODE_EPT) /* dedup_priv is another backend's */
+		return false;
 	struct ept_vm *ev = __atomic_load_n(&vm->dedup_priv, __ATOMIC_ACQUIRE);
 	if (!ev || e->count != 1)
 		return false;
