@@ -257,7 +257,7 @@ awk -F'\t' '$1 == "ksm" {kt = $2; kc = $3} $1 ~ /^l1vmm/ {lt[$1] = $2; lc[$1] = 
 
 # The plot: saved MiB over time since the fill, one line per contender, the ideal.
 {
-  echo "set terminal pngcairo size 1000,600"
+  echo "set terminal pngcairo size 1000,600 noenhanced"
   echo "set output '$out/dedup-saved.png'"
   echo "set title 'Saved memory, $N guests x $SIZE workload=dup (pages_to_scan=$PAGES_TO_SCAN, sleep_millisecs=$SLEEP_MS)'"
   echo "set xlabel 'seconds since the guests filled their memory'; set ylabel 'saved MiB (pages_sharing + zero pages)'"
