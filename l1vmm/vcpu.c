@@ -177,7 +177,8 @@ static bool handle_exit(struct vcpu *vcpu, const struct vm_exit *e)
 		dispatch_io(&vm->pio, e);
 		return true;
 	case VM_EXIT_MMIO:
-		dispatch_io(&vm->mmio, e);
+		if (!dedup_ept__ram_mmio(vm, e))
+			dispatch_io(&vm->mmio, e);
 		return true;
 	case VM_EXIT_INTR:
 		return true;
