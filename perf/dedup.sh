@@ -61,10 +61,6 @@ status=0
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) printf "%.15g\n", (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2); else print "n/a"}'; }
 mem_available() { awk '/^MemAvailable:/ {printf "%.0f\n", $2 * 1024}' /proc/meminfo; }
-ksmd_cpu_ms() { # utime + stime of the ksmd kernel thread
-  local p; p=$(pgrep -x ksmd | head -1)
-  awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); print ($12 + $13) * 1000 / hz}' "/proc/$p/stat"
-}
 ksm_stat() { cat "/sys/kernel/mm/ksm/$1"; }
 
 # KSM keeps the counters of an exited process's merged pages (their memory
@@ -113,11 +109,11 @@ run_contender() {
     vms+=(--vm "name=g$i,mem=$MEM,mode=$mode,domain=bench,cmdline=\"workload=dup size=$SIZE shared=$SHARED internal=$INTERNAL zero=$ZERO mutate=$MUTATE mutate_from=$((SCAN_S + 1)) seconds=$((SCAN_S + MUTATE_S)) seed=$SEED vm=$i\"")
   done
   # before: MemAvailable (median of 3), KSM's global counters and ksmd's CPU
-  local before ksm0=0 cpu0=0
+  local before ksm0=0
   before=$(for i in 1 2 3; do mem_available; sleep 0.3; done | median)
   if [ "$name" = ksm ]; then
     ksm_flush
-    ksm0=$(( $(ksm_stat pages_sharing) + $(ksm_stat ksm_zero_pages) )); cpu0=$(ksmd_cpu_ms)
+    ksm0=$(( $(ksm_stat pages_sharing) + $(ksm_stat ksm_zero_pages) )) # scan_cpu_ms counts from l1vmm's start
   fi
   echo "$before" > "$out/mem_before-$name"
   "$l1vmm" run --timeout $((SCAN_S + MUTATE_S + 120)) --sysfs "$mnt" "${sets[@]}" "${vms[@]}" \
@@ -130,7 +126,7 @@ run_contender() {
          read -r cow < "$d/cow_breaks" && read -r maps < "$d/host_mappings" &&
          read -r rss < "$mnt/host/l1vmm_rss"; } 2>/dev/null; then
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$EPOCHREALTIME" $((sharing + zero - ksm0)) "$shared" \
-        $((cpu - cpu0)) "$(mem_available)" "$rss" "$cow" "$maps" >> "$samples"
+        "$cpu" "$(mem_available)" "$rss" "$cow" "$maps" >> "$samples"
     fi
     sleep "$SAMPLE_S"
   done
