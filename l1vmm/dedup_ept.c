@@ -693,6 +693,17 @@ static int mark_resident(struct vm *vm, const struct ept_slot *s)
 	return rc;
 }
 
+static void ept_vm_free(struct ept_vm *ev)
+{
+	for (unsigned i = 0; i < ev->nr_slots; i++)
+		free(ev->slot[i].log);
+	free(ev->written);
+	free(ev->written_prev);
+	free(ev->file_page);
+	free(ev->host_written);
+	free(ev);
+}
+
 static int attach(void *ctx, struct vm *vm)
 {
 	struct ept_backend *b = ctx;
@@ -745,15 +756,8 @@ static int attach(void *ctx, struct vm *vm)
 		}
 		pthread_mutex_unlock(&b->lock);
 	}
-	if (rc < 0) {
-		for (unsigned i = 0; i < ev->nr_slots; i++)
-			free(ev->slot[i].log);
-		free(ev->written);
-		free(ev->written_prev);
-		free(ev->file_page);
-		free(ev->host_written);
-		free(ev);
-	}
+	if (rc < 0)
+		ept_vm_free(ev);
 	return rc;
 }
 
@@ -771,13 +775,7 @@ static void detach(void *ctx, struct vm *vm)
 		}
 	pthread_mutex_unlock(&b->lock);
 	vm->dedup_priv = NULL;
-	for (unsigned i = 0; i < ev->nr_slots; i++)
-		free(ev->slot[i].log);
-	free(ev->written);
-	free(ev->written_prev);
-	free(ev->file_page);
-	free(ev->host_written);
-	free(ev);
+	ept_vm_free(ev);
 }
 
 static uint64_t host_mappings(void *ctx)
