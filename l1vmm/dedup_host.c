@@ -339,21 +339,22 @@ static int attach_vm(struct dedup_host *h, struct vm *vm, struct machine *machin
 	return 0;
 }
 
-/* Attach the VMs that wait for run = 1 (h->lock held); errors are reported. */
-static int attach_pending(struct dedup_host *h)
+/*
+ * Attach the VMs that wait for run = 1 (h->lock held). A VM that cannot be
+ * attached runs on unshared, with one line on stderr that says why; the
+ * others are shared (the write of run succeeds).
+ */
+static void attach_pending(struct dedup_host *h)
 {
-	int rc = 0;
 	for (unsigned i = 0; i < h->nr_pending; i++) {
 		struct pending *p = &h->pending[i];
 		char err[256];
 		if (attach_vm(h, p->vm, p->machine, p->domain, err, sizeof(err)) < 0) {
 			fprintf(stderr, "l1vmm: %s: page sharing off: %s\n", p->vm->name, err);
 			p->vm->dedup_host = NULL;
-			rc = -EIO;
 		}
 	}
 	h->nr_pending = 0;
-	return rc;
 }
 
 int dedup_host__add_vm(struct dedup_host *h, struct vm *vm, struct machine *machine,
@@ -593,7 +594,7 @@ static int store_knob(void *obj, const struct ctl_entry *ce, const union ctl_val
 	if (rc == 0) {
 		h->knob[k] = value;
 		if (k == DEDUP_RUN && value)
-			rc = attach_pending(h);
+			attach_pending(h);
 		pthread_cond_broadcast(&h->cv);
 	}
 out:
