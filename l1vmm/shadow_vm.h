@@ -56,6 +56,7 @@
 struct vm;
 struct vm_config;
 struct vcpu;
+struct dedup_shadow;
 
 struct machine {
 	const struct kvm_host *kvm;
@@ -67,6 +68,9 @@ struct machine {
 	unsigned nr_vms;
 	pthread_mutex_t recycle_lock;  /* one machine-wide hold at a time; taken first */
 	uint64_t recycles;             /* atomic: memslot flushes done */
+	struct dedup_shadow *dedup_shadow; /* page sharing's backend (its zero frames), or NULL;
+					    * set and cleared by l1vmm/dedup_shadow.c while
+					    * no VM is attached to it */
 };
 
 /* Create the machine for guests of guest_bytes RAM in all. 0, or -1 with a reason. */

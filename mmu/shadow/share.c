@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DOC: page sharing in the shadow MMU: write tracking, sharing, unsharing.
+ *
+ * A frame (gfn) maps, in p2m_mfn[gfn], either the guest's own machine frame
+ * (own_mfn) or a frame l1vmm shares between guests: a stored copy or a zero
+ * frame. g->frame[gfn] holds its flags (shadow.h, SF_*). The invariants:
+ *  - p2m_mfn[gfn] != own_mfn implies SF_WP: shared frames are mapped
+ *    read-only, and a shared frame is never a page table nor pinned;
+ *  - SF_WP: no shadow leaf maps the frame writable; SF_STALE: KVM may still
+ *    hold a writable translation of it from before (shadow__track_flush()
+ *    or shadow__share() tells KVM before relying on SF_WP);
+ *  - the own frame of a shared gfn is discarded (MADV_DONTNEED): it holds
+ *    nothing, nobody maps it, and KVM has dropped its translations.
+ *
+ * Why no machine hold: KVM here keeps CPL3 translations across changes of
+ * present shadow entries (docs/machine-notes.md), but it drops every
+ * translation of a host page when that page's host mapping changes (the MMU
+ * notifier). Every retarget below is therefore followed, before anyone can
+ * observe the difference, by such a change on the frame the stale
+ * translations point to: MADV_DONTNEED of the own frame after a share, a
+ * PROT_EXEC round trip (shadow__machine_forget) on the copy after a break
+ * and on write-protected frames before their content is trusted. Widening
+ * a leaf (read-only to writable, same frame) needs nothing: KVM resolves
+ * the write fault from the shadows as they are now.
+ *
+ * Why the host goes through p2m_mfn too (walk.c's validator,
+ * shadow__access): the guest's own frame of a shared gfn holds nothing.
+ *
+ * Everything here runs under g->lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "mmu/shadow/shadow_priv.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void record(struct shadow_guest *g, uint64_t gfn, enum shadow_event_kind kind)
+{
+	if (g->nev == g->ev_cap) {
+		size_t cap = g->ev_cap ? g->ev_cap * 2 : 256;
+		struct shadow_event *ev = realloc(g->ev, cap * sizeof(*ev));
+		if (!ev) {
+			g->stats.lost_events++;
+			return;
+		}
+		g->ev = ev;
+		g->ev_cap = cap;
+	}
+	g->ev[g->nev++] = (struct shadow_event){ .gfn = gfn, .kind = kind };
+}
+
+static void forget(struct shadow_guest *g, uint64_t mfn, uint64_t n)
+{
+	g->stats.forgets++;
+	/* Cannot fail for a range of machine memory short of the kernel running
+	 * out of VMAs; then the next machine flush is the only way left. */
+	if (shadow__machine_forget(g->m, mfn, n) < 0)
+		g->flush_needed = true;
+}
+
+void share_note_write(struct shadow_guest *g, uint64_t gfn)
+{
+	if (!g->tracking || gfn >= g->nr_frames)
+		return;
+	uint8_t *f = &g->frame[gfn];
+	uint64_t own = own_mfn(g, gfn), from = g->p2m_mfn[gfn];
+	if (from != own) {
+		/* copy-on-write: the bytes the guest reads now, in its own frame */
+		uint64_t t0 = now_ns();
+		memcpy(shadow__mfn_ptr(g->m, own), shadow__mfn_ptr(g->m, from), EPT_PAGE_SIZE);
+		g->p2m_mfn[gfn] = own;
+		*f = (uint8_t)((*f & ~(SF_WP | SF_STALE)) | SF_WRITTEN);
+		fill_refresh_mfn(g, from); /* this gfn's leaves move to own (writable) */
+		forget(g, from, 1);        /* KVM's read-only translations of from go */
+		record(g, gfn, SHADOW_EV_BREAK);
+		g->stats.cow_breaks++;
+		g->stats.break_ns += now_ns() - t0;
+		return;
+	}
+	if (!(*f & SF_WP)) {
+		*f |= SF_WRITTEN;
+		return;
+	}
+	if (*f & SF_UNPOP) {
+		record(g, gfn, SHADOW_EV_POPULATE);
+		g->stats.populates++;
+	}
+	*f = (uint8_t)((*f & ~(SF_WP | SF_STALE | SF_UNPOP)) | SF_WRITTEN);
+	fill_refresh_mfn(g, own); /* widen every alias: no KVM change needed */
+}
+
+void shadow__pin(struct shadow_guest *g, uint64_t gfn)
+{
+	pthread_mutex_lock(&g->lock);
+	if (gfn < g->nr_frames) {
+		share_note_write(g, gfn); /* its own frame again, if it was shared */
+		g->frame[gfn] |= SF_PINNED;
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void mark_stale(struct shadow_guest *g, uint64_t gfn)
+{
+	if (g->nstale == g->stale_cap) {
+		size_t cap = g->stale_cap ? g->stale_cap * 2 : 256;
+		uint64_t *s = realloc(g->stale, cap * sizeof(*s));
+		if (!s) {
+			forget(g, own_mfn(g, gfn), 1); /* no room to batch: tell KVM now */
+			return;
+		}
+		g->stale = s;
+		g->stale_cap = cap;
+	}
+	g->frame[gfn] |= SF_STALE;
+	g->stale[g->nstale++] = gfn;
+}
+
+/* Write-protect gfn's own frame in the shadows (KVM told later: SF_STALE). */
+static void protect(struct shadow_guest *g, uint64_t gfn)
+{
+	g->frame[gfn] |= SF_WP;
+	if (rmap_clear_rw(g, own_mfn(g, gfn)))
+		mark_stale(g, gfn);
+}
+
+static void flush_stale(struct shadow_guest *g)
+{
+	size_t i = 0;
+	while (i < g->nstale) {
+		uint64_t first = g->stale[i], n = 0;
+		/* a run of consecutive gfns still stale: one call */
+		while (i < g->nstale && g->stale[i] == first + n) {
+			if (!(g->frame[g->stale[i]] & SF_STALE))
+				break;
+			g->frame[g->stale[i]] &= (uint8_t)~SF_STALE;
+			n++;
+			i++;
+		}
+		if (n)
+			forget(g, own_mfn(g, first), n);
+		else
+			i++;
+	}
+	g->nstale = 0;
+}
+
+int shadow__track_start(struct shadow_guest *g, const struct p2m *p2m)
+{
+	pthread_mutex_lock(&g->lock);
+	g->tracking = true;
+	for (uint64_t gfn = 0; gfn < g->nr_frames; gfn++) {
+		g->frame[gfn] &= SF_PINNED;
+		if (p2m__get(p2m, gfn) == P2M_UNPOPULATED) {
+			g->frame[gfn] |= SF_UNPOP;
+			protect(g, gfn);
+		}
+	}
+	flush_stale(g);
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+void shadow__track_stop(struct shadow_guest *g)
+{
+	pthread_mutex_lock(&g->lock);
+	for (uint64_t gfn = 0; gfn < g->nr_frames; gfn++) {
+		uint64_t own = own_mfn(g, gfn);
+		if (g->p2m_mfn[gfn] != own) {
+			/* the copy may be gone already: drop the leaves, never read it */
+			rmap_unmap(g, g->p2m_mfn[gfn]);
+			g->p2m_mfn[gfn] = own;
+		}
+		g->frame[gfn] &= SF_PINNED;
+	}
+	g->tracking = false;
+	free(g->ev);
+	free(g->stale);
+	g->ev = NULL;
+	g->stale = NULL;
+	g->nev = g->ev_cap = g->nstale = g->stale_cap = 0;
+	pthread_mutex_unlock(&g->lock);
+}
+
+static bool shareable(const struct shadow_guest *g, uint64_t gfn)
+{
+	return gfn < g->nr_frames && !g->pt_level[gfn] && !(g->frame[gfn] & SF_PINNED);
+}
+
+const void *shadow__frame_content(struct shadow_guest *g, uint64_t gfn)
+{
+	pthread_mutex_lock(&g->lock);
+	const void *p = shareable(g, gfn) ? frame_ptr(g, gfn) : NULL;
+	pthread_mutex_unlock(&g->lock);
+	return p;
+}
+
+bool shadow__frame_written(struct shadow_guest *g, uint64_t gfn)
+{
+	pthread_mutex_lock(&g->lock);
+	bool written = true;
+	if (g->tracking && shareable(g, gfn)) {
+		uint8_t *f = &g->frame[gfn];
+		written = (*f & SF_WRITTEN) || !(*f & SF_WP);
+		if (!(*f & SF_WP))
+			protect(g, gfn);
+		*f &= (uint8_t)~SF_WRITTEN;
+	}
+	pthread_mutex_unlock(&g->lock);
+	return written;
+}
+
+int shadow__share(struct shadow_guest *g, uint64_t gfn, uint64_t to_mfn)
+{
+	const uint8_t *to = shadow__mfn_ptr(g->m, to_mfn);
+	if (!to || gfn >= g->nr_frames)
+		return -EINVAL;
+	pthread_mutex_lock(&g->lock);
+	int rc = -EBUSY;
+	uint64_t own = own_mfn(g, gfn);
+	if (!g->tracking || !shareable(g, gfn) || g->p2m_mfn[gfn] != own || to_mfn == own)
+		goto out;
+	uint8_t *f = &g->frame[gfn];
+	if (!(*f & SF_WP))
+		protect(g, gfn);
+	if (*f & SF_STALE) {
+		/* KVM may still let a vCPU write own: not before it is told */
+		forget(g, own, 1);
+		*f &= (uint8_t)~SF_STALE;
+	}
+	/* From here on nothing writes own: the shadows and KVM map it read-only,
+	 * and every host writer takes g->lock. */
+	rc = -EAGAIN;
+	if (memcmp(shadow__mfn_ptr(g->m, own), to, EPT_PAGE_SIZE) != 0) {
+		g->stats.share_races++;
+		goto out;
+	}
+	g->p2m_mfn[gfn] = to_mfn;
+	fill_refresh_mfn(g, own);
+	/* own's read-only translations in KVM go with its host page */
+	if (madvise(shadow__mfn_ptr(g->m, own), EPT_PAGE_SIZE, MADV_DONTNEED) < 0) {
+		g->stats.discard_errors++; /* no memory saved; KVM must forget it still */
+		forget(g, own, 1);
+	}
+	*f &= (uint8_t)~SF_WRITTEN;
+	g->stats.shares++;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
+void shadow__track_flush(struct shadow_guest *g)
+{
+	pthread_mutex_lock(&g->lock);
+	flush_stale(g);
+	pthread_mutex_unlock(&g->lock);
+}
+
+size_t shadow__take_events(struct shadow_guest *g, struct shadow_event **out)
+{
+	pthread_mutex_lock(&g->lock);
+	size_t n = g->nev;
+	*out = g->ev;
+	g->ev = NULL;
+	g->nev = g->ev_cap = 0;
+	pthread_mutex_unlock(&g->lock);
+	return n;
+}
