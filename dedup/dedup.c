@@ -369,36 +369,38 @@ static bool merge_candidate(struct dedup *e, struct dedup_vm *v, uint64_t gfn, c
 	return true;
 }
 
-static void scan_one(struct dedup *e, struct dedup_vm *v, uint64_t gfn)
+/* Visit one gfn; false when it was not a private page (nothing to examine). */
+static bool scan_one(struct dedup *e, struct dedup_vm *v, uint64_t gfn)
 {
 	const void *page = NULL;
 	if (p2m__get(v->p2m, gfn) != P2M_PRIVATE || !(page = e->be.page(v->handle, gfn))) {
 		set_volatile(v, gfn, false);
-		return;
+		return false;
 	}
 	if (e->be.written(v->handle, gfn)) {
 		set_volatile(v, gfn, true);
-		return;
+		return true;
 	}
 	set_volatile(v, gfn, false);
 
 	uint64_t h = page_hash(e, page);
 	if (e->knob[DEDUP_USE_ZERO_PAGES] && h == e->zero_hash && is_zero_page(page)) {
 		zero_one(e, v, gfn);
-		return;
+		return true;
 	}
 	if (join_stable(e, v, gfn, page, h))
-		return;
+		return true;
 
 	struct dedup_cand *s = cand_find(e, h, v->domain);
 	if (s && s->vm && !(s->vm == v && s->gfn == gfn) && merge_candidate(e, v, gfn, page, h, s))
-		return;
+		return true;
 	if (!s && !(s = cand_claim(e, h, v->domain)))
-		return; /* at the metadata cap: counted */
+		return true; /* at the metadata cap: counted */
 	if (!s->vm)
 		e->nr_cands++;
 	s->vm = v;
 	s->gfn = gfn;
+	return true;
 }
 
 static uint64_t thread_cpu_ns(void)
@@ -410,14 +412,21 @@ static uint64_t thread_cpu_ns(void)
 
 uint64_t dedup__scan(struct dedup *e, uint64_t max_pages)
 {
-	uint64_t done = 0;
+	uint64_t done = 0, visited = 0;
 	lock(e);
 	uint64_t t0 = thread_cpu_ns();
-	while (done < max_pages && e->knob[DEDUP_RUN] && e->nr_vms) {
+	/* max_pages counts private pages examined (as KSM counts present pages);
+	 * gfns with nothing to examine are skipped, at most one pass of them */
+	uint64_t max_visits = max_pages;
+	for (size_t i = 0; i < e->nr_vms; i++)
+		max_visits += e->vms[i]->p2m->nr_frames;
+	while (done < max_pages && visited < max_visits && e->knob[DEDUP_RUN] && e->nr_vms) {
 		struct dedup_vm *v = e->vms[e->cursor_vm];
-		scan_one(e, v, e->cursor_gfn);
-		done++;
-		e->pages_scanned++;
+		visited++;
+		if (scan_one(e, v, e->cursor_gfn)) {
+			done++;
+			e->pages_scanned++;
+		}
 		if (++e->cursor_gfn >= v->p2m->nr_frames) {
 			e->cursor_gfn = 0;
 			if (++e->cursor_vm == e->nr_vms) {
@@ -426,7 +435,7 @@ uint64_t dedup__scan(struct dedup *e, uint64_t max_pages)
 				cand_reset(e);
 			}
 		}
-		if (done % SCAN_LOCK_BATCH == 0) {
+		if (visited % SCAN_LOCK_BATCH == 0) {
 			uint64_t t1 = thread_cpu_ns();
 			e->scan_cpu_ns += t1 - t0;
 			unlock(e);

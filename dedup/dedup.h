@@ -50,10 +50,11 @@ struct dedup_backend {
 	 */
 	const void *(*page)(void *vm, uint64_t gfn);
 	/*
-	 * Whether (vm, gfn) was written since the last time the engine asked,
-	 * and forget it (KVM dirty log in ept mode, write protection in
-	 * shadow mode). The first ask after the frame became private says
-	 * "written".
+	 * Whether (vm, gfn) was written recently: during the last scan
+	 * interval or so (KVM dirty log in ept mode, write protection in
+	 * shadow mode). Such a page is volatile: not a candidate now. A page
+	 * written once and quiet since is not volatile, whenever it was
+	 * written: that is what lets one pass find it (KSM needs two).
 	 */
 	bool (*written)(void *vm, uint64_t gfn);
 	/* A new stored copy of 4 KiB of content; NULL when out of memory. */
@@ -128,7 +129,7 @@ struct dedup_stats {
 	uint64_t cow_breaks;     /* writes that unshared a shared or zero frame */
 	int64_t general_profit;  /* (pages_sharing + zero_pages) * 4 KiB - meta_bytes */
 	uint64_t scan_cpu_ms;    /* thread CPU time spent in dedup__scan() */
-	uint64_t pages_scanned;  /* gfns visited by dedup__scan() */
+	uint64_t pages_scanned;  /* private pages examined by dedup__scan() */
 	uint64_t meta_bytes;     /* the engine's own memory (tables, per-VM maps) */
 	uint64_t meta_cap_hits;  /* candidates or copies not added: max_meta_bytes reached */
 	uint64_t hash_collisions; /* equal hash, different bytes: not shared */
@@ -182,11 +183,14 @@ int dedup__remove_vm(struct dedup *e, void *vm);
 int dedup__set_domain(struct dedup *e, void *vm, uint32_t domain);
 
 /*
- * Visit up to max_pages gfns, round robin over VMs and their gfns, resuming
- * where the last call stopped; the unit of work of a scanner thread that
- * wakes every sleep_millisecs and passes pages_to_scan. Returns the gfns
- * visited (0 when run is 0 or there are no VMs). Never fails a guest: a
- * backend error or the metadata cap leaves frames private and is counted.
+ * Examine up to max_pages private pages, round robin over VMs and their gfns,
+ * resuming where the last call stopped; gfns that are not private (nothing
+ * to examine) are skipped without counting, at most one pass of them per
+ * call. The unit of work of a scanner thread that wakes every
+ * sleep_millisecs and passes pages_to_scan (KSM likewise counts only present
+ * pages). Returns the pages examined (0 when run is 0 or there are no VMs).
+ * Never fails a guest: a backend error or the metadata cap leaves frames
+ * private and is counted.
  */
 uint64_t dedup__scan(struct dedup *e, uint64_t max_pages);
 
@@ -213,6 +217,10 @@ const struct dedup_knob_desc *dedup__knob_desc(enum dedup_knob knob);
 int dedup__knob_set(struct dedup *e, enum dedup_knob knob, uint64_t value);
 /* The knob's value; 0 for no such knob. */
 uint64_t dedup__knob_get(struct dedup *e, enum dedup_knob knob);
+
+/* Count ns of CPU time spent for the engine outside dedup__scan() (a
+ * backend's sync, a dirty-log harvest) in scan_cpu_ms. */
+void dedup__add_scan_cpu(struct dedup *e, uint64_t ns);
 
 void dedup__stats(struct dedup *e, struct dedup_stats *out);
 /* 0 or -ENOENT. */

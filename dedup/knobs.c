@@ -21,7 +21,8 @@ static const struct dedup_knob_desc knobs[DEDUP_NR_KNOBS] = {
 	/* At least 2: a copy with one user saves nothing. */
 	[DEDUP_MAX_PAGE_SHARING] = { "max_page_sharing", 2, 1u << 16, 256,
 		"most guest pages mapped onto one stored copy (EBUSY while copies exist)" },
-	[DEDUP_USE_ZERO_PAGES] = { "use_zero_pages", 0, 1, 0,
+	/* On by default (KSM's default is 0): a zero page needs no stored copy. */
+	[DEDUP_USE_ZERO_PAGES] = { "use_zero_pages", 0, 1, 1,
 		"1: zero pages are discarded to the zero page instead of a stored copy" },
 	[DEDUP_MAX_META_BYTES] = { "max_meta_bytes", 0, 1ull << 48, 256ull << 20,
 		"cap on the engine's own tables; beyond it no new candidates or copies" },
@@ -48,6 +49,13 @@ int dedup__knob_set(struct dedup *e, enum dedup_knob knob, uint64_t value)
 	return rc;
 }
 
+void dedup__add_scan_cpu(struct dedup *e, uint64_t ns)
+{
+	pthread_mutex_lock(&e->lock);
+	e->scan_cpu_ns += ns;
+	pthread_mutex_unlock(&e->lock);
+}
+
 uint64_t dedup__knob_get(struct dedup *e, enum dedup_knob knob)
 {
 	if ((unsigned)knob >= DEDUP_NR_KNOBS)
@@ -71,7 +79,7 @@ const struct dedup_stat_desc dedup__stat_table[] = {
 	STAT(cow_breaks, false, "guest writes that unshared a shared or zero page"),
 	STAT(general_profit, true, "bytes saved minus the engine's own memory"),
 	STAT(scan_cpu_ms, false, "CPU time spent scanning, milliseconds"),
-	STAT(pages_scanned, false, "pages visited by the scanner"),
+	STAT(pages_scanned, false, "private pages examined by the scanner"),
 	STAT(meta_bytes, false, "the engine's own memory: tables and per-VM maps, bytes"),
 	STAT(meta_cap_hits, false, "candidates or copies not added because of max_meta_bytes"),
 	STAT(hash_collisions, false, "equal hash, different bytes: not shared"),

@@ -24,6 +24,7 @@
 #ifndef L1VMM_DEDUP_HOST_H
 #define L1VMM_DEDUP_HOST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,5 +64,46 @@ int dedup_shadow__create(struct machine *m, struct dedup_host_backend *out, char
 
 /* The ept backend (all ept VMs of the process). 0, or -1 with a reason. */
 int dedup_ept__create(struct dedup_host_backend *out, char *err, size_t errlen);
+
+/*
+ * A KVM_RUN of ept VM vm failed with EFAULT: if page sharing may have
+ * write-protected the frame (a share in progress), wait for it and return
+ * true (run again); false when the fault is not ours. *retries counts the
+ * EFAULTs in a row (the caller resets it after a good KVM_RUN).
+ */
+bool dedup_ept__fault(struct vm *vm, unsigned *retries);
+
+/* ---- the host's side (dedup_host.c) ---- */
+
+struct dedup_host;
+struct ctl_tree;
+
+/* Knobs at their defaults, no engine, no scanner. NULL when out of memory. */
+struct dedup_host *dedup_host__create(void);
+/* Stop the scanner, put KSM's knobs back, free the engines. Remove VMs first. */
+void dedup_host__destroy(struct dedup_host *h);
+/* dedup/ in t (knobs, statistics, check). ctl__register()'s result. */
+int dedup_host__register(struct dedup_host *h, struct ctl_tree *t);
+/*
+ * Share vm's memory from now on (before its vCPUs start): with the engine of
+ * its mode (created with its backend on first use; machine: the shadow
+ * machine), in domain ("" or NULL: its own), or with KSM. 0, or -1 with a
+ * one-line reason.
+ */
+int dedup_host__add_vm(struct dedup_host *h, struct vm *vm, struct machine *machine,
+		       const char *domain, char *err, size_t errlen);
+/* Start the scanner (and KSM with backend ksm). 0, or -1 with a reason. */
+int dedup_host__start(struct dedup_host *h, char *err, size_t errlen);
+/* Stop the scanner and put KSM's knobs back (before the VMs are removed). */
+void dedup_host__stop(struct dedup_host *h);
+/* After vm's vCPUs stopped, before its memory goes. */
+void dedup_host__remove_vm(struct dedup_host *h, struct vm *vm);
+/* Let every backend report what happened (counters exact after this). */
+void dedup_host__sync(struct dedup_host *h);
+
+enum dedup_vm_field { DEDUP_VM_BACKEND, DEDUP_VM_SHARED, DEDUP_VM_PRIVATE, DEDUP_VM_ZERO,
+		      DEDUP_VM_VOLATILE, DEDUP_VM_META };
+/* vms/NAME/dedup/<f> of vm (which may be NULL: not running). 0. */
+int dedup_host__vm_show(struct vm *vm, enum dedup_vm_field f, char *buf, size_t len);
 
 #endif

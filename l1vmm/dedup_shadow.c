@@ -9,8 +9,17 @@
  * A guest write to it faults into l1vmm, which copies the bytes back into the
  * writer's own frame on the vCPU thread (mmu/shadow/share.c), records the
  * break, and lets the vCPU go on: the engine hears of it from sync(), on the
- * scanner thread, because a vCPU must never wait for the engine lock. First
- * writes to UNPOPULATED frames are recorded and reported the same way.
+ * scanner thread, because a vCPU must never wait for the engine lock. Frames
+ * UNPOPULATED in the p2m are not write-protected (a fault per first write
+ * would cost a CPL3 exit per page of a guest filling its memory): sync()
+ * finds the ones that got content (mincore, then a zero check) and reports
+ * them populated.
+ *
+ * written(): write protection sees the first write after the engine's last
+ * ask. Frames with content are protected when the VM is attached, so a page
+ * quiet since then is a candidate at its first visit; a page written after
+ * an ask (or populated since) is volatile at the next one and a candidate at
+ * the one after, unless written again.
  *
  * No machine hold and no memslot flush anywhere: every change of a present
  * shadow entry made here is paired with a change of the host mapping of the
@@ -118,6 +127,7 @@ static void b_sync(void *ctx, struct dedup *e)
 	for (size_t i = 0; t && i < d->nr_vms; i++) {
 		struct taken *x = &t[nt];
 		x->vm = d->vms[i];
+		shadow__poll_populated(&x->vm->shadow->g); /* -ENOMEM: next time */
 		x->n = shadow__take_events(&x->vm->shadow->g, &x->ev);
 		if (x->n)
 			nt++;

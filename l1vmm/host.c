@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "l1vmm/builtin.h"
+#include "l1vmm/dedup_host.h"
 #include "l1vmm/kvm.h"
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vcpu.h"
@@ -122,6 +123,27 @@ static int apply_setting(struct ctl_tree *t, const char *vm, const struct opt_se
 		break;
 	}
 	snprintf(err, errlen, "%s: '%s' refused: %s", label, s->value, strerror(-rc));
+	return -1;
+}
+
+/* --set PATH=VALUE: a write to the tree, checked like any other. */
+static int apply_set(struct ctl_tree *t, const char *set, char *err, size_t errlen)
+{
+	const char *eq = strchr(set, '=');
+	char path[256];
+	snprintf(path, sizeof(path), "%.*s", (int)(eq - set), set);
+	int rc = ctl__write(t, path, eq + 1, strlen(eq + 1));
+	if (rc == 0)
+		return 0;
+	const struct ctl_entry *e;
+	void *obj;
+	char type[128] = "";
+	if (ctl__lookup(t, path, &e, &obj) == 0)
+		ctl__describe_type(e, type, sizeof(type));
+	snprintf(err, errlen, "--set %s: %s%s%s", set,
+		 rc == -ENOENT ? "no such file in the control tree" :
+		 rc == -EACCES ? "read-only" : rc == -EINVAL ? "invalid value" : strerror(-rc),
+		 type[0] ? ", expected " : "", type);
 	return -1;
 }
 
@@ -289,7 +311,7 @@ static void report(struct host_vm *h)
 
 /* Create, run and report every VM; the process exit status. */
 static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_events *ev,
-		   double timeout, volatile sig_atomic_t *stop_signal)
+		   double timeout, struct dedup_host *dedup, volatile sig_atomic_t *stop_signal)
 {
 	char err[512];
 	const char *dev = getenv("L1VMM_KVM_DEVICE"); /* tests point it elsewhere */
@@ -327,6 +349,17 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 		}
 	}
 	for (unsigned i = 0; status == 0 && i < n; i++) {
+		if (dedup_host__add_vm(dedup, &vms[i].vm, have_machine ? &machine : NULL,
+				       vms[i].cfg.domain, err, sizeof(err)) < 0) {
+			fprintf(stderr, "l1vmm: %s: %s\n", vms[i].vm.name, err);
+			status = EXIT_USAGE;
+		}
+	}
+	if (status == 0 && dedup_host__start(dedup, err, sizeof(err)) < 0) {
+		fprintf(stderr, "l1vmm: %s\n", err);
+		status = EXIT_USAGE;
+	}
+	for (unsigned i = 0; status == 0 && i < n; i++) {
 		if (vm__start(&vms[i].vm, err, sizeof(err)) < 0) {
 			fprintf(stderr, "l1vmm: %s: %s\n", vms[i].vm.name, err);
 			status = EXIT_USAGE;
@@ -344,7 +377,10 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 				status = vm__exit_status(&vms[i].vm);
 		}
 	}
+	dedup_host__stop(dedup);
 	for (unsigned i = 0; i < n; i++) {
+		if (vms[i].created)
+			dedup_host__remove_vm(dedup, &vms[i].vm);
 		vm_ctl__detach(vms[i].ctl);
 		if (vms[i].created)
 			vm__destroy(&vms[i].vm);
@@ -360,9 +396,12 @@ int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
 {
 	char err[512];
 	struct ctl_tree *tree = ctl__create();
-	if (!tree || host_ctl__register(tree) < 0) {
+	struct dedup_host *dedup = dedup_host__create();
+	if (!tree || !dedup || host_ctl__register(tree) < 0 ||
+	    dedup_host__register(dedup, tree) < 0) {
 		fprintf(stderr, "l1vmm: out of memory for the control tree\n");
 		ctl__destroy(tree);
+		dedup_host__destroy(dedup);
 		return EXIT_USAGE;
 	}
 	struct ctl_config cc = { 0 };
@@ -393,12 +432,15 @@ int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
 			goto fail;
 		}
 	}
+	for (unsigned i = 0; i < o->nr_sets; i++)
+		if (apply_set(tree, o->sets[i], err, sizeof(err)) < 0)
+			goto fail;
 	struct ctl_mount *mount = NULL;
 	if (o->sysfs_dir && !(mount = ctl_fuse__mount(tree, o->sysfs_dir, err, sizeof(err))))
 		goto fail;
 	struct host_events ev = { .lock = PTHREAD_MUTEX_INITIALIZER,
 				  .cv = PTHREAD_COND_INITIALIZER };
-	status = run_vms(vms, n, o->multi, &ev, o->timeout, stop_signal);
+	status = run_vms(vms, n, o->multi, &ev, o->timeout, dedup, stop_signal);
 	ctl_fuse__unmount(mount);
 	goto out;
 fail:
@@ -414,5 +456,6 @@ out:
 	}
 	free(vms);
 	ctl__destroy(tree);
+	dedup_host__destroy(dedup);
 	return status;
 }

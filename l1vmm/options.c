@@ -9,19 +9,21 @@
 
 const char options__run_usage[] =
 	"usage: l1vmm run [--mem SIZE] [--vcpus N] [--mode auto|ept|shadow] [--timeout SEC]\n"
-	"                 [--sysfs DIR] [KERNEL] [-- GUEST-CMDLINE...]\n"
-	"       l1vmm run [--timeout SEC] [--sysfs DIR] --vm SPEC [--vm SPEC ...]\n"
-	"       l1vmm run [--timeout SEC] [--sysfs DIR] --config DIR\n"
+	"                 [--sysfs DIR] [--set PATH=VALUE]... [KERNEL] [-- GUEST-CMDLINE...]\n"
+	"       l1vmm run [--timeout SEC] [--sysfs DIR] [--set PATH=VALUE]... --vm SPEC [--vm SPEC ...]\n"
+	"       l1vmm run [--timeout SEC] [--sysfs DIR] [--set PATH=VALUE]... --config DIR\n"
 	"  --mem SIZE      guest RAM, e.g. 256M, 2G (default 256M; 2M to 64G, 4K multiple)\n"
 	"  --vcpus N       virtual CPUs (default 1, at most 255)\n"
-	"  --mode MODE     auto (default), ept, or shadow (not implemented yet)\n"
+	"  --mode MODE     auto (default), ept, or shadow\n"
 	"  --timeout SEC   stop a guest after SEC seconds; it ends with status 124\n"
 	"  --sysfs DIR     serve the live control tree at DIR (FUSE) while l1vmm runs\n"
 	"  --config DIR    run the VMs of a config directory (e.g. a copy of a live tree)\n"
 	"  KERNEL          ELF64 or Multiboot kernel (default: the built-in guest kernel)\n"
 	"  -- ...          the rest is the guest's command line, e.g. workload=memtouch size=128M\n"
 	"  --vm SPEC       one VM of several: name=NAME,mem=SIZE[,vcpus=N][,mode=M]\n"
-	"                  [,kernel=PATH][,cmdline=\"...\"][,domain=NAME]\n";
+	"                  [,kernel=PATH][,cmdline=\"...\"][,domain=NAME]\n"
+	"  --set PATH=VALUE write VALUE to the control tree's PATH before the VMs start,\n"
+	"                  e.g. --set dedup/run=1 (after --config; may be repeated)\n";
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return OPT_ERROR; } while (0)
 
@@ -140,6 +142,7 @@ static enum opt_result join_cmdline(struct vm_spec *vm, int argc, char *const ar
 static const struct { const char *name, *key; } value_options[] = {
 	{ "--mem", "mem" }, { "--vcpus", "vcpus" }, { "--mode", "mode" },
 	{ "--timeout", NULL }, { "--vm", NULL }, { "--sysfs", NULL }, { "--config", NULL },
+	{ "--set", NULL },
 };
 
 enum opt_result options__parse_run(int argc, char *const argv[], struct run_options *o,
@@ -208,6 +211,17 @@ enum opt_result options__parse_run(int argc, char *const argv[], struct run_opti
 			rc = add_vm(o, val, err, errlen);
 		} else if (strcmp(name, "--sysfs") == 0) {
 			o->sysfs_dir = val;
+		} else if (strcmp(name, "--set") == 0) {
+			const char *v = strchr(val, '=');
+			if (!v || v == val) {
+				snprintf(err, errlen, "--set: expected PATH=VALUE, got '%.60s'", val);
+				rc = OPT_ERROR;
+			} else if (o->nr_sets == OPT_MAX_SETS) {
+				snprintf(err, errlen, "--set: at most %u", OPT_MAX_SETS);
+				rc = OPT_ERROR;
+			} else {
+				o->sets[o->nr_sets++] = val;
+			}
 		} else {
 			o->config_dir = val;
 		}

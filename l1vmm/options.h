@@ -32,6 +32,7 @@
 #define OPT_NAME_MAX 32u     /* bytes, including the NUL */
 #define OPT_MAX_SETTINGS 8u  /* per VM, and defaults */
 #define OPT_KEY_MAX 16u
+#define OPT_MAX_SETS 32u     /* --set PATH=VALUE */
 
 struct opt_setting {
 	char key[OPT_KEY_MAX];  /* [a-z_]+: a file of vms/NAME/ in the control tree */
@@ -49,6 +50,8 @@ struct run_options {
 	double timeout;              /* seconds, for each VM; 0 = none */
 	const char *sysfs_dir;       /* --sysfs: mount the live tree there */
 	const char *config_dir;      /* --config: the VMs come from there */
+	const char *sets[OPT_MAX_SETS]; /* --set: "PATH=VALUE" (argv strings), in order */
+	unsigned nr_sets;
 	bool multi;                  /* several VMs: console lines carry VM names */
 	unsigned nr_defaults;        /* --mem/--vcpus/--mode: applied to every VM first */
 	struct opt_setting defaults[OPT_MAX_SETTINGS];

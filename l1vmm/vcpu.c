@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "l1vmm/shadow_vm.h"
+#include "l1vmm/dedup_host.h"
 #include "l1vmm/vm.h"
 #include "pvops/l1vmm_abi.h"
 
@@ -224,9 +225,13 @@ int vcpu__run(struct vcpu *vcpu, struct vm_exit *e)
 			vcpu->exits[VM_EXIT_INTR]++;
 			return 0;
 		}
+		/* a frame write-protected while page sharing replaces it */
+		if (saved == EFAULT && dedup_ept__fault(vcpu->vm, &vcpu->efault_retries))
+			return 0;
 		vcpu__crash(vcpu, "KVM_RUN failed: %s", strerror(saved));
 		return -1;
 	}
+	vcpu->efault_retries = 0;
 	hybrid__decode_exit(vcpu->run, vcpu->vm->kvm->run_size, e);
 	vcpu->exits[e->kind]++;
 	return 1;

@@ -28,6 +28,7 @@ struct vcpu {
 	pthread_t thread;
 	bool started;             /* thread exists (join it) */
 	uint64_t exits[VM_EXIT_UNKNOWN + 1]; /* by kind; written by the vCPU thread only */
+	unsigned efault_retries;  /* EFAULTs in a row waited out for page sharing */
 };
 
 /* Create vCPU index of vm with its boot state. 0, or -1 with a reason. */

@@ -36,6 +36,8 @@ enum vm_end {
 	VM_END_SIGNAL,  /* SIGINT/SIGTERM */
 };
 
+struct dedup_host;
+
 struct vm_config {
 	const char *name;         /* for messages and the console prefix */
 	uint64_t mem_bytes;
@@ -68,6 +70,9 @@ struct vm {
 	struct ept_mem *ram;      /* guest RAM as the guest sees it (&mem, or the shadow view) */
 	struct ept_mem *phys;     /* what the vCPUs' physical addresses mean (&mem, or machine memory) */
 	struct shadow_vm *shadow; /* shadow mode only */
+	struct dedup_host *dedup_host; /* page sharing, or NULL (dedup_host.h) */
+	int dedup_kind;           /* its engine in dedup_host.c; -1: KSM */
+	void *dedup_priv;         /* the dedup backend's per-VM state */
 	struct boot_image image;
 	struct bus pio, mmio;     /* registered before start, read-only after */
 	struct uart uart;

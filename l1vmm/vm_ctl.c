@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "l1vmm/ctl.h"
+#include "l1vmm/dedup_host.h"
 #include "l1vmm/options.h"
 #include "l1vmm/vcpu.h"
 #include "l1vmm/shadow_vm.h"
@@ -346,6 +347,15 @@ static int show_populated(void *obj, const struct ctl_entry *e, char *buf, size_
 	return 0;
 }
 
+static int show_dedup(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	struct vm_ctl *vmc = obj;
+	pthread_mutex_lock(&vmc->lock);
+	int rc = dedup_host__vm_show(vmc->vm, (enum dedup_vm_field)e->arg, buf, len);
+	pthread_mutex_unlock(&vmc->lock);
+	return rc;
+}
+
 /* ---- the table ---- */
 
 #define CONFIG (CTL_WRITABLE | CTL_IDLE | CTL_CONFIG)
@@ -395,6 +405,18 @@ static const struct ctl_entry vm_entries[] = {
 	SHADOW_STAT("refused/not_pt", refusals[SHADOW_REFUSE_NOT_PT], "refused: an update of a non-table page"),
 	SHADOW_STAT("refused/too_many", refusals[SHADOW_REFUSE_TOO_MANY], "refused: a batch above the limit"),
 	SHADOW_STAT("refused/bad_write", refusals[SHADOW_REFUSE_BAD_WRITE], "refused: a table write it cannot emulate"),
+	{ .path = "dedup/backend", .type = CTL_TEXT, .arg = DEDUP_VM_BACKEND, .show = show_dedup,
+	  .doc = "what shares this VM's memory: ept, shadow, ksm, pending (dedup/run is 0) or none" },
+	{ .path = "dedup/pages_shared", .type = CTL_INT, .arg = DEDUP_VM_SHARED, .show = show_dedup,
+	  .doc = "guest pages mapped onto a stored copy (from the p2m; not kept for ksm)" },
+	{ .path = "dedup/pages_private", .type = CTL_INT, .arg = DEDUP_VM_PRIVATE, .show = show_dedup,
+	  .doc = "guest pages with a host page of their own (written at least once)" },
+	{ .path = "dedup/pages_zero", .type = CTL_INT, .arg = DEDUP_VM_ZERO, .show = show_dedup,
+	  .doc = "guest pages discarded to the zero page" },
+	{ .path = "dedup/pages_volatile", .type = CTL_INT, .arg = DEDUP_VM_VOLATILE,
+	  .show = show_dedup, .doc = "private pages found written at their last scan" },
+	{ .path = "dedup/meta_bytes", .type = CTL_INT, .arg = DEDUP_VM_META, .show = show_dedup,
+	  .doc = "the engine's memory for this VM, bytes" },
 	{ .path = "state", .type = CTL_TEXT, .show = show_state,
 	  .doc = "created, running, exited, crashed, timed-out or stopped" },
 	{ .path = "mode_reason", .type = CTL_TEXT, .show = show_mode_reason,

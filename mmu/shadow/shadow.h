@@ -140,6 +140,7 @@ struct shadow_stats {
 	uint64_t share_races;        /* shares refused: the content changed (-EAGAIN) */
 	uint64_t forgets;            /* shadow__machine_forget() calls (KVM told) */
 	uint64_t break_ns;           /* time spent in copy-on-write breaks */
+	uint64_t forget_ns;          /* time spent in shadow__machine_forget() */
 	uint64_t lost_events;        /* events not recorded: out of memory */
 	uint64_t discard_errors;     /* own frames madvise() would not discard */
 	uint64_t refusals[SHADOW_NR_REFUSALS];
@@ -151,7 +152,7 @@ struct shadow_guest_priv;        /* the derivation index, rmap, ... (shadow.c) *
 enum {
 	SF_WP = 1,       /* mapped read-only for tracking (always, while not own) */
 	SF_WRITTEN = 2,  /* written since the last shadow__frame_written() */
-	SF_UNPOP = 4,    /* never written since tracking started: report the first write */
+	SF_UNPOP = 4,    /* UNPOPULATED when tracking started, no content seen yet */
 	SF_PINNED = 8,   /* the host uses it behind the shadows: never shared */
 	SF_STALE = 16,   /* write-protected, KVM not yet told (shadow__track_flush) */
 };
@@ -258,10 +259,18 @@ int shadow__access(struct shadow_guest *g, uint64_t va, void *buf, size_t len, b
 /* The host keeps using gfn behind the shadows (shared info): never share it. */
 void shadow__pin(struct shadow_guest *g, uint64_t gfn);
 /*
- * Start tracking writes: frames UNPOPULATED in p2m report their first write.
- * 0 or -ENOMEM.
+ * Start tracking writes: every frame with content is write-protected; frames
+ * UNPOPULATED in p2m are left writable and watched by
+ * shadow__poll_populated(). 0 or -ENOMEM.
  */
 int shadow__track_start(struct shadow_guest *g, const struct p2m *p2m);
+/*
+ * Record a populate event for every frame UNPOPULATED at the start that now
+ * holds something other than zeros (a guest write needs no fault for that;
+ * a frame written with zeros only reads the same as never written). 0 or
+ * -errno.
+ */
+int shadow__poll_populated(struct shadow_guest *g);
 /*
  * Stop tracking; every frame maps its own frame again (content of shared
  * frames is not restored: the guest must not run again) and the events are

@@ -30,10 +30,12 @@
  * Everything here runs under g->lock.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mmu/shadow/shadow_priv.h"
 
@@ -61,11 +63,13 @@ static void record(struct shadow_guest *g, uint64_t gfn, enum shadow_event_kind 
 
 static void forget(struct shadow_guest *g, uint64_t mfn, uint64_t n)
 {
+	uint64_t t0 = now_ns();
 	g->stats.forgets++;
 	/* Cannot fail for a range of machine memory short of the kernel running
 	 * out of VMAs; then the next machine flush is the only way left. */
 	if (shadow__machine_forget(g->m, mfn, n) < 0)
 		g->flush_needed = true;
+	g->stats.forget_ns += now_ns() - t0;
 }
 
 void share_note_write(struct shadow_guest *g, uint64_t gfn)
@@ -87,16 +91,14 @@ void share_note_write(struct shadow_guest *g, uint64_t gfn)
 		g->stats.break_ns += now_ns() - t0;
 		return;
 	}
-	if (!(*f & SF_WP)) {
-		*f |= SF_WRITTEN;
-		return;
-	}
 	if (*f & SF_UNPOP) {
 		record(g, gfn, SHADOW_EV_POPULATE);
 		g->stats.populates++;
 	}
+	bool was_wp = *f & SF_WP;
 	*f = (uint8_t)((*f & ~(SF_WP | SF_STALE | SF_UNPOP)) | SF_WRITTEN);
-	fill_refresh_mfn(g, own); /* widen every alias: no KVM change needed */
+	if (was_wp)
+		fill_refresh_mfn(g, own); /* widen every alias: no KVM change needed */
 }
 
 void shadow__pin(struct shadow_guest *g, uint64_t gfn)
@@ -154,19 +156,98 @@ static void flush_stale(struct shadow_guest *g)
 	g->nstale = 0;
 }
 
+static bool is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[EPT_PAGE_SIZE];
+	return memcmp(p, zero, EPT_PAGE_SIZE) == 0;
+}
+
 int shadow__track_start(struct shadow_guest *g, const struct p2m *p2m)
 {
 	pthread_mutex_lock(&g->lock);
 	g->tracking = true;
 	for (uint64_t gfn = 0; gfn < g->nr_frames; gfn++) {
 		g->frame[gfn] &= SF_PINNED;
+		if (g->pt_level[gfn] || (g->frame[gfn] & SF_PINNED))
+			continue;
 		if (p2m__get(p2m, gfn) == P2M_UNPOPULATED) {
+			/* found by shadow__poll_populated(), without a fault */
 			g->frame[gfn] |= SF_UNPOP;
-			protect(g, gfn);
+			continue;
 		}
+		/* protected from the start: a page quiet since is found in one pass */
+		protect(g, gfn);
 	}
 	flush_stale(g);
 	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+#define PM_PRESENT (1ull << 63)
+#define PM_EXCLUSIVE (1ull << 56) /* mapped by this process alone: not the zero page */
+
+/*
+ * Which of the resident own frames [0, n) are pages of their own, from
+ * /proc/self/pagemap: a frame the guest only read maps the host's shared
+ * zero page. NULL when pagemap cannot be read (then zero frames wait).
+ */
+static uint64_t *pagemap_of(const struct shadow_guest *g)
+{
+	uint64_t *pm = malloc(g->nr_frames * sizeof(*pm));
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	off_t at = (off_t)((uintptr_t)shadow__mfn_ptr(g->m, g->first_mfn) / EPT_PAGE_SIZE * 8);
+	size_t want = g->nr_frames * sizeof(*pm);
+	bool ok = pm && fd >= 0 && pread(fd, pm, want, at) == (ssize_t)want;
+	if (fd >= 0)
+		close(fd);
+	if (!ok) {
+		free(pm);
+		return NULL;
+	}
+	return pm;
+}
+
+int shadow__poll_populated(struct shadow_guest *g)
+{
+	/*
+	 * Which own frames the host has a page for: mincore() without g->lock;
+	 * a frame written meanwhile is found at the next poll.
+	 */
+	unsigned char *resident = malloc(g->nr_frames);
+	if (!resident)
+		return -ENOMEM;
+	if (mincore(shadow__mfn_ptr(g->m, g->first_mfn), g->nr_frames * EPT_PAGE_SIZE,
+		    resident) < 0) {
+		int rc = -errno;
+		free(resident);
+		return rc;
+	}
+	uint64_t *pm = NULL;
+	bool pm_tried = false;
+	pthread_mutex_lock(&g->lock);
+	for (uint64_t gfn = 0; g->tracking && gfn < g->nr_frames; gfn++) {
+		if (!(g->frame[gfn] & SF_UNPOP) || !(resident[gfn] & 1) ||
+		    g->p2m_mfn[gfn] != own_mfn(g, gfn))
+			continue;
+		/* anything but zeros was written; zeros were if the page is its own */
+		bool written = !is_zero(frame_ptr(g, gfn));
+		if (!written) {
+			if (!pm_tried) {
+				pm = pagemap_of(g);
+				pm_tried = true;
+			}
+			written = pm && (pm[gfn] & (PM_PRESENT | PM_EXCLUSIVE)) ==
+						(PM_PRESENT | PM_EXCLUSIVE);
+		}
+		if (written) {
+			g->frame[gfn] &= (uint8_t)~SF_UNPOP;
+			record(g, gfn, SHADOW_EV_POPULATE);
+			g->stats.populates++;
+		}
+	}
+	pthread_mutex_unlock(&g->lock);
+	free(pm);
+	free(resident);
 	return 0;
 }
 

@@ -1,0 +1,645 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DOC: the ept backend of page sharing (dedup_host.h).
+ *
+ * Stored copies are pages of one memfd, also mapped once MAP_SHARED (the
+ * store) so the engine can read them and copies can be filled. A shared
+ * guest frame is that memfd page mapped MAP_PRIVATE | MAP_FIXED over the
+ * frame's place in guest RAM: KVM maps it read-only into the guest, and a
+ * guest write makes the host kernel copy it (copy-on-write) into an
+ * anonymous page of the guest's own, with the old bytes plus the write, and
+ * no exit to l1vmm. A zero frame is discarded (MADV_DONTNEED on anonymous
+ * memory, a fresh anonymous mapping over a memfd page); the guest reads the
+ * kernel's zero page until it writes.
+ *
+ * Writes are seen through KVM's dirty log (with manual protection when KVM
+ * offers it: KVM_GET_DIRTY_LOG, then KVM_CLEAR_DIRTY_LOG of what was read).
+ * sync() harvests it: a written SHARED or ZERO frame was copied on write and
+ * is reported as a COW break; a written UNPOPULATED frame is reported
+ * populated; every written frame is remembered for written(), which says
+ * whether the frame was written recently: in the current window of harvests
+ * or the one before (a window is at least WINDOW_SECONDS; the scanner's
+ * harvest every sleep_millisecs starts a new one). A page written once and
+ * quiet since is a candidate at its first visit: one pass, where KSM needs
+ * two (its checksum must be the same at two visits).
+ *
+ * The window between the engine's byte compare and the new mapping is
+ * closed by write-protecting the frame's host page first (mprotect): a vCPU
+ * that writes it then gets EFAULT from KVM_RUN and waits in
+ * dedup_ept__fault() for the share to finish (the backend lock), then runs
+ * again and writes into the new mapping (a copy-on-write). Under the
+ * protection, the frame's dirty bit is cleared, its bytes compared again, and
+ * only then is it replaced. A write is therefore never lost, and a dirty bit
+ * after the replacement always means a write to the new mapping.
+ *
+ * Host mappings: each replaced frame may split guest RAM's mapping; runs of
+ * frames mapped onto consecutive memfd pages merge into one mapping. The
+ * count (an estimate from the per-frame layout, kept exact for l1vmm's own
+ * splits) is checked against vm.max_map_count before every share: past
+ * max_map_count - EPT_MAP_RESERVE, shares are refused (-ENOSPC, counted as
+ * backend errors) and one warning says which sysctl to raise.
+ *
+ * Locking: b->lock protects everything here; share() and zero() hold it from
+ * the write protection to the new mapping. The engine calls in with its lock
+ * held (engine lock, then b->lock); sync() calls the engine with b->lock
+ * released.
+ */
+#include "l1vmm/dedup_host.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "l1vmm/vm.h"
+
+#define PAGE EPT_PAGE_SIZE
+#define STORE_MAX_BYTES (64ull << 30)   /* virtual reservation for the store */
+#define STORE_GROW_PAGES 512            /* the memfd grows 2 MiB at a time */
+#define EPT_MAP_RESERVE 4096            /* mappings left for the rest of l1vmm */
+#define FAULT_RETRIES 100000            /* EFAULTs in a row one vCPU may wait out */
+#define WINDOW_SECONDS 0.010            /* written(): a write in this window or the last */
+
+struct ept_slot {
+	unsigned slot;
+	uint64_t first_gfn, nr_pages;
+	uint8_t *hva;
+	uint64_t *log;          /* scratch for KVM_GET_DIRTY_LOG */
+};
+
+struct ept_backend;
+
+struct ept_vm {
+	struct vm *vm;
+	struct ept_backend *b;
+	struct ept_slot slot[EPT_MAX_REGIONS];
+	unsigned nr_slots;
+	uint64_t nr_frames;
+	uint64_t *written;      /* bit per gfn: written in the current window */
+	uint64_t *written_prev; /* ... in the window before */
+	double window_start;    /* monotonic seconds */
+	uint32_t *file_page;    /* gfn -> memfd page + 1 mapped there, 0: anonymous */
+	uint64_t mappings;      /* estimated host mappings over this VM's RAM */
+	struct ept_vm *next;
+};
+
+struct ept_backend {
+	pthread_mutex_t lock;
+	int memfd;
+	uint8_t *store;         /* the memfd, MAP_SHARED, STORE_MAX_BYTES reserved */
+	uint64_t file_pages;    /* the memfd's size in pages */
+	uint64_t next_page;     /* never used yet: [next_page, file_pages) */
+	uint32_t *free_pages;   /* a stack of freed memfd pages */
+	uint64_t nr_free, free_cap;
+	bool manual_protect;    /* KVM_CLEAR_DIRTY_LOG available */
+	uint64_t max_map_count;
+	uint64_t map_refusals;
+	bool warned;
+	struct ept_vm *vms;
+};
+
+#define BIT_TEST(map, i) (((map)[(i) / 64] >> ((i) % 64)) & 1)
+#define BIT_SET(map, i) ((map)[(i) / 64] |= 1ull << ((i) % 64))
+#define BIT_CLEAR(map, i) ((map)[(i) / 64] &= ~(1ull << ((i) % 64)))
+
+static struct ept_vm *ev_of(void *vm)
+{
+	return ((struct vm *)vm)->dedup_priv;
+}
+
+static uint8_t *frame_hva(const struct ept_vm *ev, uint64_t gfn)
+{
+	for (unsigned i = 0; i < ev->nr_slots; i++) {
+		const struct ept_slot *s = &ev->slot[i];
+		if (gfn >= s->first_gfn && gfn - s->first_gfn < s->nr_pages)
+			return s->hva + (gfn - s->first_gfn) * PAGE;
+	}
+	return NULL;
+}
+
+static const struct ept_slot *slot_of(const struct ept_vm *ev, uint64_t gfn)
+{
+	for (unsigned i = 0; i < ev->nr_slots; i++)
+		if (gfn >= ev->slot[i].first_gfn && gfn - ev->slot[i].first_gfn < ev->slot[i].nr_pages)
+			return &ev->slot[i];
+	return NULL;
+}
+
+/* ---- host mappings ---- */
+
+/* What a mapping boundary depends on: anonymous, or the memfd at an offset
+ * that runs with the frame number. */
+static int64_t map_key(const struct ept_vm *ev, uint64_t gfn)
+{
+	uint32_t fp = ev->file_page[gfn];
+	return fp ? (int64_t)(fp - 1) - (int64_t)gfn : INT64_MIN;
+}
+
+/* Mapping boundaries around gfn inside its slot (0..2). */
+static unsigned boundaries(const struct ept_vm *ev, const struct ept_slot *s, uint64_t gfn)
+{
+	unsigned n = 0;
+	if (gfn > s->first_gfn && map_key(ev, gfn - 1) != map_key(ev, gfn))
+		n++;
+	if (gfn + 1 < s->first_gfn + s->nr_pages && map_key(ev, gfn + 1) != map_key(ev, gfn))
+		n++;
+	return n;
+}
+
+static uint64_t total_mappings(struct ept_backend *b)
+{
+	uint64_t n = 0;
+	for (struct ept_vm *ev = b->vms; ev; ev = ev->next)
+		n += ev->mappings;
+	return n;
+}
+
+/* Set gfn's mapping to memfd page fp + 1 (0: anonymous) and keep the count. */
+static void set_file_page(struct ept_vm *ev, uint64_t gfn, uint32_t fp)
+{
+	const struct ept_slot *s = slot_of(ev, gfn);
+	unsigned before = boundaries(ev, s, gfn);
+	ev->file_page[gfn] = fp;
+	ev->mappings = ev->mappings + boundaries(ev, s, gfn) - before;
+}
+
+static uint64_t read_max_map_count(void)
+{
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+	unsigned long long v = 65530;
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 65530;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Room for up to two more mappings? Warn once when not. */
+static bool room_for_mappings(struct ept_backend *b)
+{
+	uint64_t limit = b->max_map_count > EPT_MAP_RESERVE ? b->max_map_count - EPT_MAP_RESERVE : 0;
+	if (total_mappings(b) + 2 <= limit)
+		return true;
+	b->map_refusals++;
+	if (!b->warned) {
+		b->warned = true;
+		fprintf(stderr, "l1vmm: dedup: ept backend at %llu host mappings, near "
+			"vm.max_map_count (%llu): new shares refused; raise it, e.g. "
+			"sysctl vm.max_map_count=1048576\n",
+			(unsigned long long)total_mappings(b), (unsigned long long)b->max_map_count);
+	}
+	return false;
+}
+
+/* ---- the dirty log ---- */
+
+/* Clear gfn's dirty bit in KVM's log (manual protection) and in ours. */
+static void forget_write(struct ept_backend *b, struct ept_vm *ev, uint64_t gfn)
+{
+	BIT_CLEAR(ev->written, gfn);
+	BIT_CLEAR(ev->written_prev, gfn);
+	const struct ept_slot *s = slot_of(ev, gfn);
+	if (!b->manual_protect || !s)
+		return;
+	uint64_t rel = gfn - s->first_gfn, first = rel & ~63ull;
+	uint64_t bits = 1ull << (rel - first);
+	uint64_t n = s->nr_pages - first < 64 ? s->nr_pages - first : 64;
+	struct kvm_clear_dirty_log c = { .slot = s->slot, .first_page = first,
+					 .num_pages = (uint32_t)n, .dirty_bitmap = &bits };
+	ioctl(ev->vm->fd, KVM_CLEAR_DIRTY_LOG, &c);
+}
+
+/* Read (and clear) slot s's dirty log into s->log. 0 or -errno. */
+static int harvest(struct ept_backend *b, struct ept_vm *ev, struct ept_slot *s)
+{
+	struct kvm_dirty_log d = { .slot = s->slot, .dirty_bitmap = s->log };
+	if (ioctl(ev->vm->fd, KVM_GET_DIRTY_LOG, &d) < 0)
+		return -errno;
+	if (!b->manual_protect)
+		return 0;
+	uint64_t words = (s->nr_pages + 63) / 64;
+	/* clear only what was read, in chunks KVM accepts (64-page aligned) */
+	for (uint64_t w = 0; w < words; ) {
+		if (!s->log[w]) {
+			w++;
+			continue;
+		}
+		uint64_t end = w;
+		while (end < words && s->log[end])
+			end++;
+		uint64_t first = w * 64, n = (end - w) * 64;
+		if (first + n > s->nr_pages)
+			n = s->nr_pages - first;
+		struct kvm_clear_dirty_log c = { .slot = s->slot, .first_page = first,
+						 .num_pages = (uint32_t)n, .dirty_bitmap = &s->log[w] };
+		if (ioctl(ev->vm->fd, KVM_CLEAR_DIRTY_LOG, &c) < 0)
+			return -errno;
+		w = end;
+	}
+	return 0;
+}
+
+/* A list of frames to report to the engine once b->lock is released. */
+struct report {
+	uint64_t *gfn;
+	uint8_t *what; /* 0 populate, 1 cow break */
+	size_t n, cap;
+};
+
+static void report_add(struct report *r, uint64_t gfn, uint8_t what)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 1024;
+		uint64_t *g = realloc(r->gfn, cap * sizeof(*g));
+		uint8_t *w = g ? realloc(r->what, cap) : NULL;
+		if (!g || !w) {
+			/* out of memory: keep what fits; the bits stay in written[] and the
+			 * next harvest cannot see them again, so say it loudly */
+			if (g)
+				r->gfn = g;
+			fprintf(stderr, "l1vmm: dedup: out of memory reporting guest writes\n");
+			return;
+		}
+		r->gfn = g;
+		r->what = w;
+		r->cap = cap;
+	}
+	r->gfn[r->n] = gfn;
+	r->what[r->n++] = what;
+}
+
+static void ept_sync(void *ctx, struct dedup *e)
+{
+	struct ept_backend *b = ctx;
+	pthread_mutex_lock(&b->lock);
+	double now = vm__now();
+	for (struct ept_vm *ev = b->vms; ev; ev = ev->next) {
+		struct report r = { 0 };
+		const struct p2m *p2m = &ev->vm->ram->p2m;
+		if (now - ev->window_start >= WINDOW_SECONDS) {
+			uint64_t *t = ev->written_prev;
+			ev->written_prev = ev->written;
+			ev->written = t;
+			memset(t, 0, (ev->nr_frames + 63) / 64 * sizeof(uint64_t));
+			ev->window_start = now;
+		}
+		for (unsigned i = 0; i < ev->nr_slots; i++) {
+			struct ept_slot *s = &ev->slot[i];
+			if (harvest(b, ev, s) < 0)
+				continue;
+			uint64_t words = (s->nr_pages + 63) / 64;
+			for (uint64_t w = 0; w < words; w++) {
+				for (uint64_t bits = s->log[w]; bits; bits &= bits - 1) {
+					uint64_t gfn = s->first_gfn + w * 64 + (uint64_t)__builtin_ctzll(bits);
+					BIT_SET(ev->written, gfn);
+					/* only the engine writes the p2m; it changes these
+					 * states only on our word, so this read is stable */
+					switch (p2m__get(p2m, gfn)) {
+					case P2M_UNPOPULATED:
+						report_add(&r, gfn, 0);
+						break;
+					case P2M_SHARED:
+					case P2M_ZERO:
+						report_add(&r, gfn, 1);
+						break;
+					default:
+						break;
+					}
+				}
+			}
+		}
+		if (r.n) {
+			pthread_mutex_unlock(&b->lock);
+			for (size_t k = 0; k < r.n; k++) {
+				if (r.what[k])
+					dedup__cow_break(e, ev->vm, r.gfn[k]);
+				else
+					dedup__populate(e, ev->vm, r.gfn[k]);
+			}
+			pthread_mutex_lock(&b->lock);
+		}
+		free(r.gfn);
+		free(r.what);
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* ---- the engine's callbacks ---- */
+
+static const void *page(void *vm, uint64_t gfn)
+{
+	return frame_hva(ev_of(vm), gfn);
+}
+
+static bool written(void *vm, uint64_t gfn)
+{
+	struct ept_vm *ev = ev_of(vm);
+	if (gfn >= ev->nr_frames)
+		return false;
+	pthread_mutex_lock(&ev->b->lock);
+	bool w = BIT_TEST(ev->written, gfn) || BIT_TEST(ev->written_prev, gfn);
+	pthread_mutex_unlock(&ev->b->lock);
+	return w;
+}
+
+static void *copy_new(void *ctx, const void *content)
+{
+	struct ept_backend *b = ctx;
+	pthread_mutex_lock(&b->lock);
+	uint64_t p;
+	if (b->nr_free) {
+		p = b->free_pages[--b->nr_free];
+	} else {
+		if (b->next_page == b->file_pages) {
+			uint64_t grow = b->file_pages + STORE_GROW_PAGES;
+			if (grow * PAGE > STORE_MAX_BYTES || ftruncate(b->memfd, (off_t)(grow * PAGE)) < 0) {
+				pthread_mutex_unlock(&b->lock);
+				return NULL;
+			}
+			b->file_pages = grow;
+		}
+		p = b->next_page++;
+	}
+	memcpy(b->store + p * PAGE, content, PAGE);
+	pthread_mutex_unlock(&b->lock);
+	return (void *)(uintptr_t)(p + 1);
+}
+
+static void copy_free(void *ctx, void *copy)
+{
+	struct ept_backend *b = ctx;
+	uint64_t p = (uint64_t)(uintptr_t)copy - 1;
+	pthread_mutex_lock(&b->lock);
+	/* give the memory back now; the page reads as zeros until reused */
+	fallocate(b->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(p * PAGE),
+		  (off_t)PAGE);
+	if (b->nr_free == b->free_cap) {
+		uint64_t cap = b->free_cap ? b->free_cap * 2 : 1024;
+		uint32_t *f = realloc(b->free_pages, cap * sizeof(*f));
+		if (!f) { /* the page is leaked in the memfd (its memory is already freed) */
+			pthread_mutex_unlock(&b->lock);
+			return;
+		}
+		b->free_pages = f;
+		b->free_cap = cap;
+	}
+	b->free_pages[b->nr_free++] = (uint32_t)p;
+	pthread_mutex_unlock(&b->lock);
+}
+
+static const void *copy_data(void *ctx, const void *copy)
+{
+	struct ept_backend *b = ctx;
+	return b->store + ((uint64_t)(uintptr_t)copy - 1) * PAGE;
+}
+
+static bool all_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	for (size_t i = 0; i < PAGE / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/*
+ * Replace (vm, gfn) by copy (a memfd page + 1), or by zeros (copy 0), if its
+ * bytes still are what they must be. The frame is write-protected from the
+ * check to the replacement.
+ */
+static int replace(struct ept_backend *b, struct ept_vm *ev, uint64_t gfn, uint64_t copy)
+{
+	uint8_t *hva = frame_hva(ev, gfn);
+	if (!hva)
+		return -EINVAL;
+	if (!room_for_mappings(b))
+		return -ENOSPC;
+	if (mprotect(hva, PAGE, PROT_READ) < 0)
+		return -errno;
+	forget_write(b, ev, gfn);
+	bool same = copy ? memcmp(hva, b->store + (copy - 1) * PAGE, PAGE) == 0 : all_zero(hva);
+	if (!same) {
+		mprotect(hva, PAGE, PROT_READ | PROT_WRITE);
+		BIT_SET(ev->written, gfn); /* it changed since the engine looked: it is volatile */
+		return -EAGAIN;
+	}
+	void *p;
+	if (copy)
+		p = mmap(hva, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
+			 b->memfd, (off_t)((copy - 1) * PAGE));
+	else if (ev->file_page[gfn])
+		p = mmap(hva, PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	else
+		p = madvise(hva, PAGE, MADV_DONTNEED) == 0 &&
+		    mprotect(hva, PAGE, PROT_READ | PROT_WRITE) == 0 ? hva : MAP_FAILED;
+	if (p == MAP_FAILED) {
+		int err = errno;
+		/* the old page is still there (mmap fails before it unmaps on every
+		 * error it can return here); let the guest write it again */
+		mprotect(hva, PAGE, PROT_READ | PROT_WRITE);
+		return -err;
+	}
+	set_file_page(ev, gfn, (uint32_t)copy);
+	return 0;
+}
+
+static int share(void *vm, uint64_t gfn, void *copy)
+{
+	struct ept_vm *ev = ev_of(vm);
+	pthread_mutex_lock(&ev->b->lock);
+	int rc = replace(ev->b, ev, gfn, (uint64_t)(uintptr_t)copy);
+	pthread_mutex_unlock(&ev->b->lock);
+	return rc;
+}
+
+static int zero(void *vm, uint64_t gfn)
+{
+	struct ept_vm *ev = ev_of(vm);
+	pthread_mutex_lock(&ev->b->lock);
+	int rc = replace(ev->b, ev, gfn, 0);
+	pthread_mutex_unlock(&ev->b->lock);
+	return rc;
+}
+
+/* ---- VMs ---- */
+
+/*
+ * A VM handed over while it runs (dedup/run set to 1 later) has written
+ * frames the dirty log never saw: every resident page of the slot becomes
+ * PRIVATE (the engine is not looking at this VM yet, and nothing else
+ * writes its p2m). Before the VM starts only the loader's frames are
+ * resident, and those are PRIVATE already.
+ */
+static int mark_resident(struct vm *vm, const struct ept_slot *s)
+{
+	unsigned char *vec = malloc(s->nr_pages);
+	if (!vec)
+		return -ENOMEM;
+	int rc = mincore(s->hva, s->nr_pages * PAGE, vec) < 0 ? -errno : 0;
+	for (uint64_t i = 0; rc == 0 && i < s->nr_pages; i++)
+		if ((vec[i] & 1) && p2m__get(&vm->mem.p2m, s->first_gfn + i) == P2M_UNPOPULATED)
+			p2m__set_range(&vm->mem.p2m, s->first_gfn + i, 1, P2M_PRIVATE);
+	free(vec);
+	return rc;
+}
+
+static int attach(void *ctx, struct vm *vm)
+{
+	struct ept_backend *b = ctx;
+	struct ept_vm *ev = calloc(1, sizeof(*ev));
+	if (!ev)
+		return -ENOMEM;
+	ev->vm = vm;
+	ev->b = b;
+	ev->nr_frames = vm->mem.p2m.nr_frames;
+	ev->written = calloc((ev->nr_frames + 63) / 64, sizeof(uint64_t));
+	ev->written_prev = calloc((ev->nr_frames + 63) / 64, sizeof(uint64_t));
+	ev->file_page = calloc(ev->nr_frames, sizeof(uint32_t));
+	int rc = ev->written && ev->written_prev && ev->file_page ? 0 : -ENOMEM;
+	for (unsigned i = 0; rc == 0 && i < vm->mem.nr_regions; i++) {
+		const struct ept_region *r = &vm->mem.region[i];
+		struct ept_slot *s = &ev->slot[ev->nr_slots++];
+		*s = (struct ept_slot){ .slot = i, .first_gfn = r->gpa / PAGE,
+					.nr_pages = r->size / PAGE, .hva = r->hva };
+		s->log = calloc((s->nr_pages + 63) / 64, sizeof(uint64_t));
+		if (!s->log) {
+			rc = -ENOMEM;
+			break;
+		}
+		/* the same slot again, now with dirty logging (before any vCPU runs) */
+		struct kvm_userspace_memory_region slot = {
+			.slot = i, .flags = KVM_MEM_LOG_DIRTY_PAGES, .guest_phys_addr = r->gpa,
+			.memory_size = r->size, .userspace_addr = (uint64_t)(uintptr_t)r->hva };
+		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+			rc = -errno;
+		ev->mappings++;
+		if (rc == 0)
+			rc = mark_resident(vm, s);
+	}
+	if (rc == 0) {
+		/* manual protection: a harvest clears only what it read (all VMs alike) */
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+					      .args = { KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE } };
+		bool manual = ioctl(vm->fd, KVM_ENABLE_CAP, &cap) == 0;
+		pthread_mutex_lock(&b->lock);
+		if (!b->vms)
+			b->manual_protect = manual;
+		else if (b->manual_protect != manual)
+			rc = -EOPNOTSUPP; /* KVM answers the same for every VM */
+		if (rc == 0) {
+			ev->next = b->vms;
+			b->vms = ev;
+			/* a vCPU may read it now (dedup_ept__fault) */
+			__atomic_store_n(&vm->dedup_priv, ev, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&b->lock);
+	}
+	if (rc < 0) {
+		for (unsigned i = 0; i < ev->nr_slots; i++)
+			free(ev->slot[i].log);
+		free(ev->written);
+		free(ev->written_prev);
+		free(ev->file_page);
+		free(ev);
+	}
+	return rc;
+}
+
+static void detach(void *ctx, struct vm *vm)
+{
+	struct ept_backend *b = ctx;
+	struct ept_vm *ev = vm->dedup_priv;
+	if (!ev)
+		return;
+	pthread_mutex_lock(&b->lock);
+	for (struct ept_vm **pp = &b->vms; *pp; pp = &(*pp)->next)
+		if (*pp == ev) {
+			*pp = ev->next;
+			break;
+		}
+	pthread_mutex_unlock(&b->lock);
+	vm->dedup_priv = NULL;
+	for (unsigned i = 0; i < ev->nr_slots; i++)
+		free(ev->slot[i].log);
+	free(ev->written);
+	free(ev->written_prev);
+	free(ev->file_page);
+	free(ev);
+}
+
+static uint64_t host_mappings(void *ctx)
+{
+	struct ept_backend *b = ctx;
+	pthread_mutex_lock(&b->lock);
+	uint64_t n = total_mappings(b);
+	pthread_mutex_unlock(&b->lock);
+	return n;
+}
+
+static void destroy(void *ctx)
+{
+	struct ept_backend *b = ctx;
+	munmap(b->store, STORE_MAX_BYTES);
+	close(b->memfd);
+	free(b->free_pages);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+int dedup_ept__create(struct dedup_host_backend *out, char *err, size_t errlen)
+{
+	struct ept_backend *b = calloc(1, sizeof(*b));
+	if (!b) {
+		snprintf(err, errlen, "out of memory for the dedup ept backend");
+		return -1;
+	}
+	pthread_mutex_init(&b->lock, NULL);
+	b->max_map_count = read_max_map_count();
+	b->memfd = memfd_create("l1vmm-dedup-copies", MFD_CLOEXEC);
+	if (b->memfd < 0) {
+		snprintf(err, errlen, "dedup: memfd_create failed: %s", strerror(errno));
+		free(b);
+		return -1;
+	}
+	b->store = mmap(NULL, STORE_MAX_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+			b->memfd, 0);
+	if (b->store == MAP_FAILED) {
+		snprintf(err, errlen, "dedup: cannot reserve the copy store: %s", strerror(errno));
+		close(b->memfd);
+		free(b);
+		return -1;
+	}
+	*out = (struct dedup_host_backend){
+		.name = "ept",
+		.ops = { .page = page, .written = written, .copy_new = copy_new,
+			 .copy_free = copy_free, .copy_data = copy_data, .share = share,
+			 .zero = zero, .ctx = b },
+		.ctx = b,
+		.sync = ept_sync,
+		.host_mappings = host_mappings,
+		.attach = attach,
+		.detach = detach,
+		.destroy = destroy,
+	};
+	return 0;
+}
+
+bool dedup_ept__fault(struct vm *vm, unsigned *retries)
+{
+	struct ept_vm *ev = __atomic_load_n(&vm->dedup_priv, __ATOMIC_ACQUIRE);
+	if (!ev || ++*retries > FAULT_RETRIES)
+		return false;
+	/* a share or zero of one of this VM's frames holds the lock from the write
+	 * protection to the new mapping: once we have it, the frame is writable */
+	pthread_mutex_lock(&ev->b->lock);
+	pthread_mutex_unlock(&ev->b->lock);
+	return true;
+}

@@ -1,0 +1,672 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DOC: page sharing on the host (see dedup_host.h): the engines, the scanner
+ * thread, the ksm backend and the dedup/ entries of the control tree.
+ *
+ * Knobs live here (one value for every engine) and are pushed to each engine
+ * when it is created and on every write. With dedup/backend = ksm the ept
+ * guests' RAM is madvise(MADV_MERGEABLE)d and the same knobs are written to
+ * /sys/kernel/mm/ksm/ (their previous values are put back when l1vmm ends);
+ * the statistics then are KSM's own, read from the same directory.
+ *
+ * Locking: h->lock protects the knob values, the engines array and the
+ * scanner's state; it is never held across an engine or backend call that
+ * may block on a vCPU (dedup__scan, sync), only across knob pushes. Order:
+ * tree lock, vm_ctl lock, h->lock, engine lock, backend locks.
+ */
+#include "l1vmm/dedup_host.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "l1vmm/ctl.h"
+#include "l1vmm/vm.h"
+
+#define KSM_DIR "/sys/kernel/mm/ksm/"
+
+enum engine_kind { ENGINE_EPT, ENGINE_SHADOW, NR_ENGINES };
+enum backend_choice { BACKEND_L1VMM, BACKEND_KSM };
+
+struct engine {
+	struct dedup_host_backend b;
+	struct dedup *e;         /* NULL until the first VM of this kind */
+};
+
+#define MAX_DOMAINS 64
+#define MAX_PENDING 64
+
+/* A VM that waits for dedup/run = 1 to be handed to its engine. */
+struct pending {
+	struct vm *vm;
+	struct machine *machine;
+	uint32_t domain;
+};
+
+struct dedup_host {
+	pthread_mutex_t lock;
+	pthread_mutex_t sync_lock; /* one backend sync at a time (scanner, readers) */
+	pthread_cond_t cv;       /* wakes the scanner: a knob changed, or stop */
+	uint64_t knob[DEDUP_NR_KNOBS];
+	enum backend_choice backend;
+	struct engine eng[NR_ENGINES];
+	char domains[MAX_DOMAINS][VM_CTL_DOMAIN_MAX + 1]; /* name -> id (the index) */
+	unsigned nr_domains;
+	bool started, stop;
+	pthread_t thread;
+	struct pending pending[MAX_PENDING];
+	unsigned nr_pending;
+	/* ksm: the values found in /sys/kernel/mm/ksm/ at start, put back at the end */
+	bool ksm_active;
+	char ksm_saved[DEDUP_NR_KNOBS][32];
+	struct ctl_entry *entries; /* dedup/: built from the engine's tables */
+	size_t nr_entries;
+	struct ctl_table table;
+};
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- ksm ---- */
+
+static int ksm_read(const char *name, char *buf, size_t len)
+{
+	char path[128];
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	bool ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return -EIO;
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static int ksm_write(const char *name, const char *value)
+{
+	char path[128];
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	FILE *f = fopen(path, "we");
+	if (!f)
+		return -errno;
+	int rc = fputs(value, f) < 0 ? -EIO : 0;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
+/* KSM has every knob of ours but max_meta_bytes (its own memory is not capped). */
+static bool ksm_has(enum dedup_knob k)
+{
+	return k != DEDUP_MAX_META_BYTES;
+}
+
+static int ksm_push(struct dedup_host *h, enum dedup_knob k, uint64_t value)
+{
+	if (!h->ksm_active || !ksm_has(k))
+		return 0;
+	char v[32];
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)value);
+	return ksm_write(dedup__knob_desc(k)->name, v);
+}
+
+/* Save KSM's knobs and write ours; -1 with a reason when KSM cannot be driven. */
+static int ksm_start(struct dedup_host *h, char *err, size_t errlen)
+{
+	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++) {
+		if (!ksm_has(k))
+			continue;
+		int rc = ksm_read(dedup__knob_desc(k)->name, h->ksm_saved[k], sizeof(h->ksm_saved[k]));
+		if (rc < 0) {
+			snprintf(err, errlen, "dedup/backend=ksm: cannot read " KSM_DIR "%s: %s",
+				 dedup__knob_desc(k)->name, strerror(-rc));
+			return -1;
+		}
+	}
+	h->ksm_active = true;
+	/* run last, so KSM starts with our budget; max_page_sharing is refused by
+	 * KSM while it shares pages: an older value stays, and is reported */
+	static const enum dedup_knob order[] = { DEDUP_PAGES_TO_SCAN, DEDUP_SLEEP_MILLISECS,
+						 DEDUP_USE_ZERO_PAGES, DEDUP_MAX_PAGE_SHARING,
+						 DEDUP_RUN };
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		int rc = ksm_push(h, order[i], h->knob[order[i]]);
+		if (rc < 0 && !(order[i] == DEDUP_MAX_PAGE_SHARING && rc == -EBUSY)) {
+			snprintf(err, errlen, "dedup/backend=ksm: cannot write " KSM_DIR "%s: %s%s",
+				 dedup__knob_desc(order[i])->name, strerror(-rc),
+				 rc == -EACCES || rc == -EPERM || rc == -EROFS ? " (KSM needs root)" : "");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void ksm_stop(struct dedup_host *h)
+{
+	if (!h->ksm_active)
+		return;
+	ksm_write("run", "0");
+	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++)
+		if (ksm_has(k) && k != DEDUP_RUN && h->ksm_saved[k][0])
+			ksm_write(dedup__knob_desc(k)->name, h->ksm_saved[k]);
+	ksm_write("run", h->ksm_saved[DEDUP_RUN]);
+	h->ksm_active = false;
+}
+
+/* CPU time of ksmd (the kernel thread), milliseconds; 0 when not found. */
+static uint64_t ksmd_cpu_ms(void)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	uint64_t ms = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		char path[300], buf[512];
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		char *name = strchr(buf, '(');
+		char *end = strrchr(buf, ')');
+		if (!name || !end || strncmp(name, "(ksmd)", 6) != 0)
+			continue;
+		unsigned long long utime, stime;
+		/* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+		if (sscanf(end + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			   &utime, &stime) == 2)
+			ms = (utime + stime) * 1000ull / (unsigned long long)sysconf(_SC_CLK_TCK);
+		break;
+	}
+	closedir(d);
+	return ms;
+}
+
+static uint64_t ksm_stat(const char *name)
+{
+	char buf[32];
+	return ksm_read(name, buf, sizeof(buf)) == 0 ? strtoull(buf, NULL, 10) : 0;
+}
+
+/* ---- the engines ---- */
+
+static void sync_engine(struct dedup_host *h, struct engine *en)
+{
+	pthread_mutex_lock(&h->sync_lock);
+	en->b.sync(en->b.ctx, en->e);
+	pthread_mutex_unlock(&h->sync_lock);
+}
+
+void dedup_host__sync(struct dedup_host *h)
+{
+	for (unsigned i = 0; i < NR_ENGINES; i++) {
+		struct engine *en = &h->eng[i];
+		if (!en->e)
+			continue;
+		uint64_t t0 = thread_cpu_ns();
+		sync_engine(h, en);
+		dedup__add_scan_cpu(en->e, thread_cpu_ns() - t0);
+	}
+}
+
+static void *scanner(void *arg)
+{
+	struct dedup_host *h = arg;
+	pthread_mutex_lock(&h->lock);
+	while (!h->stop) {
+		uint64_t pages = h->knob[DEDUP_PAGES_TO_SCAN];
+		uint64_t sleep_ms = h->knob[DEDUP_SLEEP_MILLISECS];
+		bool run = h->knob[DEDUP_RUN] != 0;
+		pthread_mutex_unlock(&h->lock);
+		for (unsigned i = 0; run && i < NR_ENGINES; i++) {
+			struct engine *en = &h->eng[i];
+			if (!en->e)
+				continue;
+			uint64_t t0 = thread_cpu_ns();
+			sync_engine(h, en);
+			uint64_t t1 = thread_cpu_ns();
+			dedup__scan(en->e, pages);
+			uint64_t t2 = thread_cpu_ns();
+			if (en->b.scan_end)
+				en->b.scan_end(en->b.ctx);
+			/* dedup__scan() counts its own time */
+			dedup__add_scan_cpu(en->e, (t1 - t0) + (thread_cpu_ns() - t2));
+		}
+		pthread_mutex_lock(&h->lock);
+		if (!h->stop)
+			vm__timedwait(&h->cv, &h->lock, (double)sleep_ms / 1000.0);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+struct dedup_host *dedup_host__create(void)
+{
+	struct dedup_host *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->sync_lock, NULL);
+	pthread_cond_init(&h->cv, NULL);
+	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++)
+		h->knob[k] = dedup__knob_desc(k)->def;
+	return h;
+}
+
+/* The domain id of name ("" = a domain of its own). */
+static uint32_t domain_id(struct dedup_host *h, const char *name)
+{
+	if (!name || !*name)
+		return DEDUP_DOMAIN_OWN;
+	for (unsigned i = 0; i < h->nr_domains; i++)
+		if (strcmp(h->domains[i], name) == 0)
+			return i;
+	if (h->nr_domains == MAX_DOMAINS)
+		return DEDUP_DOMAIN_OWN - 1; /* never reached with at most 16 VMs */
+	snprintf(h->domains[h->nr_domains], sizeof(h->domains[0]), "%s", name);
+	return h->nr_domains++;
+}
+
+/* The engine for kind, created with its backend on first use (h->lock held). */
+static struct engine *engine_for(struct dedup_host *h, enum engine_kind kind,
+				 struct machine *machine, char *err, size_t errlen)
+{
+	struct engine *en = &h->eng[kind];
+	if (en->e)
+		return en;
+	int rc = kind == ENGINE_EPT ? dedup_ept__create(&en->b, err, errlen)
+				    : dedup_shadow__create(machine, &en->b, err, errlen);
+	if (rc < 0)
+		return NULL;
+	en->e = dedup__create(&en->b.ops);
+	if (!en->e) {
+		en->b.destroy(en->b.ctx);
+		snprintf(err, errlen, "out of memory for the dedup engine");
+		return NULL;
+	}
+	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++)
+		dedup__knob_set(en->e, k, h->knob[k]);
+	return en;
+}
+
+/* Hand vm to its engine (h->lock held). 0, or -1 with a reason. */
+static int attach_vm(struct dedup_host *h, struct vm *vm, struct machine *machine,
+		     uint32_t domain, char *err, size_t errlen)
+{
+	enum engine_kind kind = vm->mode == CPU_MODE_SHADOW ? ENGINE_SHADOW : ENGINE_EPT;
+	struct engine *en = engine_for(h, kind, machine, err, errlen);
+	if (!en)
+		return -1;
+	int e = en->b.attach(en->b.ctx, vm);
+	if (e < 0) {
+		snprintf(err, errlen, "dedup: %s backend: %s", en->b.name, strerror(-e));
+		return -1;
+	}
+	e = dedup__add_vm(en->e, vm, vm->name, domain, &vm->ram->p2m);
+	if (e < 0) {
+		en->b.detach(en->b.ctx, vm);
+		snprintf(err, errlen, "dedup: adding the VM failed: %s", strerror(-e));
+		return -1;
+	}
+	vm->dedup_kind = (int)kind;
+	return 0;
+}
+
+/* Attach the VMs that wait for run = 1 (h->lock held); errors are reported. */
+static int attach_pending(struct dedup_host *h)
+{
+	int rc = 0;
+	for (unsigned i = 0; i < h->nr_pending; i++) {
+		struct pending *p = &h->pending[i];
+		char err[256];
+		if (attach_vm(h, p->vm, p->machine, p->domain, err, sizeof(err)) < 0) {
+			fprintf(stderr, "l1vmm: %s: page sharing off: %s\n", p->vm->name, err);
+			p->vm->dedup_host = NULL;
+			rc = -EIO;
+		}
+	}
+	h->nr_pending = 0;
+	return rc;
+}
+
+int dedup_host__add_vm(struct dedup_host *h, struct vm *vm, struct machine *machine,
+		       const char *domain, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&h->lock);
+	int rc = -1;
+	if (vm->mode == CPU_MODE_EPT && h->backend == BACKEND_KSM) {
+		for (unsigned i = 0; i < vm->mem.nr_regions; i++)
+			if (madvise(vm->mem.region[i].hva, vm->mem.region[i].size, MADV_MERGEABLE) < 0) {
+				snprintf(err, errlen, "dedup/backend=ksm: madvise(MADV_MERGEABLE) "
+					 "failed: %s", strerror(errno));
+				goto out;
+			}
+		vm->dedup_host = h;
+		vm->dedup_kind = -1;
+		rc = 0;
+		goto out;
+	}
+	uint32_t id = domain_id(h, domain);
+	if (h->knob[DEDUP_RUN]) {
+		/* sharing is on: the VM starts under the engine */
+		rc = attach_vm(h, vm, machine, id, err, errlen);
+		if (rc == 0)
+			vm->dedup_host = h;
+		goto out;
+	}
+	/* off: no dirty logging, no write protection until run is set to 1 */
+	if (h->nr_pending == MAX_PENDING) {
+		snprintf(err, errlen, "dedup: too many VMs");
+		goto out;
+	}
+	h->pending[h->nr_pending++] = (struct pending){ vm, machine, id };
+	vm->dedup_host = h;
+	vm->dedup_kind = -2;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+int dedup_host__start(struct dedup_host *h, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&h->lock);
+	int rc = 0;
+	if (h->backend == BACKEND_KSM)
+		rc = ksm_start(h, err, errlen);
+	if (rc == 0 && !h->started) {
+		int e = pthread_create(&h->thread, NULL, scanner, h);
+		if (e) {
+			snprintf(err, errlen, "cannot start the dedup scanner: %s", strerror(e));
+			rc = -1;
+		} else {
+			h->started = true;
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+void dedup_host__stop(struct dedup_host *h)
+{
+	pthread_mutex_lock(&h->lock);
+	bool started = h->started;
+	h->stop = true;
+	pthread_cond_broadcast(&h->cv);
+	pthread_mutex_unlock(&h->lock);
+	if (started)
+		pthread_join(h->thread, NULL);
+	pthread_mutex_lock(&h->lock);
+	h->started = false;
+	h->stop = false;
+	ksm_stop(h);
+	pthread_mutex_unlock(&h->lock);
+}
+
+void dedup_host__remove_vm(struct dedup_host *h, struct vm *vm)
+{
+	if (vm->dedup_host != h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	for (unsigned i = 0; i < h->nr_pending; i++)
+		if (h->pending[i].vm == vm)
+			h->pending[i--] = h->pending[--h->nr_pending];
+	if (vm->dedup_kind >= 0) {
+		struct engine *en = &h->eng[vm->dedup_kind];
+		sync_engine(h, en);
+		dedup__remove_vm(en->e, vm);
+		en->b.detach(en->b.ctx, vm);
+	}
+	vm->dedup_host = NULL;
+	pthread_mutex_unlock(&h->lock);
+}
+
+void dedup_host__destroy(struct dedup_host *h)
+{
+	if (!h)
+		return;
+	dedup_host__stop(h);
+	for (unsigned i = 0; i < NR_ENGINES; i++) {
+		if (!h->eng[i].e)
+			continue;
+		dedup__destroy(h->eng[i].e);
+		h->eng[i].b.destroy(h->eng[i].b.ctx);
+	}
+	free(h->entries);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->sync_lock);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+/* ---- statistics ---- */
+
+/* Sum of every engine's statistics, after a sync (so they are exact). */
+static void totals(struct dedup_host *h, struct dedup_stats *sum, uint64_t *mappings)
+{
+	*sum = (struct dedup_stats){ 0 };
+	*mappings = 0;
+	dedup_host__sync(h);
+	for (unsigned i = 0; i < NR_ENGINES; i++) {
+		struct engine *en = &h->eng[i];
+		if (!en->e)
+			continue;
+		struct dedup_stats s;
+		dedup__stats(en->e, &s);
+		for (size_t k = 0; k < dedup__stat_table_len; k++) {
+			size_t off = dedup__stat_table[k].offset;
+			uint64_t a, b;
+			memcpy(&a, (char *)sum + off, sizeof(a));
+			memcpy(&b, (char *)&s + off, sizeof(b));
+			a += b; /* general_profit: two's complement sums right */
+			memcpy((char *)sum + off, &a, sizeof(a));
+		}
+		if (en->b.host_mappings)
+			*mappings += en->b.host_mappings(en->b.ctx);
+	}
+}
+
+/* KSM's counters under our names (KSM's own meanings). */
+static void ksm_totals(struct dedup_stats *s)
+{
+	*s = (struct dedup_stats){
+		.pages_shared = ksm_stat("pages_shared"),
+		.pages_sharing = ksm_stat("pages_sharing"),
+		.pages_unshared = ksm_stat("pages_unshared"),
+		.pages_volatile = ksm_stat("pages_volatile"),
+		.full_scans = ksm_stat("full_scans"),
+		.zero_pages = ksm_stat("ksm_zero_pages"),
+		.general_profit = (int64_t)ksm_stat("general_profit"),
+		.scan_cpu_ms = ksmd_cpu_ms(),
+		.pages_scanned = ksm_stat("pages_scanned"),
+	};
+}
+
+enum { ARG_BACKEND = 1000, ARG_MAPPINGS, ARG_CHECK };
+
+static int show_stat(void *obj, const struct ctl_entry *ce, char *buf, size_t len)
+{
+	struct dedup_host *h = obj;
+	struct dedup_stats s;
+	uint64_t mappings = 0;
+	pthread_mutex_lock(&h->lock);
+	if (h->ksm_active)
+		ksm_totals(&s);
+	else
+		totals(h, &s, &mappings);
+	pthread_mutex_unlock(&h->lock);
+	if (ce->arg == ARG_MAPPINGS) {
+		snprintf(buf, len, "%llu", (unsigned long long)mappings);
+		return 0;
+	}
+	const struct dedup_stat_desc *d = &dedup__stat_table[ce->arg];
+	uint64_t v;
+	memcpy(&v, (char *)&s + d->offset, sizeof(v));
+	if (d->is_signed)
+		snprintf(buf, len, "%lld", (long long)(int64_t)v);
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	return 0;
+}
+
+static int show_check(void *obj, const struct ctl_entry *ce, char *buf, size_t len)
+{
+	(void)ce;
+	struct dedup_host *h = obj;
+	int rc = 0;
+	pthread_mutex_lock(&h->lock);
+	dedup_host__sync(h);
+	for (unsigned i = 0; rc == 0 && i < NR_ENGINES; i++)
+		if (h->eng[i].e)
+			rc = dedup__check(h->eng[i].e);
+	pthread_mutex_unlock(&h->lock);
+	snprintf(buf, len, "%s", rc == 0 ? "ok" : "broken (see stderr)");
+	return 0;
+}
+
+static const char *const backend_choices[] = { "l1vmm", "ksm", NULL };
+
+static int show_knob(void *obj, const struct ctl_entry *ce, char *buf, size_t len)
+{
+	struct dedup_host *h = obj;
+	pthread_mutex_lock(&h->lock);
+	if (ce->arg == ARG_BACKEND)
+		snprintf(buf, len, "%s", backend_choices[h->backend]);
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)h->knob[ce->arg]);
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+static int store_knob(void *obj, const struct ctl_entry *ce, const union ctl_value *v)
+{
+	struct dedup_host *h = obj;
+	int rc = 0;
+	pthread_mutex_lock(&h->lock);
+	if (ce->arg == ARG_BACKEND) {
+		if (h->started)
+			rc = -EBUSY;
+		else
+			h->backend = (enum backend_choice)v->choice;
+		goto out;
+	}
+	enum dedup_knob k = (enum dedup_knob)ce->arg;
+	uint64_t value = (uint64_t)v->i;
+	/* every engine first (only max_page_sharing can refuse), then KSM */
+	for (unsigned i = 0; rc == 0 && i < NR_ENGINES; i++)
+		if (h->eng[i].e)
+			rc = dedup__knob_set(h->eng[i].e, k, value);
+	if (rc == 0)
+		rc = ksm_push(h, k, value);
+	if (rc == 0) {
+		h->knob[k] = value;
+		if (k == DEDUP_RUN && value)
+			rc = attach_pending(h);
+		pthread_cond_broadcast(&h->cv);
+	}
+out:
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+static bool host_running(void *obj)
+{
+	struct dedup_host *h = obj;
+	pthread_mutex_lock(&h->lock);
+	bool r = h->started;
+	pthread_mutex_unlock(&h->lock);
+	return r;
+}
+
+int dedup_host__register(struct dedup_host *h, struct ctl_tree *t)
+{
+	size_t n = DEDUP_NR_KNOBS + 1 + dedup__stat_table_len + 2;
+	struct ctl_entry *es = calloc(n, sizeof(*es));
+	if (!es)
+		return -ENOMEM;
+	static char paths[DEDUP_NR_KNOBS + 32][48];
+	size_t i = 0;
+	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++, i++) {
+		const struct dedup_knob_desc *d = dedup__knob_desc(k);
+		snprintf(paths[i], sizeof(paths[i]), "dedup/%s", d->name);
+		es[i] = (struct ctl_entry){ .path = paths[i], .type = CTL_INT,
+			.flags = CTL_WRITABLE | CTL_CONFIG, .doc = d->doc,
+			.min = (int64_t)d->min, .max = (int64_t)d->max, .arg = k,
+			.show = show_knob, .store = store_knob };
+	}
+	es[i++] = (struct ctl_entry){ .path = "dedup/backend", .type = CTL_ENUM,
+		.flags = CTL_WRITABLE | CTL_IDLE | CTL_CONFIG, .choices = backend_choices,
+		.arg = ARG_BACKEND, .show = show_knob, .store = store_knob,
+		.doc = "ept guests: l1vmm's engine, or Linux KSM (MADV_MERGEABLE); shadow guests "
+		       "always use l1vmm's" };
+	for (size_t s = 0; s < dedup__stat_table_len; s++, i++) {
+		snprintf(paths[i], sizeof(paths[i]), "dedup/%s", dedup__stat_table[s].name);
+		es[i] = (struct ctl_entry){ .path = paths[i], .type = CTL_TEXT,
+			.doc = dedup__stat_table[s].doc, .arg = s, .show = show_stat };
+	}
+	es[i++] = (struct ctl_entry){ .path = "dedup/host_mappings", .type = CTL_TEXT,
+		.arg = ARG_MAPPINGS, .show = show_stat,
+		.doc = "host memory mappings used for sharing (ept: VMAs; see vm.max_map_count)" };
+	es[i++] = (struct ctl_entry){ .path = "dedup/check", .type = CTL_TEXT,
+		.show = show_check, .doc = "ok when every counter and copy agrees with the p2m "
+		"(a full cross-check: slow on big guests)" };
+	h->entries = es;
+	h->nr_entries = i;
+	/* the tree keeps a pointer to the table: it lives as long as h */
+	h->table = (struct ctl_table){ .entries = es, .nr_entries = i, .running = host_running };
+	return ctl__register(t, "", &h->table, h);
+}
+
+/* ---- one VM: vms/NAME/dedup/ (vm_ctl.c shows them through this) ---- */
+
+int dedup_host__vm_show(struct vm *vm, enum dedup_vm_field f, char *buf, size_t len)
+{
+	struct dedup_host *h = vm ? vm->dedup_host : NULL;
+	struct dedup_vm_stats s = { 0 };
+	const char *backend = "none";
+	if (h) {
+		pthread_mutex_lock(&h->lock);
+		if (vm->dedup_kind == -2) {
+			backend = "pending (dedup/run is 0)";
+		} else if (vm->dedup_kind >= 0) {
+			struct engine *en = &h->eng[vm->dedup_kind];
+			dedup_host__sync(h);
+			dedup__vm_stats(en->e, vm, &s);
+			backend = en->b.name;
+		} else {
+			backend = "ksm";
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
+	uint64_t v = 0;
+	switch (f) {
+	case DEDUP_VM_BACKEND:
+		snprintf(buf, len, "%s", backend);
+		return 0;
+	case DEDUP_VM_SHARED: v = s.pages_shared; break;
+	case DEDUP_VM_PRIVATE: v = s.pages_private; break;
+	case DEDUP_VM_ZERO: v = s.pages_zero; break;
+	case DEDUP_VM_VOLATILE: v = s.pages_volatile; break;
+	case DEDUP_VM_META: v = s.meta_bytes; break;
+	}
+	snprintf(buf, len, "%llu", (unsigned long long)v);
+	return 0;
+}
