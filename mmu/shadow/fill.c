@@ -412,15 +412,16 @@ void fill_flush_va(struct shadow_guest *g, uint64_t va)
 	zap(g, r, PT_INDEX(va, 1));
 }
 
-void fill_refresh_mfn(struct shadow_guest *g, uint64_t mfn)
+unsigned fill_refresh_mfn(struct shadow_guest *g, uint64_t mfn, uint64_t *first_moved)
 {
 	/* collect first: rewriting a leaf moves it in the rmap being walked */
 	const struct hmap *h = &g->priv->rmap;
 	size_t n = 0, cap = 0;
+	unsigned moved = 0;
 	for (uint32_t i = hmap_first(h, mfn); i != NONE32; i = hmap_next_of(h, i, mfn))
 		cap++;
 	if (cap == 0)
-		return;
+		return 0;
 	uint64_t *slots = malloc(cap * sizeof(*slots));
 	if (!slots) {
 		/* no memory to do it leaf by leaf: drop them all, they fill again */
@@ -431,7 +432,7 @@ void fill_refresh_mfn(struct shadow_guest *g, uint64_t mfn)
 			fill_table(g, RMAP_TABLE(slot))[RMAP_INDEX(slot)] = 0;
 			hmap_del(hm, mfn, slot);
 		}
-		return;
+		return UINT32_MAX;
 	}
 	for (uint32_t i = hmap_first(h, mfn); i != NONE32; i = hmap_next_of(h, i, mfn))
 		slots[n++] = h->node[i].val;
@@ -443,9 +444,32 @@ void fill_refresh_mfn(struct shadow_guest *g, uint64_t mfn)
 			continue;
 		if (!leaf_for(g, r, idx, &v))
 			v = 0;
+		uint64_t old = fill_table(g, rec(g, r)->mfn)[idx];
+		if ((old & PTE_ADDR) != (v & PTE_ADDR) || !(v & PTE_P)) {
+			if (moved++ == 0 && first_moved)
+				*first_moved = slots[k];
+		}
 		/* no rmap node for the new target: drop the leaf, it fills again */
 		if (!write_leaf(g, r, idx, v, true))
 			write_leaf(g, r, idx, 0, true);
 	}
 	free(slots);
+	return moved;
+}
+
+bool fill_leaf_slot(const struct shadow_guest *g, uint64_t va, uint64_t *slot)
+{
+	uint32_t r = g->priv->root;
+	if (r == NONE32 || va >= L1_SHADOW_GUEST_VA_END)
+		return false;
+	for (unsigned level = 4; level >= 2; level--) {
+		uint64_t e = fill_table(g, rec(g, r)->mfn)[PT_INDEX(va, level)];
+		if (!(e & PTE_P))
+			return false;
+		r = record_of(g, (e & PTE_ADDR) >> 12);
+		if (r == NONE32)
+			return false;
+	}
+	*slot = RMAP_SLOT(rec(g, r)->mfn, PT_INDEX(va, 1));
+	return true;
 }

@@ -336,7 +336,7 @@ enum shadow_fault_result shadow__fault(struct shadow_guest *g, uint64_t va, uint
 	if (write && (g->frame[w.gfn] & SF_WP)) {
 		/* write-tracked, shared or zero: the guest may write, l1vmm watches */
 		g->stats.wp_faults++;
-		share_note_write(g, w.gfn);
+		share_write_fault(g, w.gfn, va);
 	}
 	set_accessed(g, &w, va, write);
 	enum fill_result f = fill_fault(g, va, &w);

@@ -219,9 +219,13 @@ void fill_flush_va(struct shadow_guest *g, uint64_t va);
 /*
  * Recompute every shadow leaf that maps mfn from the guest's entries and
  * p2m_mfn now (after p2m_mfn or the frame flags changed); flush_needed is not
- * set: the caller tells KVM about the frames (shadow__machine_forget).
+ * set: the caller tells KVM about the frames (shadow__machine_forget). How
+ * many leaves left mfn (UINT32_MAX: all dropped, no memory), and the slot of
+ * the first one in *first_moved (may be NULL).
  */
-void fill_refresh_mfn(struct shadow_guest *g, uint64_t mfn);
+unsigned fill_refresh_mfn(struct shadow_guest *g, uint64_t mfn, uint64_t *first_moved);
+/* The slot (RMAP_SLOT) of va's shadow leaf, if its path is there. */
+bool fill_leaf_slot(const struct shadow_guest *g, uint64_t va, uint64_t *slot);
 
 /* ---- share.c ---- */
 
@@ -241,6 +245,8 @@ static inline uint8_t *frame_ptr(const struct shadow_guest *g, uint64_t gfn)
  * first write, written since the last ask). Under g->lock.
  */
 void share_note_write(struct shadow_guest *g, uint64_t gfn);
+/* The same for a guest write fault at va (a cheaper copy-on-write). */
+void share_write_fault(struct shadow_guest *g, uint64_t gfn, uint64_t va);
 
 /* ---- decode.c ---- */
 

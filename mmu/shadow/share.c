@@ -72,7 +72,10 @@ static void forget(struct shadow_guest *g, uint64_t mfn, uint64_t n)
 	g->stats.forget_ns += now_ns() - t0;
 }
 
-void share_note_write(struct shadow_guest *g, uint64_t gfn)
+/* A write to gfn from va (NO_VA: the host, or an emulated write). */
+#define NO_VA UINT64_MAX
+
+static void note_write(struct shadow_guest *g, uint64_t gfn, uint64_t va)
 {
 	if (!g->tracking || gfn >= g->nr_frames)
 		return;
@@ -84,8 +87,20 @@ void share_note_write(struct shadow_guest *g, uint64_t gfn)
 		memcpy(shadow__mfn_ptr(g->m, own), shadow__mfn_ptr(g->m, from), EPT_PAGE_SIZE);
 		g->p2m_mfn[gfn] = own;
 		*f = (uint8_t)((*f & ~(SF_WP | SF_STALE)) | SF_WRITTEN);
-		fill_refresh_mfn(g, from); /* this gfn's leaves move to own (writable) */
-		forget(g, from, 1);        /* KVM's read-only translations of from go */
+		/* this gfn's leaves move to own (writable where the guest allows) */
+		uint64_t first = 0, slot;
+		unsigned moved = fill_refresh_mfn(g, from, &first);
+		/*
+		 * KVM may hold read-only translations of from for each leaf that
+		 * moved. One that is the faulting leaf itself is replaced by KVM
+		 * as it handles the retried write (it walks the shadows again, as
+		 * for a read-only leaf made writable); any other one (an alias,
+		 * a host write) could let a read see the old bytes after the
+		 * write: KVM must forget from.
+		 */
+		if (!(va != NO_VA && (moved == 0 || (moved == 1 && fill_leaf_slot(g, va, &slot) &&
+						      slot == first))))
+			forget(g, from, 1);
 		record(g, gfn, SHADOW_EV_BREAK);
 		g->stats.cow_breaks++;
 		g->stats.break_ns += now_ns() - t0;
@@ -98,7 +113,17 @@ void share_note_write(struct shadow_guest *g, uint64_t gfn)
 	bool was_wp = *f & SF_WP;
 	*f = (uint8_t)((*f & ~(SF_WP | SF_STALE | SF_UNPOP)) | SF_WRITTEN);
 	if (was_wp)
-		fill_refresh_mfn(g, own); /* widen every alias: no KVM change needed */
+		fill_refresh_mfn(g, own, NULL); /* widen every alias: no KVM change needed */
+}
+
+void share_note_write(struct shadow_guest *g, uint64_t gfn)
+{
+	note_write(g, gfn, NO_VA);
+}
+
+void share_write_fault(struct shadow_guest *g, uint64_t gfn, uint64_t va)
+{
+	note_write(g, gfn, va);
 }
 
 void shadow__pin(struct shadow_guest *g, uint64_t gfn)
@@ -135,25 +160,40 @@ static void protect(struct shadow_guest *g, uint64_t gfn)
 		mark_stale(g, gfn);
 }
 
+/*
+ * Tell KVM about the frames protect() left stale. Each call costs KVM a
+ * flush of the TLBs of every vCPU of the machine, whatever its length, while
+ * a frame told needlessly costs one KVM-internal fault at its next access:
+ * so one call over the whole span when the stale frames are dense in it (a
+ * scan batch visits consecutive gfns), else one per run.
+ */
 static void flush_stale(struct shadow_guest *g)
 {
-	size_t i = 0;
-	while (i < g->nstale) {
+	uint64_t lo = UINT64_MAX, hi = 0, live = 0;
+	for (size_t i = 0; i < g->nstale; i++) {
+		uint64_t gfn = g->stale[i];
+		if (!(g->frame[gfn] & SF_STALE))
+			continue;
+		g->frame[gfn] &= (uint8_t)~SF_STALE;
+		lo = gfn < lo ? gfn : lo;
+		hi = gfn > hi ? gfn : hi;
+		g->stale[live++] = gfn;
+	}
+	g->nstale = 0;
+	if (!live)
+		return;
+	if (hi - lo + 1 <= 4 * live + 64) {
+		forget(g, own_mfn(g, lo), hi - lo + 1);
+		return;
+	}
+	for (size_t i = 0; i < live;) {
 		uint64_t first = g->stale[i], n = 0;
-		/* a run of consecutive gfns still stale: one call */
-		while (i < g->nstale && g->stale[i] == first + n) {
-			if (!(g->frame[g->stale[i]] & SF_STALE))
-				break;
-			g->frame[g->stale[i]] &= (uint8_t)~SF_STALE;
+		while (i < live && g->stale[i] == first + n) {
 			n++;
 			i++;
 		}
-		if (n)
-			forget(g, own_mfn(g, first), n);
-		else
-			i++;
+		forget(g, own_mfn(g, first), n);
 	}
-	g->nstale = 0;
 }
 
 static bool is_zero(const uint8_t *p)
@@ -326,7 +366,7 @@ int shadow__share(struct shadow_guest *g, uint64_t gfn, uint64_t to_mfn)
 		goto out;
 	}
 	g->p2m_mfn[gfn] = to_mfn;
-	fill_refresh_mfn(g, own);
+	fill_refresh_mfn(g, own, NULL);
 	/* own's read-only translations in KVM go with its host page */
 	if (madvise(shadow__mfn_ptr(g->m, own), EPT_PAGE_SIZE, MADV_DONTNEED) < 0) {
 		g->stats.discard_errors++; /* no memory saved; KVM must forget it still */
