@@ -161,10 +161,11 @@ static void type_pending(struct shadow_guest *g, bool write_protect)
 	struct walk_ctx *c = &g->priv->ctx;
 	for (uint64_t k = 0; k < c->pend_n; k++) {
 		uint64_t gfn = c->pend_list[k];
-		/* a table is the guest's own frame: the host reads and writes it there */
+		g->pt_level[gfn] = c->pend[gfn];
+		/* a table is the guest's own frame: the host reads and writes it
+		 * there (typed first, so the leaves that move to it are read-only) */
 		if (g->p2m_mfn[gfn] != own_mfn(g, gfn))
 			share_note_write(g, gfn);
-		g->pt_level[gfn] = c->pend[gfn];
 	}
 	for (uint64_t k = 0; k < c->pend_n; k++) {
 		uint64_t gfn = c->pend_list[k];

@@ -141,6 +141,7 @@ struct shadow_stats {
 	uint64_t forgets;            /* shadow__machine_forget() calls (KVM told) */
 	uint64_t break_ns;           /* time spent in copy-on-write breaks */
 	uint64_t forget_ns;          /* time spent in shadow__machine_forget() */
+	uint64_t forget_cpu_ns;      /* thread CPU time of the same */
 	uint64_t lost_events;        /* events not recorded: out of memory */
 	uint64_t discard_errors;     /* own frames madvise() would not discard */
 	uint64_t refusals[SHADOW_NR_REFUSALS];

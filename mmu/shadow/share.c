@@ -63,6 +63,8 @@ static void record(struct shadow_guest *g, uint64_t gfn, enum shadow_event_kind 
 
 static void forget(struct shadow_guest *g, uint64_t mfn, uint64_t n)
 {
+	struct timespec c0, c1;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	uint64_t t0 = now_ns();
 	g->stats.forgets++;
 	/* Cannot fail for a range of machine memory short of the kernel running
@@ -70,6 +72,8 @@ static void forget(struct shadow_guest *g, uint64_t mfn, uint64_t n)
 	if (shadow__machine_forget(g->m, mfn, n) < 0)
 		g->flush_needed = true;
 	g->stats.forget_ns += now_ns() - t0;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	g->stats.forget_cpu_ns += (uint64_t)((c1.tv_sec - c0.tv_sec) * 1000000000ll + (c1.tv_nsec - c0.tv_nsec));
 }
 
 /* A write to gfn from va (NO_VA: the host, or an emulated write). */
