@@ -31,6 +31,10 @@
  * page makes KVM drop the translations of 1/NR_ZERO of the zero pages, not
  * of all of them.
  *
+ * Lifetime: the backend may outlive the machine (the host destroys the
+ * machine first); machine__destroy() tells it, and it touches machine memory
+ * no more.
+ *
  * Locking: the backend's lock protects the list of attached VMs; it is taken
  * after the engine lock and before a guest's g->lock, and never held while
  * calling into the engine (sync() reports after letting go of it).
@@ -88,6 +92,8 @@ static void *b_copy_new(void *ctx, const void *content)
 static void b_copy_free(void *ctx, void *copy)
 {
 	struct dedup_shadow *d = ctx;
+	if (!d->mem)
+		return; /* the machine is gone, and its memory with it */
 	/* discarding makes KVM drop any translation of it left (a VM removed) */
 	shadow__free_data_frames(d->mem, mfn_of(copy), 1);
 }
@@ -211,12 +217,19 @@ static void b_destroy(void *ctx)
 	struct dedup_shadow *d = ctx;
 	if (d->m && d->m->dedup_shadow == d)
 		d->m->dedup_shadow = NULL;
-	for (unsigned i = 0; i < NR_ZERO; i++)
+	for (unsigned i = 0; d->mem && i < NR_ZERO; i++)
 		if (d->zero_mfn[i])
 			shadow__free_data_frames(d->mem, d->zero_mfn[i], 1);
 	pthread_mutex_destroy(&d->lock);
 	free(d->vms);
 	free(d);
+}
+
+void dedup_shadow__machine_gone(struct dedup_shadow *d)
+{
+	/* the host may destroy the machine before the backend: forget it */
+	d->m = NULL;
+	d->mem = NULL;
 }
 
 int dedup_shadow__create(struct machine *m, struct dedup_host_backend *out, char *err,

@@ -75,6 +75,9 @@ int machine__create(struct machine *m, const struct kvm_host *kvm, uint64_t gues
 
 void machine__destroy(struct machine *m)
 {
+	if (m->dedup_shadow)
+		dedup_shadow__machine_gone(m->dedup_shadow);
+	m->dedup_shadow = NULL;
 	if (m->fd >= 0)
 		close(m->fd);
 	if (m->mem.nr_frames)

@@ -73,6 +73,10 @@ struct machine {
 					    * no VM is attached to it */
 };
 
+/* machine__destroy() tells page sharing's backend that its frames are gone
+ * (l1vmm/dedup_shadow.c; the backend may be destroyed later). */
+void dedup_shadow__machine_gone(struct dedup_shadow *d);
+
 /* Create the machine for guests of guest_bytes RAM in all. 0, or -1 with a reason. */
 int machine__create(struct machine *m, const struct kvm_host *kvm, uint64_t guest_bytes,
 		    char *err, size_t errlen);

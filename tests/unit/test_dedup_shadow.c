@@ -353,6 +353,31 @@ static void shared_page_becoming_a_table_is_unshared(void **state)
 	assert_int_equal(dedup__check(f->e), 0);
 }
 
+static void pinned_pages_are_never_shared(void **state)
+{
+	struct fx *f = *state;
+	gwrite_page(G(f, 0), 900, 5);
+	gwrite_page(G(f, 1), 900, 5);
+	shadow__pin(G(f, 0), 900);
+	for (int r = 0; r < 4; r++)
+		round_(f);
+	assert_int_equal(st(f, 0, 900), P2M_PRIVATE);
+	assert_int_equal(G(f, 0)->p2m_mfn[900], G(f, 0)->first_mfn + 900);
+	/* pinning a shared page gives it its own frame back first */
+	gwrite_page(G(f, 2), 901, 6);
+	gwrite_page(G(f, 1), 901, 6);
+	gwrite_page(G(f, 0), 901, 6);
+	for (int r = 0; r < 3; r++)
+		round_(f);
+	assert_int_equal(st(f, 1, 901), P2M_SHARED);
+	shadow__pin(G(f, 1), 901);
+	assert_int_equal(G(f, 1)->p2m_mfn[901], G(f, 1)->first_mfn + 901);
+	assert_true(greads(G(f, 1), 901, 6));
+	f->be.sync(f->be.ctx, f->e);
+	assert_int_equal(st(f, 1, 901), P2M_PRIVATE);
+	assert_int_equal(dedup__check(f->e), 0);
+}
+
 /* Random writes and scans against a model of every byte each guest reads. */
 static void random_against_a_model(void **state)
 {
@@ -399,6 +424,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(host_writes_unshare, setup, teardown),
 		cmocka_unit_test_setup_teardown(shared_page_becoming_a_table_is_unshared, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(pinned_pages_are_never_shared, setup, teardown),
 		cmocka_unit_test_setup_teardown(random_against_a_model, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
