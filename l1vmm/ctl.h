@@ -207,7 +207,7 @@ struct vm_ctl {
 	enum cpu_mode mode;              /* as requested */
 	char kernel[VM_CTL_KERNEL_MAX + 1]; /* path; "" = the built-in kernel */
 	char cmdline[L1_CMDLINE_MAX];
-	char domain[VM_CTL_DOMAIN_MAX + 1]; /* a free-form group name (later: sharing domain) */
+	char domain[VM_CTL_DOMAIN_MAX + 1]; /* the sharing domain's name; "" = its own */
 	unsigned shadow_prefetch;        /* shadow mode: entries filled per page fault (1..512) */
 	bool frozen;                     /* a VM is being created from, or runs with, this config */
 	struct vm *vm;                   /* NULL until vm_ctl__attach() */

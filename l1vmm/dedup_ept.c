@@ -27,7 +27,13 @@
  * closed by write-protecting the frame's host page first (mprotect): a vCPU
  * that writes it then gets EFAULT from KVM_RUN and waits in
  * dedup_ept__fault() for the share to finish (the backend lock), then runs
- * again and writes into the new mapping (a copy-on-write). Under the
+ * again and writes into the new mapping (a copy-on-write). Guest code KVM
+ * emulates (CPL0 here, docs/machine-notes.md) does not fault: KVM's emulator
+ * turns a write it cannot make into an MMIO exit at a RAM address, which
+ * dedup_ept__ram_mmio() completes the same way, after the share, and counts
+ * as a guest write; a locked read-modify-write it cannot make (xchg, cmpxchg)
+ * ends in an emulation failure, which the vCPU retries once the share is
+ * done (dedup_ept__fault, like an EFAULT). Under the
  * protection, the frame's dirty bit is cleared, its bytes compared again, and
  * only then is it replaced. A write is therefore never lost, and a dirty bit
  * after the replacement always means a write to the new mapping.
@@ -63,7 +69,6 @@
 #define STORE_MAX_BYTES (64ull << 30)   /* virtual reservation for the store */
 #define STORE_GROW_PAGES 512            /* the memfd grows 2 MiB at a time */
 #define EPT_MAP_RESERVE 4096            /* mappings left for the rest of l1vmm */
-#define FAULT_RETRIES 100000            /* EFAULTs in a row one vCPU may wait out */
 #define WINDOW_SECONDS 0.010            /* written(): a write in this window or the last */
 
 struct ept_slot {
@@ -85,9 +90,14 @@ struct ept_vm {
 	uint64_t *written_prev; /* ... in the window before */
 	double window_start;    /* monotonic seconds */
 	uint32_t *file_page;    /* gfn -> memfd page + 1 mapped there, 0: anonymous */
+	uint64_t *host_written; /* bit per gfn: written by l1vmm for the guest (MMIO to RAM) */
 	uint64_t mappings;      /* estimated host mappings over this VM's RAM */
 	struct ept_vm *next;
 };
+
+struct pending;
+struct ept_backend;
+static void apply_pending(struct ept_backend *b);
 
 struct ept_backend {
 	pthread_mutex_t lock;
@@ -101,6 +111,10 @@ struct ept_backend {
 	uint64_t max_map_count;
 	uint64_t map_refusals;
 	bool warned;
+	struct pending *pending; /* frames queued by share()/zero() (apply_pending) */
+	size_t nr_pending, pending_cap;
+	uint64_t map_calls;     /* runs replaced: one mprotect + one mapping call each */
+	uint64_t apply_errors;  /* runs a mapping call failed for: left private */
 	struct ept_vm *vms;
 };
 
@@ -169,8 +183,12 @@ static void set_file_page(struct ept_vm *ev, uint64_t gfn, uint32_t fp)
 	ev->mappings = ev->mappings + boundaries(ev, s, gfn) - before;
 }
 
+/* vm.max_map_count; L1VMM_MAX_MAP_COUNT (tests) stands in for it when set. */
 static uint64_t read_max_map_count(void)
 {
+	const char *test = getenv("L1VMM_MAX_MAP_COUNT");
+	if (test && *test)
+		return strtoull(test, NULL, 10);
 	FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
 	unsigned long long v = 65530;
 	if (f) {
@@ -181,11 +199,11 @@ static uint64_t read_max_map_count(void)
 	return v;
 }
 
-/* Room for up to two more mappings? Warn once when not. */
+/* Room for two more mappings beyond the queued frames'? Warn once when not. */
 static bool room_for_mappings(struct ept_backend *b)
 {
 	uint64_t limit = b->max_map_count > EPT_MAP_RESERVE ? b->max_map_count - EPT_MAP_RESERVE : 0;
-	if (total_mappings(b) + 2 <= limit)
+	if (total_mappings(b) + 2 * (b->nr_pending + 1) <= limit)
 		return true;
 	b->map_refusals++;
 	if (!b->warned) {
@@ -200,20 +218,27 @@ static bool room_for_mappings(struct ept_backend *b)
 
 /* ---- the dirty log ---- */
 
-/* Clear gfn's dirty bit in KVM's log (manual protection) and in ours. */
-static void forget_write(struct ept_backend *b, struct ept_vm *ev, uint64_t gfn)
+/* Clear the dirty bits of frames [gfn, gfn + n) (one slot) in KVM's log
+ * (manual protection) and in ours. */
+static void forget_writes(struct ept_backend *b, struct ept_vm *ev, uint64_t gfn, uint64_t n)
 {
-	BIT_CLEAR(ev->written, gfn);
-	BIT_CLEAR(ev->written_prev, gfn);
+	for (uint64_t k = 0; k < n; k++) {
+		BIT_CLEAR(ev->written, gfn + k);
+		BIT_CLEAR(ev->written_prev, gfn + k);
+	}
 	const struct ept_slot *s = slot_of(ev, gfn);
 	if (!b->manual_protect || !s)
 		return;
-	uint64_t rel = gfn - s->first_gfn, first = rel & ~63ull;
-	uint64_t bits = 1ull << (rel - first);
-	uint64_t n = s->nr_pages - first < 64 ? s->nr_pages - first : 64;
-	struct kvm_clear_dirty_log c = { .slot = s->slot, .first_page = first,
-					 .num_pages = (uint32_t)n, .dirty_bitmap = &bits };
-	ioctl(ev->vm->fd, KVM_CLEAR_DIRTY_LOG, &c);
+	uint64_t rel = gfn - s->first_gfn, end = rel + n;
+	for (uint64_t first = rel & ~63ull; first < end; first += 64) {
+		uint64_t bits = 0;
+		for (uint64_t r = first > rel ? first : rel; r < end && r < first + 64; r++)
+			bits |= 1ull << (r - first);
+		uint64_t num = s->nr_pages - first < 64 ? s->nr_pages - first : 64;
+		struct kvm_clear_dirty_log c = { .slot = s->slot, .first_page = first,
+						 .num_pages = (uint32_t)num, .dirty_bitmap = &bits };
+		ioctl(ev->vm->fd, KVM_CLEAR_DIRTY_LOG, &c);
+	}
 }
 
 /* Read (and clear) slot s's dirty log into s->log. 0 or -errno. */
@@ -279,6 +304,7 @@ static void ept_sync(void *ctx, struct dedup *e)
 {
 	struct ept_backend *b = ctx;
 	pthread_mutex_lock(&b->lock);
+	apply_pending(b); /* the frames it leaves private are reported below */
 	double now = vm__now();
 	for (struct ept_vm *ev = b->vms; ev; ev = ev->next) {
 		struct report r = { 0 };
@@ -295,6 +321,12 @@ static void ept_sync(void *ctx, struct dedup *e)
 			if (harvest(b, ev, s) < 0)
 				continue;
 			uint64_t words = (s->nr_pages + 63) / 64;
+			/* writes l1vmm made for the guest count as the guest's
+			 * (slots start at multiples of 64 gfns) */
+			for (uint64_t w = 0; w < words; w++) {
+				s->log[w] |= ev->host_written[s->first_gfn / 64 + w];
+				ev->host_written[s->first_gfn / 64 + w] = 0;
+			}
 			for (uint64_t w = 0; w < words; w++) {
 				for (uint64_t bits = s->log[w]; bits; bits &= bits - 1) {
 					uint64_t gfn = s->first_gfn + w * 64 + (uint64_t)__builtin_ctzll(bits);
@@ -377,6 +409,7 @@ static void copy_free(void *ctx, void *copy)
 	struct ept_backend *b = ctx;
 	uint64_t p = (uint64_t)(uintptr_t)copy - 1;
 	pthread_mutex_lock(&b->lock);
+	apply_pending(b); /* no queued frame may name a freed copy */
 	/* give the memory back now; the page reads as zeros until reused */
 	fallocate(b->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(p * PAGE),
 		  (off_t)PAGE);
@@ -409,64 +442,173 @@ static bool all_zero(const uint8_t *p)
 	return true;
 }
 
+/* ---- replacing frames, in runs ---- */
+
 /*
- * Replace (vm, gfn) by copy (a memfd page + 1), or by zeros (copy 0), if its
- * bytes still are what they must be. The frame is write-protected from the
- * check to the replacement.
+ * share() and zero() only queue the frame (the engine has just compared its
+ * bytes); apply_pending() replaces the queued frames in runs: consecutive
+ * gfns of one slot onto consecutive copies (or all to zero) take one
+ * mprotect, one dirty-log clear per 64 frames, and one mmap (or madvise).
+ * A frame whose bytes changed since the engine compared them is left as it
+ * is and reported as written, so the next sync() makes it PRIVATE again: the
+ * same outcome as a write just after sharing. The queue is applied before
+ * anything can look behind it: at the end of every scan batch, at the start
+ * of every sync(), and before a copy is freed.
  */
-static int replace(struct ept_backend *b, struct ept_vm *ev, uint64_t gfn, uint64_t copy)
+struct pending {
+	struct ept_vm *ev;
+	uint64_t gfn;
+	uint64_t copy; /* memfd page + 1; 0: zero */
+};
+
+static int pending_cmp(const void *a, const void *b)
+{
+	const struct pending *x = a, *y = b;
+	if (x->ev != y->ev)
+		return (uintptr_t)x->ev < (uintptr_t)y->ev ? -1 : 1;
+	return x->gfn < y->gfn ? -1 : x->gfn > y->gfn;
+}
+
+/* Frames [gfn, gfn + n) stay as they are; their writes are the guest's. */
+static void keep_private(struct ept_vm *ev, uint64_t gfn, uint64_t n)
+{
+	mprotect(frame_hva(ev, gfn), n * PAGE, PROT_READ | PROT_WRITE);
+	for (uint64_t k = 0; k < n; k++) {
+		BIT_SET(ev->host_written, gfn + k);
+		BIT_SET(ev->written, gfn + k);
+	}
+}
+
+/* Replace frames [gfn, gfn + n) whose bytes equal copy + k (or zeros). */
+static void replace_same(struct ept_backend *b, struct ept_vm *ev, uint64_t gfn, uint64_t n,
+			 uint64_t copy)
 {
 	uint8_t *hva = frame_hva(ev, gfn);
-	if (!hva)
-		return -EINVAL;
-	if (!room_for_mappings(b))
-		return -ENOSPC;
-	if (mprotect(hva, PAGE, PROT_READ) < 0)
-		return -errno;
-	forget_write(b, ev, gfn);
-	bool same = copy ? memcmp(hva, b->store + (copy - 1) * PAGE, PAGE) == 0 : all_zero(hva);
-	if (!same) {
-		mprotect(hva, PAGE, PROT_READ | PROT_WRITE);
-		BIT_SET(ev->written, gfn); /* it changed since the engine looked: it is volatile */
-		return -EAGAIN;
-	}
 	void *p;
+	bool any_file = false;
+	for (uint64_t k = 0; k < n && !copy; k++)
+		any_file |= ev->file_page[gfn + k] != 0;
 	if (copy)
-		p = mmap(hva, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
+		p = mmap(hva, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE,
 			 b->memfd, (off_t)((copy - 1) * PAGE));
-	else if (ev->file_page[gfn])
-		p = mmap(hva, PAGE, PROT_READ | PROT_WRITE,
+	else if (any_file) /* a memfd page would read back as the copy: map fresh zeros */
+		p = mmap(hva, n * PAGE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 	else
-		p = madvise(hva, PAGE, MADV_DONTNEED) == 0 &&
-		    mprotect(hva, PAGE, PROT_READ | PROT_WRITE) == 0 ? hva : MAP_FAILED;
+		p = madvise(hva, n * PAGE, MADV_DONTNEED) == 0 &&
+		    mprotect(hva, n * PAGE, PROT_READ | PROT_WRITE) == 0 ? hva : MAP_FAILED;
 	if (p == MAP_FAILED) {
-		int err = errno;
-		/* the old page is still there (mmap fails before it unmaps on every
-		 * error it can return here); let the guest write it again */
-		mprotect(hva, PAGE, PROT_READ | PROT_WRITE);
-		return -err;
+		/* nothing was replaced (mmap fails before it unmaps on every error it
+		 * can return here): the frames keep their bytes */
+		b->apply_errors++;
+		keep_private(ev, gfn, n);
+		return;
 	}
-	set_file_page(ev, gfn, (uint32_t)copy);
-	return 0;
+	for (uint64_t k = 0; k < n; k++)
+		set_file_page(ev, gfn + k, copy ? (uint32_t)(copy + k) : 0);
+}
+
+/* One run: consecutive gfns of one slot, onto consecutive copies (or zero). */
+static void apply_run(struct ept_backend *b, struct ept_vm *ev, uint64_t gfn, uint64_t n,
+		      uint64_t copy)
+{
+	uint8_t *hva = frame_hva(ev, gfn);
+	b->map_calls++;
+	if (mprotect(hva, n * PAGE, PROT_READ) < 0) {
+		b->apply_errors++;
+		keep_private(ev, gfn, n);
+		return;
+	}
+	/* from here no vCPU can write the run: forget what was written before,
+	 * compare, replace what is still equal */
+	forget_writes(b, ev, gfn, n);
+	uint64_t k = 0;
+	while (k < n) {
+		uint64_t c = copy ? copy + k : 0;
+		bool same = c ? memcmp(hva + k * PAGE, b->store + (c - 1) * PAGE, PAGE) == 0
+			      : all_zero(hva + k * PAGE);
+		uint64_t end = k + 1;
+		while (end < n) {
+			uint64_t ce = copy ? copy + end : 0;
+			bool s2 = ce ? memcmp(hva + end * PAGE, b->store + (ce - 1) * PAGE, PAGE) == 0
+				     : all_zero(hva + end * PAGE);
+			if (s2 != same)
+				break;
+			end++;
+		}
+		if (same)
+			replace_same(b, ev, gfn + k, end - k, c);
+		else
+			keep_private(ev, gfn + k, end - k);
+		k = end;
+	}
+}
+
+static void apply_pending(struct ept_backend *b)
+{
+	if (!b->nr_pending)
+		return;
+	qsort(b->pending, b->nr_pending, sizeof(*b->pending), pending_cmp);
+	for (size_t i = 0; i < b->nr_pending; ) {
+		const struct pending *p = &b->pending[i];
+		const struct ept_slot *s = slot_of(p->ev, p->gfn);
+		size_t j = i + 1;
+		while (j < b->nr_pending && b->pending[j].ev == p->ev &&
+		       b->pending[j].gfn == p->gfn + (j - i) &&
+		       b->pending[j].gfn < s->first_gfn + s->nr_pages &&
+		       (p->copy ? b->pending[j].copy == p->copy + (j - i) : !b->pending[j].copy))
+			j++;
+		apply_run(b, p->ev, p->gfn, j - i, p->copy);
+		i = j;
+	}
+	b->nr_pending = 0;
+}
+
+/* Queue (vm, gfn) for copy (0: zero). 0 or -errno (nothing queued). */
+static int queue(void *vm, uint64_t gfn, uint64_t copy)
+{
+	struct ept_vm *ev = ev_of(vm);
+	struct ept_backend *b = ev->b;
+	int rc = 0;
+	pthread_mutex_lock(&b->lock);
+	if (!frame_hva(ev, gfn) || (copy == 0 && gfn >= ev->nr_frames)) {
+		rc = -EINVAL;
+	} else if (!room_for_mappings(b)) {
+		rc = -ENOSPC;
+	} else {
+		if (b->nr_pending == b->pending_cap) {
+			size_t cap = b->pending_cap ? b->pending_cap * 2 : 1024;
+			struct pending *q = realloc(b->pending, cap * sizeof(*q));
+			if (!q) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			b->pending = q;
+			b->pending_cap = cap;
+		}
+		b->pending[b->nr_pending++] = (struct pending){ ev, gfn, copy };
+	}
+out:
+	pthread_mutex_unlock(&b->lock);
+	return rc;
 }
 
 static int share(void *vm, uint64_t gfn, void *copy)
 {
-	struct ept_vm *ev = ev_of(vm);
-	pthread_mutex_lock(&ev->b->lock);
-	int rc = replace(ev->b, ev, gfn, (uint64_t)(uintptr_t)copy);
-	pthread_mutex_unlock(&ev->b->lock);
-	return rc;
+	return queue(vm, gfn, (uint64_t)(uintptr_t)copy);
 }
 
 static int zero(void *vm, uint64_t gfn)
 {
-	struct ept_vm *ev = ev_of(vm);
-	pthread_mutex_lock(&ev->b->lock);
-	int rc = replace(ev->b, ev, gfn, 0);
-	pthread_mutex_unlock(&ev->b->lock);
-	return rc;
+	return queue(vm, gfn, 0);
+}
+
+static void scan_end(void *ctx)
+{
+	struct ept_backend *b = ctx;
+	pthread_mutex_lock(&b->lock);
+	apply_pending(b);
+	pthread_mutex_unlock(&b->lock);
 }
 
 /* ---- VMs ---- */
@@ -503,7 +645,8 @@ static int attach(void *ctx, struct vm *vm)
 	ev->written = calloc((ev->nr_frames + 63) / 64, sizeof(uint64_t));
 	ev->written_prev = calloc((ev->nr_frames + 63) / 64, sizeof(uint64_t));
 	ev->file_page = calloc(ev->nr_frames, sizeof(uint32_t));
-	int rc = ev->written && ev->written_prev && ev->file_page ? 0 : -ENOMEM;
+	ev->host_written = calloc((ev->nr_frames + 63) / 64, sizeof(uint64_t));
+	int rc = ev->written && ev->written_prev && ev->file_page && ev->host_written ? 0 : -ENOMEM;
 	for (unsigned i = 0; rc == 0 && i < vm->mem.nr_regions; i++) {
 		const struct ept_region *r = &vm->mem.region[i];
 		struct ept_slot *s = &ev->slot[ev->nr_slots++];
@@ -548,6 +691,7 @@ static int attach(void *ctx, struct vm *vm)
 		free(ev->written);
 		free(ev->written_prev);
 		free(ev->file_page);
+		free(ev->host_written);
 		free(ev);
 	}
 	return rc;
@@ -572,6 +716,7 @@ static void detach(void *ctx, struct vm *vm)
 	free(ev->written);
 	free(ev->written_prev);
 	free(ev->file_page);
+	free(ev->host_written);
 	free(ev);
 }
 
@@ -584,12 +729,22 @@ static uint64_t host_mappings(void *ctx)
 	return n;
 }
 
+static uint64_t map_calls(void *ctx)
+{
+	struct ept_backend *b = ctx;
+	pthread_mutex_lock(&b->lock);
+	uint64_t n = b->map_calls;
+	pthread_mutex_unlock(&b->lock);
+	return n;
+}
+
 static void destroy(void *ctx)
 {
 	struct ept_backend *b = ctx;
 	munmap(b->store, STORE_MAX_BYTES);
 	close(b->memfd);
 	free(b->free_pages);
+	free(b->pending);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
 }
@@ -624,7 +779,9 @@ int dedup_ept__create(struct dedup_host_backend *out, char *err, size_t errlen)
 			 .zero = zero, .ctx = b },
 		.ctx = b,
 		.sync = ept_sync,
+		.scan_end = scan_end,
 		.host_mappings = host_mappings,
+		.map_calls = map_calls,
 		.attach = attach,
 		.detach = detach,
 		.destroy = destroy,
@@ -632,14 +789,41 @@ int dedup_ept__create(struct dedup_host_backend *out, char *err, size_t errlen)
 	return 0;
 }
 
-bool dedup_ept__fault(struct vm *vm, unsigned *retries)
+bool dedup_ept__fault(struct vm *vm, unsigned *retries, unsigned max_retries)
 {
+	if (vm->mode != CPU_MODE_EPT) /* dedup_priv is another backend's */
+		return false;
 	struct ept_vm *ev = __atomic_load_n(&vm->dedup_priv, __ATOMIC_ACQUIRE);
-	if (!ev || ++*retries > FAULT_RETRIES)
+	/* a fault that outlives max_retries waits was not ours */
+	if (!ev || ++*retries > max_retries)
 		return false;
 	/* a share or zero of one of this VM's frames holds the lock from the write
 	 * protection to the new mapping: once we have it, the frame is writable */
 	pthread_mutex_lock(&ev->b->lock);
+	pthread_mutex_unlock(&ev->b->lock);
+	return true;
+}
+
+bool dedup_ept__ram_mmio(struct vm *vm, const struct vm_exit *e)
+{
+	if (vm->mode != CPU_MODE_EPT) /* dedup_priv is another backend's */
+		return false;
+	struct ept_vm *ev = __atomic_load_n(&vm->dedup_priv, __ATOMIC_ACQUIRE);
+	if (!ev || e->count != 1)
+		return false;
+	uint8_t *hva = ept__gpa_ptr(&vm->mem, e->addr, e->size);
+	if (!hva)
+		return false; /* not RAM: a device's */
+	/* once we hold the lock no frame is write-protected: the access is
+	 * plain memory (a write to a shared frame copies it on write) */
+	pthread_mutex_lock(&ev->b->lock);
+	if (e->is_write) {
+		memcpy(hva, e->data, e->size);
+		for (uint64_t gfn = e->addr / PAGE; gfn <= (e->addr + e->size - 1) / PAGE; gfn++)
+			BIT_SET(ev->host_written, gfn);
+	} else {
+		memcpy(e->data, hva, e->size);
+	}
 	pthread_mutex_unlock(&ev->b->lock);
 	return true;
 }

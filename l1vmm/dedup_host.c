@@ -66,6 +66,7 @@ struct dedup_host {
 	/* ksm: the values found in /sys/kernel/mm/ksm/ at start, put back at the end */
 	bool ksm_active;
 	char ksm_saved[DEDUP_NR_KNOBS][32];
+	uint64_t ksmd_cpu_base;  /* ksmd's CPU time (ms) when l1vmm started KSM */
 	struct ctl_entry *entries; /* dedup/: built from the engine's tables */
 	size_t nr_entries;
 	struct ctl_table table;
@@ -123,6 +124,47 @@ static int ksm_push(struct dedup_host *h, enum dedup_knob k, uint64_t value)
 	return ksm_write(dedup__knob_desc(k)->name, v);
 }
 
+/* utime + stime of process pid in ms if it is ksmd, else -1. */
+static int64_t ksmd_cpu_of(const char *pid)
+{
+	char path[300], buf[512];
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *name = strchr(buf, '(');
+	char *end = strrchr(buf, ')');
+	unsigned long long utime, stime;
+	/* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+	if (!name || !end || strncmp(name, "(ksmd)", 6) != 0 ||
+	    sscanf(end + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+		   &utime, &stime) != 2)
+		return -1;
+	return (int64_t)((utime + stime) * 1000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* CPU time of ksmd (the kernel thread), milliseconds; 0 when not found. */
+static uint64_t ksmd_cpu_ms(void)
+{
+	static char pid[256]; /* found once (under h->lock: callers hold it) */
+	int64_t ms = pid[0] ? ksmd_cpu_of(pid) : -1;
+	if (ms >= 0)
+		return (uint64_t)ms;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && ms < 0)
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' &&
+		    (ms = ksmd_cpu_of(de->d_name)) >= 0)
+			snprintf(pid, sizeof(pid), "%s", de->d_name);
+	closedir(d);
+	return ms >= 0 ? (uint64_t)ms : 0;
+}
+
 /* Save KSM's knobs and write ours; -1 with a reason when KSM cannot be driven. */
 static int ksm_start(struct dedup_host *h, char *err, size_t errlen)
 {
@@ -137,6 +179,7 @@ static int ksm_start(struct dedup_host *h, char *err, size_t errlen)
 		}
 	}
 	h->ksm_active = true;
+	h->ksmd_cpu_base = ksmd_cpu_ms();
 	/* run last, so KSM starts with our budget; max_page_sharing is refused by
 	 * KSM while it shares pages: an older value stays, and is reported */
 	static const enum dedup_knob order[] = { DEDUP_PAGES_TO_SCAN, DEDUP_SLEEP_MILLISECS,
@@ -164,40 +207,6 @@ static void ksm_stop(struct dedup_host *h)
 			ksm_write(dedup__knob_desc(k)->name, h->ksm_saved[k]);
 	ksm_write("run", h->ksm_saved[DEDUP_RUN]);
 	h->ksm_active = false;
-}
-
-/* CPU time of ksmd (the kernel thread), milliseconds; 0 when not found. */
-static uint64_t ksmd_cpu_ms(void)
-{
-	DIR *d = opendir("/proc");
-	if (!d)
-		return 0;
-	uint64_t ms = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		char path[300], buf[512];
-		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		FILE *f = fopen(path, "re");
-		if (!f)
-			continue;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		char *name = strchr(buf, '(');
-		char *end = strrchr(buf, ')');
-		if (!name || !end || strncmp(name, "(ksmd)", 6) != 0)
-			continue;
-		unsigned long long utime, stime;
-		/* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
-		if (sscanf(end + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			   &utime, &stime) == 2)
-			ms = (utime + stime) * 1000ull / (unsigned long long)sysconf(_SC_CLK_TCK);
-		break;
-	}
-	closedir(d);
-	return ms;
 }
 
 static uint64_t ksm_stat(const char *name)
@@ -460,10 +469,11 @@ void dedup_host__destroy(struct dedup_host *h)
 /* ---- statistics ---- */
 
 /* Sum of every engine's statistics, after a sync (so they are exact). */
-static void totals(struct dedup_host *h, struct dedup_stats *sum, uint64_t *mappings)
+static void totals(struct dedup_host *h, struct dedup_stats *sum, uint64_t *mappings,
+		   uint64_t *calls)
 {
 	*sum = (struct dedup_stats){ 0 };
-	*mappings = 0;
+	*mappings = *calls = 0;
 	dedup_host__sync(h);
 	for (unsigned i = 0; i < NR_ENGINES; i++) {
 		struct engine *en = &h->eng[i];
@@ -481,12 +491,16 @@ static void totals(struct dedup_host *h, struct dedup_stats *sum, uint64_t *mapp
 		}
 		if (en->b.host_mappings)
 			*mappings += en->b.host_mappings(en->b.ctx);
+		if (en->b.map_calls)
+			*calls += en->b.map_calls(en->b.ctx);
 	}
 }
 
-/* KSM's counters under our names (KSM's own meanings). */
-static void ksm_totals(struct dedup_stats *s)
+/* KSM's counters under our names (KSM's own meanings); scan_cpu_ms is
+ * ksmd's CPU time since l1vmm started KSM. */
+static void ksm_totals(const struct dedup_host *h, struct dedup_stats *s)
 {
+	uint64_t cpu = ksmd_cpu_ms();
 	*s = (struct dedup_stats){
 		.pages_shared = ksm_stat("pages_shared"),
 		.pages_sharing = ksm_stat("pages_sharing"),
@@ -495,26 +509,26 @@ static void ksm_totals(struct dedup_stats *s)
 		.full_scans = ksm_stat("full_scans"),
 		.zero_pages = ksm_stat("ksm_zero_pages"),
 		.general_profit = (int64_t)ksm_stat("general_profit"),
-		.scan_cpu_ms = ksmd_cpu_ms(),
+		.scan_cpu_ms = cpu > h->ksmd_cpu_base ? cpu - h->ksmd_cpu_base : 0,
 		.pages_scanned = ksm_stat("pages_scanned"),
 	};
 }
 
-enum { ARG_BACKEND = 1000, ARG_MAPPINGS, ARG_CHECK };
+enum { ARG_BACKEND = 1000, ARG_MAPPINGS, ARG_MAP_CALLS, ARG_CHECK };
 
 static int show_stat(void *obj, const struct ctl_entry *ce, char *buf, size_t len)
 {
 	struct dedup_host *h = obj;
 	struct dedup_stats s;
-	uint64_t mappings = 0;
+	uint64_t mappings = 0, calls = 0;
 	pthread_mutex_lock(&h->lock);
 	if (h->ksm_active)
-		ksm_totals(&s);
+		ksm_totals(h, &s);
 	else
-		totals(h, &s, &mappings);
+		totals(h, &s, &mappings, &calls);
 	pthread_mutex_unlock(&h->lock);
-	if (ce->arg == ARG_MAPPINGS) {
-		snprintf(buf, len, "%llu", (unsigned long long)mappings);
+	if (ce->arg == ARG_MAPPINGS || ce->arg == ARG_MAP_CALLS) {
+		snprintf(buf, len, "%llu", (unsigned long long)(ce->arg == ARG_MAPPINGS ? mappings : calls));
 		return 0;
 	}
 	const struct dedup_stat_desc *d = &dedup__stat_table[ce->arg];
@@ -598,7 +612,7 @@ static bool host_running(void *obj)
 
 int dedup_host__register(struct dedup_host *h, struct ctl_tree *t)
 {
-	size_t n = DEDUP_NR_KNOBS + 1 + dedup__stat_table_len + 2;
+	size_t n = DEDUP_NR_KNOBS + 1 + dedup__stat_table_len + 3;
 	struct ctl_entry *es = calloc(n, sizeof(*es));
 	if (!es)
 		return -ENOMEM;
@@ -625,6 +639,9 @@ int dedup_host__register(struct dedup_host *h, struct ctl_tree *t)
 	es[i++] = (struct ctl_entry){ .path = "dedup/host_mappings", .type = CTL_TEXT,
 		.arg = ARG_MAPPINGS, .show = show_stat,
 		.doc = "host memory mappings used for sharing (ept: VMAs; see vm.max_map_count)" };
+	es[i++] = (struct ctl_entry){ .path = "dedup/map_calls", .type = CTL_TEXT,
+		.arg = ARG_MAP_CALLS, .show = show_stat,
+		.doc = "ept: mapping calls made; a run of frames onto consecutive copies takes one" };
 	es[i++] = (struct ctl_entry){ .path = "dedup/check", .type = CTL_TEXT,
 		.show = show_check, .doc = "ok when every counter and copy agrees with the p2m "
 		"(a full cross-check: slow on big guests)" };

@@ -52,6 +52,8 @@ struct dedup_host_backend {
 	void (*scan_end)(void *ctx);
 	/* Host mappings in use for sharing now (ept: VMAs over guest RAM), or 0. */
 	uint64_t (*host_mappings)(void *ctx);
+	/* Optional: mapping calls made so far (ept: one per run of frames replaced). */
+	uint64_t (*map_calls)(void *ctx);
 	/* Per-VM state, before dedup__add_vm / after dedup__remove_vm. 0 or -errno. */
 	int (*attach)(void *ctx, struct vm *vm);
 	void (*detach)(void *ctx, struct vm *vm);
@@ -66,12 +68,26 @@ int dedup_shadow__create(struct machine *m, struct dedup_host_backend *out, char
 int dedup_ept__create(struct dedup_host_backend *out, char *err, size_t errlen);
 
 /*
- * A KVM_RUN of ept VM vm failed with EFAULT: if page sharing may have
- * write-protected the frame (a share in progress), wait for it and return
- * true (run again); false when the fault is not ours. *retries counts the
- * EFAULTs in a row (the caller resets it after a good KVM_RUN).
+ * A KVM_RUN of ept VM vm failed with EFAULT, or ended in an emulation
+ * failure (KVM's emulator cannot make a locked write to a write-protected
+ * frame): if page sharing is on for vm, wait until no frame is
+ * write-protected and return true (run again); false when the fault cannot
+ * be ours. *retries counts them in a row (the caller resets it after a good
+ * KVM_RUN or another exit); past a bound the fault is taken as genuine.
  */
-bool dedup_ept__fault(struct vm *vm, unsigned *retries);
+bool dedup_ept__fault(struct vm *vm, unsigned *retries, unsigned max_retries);
+/* Bounds for dedup_ept__fault(): a frame stays write-protected for microseconds. */
+#define DEDUP_EFAULT_RETRIES 100000
+#define DEDUP_EMULATION_RETRIES 1000
+
+/*
+ * An MMIO exit of ept VM vm at a RAM address: KVM's instruction emulator
+ * could not write a frame page sharing had write-protected. Wait for the
+ * share, make the access on guest RAM, count a write as the guest's. False
+ * when the address is not RAM or page sharing is not on for vm.
+ */
+struct vm_exit;
+bool dedup_ept__ram_mmio(struct vm *vm, const struct vm_exit *e);
 
 /* ---- the host's side (dedup_host.c) ---- */
 

@@ -177,8 +177,16 @@ static bool handle_exit(struct vcpu *vcpu, const struct vm_exit *e)
 		dispatch_io(&vm->pio, e);
 		return true;
 	case VM_EXIT_MMIO:
-		dispatch_io(&vm->mmio, e);
+		if (!dedup_ept__ram_mmio(vm, e))
+			dispatch_io(&vm->mmio, e);
 		return true;
+	case VM_EXIT_INTERNAL_ERROR:
+		/* a locked instruction KVM emulates on a frame page sharing has
+		 * write-protected: run it again once the share is done */
+		if (e->suberror == KVM_INTERNAL_ERROR_EMULATION &&
+		    dedup_ept__fault(vm, &vcpu->emulation_retries, DEDUP_EMULATION_RETRIES))
+			return true;
+		return vcpu__handle_fatal(vcpu, e);
 	case VM_EXIT_INTR:
 		return true;
 	default:
@@ -226,13 +234,15 @@ int vcpu__run(struct vcpu *vcpu, struct vm_exit *e)
 			return 0;
 		}
 		/* a frame write-protected while page sharing replaces it */
-		if (saved == EFAULT && dedup_ept__fault(vcpu->vm, &vcpu->efault_retries))
+		if (saved == EFAULT && dedup_ept__fault(vcpu->vm, &vcpu->efault_retries, DEDUP_EFAULT_RETRIES))
 			return 0;
 		vcpu__crash(vcpu, "KVM_RUN failed: %s", strerror(saved));
 		return -1;
 	}
 	vcpu->efault_retries = 0;
 	hybrid__decode_exit(vcpu->run, vcpu->vm->kvm->run_size, e);
+	if (e->kind != VM_EXIT_INTERNAL_ERROR)
+		vcpu->emulation_retries = 0;
 	vcpu->exits[e->kind]++;
 	return 1;
 }

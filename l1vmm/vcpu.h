@@ -29,6 +29,7 @@ struct vcpu {
 	bool started;             /* thread exists (join it) */
 	uint64_t exits[VM_EXIT_UNKNOWN + 1]; /* by kind; written by the vCPU thread only */
 	unsigned efault_retries;  /* EFAULTs in a row waited out for page sharing */
+	unsigned emulation_retries; /* emulation failures in a row, retried for page sharing */
 };
 
 /* Create vCPU index of vm with its boot state. 0, or -1 with a reason. */

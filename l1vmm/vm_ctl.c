@@ -386,7 +386,9 @@ static const struct ctl_entry vm_entries[] = {
 	  .doc = "guest command line", .max_len = L1_CMDLINE_MAX - 1,
 	  .show = show_config, .store = store_config },
 	{ .path = "domain", .type = CTL_STRING, .flags = CONFIG, .arg = F_DOMAIN,
-	  .doc = "the VM's domain (group of VMs that may share memory); may be empty",
+	  .doc = "sharing domain: identical pages are shared only between VMs of one domain; "
+		 "empty: a domain of its own. Same domain = mutual trust: a guest can time a "
+		 "write to learn whether another guest holds a page (README: Sharing domains)",
 	  .max_len = VM_CTL_DOMAIN_MAX, .show = show_config, .store = store_config },
 	{ .path = "shadow_prefetch", .type = CTL_INT, .flags = CONFIG, .arg = F_PREFETCH,
 	  .doc = "shadow mode: page-table entries filled per page fault (1 = no prefetch)",
