@@ -63,10 +63,11 @@ static void free_guest_arrays(struct shadow_guest *g)
 	free(g->pt_level);
 	free(g->frame);
 	free(g->ev);
-	free(g->stale);
+	free(g->stale.gfn);
+	free(g->discard.gfn);
 	g->frame = NULL;
 	g->ev = NULL;
-	g->stale = NULL;
+	g->stale = g->discard = (struct shadow_gfns){ 0 };
 	g->priv = NULL;
 	g->p2m_mfn = NULL;
 	g->pt_level = NULL;

@@ -144,6 +144,8 @@ struct shadow_stats {
 	uint64_t forget_cpu_ns;      /* thread CPU time of the same */
 	uint64_t lost_events;        /* events not recorded: out of memory */
 	uint64_t discard_errors;     /* own frames madvise() would not discard */
+	uint64_t discards;           /* madvise(MADV_DONTNEED) calls on own frames */
+	uint64_t discarded;          /* own frames they gave back */
 	uint64_t refusals[SHADOW_NR_REFUSALS];
 };
 
@@ -156,6 +158,14 @@ enum {
 	SF_UNPOP = 4,    /* UNPOPULATED when tracking started, no content seen yet */
 	SF_PINNED = 8,   /* the host uses it behind the shadows: never shared */
 	SF_STALE = 16,   /* write-protected, KVM not yet told (shadow__track_flush) */
+	SF_ZEROPAGE = 32, /* SF_UNPOP, and the host mapped its zero page (a read):
+			   * shadow__poll_populated() checks its content only */
+};
+
+/* A growing list of gfns. */
+struct shadow_gfns {
+	uint64_t *gfn;
+	size_t n, cap;
 };
 
 /* What a guest write did, for the sharing engine. */
@@ -181,8 +191,10 @@ struct shadow_guest {
 	bool tracking;               /* page sharing attached: writes are tracked */
 	struct shadow_event *ev;     /* writes to report, in order */
 	size_t nev, ev_cap;
-	uint64_t *stale;             /* gfns with SF_STALE, for shadow__track_flush() */
-	size_t nstale, stale_cap;
+	struct shadow_gfns stale;    /* SF_STALE gfns, for shadow__track_flush() */
+	struct shadow_gfns discard;  /* shared lately: their own frames are
+				      * discarded by shadow__track_flush() */
+	uint64_t discard_ns;         /* CLOCK_MONOTONIC of the last discard */
 	struct shadow_stats stats;
 	struct shadow_guest_priv *priv;
 };
@@ -266,10 +278,12 @@ void shadow__pin(struct shadow_guest *g, uint64_t gfn);
  */
 int shadow__track_start(struct shadow_guest *g, const struct p2m *p2m);
 /*
- * Record a populate event for every frame UNPOPULATED at the start that now
- * holds something other than zeros (a guest write needs no fault for that;
- * a frame written with zeros only reads the same as never written). 0 or
- * -errno.
+ * Record a populate event for every frame UNPOPULATED at the start that the
+ * guest wrote since: one that holds anything but zeros, or a page of its own
+ * holding zeros (/proc/self/pagemap tells it from the host's zero page,
+ * which a read maps). A frame once seen on the zero page is checked by
+ * content only afterwards: zeros written over it later stay unreported
+ * (they read the same as never written). 0 or -errno.
  */
 int shadow__poll_populated(struct shadow_guest *g);
 /*
@@ -291,7 +305,9 @@ bool shadow__frame_written(struct shadow_guest *g, uint64_t gfn);
  * not own), -EINVAL.
  */
 int shadow__share(struct shadow_guest *g, uint64_t gfn, uint64_t to_mfn);
-/* Tell KVM about frames write-protected since the last call (scan_end). */
+/* Tell KVM about frames write-protected since the last call, and give the
+ * host the own frames of the frames shared lately (scan_end; at most 1 s
+ * after the share). */
 void shadow__track_flush(struct shadow_guest *g);
 /* Take the recorded events (the caller frees *out); their number. */
 size_t shadow__take_events(struct shadow_guest *g, struct shadow_event **out);

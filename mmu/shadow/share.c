@@ -115,7 +115,7 @@ static void note_write(struct shadow_guest *g, uint64_t gfn, uint64_t va)
 		g->stats.populates++;
 	}
 	bool was_wp = *f & SF_WP;
-	*f = (uint8_t)((*f & ~(SF_WP | SF_STALE | SF_UNPOP)) | SF_WRITTEN);
+	*f = (uint8_t)((*f & ~(SF_WP | SF_STALE | SF_UNPOP | SF_ZEROPAGE)) | SF_WRITTEN);
 	if (was_wp)
 		fill_refresh_mfn(g, own, NULL); /* widen every alias: no KVM change needed */
 }
@@ -140,20 +140,27 @@ void shadow__pin(struct shadow_guest *g, uint64_t gfn)
 	pthread_mutex_unlock(&g->lock);
 }
 
+static bool push(struct shadow_gfns *l, uint64_t gfn)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		uint64_t *v = realloc(l->gfn, cap * sizeof(*v));
+		if (!v)
+			return false;
+		l->gfn = v;
+		l->cap = cap;
+	}
+	l->gfn[l->n++] = gfn;
+	return true;
+}
+
 static void mark_stale(struct shadow_guest *g, uint64_t gfn)
 {
-	if (g->nstale == g->stale_cap) {
-		size_t cap = g->stale_cap ? g->stale_cap * 2 : 256;
-		uint64_t *s = realloc(g->stale, cap * sizeof(*s));
-		if (!s) {
-			forget(g, own_mfn(g, gfn), 1); /* no room to batch: tell KVM now */
-			return;
-		}
-		g->stale = s;
-		g->stale_cap = cap;
+	if (!push(&g->stale, gfn)) {
+		forget(g, own_mfn(g, gfn), 1); /* no room to batch: tell KVM now */
+		return;
 	}
 	g->frame[gfn] |= SF_STALE;
-	g->stale[g->nstale++] = gfn;
 }
 
 /* Write-protect gfn's own frame in the shadows (KVM told later: SF_STALE). */
@@ -174,16 +181,17 @@ static void protect(struct shadow_guest *g, uint64_t gfn)
 static void flush_stale(struct shadow_guest *g)
 {
 	uint64_t lo = UINT64_MAX, hi = 0, live = 0;
-	for (size_t i = 0; i < g->nstale; i++) {
-		uint64_t gfn = g->stale[i];
+	uint64_t *v = g->stale.gfn;
+	for (size_t i = 0; i < g->stale.n; i++) {
+		uint64_t gfn = v[i];
 		if (!(g->frame[gfn] & SF_STALE))
 			continue;
 		g->frame[gfn] &= (uint8_t)~SF_STALE;
 		lo = gfn < lo ? gfn : lo;
 		hi = gfn > hi ? gfn : hi;
-		g->stale[live++] = gfn;
+		v[live++] = gfn;
 	}
-	g->nstale = 0;
+	g->stale.n = 0;
 	if (!live)
 		return;
 	if (hi - lo + 1 <= 4 * live + 64) {
@@ -191,12 +199,75 @@ static void flush_stale(struct shadow_guest *g)
 		return;
 	}
 	for (size_t i = 0; i < live;) {
-		uint64_t first = g->stale[i], n = 0;
-		while (i < live && g->stale[i] == first + n) {
+		uint64_t first = v[i], n = 0;
+		while (i < live && v[i] == first + n) {
 			n++;
 			i++;
 		}
 		forget(g, own_mfn(g, first), n);
+	}
+}
+
+/* Give the host its pages back for runs of own frames [first, first + n). */
+static void discard_own(struct shadow_guest *g, uint64_t first, uint64_t n)
+{
+	/* KVM's read-only translations of them go with the host pages */
+	g->stats.discards++;
+	g->stats.discarded += n;
+	if (madvise(shadow__mfn_ptr(g->m, own_mfn(g, first)), n * EPT_PAGE_SIZE,
+		    MADV_DONTNEED) < 0) {
+		g->stats.discard_errors++; /* no memory saved; KVM must forget them still */
+		forget(g, own_mfn(g, first), n);
+	}
+}
+
+static int cmp_gfn(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The own frames of frames shared lately, in runs of consecutive gfns. Each
+ * call is one TLB flush of the host and one of KVM (every vCPU of the
+ * machine): one per frame made sharing cost ~70 us a page, so frames are
+ * gathered for DISCARD_DELAY_NS (or DISCARD_BATCH frames) and sorted, which
+ * lets the shares of several scan batches join into longer runs.
+ *
+ * Until then an own frame keeps the bytes of the copy it was found equal to
+ * and nobody writes it (no shadow leaf maps it, KVM only read-only, host
+ * writers go through p2m_mfn), so a stale translation still reads the right
+ * bytes; a frame unshared meanwhile is its own again and is skipped.
+ */
+#define DISCARD_DELAY_NS 1000000000ull /* 1 s */
+#define DISCARD_BATCH 16384
+
+static void flush_discard(struct shadow_guest *g, bool now)
+{
+	uint64_t t = now_ns();
+	if (!g->discard.n || (!now && g->discard.n < DISCARD_BATCH &&
+			      t - g->discard_ns < DISCARD_DELAY_NS))
+		return;
+	g->discard_ns = t;
+	uint64_t *v = g->discard.gfn;
+	size_t n = g->discard.n;
+	g->discard.n = 0;
+	qsort(v, n, sizeof(*v), cmp_gfn);
+	for (size_t i = 0; i < n;) {
+		uint64_t first = v[i], len = 0;
+		if (g->p2m_mfn[first] == own_mfn(g, first)) {
+			i++; /* unshared since: its own frame holds its bytes */
+			continue;
+		}
+		while (i < n && v[i] <= first + len) {
+			if (v[i] == first + len) {
+				if (g->p2m_mfn[v[i]] == own_mfn(g, v[i]))
+					break;
+				len++;
+			}
+			i++; /* v[i] < first + len: a duplicate */
+		}
+		discard_own(g, first, len);
 	}
 }
 
@@ -275,16 +346,19 @@ int shadow__poll_populated(struct shadow_guest *g)
 			continue;
 		/* anything but zeros was written; zeros were if the page is its own */
 		bool written = !is_zero(frame_ptr(g, gfn));
-		if (!written) {
+		if (!written && !(g->frame[gfn] & SF_ZEROPAGE)) {
 			if (!pm_tried) {
 				pm = pagemap_of(g);
 				pm_tried = true;
 			}
 			written = pm && (pm[gfn] & (PM_PRESENT | PM_EXCLUSIVE)) ==
 						(PM_PRESENT | PM_EXCLUSIVE);
+			/* the host's zero page (only read): from now on, content only */
+			if (pm && !written)
+				g->frame[gfn] |= SF_ZEROPAGE;
 		}
 		if (written) {
-			g->frame[gfn] &= (uint8_t)~SF_UNPOP;
+			g->frame[gfn] &= (uint8_t)~(SF_UNPOP | SF_ZEROPAGE);
 			record(g, gfn, SHADOW_EV_POPULATE);
 			g->stats.populates++;
 		}
@@ -309,10 +383,11 @@ void shadow__track_stop(struct shadow_guest *g)
 	}
 	g->tracking = false;
 	free(g->ev);
-	free(g->stale);
+	free(g->stale.gfn);
+	free(g->discard.gfn);
 	g->ev = NULL;
-	g->stale = NULL;
-	g->nev = g->ev_cap = g->nstale = g->stale_cap = 0;
+	g->nev = g->ev_cap = 0;
+	g->stale = g->discard = (struct shadow_gfns){ 0 };
 	pthread_mutex_unlock(&g->lock);
 }
 
@@ -371,11 +446,8 @@ int shadow__share(struct shadow_guest *g, uint64_t gfn, uint64_t to_mfn)
 	}
 	g->p2m_mfn[gfn] = to_mfn;
 	fill_refresh_mfn(g, own, NULL);
-	/* own's read-only translations in KVM go with its host page */
-	if (madvise(shadow__mfn_ptr(g->m, own), EPT_PAGE_SIZE, MADV_DONTNEED) < 0) {
-		g->stats.discard_errors++; /* no memory saved; KVM must forget it still */
-		forget(g, own, 1);
-	}
+	if (!push(&g->discard, gfn))
+		discard_own(g, gfn, 1); /* no room to batch: now */
 	*f &= (uint8_t)~SF_WRITTEN;
 	g->stats.shares++;
 	rc = 0;
@@ -388,6 +460,7 @@ void shadow__track_flush(struct shadow_guest *g)
 {
 	pthread_mutex_lock(&g->lock);
 	flush_stale(g);
+	flush_discard(g, false);
 	pthread_mutex_unlock(&g->lock);
 }
 
