@@ -192,6 +192,7 @@ struct shadow_guest {
 	struct shadow_event *ev;     /* writes to report, in order */
 	size_t nev, ev_cap;
 	struct shadow_gfns stale;    /* SF_STALE gfns, for shadow__track_flush() */
+	uint64_t stale_ns;           /* CLOCK_MONOTONIC of the last stale flush */
 	struct shadow_gfns discard;  /* shared lately: their own frames are
 				      * discarded by shadow__track_flush() */
 	uint64_t discard_ns;         /* CLOCK_MONOTONIC of the last discard */
@@ -305,9 +306,9 @@ bool shadow__frame_written(struct shadow_guest *g, uint64_t gfn);
  * not own), -EINVAL.
  */
 int shadow__share(struct shadow_guest *g, uint64_t gfn, uint64_t to_mfn);
-/* Tell KVM about frames write-protected since the last call, and give the
- * host the own frames of the frames shared lately (scan_end; at most 1 s
- * after the share). */
+/* Tell KVM about frames write-protected lately, and give the host the own
+ * frames of the frames shared lately (scan_end): batched, each at most 1 s
+ * after the fact. */
 void shadow__track_flush(struct shadow_guest *g);
 /* Take the recorded events (the caller frees *out); their number. */
 size_t shadow__take_events(struct shadow_guest *g, struct shadow_event **out);

@@ -61,6 +61,10 @@ static void record(struct shadow_guest *g, uint64_t gfn, enum shadow_event_kind 
 	g->ev[g->nev++] = (struct shadow_event){ .gfn = gfn, .kind = kind };
 }
 
+/* How long stale and discarded frames wait for one batched call (scan_end). */
+#define FLUSH_DELAY_NS 1000000000ull /* 1 s */
+#define FLUSH_BATCH 16384
+
 static void forget(struct shadow_guest *g, uint64_t mfn, uint64_t n)
 {
 	struct timespec c0, c1;
@@ -172,39 +176,40 @@ static void protect(struct shadow_guest *g, uint64_t gfn)
 }
 
 /*
- * Tell KVM about the frames protect() left stale. Each call costs KVM a
- * flush of the TLBs of every vCPU of the machine, whatever its length, while
- * a frame told needlessly costs one KVM-internal fault at its next access:
- * so one call over the whole span when the stale frames are dense in it (a
- * scan batch visits consecutive gfns), else one per run.
+ * Tell KVM about the frames protect() left stale. Each call costs a TLB
+ * shootdown of the host and of every vCPU of the machine (~60-110 us of CPU
+ * here), whatever its length, while a frame told needlessly costs one
+ * KVM-internal fault at its next access: so the stale frames, sorted, are
+ * told in ranges that bridge gaps of up to STALE_GAP frames.
+ * shadow__share() tells KVM about a stale frame itself before it trusts its
+ * bytes.
  */
+#define STALE_GAP 256
+
+static int cmp_gfn(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 static void flush_stale(struct shadow_guest *g)
 {
-	uint64_t lo = UINT64_MAX, hi = 0, live = 0;
 	uint64_t *v = g->stale.gfn;
+	size_t live = 0;
+	g->stale_ns = now_ns();
 	for (size_t i = 0; i < g->stale.n; i++) {
-		uint64_t gfn = v[i];
-		if (!(g->frame[gfn] & SF_STALE))
+		if (!(g->frame[v[i]] & SF_STALE))
 			continue;
-		g->frame[gfn] &= (uint8_t)~SF_STALE;
-		lo = gfn < lo ? gfn : lo;
-		hi = gfn > hi ? gfn : hi;
-		v[live++] = gfn;
+		g->frame[v[i]] &= (uint8_t)~SF_STALE;
+		v[live++] = v[i];
 	}
 	g->stale.n = 0;
-	if (!live)
-		return;
-	if (hi - lo + 1 <= 4 * live + 64) {
-		forget(g, own_mfn(g, lo), hi - lo + 1);
-		return;
-	}
+	qsort(v, live, sizeof(*v), cmp_gfn);
 	for (size_t i = 0; i < live;) {
-		uint64_t first = v[i], n = 0;
-		while (i < live && v[i] == first + n) {
-			n++;
-			i++;
-		}
-		forget(g, own_mfn(g, first), n);
+		uint64_t first = v[i], last = v[i];
+		while (++i < live && v[i] - last <= STALE_GAP)
+			last = v[i];
+		forget(g, own_mfn(g, first), last - first + 1);
 	}
 }
 
@@ -221,17 +226,11 @@ static void discard_own(struct shadow_guest *g, uint64_t first, uint64_t n)
 	}
 }
 
-static int cmp_gfn(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /*
  * The own frames of frames shared lately, in runs of consecutive gfns. Each
  * call is one TLB flush of the host and one of KVM (every vCPU of the
  * machine): one per frame made sharing cost ~70 us a page, so frames are
- * gathered for DISCARD_DELAY_NS (or DISCARD_BATCH frames) and sorted, which
+ * gathered for FLUSH_DELAY_NS (or FLUSH_BATCH frames) and sorted, which
  * lets the shares of several scan batches join into longer runs.
  *
  * Until then an own frame keeps the bytes of the copy it was found equal to
@@ -239,14 +238,12 @@ static int cmp_gfn(const void *a, const void *b)
  * writers go through p2m_mfn), so a stale translation still reads the right
  * bytes; a frame unshared meanwhile is its own again and is skipped.
  */
-#define DISCARD_DELAY_NS 1000000000ull /* 1 s */
-#define DISCARD_BATCH 16384
 
 static void flush_discard(struct shadow_guest *g, bool now)
 {
 	uint64_t t = now_ns();
-	if (!g->discard.n || (!now && g->discard.n < DISCARD_BATCH &&
-			      t - g->discard_ns < DISCARD_DELAY_NS))
+	if (!g->discard.n || (!now && g->discard.n < FLUSH_BATCH &&
+			      t - g->discard_ns < FLUSH_DELAY_NS))
 		return;
 	g->discard_ns = t;
 	uint64_t *v = g->discard.gfn;
@@ -459,7 +456,13 @@ out:
 void shadow__track_flush(struct shadow_guest *g)
 {
 	pthread_mutex_lock(&g->lock);
-	flush_stale(g);
+	/*
+	 * At most once per FLUSH_DELAY_NS: a write through a stale translation
+	 * meanwhile goes unseen by written() (a page the engine asks about again
+	 * a pass later, seconds on), never by shadow__share().
+	 */
+	if (g->stale.n >= FLUSH_BATCH || now_ns() - g->stale_ns >= FLUSH_DELAY_NS)
+		flush_stale(g);
 	flush_discard(g, false);
 	pthread_mutex_unlock(&g->lock);
 }
