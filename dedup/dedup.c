@@ -475,6 +475,19 @@ out:
 	return rc;
 }
 
+int dedup__cursor(struct dedup *e, void **vm, uint64_t *gfn)
+{
+	lock(e);
+	int rc = -ENOENT;
+	if (e->nr_vms) {
+		*vm = e->vms[e->cursor_vm]->handle;
+		*gfn = e->cursor_gfn;
+		rc = 0;
+	}
+	unlock(e);
+	return rc;
+}
+
 int dedup__populate(struct dedup *e, void *vm, uint64_t gfn)
 {
 	lock(e);

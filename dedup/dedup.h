@@ -211,6 +211,13 @@ int dedup__cow_break(struct dedup *e, void *vm, uint64_t gfn);
  */
 int dedup__populate(struct dedup *e, void *vm, uint64_t gfn);
 
+/*
+ * Where the next dedup__scan() starts: the VM's handle and the gfn. A
+ * backend may track writes only just ahead of it (what written() must
+ * answer soon). 0, or -ENOENT when there are no VMs.
+ */
+int dedup__cursor(struct dedup *e, void **vm, uint64_t *gfn);
+
 /* The knob's description (name, range, default, doc); NULL when out of range. */
 const struct dedup_knob_desc *dedup__knob_desc(enum dedup_knob knob);
 /* 0, -EINVAL (no such knob or value out of range) or -EBUSY (not now). */

@@ -70,6 +70,7 @@
 #define STORE_GROW_PAGES 512            /* the memfd grows 2 MiB at a time */
 #define EPT_MAP_RESERVE 4096            /* mappings left for the rest of l1vmm */
 #define WINDOW_SECONDS 0.010            /* written(): a write in this window or the last */
+#define WINDOW_MIN_FRAMES 1024          /* frames watched ahead of the scan cursor, at least */
 
 struct ept_slot {
 	unsigned slot;
@@ -89,6 +90,7 @@ struct ept_vm {
 	uint64_t *written;      /* bit per gfn: written in the current window */
 	uint64_t *written_prev; /* ... in the window before */
 	double window_start;    /* monotonic seconds */
+	uint64_t win_lo, win_hi; /* the watch window: gfns whose writes are tracked */
 	uint32_t *file_page;    /* gfn -> memfd page + 1 mapped there, 0: anonymous */
 	uint64_t *host_written; /* bit per gfn: written by l1vmm for the guest (MMIO to RAM) */
 	uint64_t mappings;      /* estimated host mappings over this VM's RAM */
@@ -241,36 +243,6 @@ static void forget_writes(struct ept_backend *b, struct ept_vm *ev, uint64_t gfn
 	}
 }
 
-/* Read (and clear) slot s's dirty log into s->log. 0 or -errno. */
-static int harvest(struct ept_backend *b, struct ept_vm *ev, struct ept_slot *s)
-{
-	struct kvm_dirty_log d = { .slot = s->slot, .dirty_bitmap = s->log };
-	if (ioctl(ev->vm->fd, KVM_GET_DIRTY_LOG, &d) < 0)
-		return -errno;
-	if (!b->manual_protect)
-		return 0;
-	uint64_t words = (s->nr_pages + 63) / 64;
-	/* clear only what was read, in chunks KVM accepts (64-page aligned) */
-	for (uint64_t w = 0; w < words; ) {
-		if (!s->log[w]) {
-			w++;
-			continue;
-		}
-		uint64_t end = w;
-		while (end < words && s->log[end])
-			end++;
-		uint64_t first = w * 64, n = (end - w) * 64;
-		if (first + n > s->nr_pages)
-			n = s->nr_pages - first;
-		struct kvm_clear_dirty_log c = { .slot = s->slot, .first_page = first,
-						 .num_pages = (uint32_t)n, .dirty_bitmap = &s->log[w] };
-		if (ioctl(ev->vm->fd, KVM_CLEAR_DIRTY_LOG, &c) < 0)
-			return -errno;
-		w = end;
-	}
-	return 0;
-}
-
 /* A list of frames to report to the engine once b->lock is released. */
 struct report {
 	uint64_t *gfn;
@@ -300,15 +272,128 @@ static void report_add(struct report *r, uint64_t gfn, uint8_t what)
 	r->what[r->n++] = what;
 }
 
+/* Set bits [lo, hi) of map. */
+/*
+ * Move ev's watch window to [lo, hi): the PRIVATE frames that enter it get
+ * their dirty bits cleared (KVM write-protects them) without counting as
+ * written, so the next harvests tell whether they are being written now.
+ * The bits of other frames are left for the harvest: for an UNPOPULATED
+ * frame a bit means it got content, for a SHARED or ZERO one a break.
+ */
+static void move_window(struct ept_backend *b, struct ept_vm *ev, uint64_t lo, uint64_t hi)
+{
+	const struct p2m *p2m = &ev->vm->ram->p2m;
+	for (unsigned i = 0; i < ev->nr_slots; i++) {
+		const struct ept_slot *s = &ev->slot[i];
+		uint64_t a = lo > s->first_gfn ? lo : s->first_gfn;
+		uint64_t z = hi < s->first_gfn + s->nr_pages ? hi : s->first_gfn + s->nr_pages;
+		for (uint64_t chunk = (a - s->first_gfn) & ~63ull; s->first_gfn + chunk < z; chunk += 64) {
+			uint64_t bits = 0;
+			for (unsigned k = 0; k < 64 && chunk + k < s->nr_pages; k++) {
+				uint64_t g = s->first_gfn + chunk + k;
+				if (g < a || g >= z || (g >= ev->win_lo && g < ev->win_hi) ||
+				    p2m__get(p2m, g) != P2M_PRIVATE)
+					continue;
+				bits |= 1ull << k;
+				BIT_CLEAR(ev->written, g);
+				BIT_CLEAR(ev->written_prev, g);
+			}
+			if (!bits || !b->manual_protect)
+				continue;
+			uint64_t num = s->nr_pages - chunk < 64 ? s->nr_pages - chunk : 64;
+			struct kvm_clear_dirty_log c = { .slot = s->slot, .first_page = chunk,
+							 .num_pages = (uint32_t)num, .dirty_bitmap = &bits };
+			ioctl(ev->vm->fd, KVM_CLEAR_DIRTY_LOG, &c);
+		}
+	}
+	ev->win_lo = lo;
+	ev->win_hi = hi;
+}
+
+/*
+ * Harvest ev's dirty log. Which writes matter: to a SHARED or ZERO frame (a
+ * copy-on-write break), to an UNPOPULATED one (it has content now), and to a
+ * PRIVATE frame in the watch window just ahead of the scan cursor (it is
+ * volatile). Only frames in the window have their dirty bits cleared (and
+ * are write-protected again by KVM); a private frame the scanner is far
+ * from stays writable at full speed however often the guest writes it:
+ * write tracking costs a guest about one fault per frame per full scan.
+ */
+static void harvest_vm(struct ept_backend *b, struct ept_vm *ev, struct report *r)
+{
+	const struct p2m *p2m = &ev->vm->ram->p2m;
+	for (unsigned i = 0; i < ev->nr_slots; i++) {
+		struct ept_slot *s = &ev->slot[i];
+		struct kvm_dirty_log d = { .slot = s->slot, .dirty_bitmap = s->log };
+		if (ioctl(ev->vm->fd, KVM_GET_DIRTY_LOG, &d) < 0)
+			continue;
+		uint64_t words = (s->nr_pages + 63) / 64, base = s->first_gfn / 64;
+		for (uint64_t w = 0; w < words; w++) {
+			/* writes l1vmm made for the guest count as the guest's
+			 * (slots start at multiples of 64 gfns) */
+			uint64_t bits = s->log[w] | ev->host_written[base + w];
+			ev->host_written[base + w] = 0;
+			uint64_t clear = 0;
+			for (; bits; bits &= bits - 1) {
+				unsigned bit = (unsigned)__builtin_ctzll(bits);
+				uint64_t gfn = s->first_gfn + w * 64 + bit;
+				/* only the engine writes the p2m, under its lock; a frame
+				 * it is sharing now is queued with us, and the queue was
+				 * applied (its dirty bits cleared) before this harvest */
+				switch (p2m__get(p2m, gfn)) {
+				case P2M_UNPOPULATED:
+					report_add(r, gfn, 0);
+					break;
+				case P2M_SHARED:
+				case P2M_ZERO:
+					report_add(r, gfn, 1);
+					break;
+				default:
+					break;
+				}
+				/* a PRIVATE frame in the window is being written:
+				 * volatile, and watched again */
+				if (gfn >= ev->win_lo && gfn < ev->win_hi &&
+				    p2m__get(p2m, gfn) == P2M_PRIVATE) {
+					BIT_SET(ev->written, gfn);
+					clear |= 1ull << bit;
+				}
+			}
+			s->log[w] = clear;
+		}
+		if (!b->manual_protect)
+			continue; /* KVM_GET_DIRTY_LOG cleared (and protected) everything */
+		for (uint64_t w = 0; w < words; ) {
+			if (!s->log[w]) {
+				w++;
+				continue;
+			}
+			uint64_t end = w;
+			while (end < words && s->log[end])
+				end++;
+			uint64_t first = w * 64, n = (end - w) * 64;
+			if (first + n > s->nr_pages)
+				n = s->nr_pages - first;
+			struct kvm_clear_dirty_log c = { .slot = s->slot, .first_page = first,
+							 .num_pages = (uint32_t)n, .dirty_bitmap = &s->log[w] };
+			ioctl(ev->vm->fd, KVM_CLEAR_DIRTY_LOG, &c);
+			w = end;
+		}
+	}
+}
+
 static void ept_sync(void *ctx, struct dedup *e)
 {
 	struct ept_backend *b = ctx;
+	void *cursor_vm = NULL;
+	uint64_t cursor_gfn = 0;
+	dedup__cursor(e, &cursor_vm, &cursor_gfn);
+	uint64_t window = 4 * dedup__knob_get(e, DEDUP_PAGES_TO_SCAN) + WINDOW_MIN_FRAMES;
 	pthread_mutex_lock(&b->lock);
 	apply_pending(b); /* the frames it leaves private are reported below */
 	double now = vm__now();
 	for (struct ept_vm *ev = b->vms; ev; ev = ev->next) {
 		struct report r = { 0 };
-		const struct p2m *p2m = &ev->vm->ram->p2m;
 		if (now - ev->window_start >= WINDOW_SECONDS) {
 			uint64_t *t = ev->written_prev;
 			ev->written_prev = ev->written;
@@ -316,37 +401,12 @@ static void ept_sync(void *ctx, struct dedup *e)
 			memset(t, 0, (ev->nr_frames + 63) / 64 * sizeof(uint64_t));
 			ev->window_start = now;
 		}
-		for (unsigned i = 0; i < ev->nr_slots; i++) {
-			struct ept_slot *s = &ev->slot[i];
-			if (harvest(b, ev, s) < 0)
-				continue;
-			uint64_t words = (s->nr_pages + 63) / 64;
-			/* writes l1vmm made for the guest count as the guest's
-			 * (slots start at multiples of 64 gfns) */
-			for (uint64_t w = 0; w < words; w++) {
-				s->log[w] |= ev->host_written[s->first_gfn / 64 + w];
-				ev->host_written[s->first_gfn / 64 + w] = 0;
-			}
-			for (uint64_t w = 0; w < words; w++) {
-				for (uint64_t bits = s->log[w]; bits; bits &= bits - 1) {
-					uint64_t gfn = s->first_gfn + w * 64 + (uint64_t)__builtin_ctzll(bits);
-					BIT_SET(ev->written, gfn);
-					/* only the engine writes the p2m; it changes these
-					 * states only on our word, so this read is stable */
-					switch (p2m__get(p2m, gfn)) {
-					case P2M_UNPOPULATED:
-						report_add(&r, gfn, 0);
-						break;
-					case P2M_SHARED:
-					case P2M_ZERO:
-						report_add(&r, gfn, 1);
-						break;
-					default:
-						break;
-					}
-				}
-			}
-		}
+		/* watch the frames the scanner examines next; in the other VMs
+		 * their first frames, where it will start */
+		uint64_t lo = ev->vm == cursor_vm ? cursor_gfn : 0;
+		uint64_t hi = lo + window < ev->nr_frames ? lo + window : ev->nr_frames;
+		move_window(b, ev, lo, hi);
+		harvest_vm(b, ev, &r);
 		if (r.n) {
 			pthread_mutex_unlock(&b->lock);
 			for (size_t k = 0; k < r.n; k++) {
@@ -633,6 +693,17 @@ static int mark_resident(struct vm *vm, const struct ept_slot *s)
 	return rc;
 }
 
+static void ept_vm_free(struct ept_vm *ev)
+{
+	for (unsigned i = 0; i < ev->nr_slots; i++)
+		free(ev->slot[i].log);
+	free(ev->written);
+	free(ev->written_prev);
+	free(ev->file_page);
+	free(ev->host_written);
+	free(ev);
+}
+
 static int attach(void *ctx, struct vm *vm)
 {
 	struct ept_backend *b = ctx;
@@ -685,15 +756,8 @@ static int attach(void *ctx, struct vm *vm)
 		}
 		pthread_mutex_unlock(&b->lock);
 	}
-	if (rc < 0) {
-		for (unsigned i = 0; i < ev->nr_slots; i++)
-			free(ev->slot[i].log);
-		free(ev->written);
-		free(ev->written_prev);
-		free(ev->file_page);
-		free(ev->host_written);
-		free(ev);
-	}
+	if (rc < 0)
+		ept_vm_free(ev);
 	return rc;
 }
 
@@ -711,13 +775,7 @@ static void detach(void *ctx, struct vm *vm)
 		}
 	pthread_mutex_unlock(&b->lock);
 	vm->dedup_priv = NULL;
-	for (unsigned i = 0; i < ev->nr_slots; i++)
-		free(ev->slot[i].log);
-	free(ev->written);
-	free(ev->written_prev);
-	free(ev->file_page);
-	free(ev->host_written);
-	free(ev);
+	ept_vm_free(ev);
 }
 
 static uint64_t host_mappings(void *ctx)
