@@ -26,7 +26,12 @@
  * present entry, the memslots are deleted and added again before anyone runs.
  * Frames freed from shadow tables wait in the machine's quarantine until
  * that flush, so no frame is reused while KVM may still hold a translation
- * built from it. Filling a not-present entry needs none of this.
+ * built from it. Filling a not-present entry needs none of this. Page
+ * sharing (l1vmm/dedup_shadow.c, mmu/shadow/share.c) retargets leaves of
+ * *data* frames without either: KVM drops every translation of a host page
+ * when its host mapping changes (MADV_DONTNEED, or an mprotect round trip),
+ * which costs a TLB shootdown (tens of µs) instead of a hold and a memslot
+ * flush (ms, plus every translation rebuilt).
  *
  * Register state after an exit is changed only once the exit is "settled":
  * a KVM_RUN with immediate_exit completes the pending I/O or MMIO first, so

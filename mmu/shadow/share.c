@@ -10,19 +10,31 @@
  *  - SF_WP: no shadow leaf maps the frame writable; SF_STALE: KVM may still
  *    hold a writable translation of it from before (shadow__track_flush()
  *    or shadow__share() tells KVM before relying on SF_WP);
- *  - the own frame of a shared gfn is discarded (MADV_DONTNEED): it holds
- *    nothing, nobody maps it, and KVM has dropped its translations.
+ *  - the own frame of a shared gfn is discarded (MADV_DONTNEED, batched:
+ *    flush_discard()); until then it holds the copy's bytes and nobody
+ *    writes it. Afterwards it holds nothing and KVM has no translation of it.
  *
  * Why no machine hold: KVM here keeps CPL3 translations across changes of
  * present shadow entries (docs/machine-notes.md), but it drops every
  * translation of a host page when that page's host mapping changes (the MMU
- * notifier). Every retarget below is therefore followed, before anyone can
- * observe the difference, by such a change on the frame the stale
- * translations point to: MADV_DONTNEED of the own frame after a share, a
- * PROT_EXEC round trip (shadow__machine_forget) on the copy after a break
- * and on write-protected frames before their content is trusted. Widening
- * a leaf (read-only to writable, same frame) needs nothing: KVM resolves
- * the write fault from the shadows as they are now.
+ * notifier). So every change below that could leave a wrong translation is
+ * paired with such a change on the frame that translation points to:
+ *  - share: the leaves move from own to the copy, read-only; KVM's read-only
+ *    translations of own still read the same bytes until own is discarded;
+ *    a writable one cannot exist (SF_WP, and SF_STALE is told first);
+ *  - copy-on-write: the leaves move from the copy to own; the faulting leaf's
+ *    translation is replaced by KVM as it handles the retried write (it
+ *    walks the shadows again: the same path that makes a read-only leaf
+ *    writable work); any other leaf that moved (an alias) makes KVM forget
+ *    the copy (a PROT_EXEC round trip, shadow__machine_forget);
+ *  - written(): leaves of own lose RW; KVM is told within a second
+ *    (flush_stale), and a share tells it at once.
+ * Widening a leaf (read-only to writable, same frame) needs nothing.
+ *
+ * Evidence (2 guests x dup 32 MiB, mutate 2 %, 20 s): with the forget calls
+ * disabled, write-protection faults fell from ~10,000 to ~9,000 per guest:
+ * KVM kept writable translations of frames l1vmm had write-protected. With
+ * them, every dup run verified every page with 0 mismatches.
  *
  * Why the host goes through p2m_mfn too (walk.c's validator,
  * shadow__access): the guest's own frame of a shared gfn holds nothing.
@@ -204,6 +216,8 @@ static void flush_stale(struct shadow_guest *g)
 		v[live++] = v[i];
 	}
 	g->stale.n = 0;
+	if (!live)
+		return;
 	qsort(v, live, sizeof(*v), cmp_gfn);
 	for (size_t i = 0; i < live;) {
 		uint64_t first = v[i], last = v[i];
