@@ -688,15 +688,3 @@ int dedup_host__vm_show(struct vm *vm, enum dedup_vm_field f, char *buf, size_t 
 	snprintf(buf, len, "%llu", (unsigned long long)v);
 	return 0;
 }
-
-/*
- * Until the shadow backend lands (l1vmm/dedup_shadow.c, in progress), shadow
- * VMs run without page sharing: the host says so once and goes on.
- */
-__attribute__((weak)) int dedup_shadow__create(struct machine *m, struct dedup_host_backend *out,
-					       char *err, size_t errlen)
-{
-	(void)m, (void)out;
-	snprintf(err, errlen, "the shadow-mode dedup backend is not built yet");
-	return -1;
-}

@@ -34,12 +34,22 @@ int machine__create(struct machine *m, const struct kvm_host *kvm, uint64_t gues
 	 * 2 MiB of guest RAM at most, plus the levels above and the boot tables) */
 	uint64_t bytes = STUB_RESERVED_BYTES + guest_bytes + guest_bytes / 128 + MACHINE_SLACK;
 	bytes = (bytes + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+	/*
+	 * Room for page sharing's stored copies: at most one per guest frame.
+	 * The mapping is MAP_NORESERVE, so room never used costs nothing; where
+	 * it does not fit below the hole, sharing runs out of copies earlier
+	 * (counted as backend errors), never the guests out of memory.
+	 */
+	uint64_t copies = guest_bytes;
+	if (bytes <= SHADOW_MAX_GUEST_MEM && copies > SHADOW_MAX_GUEST_MEM - bytes)
+		copies = SHADOW_MAX_GUEST_MEM - bytes;
 	if (bytes > SHADOW_MAX_GUEST_MEM) {
 		snprintf(err, errlen, "shadow-mode guests need %llu MiB of machine memory; at most "
 			 "%llu MiB fit below the MMIO hole", (unsigned long long)(bytes >> 20),
 			 (unsigned long long)(SHADOW_MAX_GUEST_MEM >> 20));
 		return -1;
 	}
+	bytes += copies & ~(EPT_PAGE_SIZE - 1);
 	int rc = shadow__machine_init(&m->mem, bytes, STUB_RESERVED_BYTES / EPT_PAGE_SIZE);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot map %llu MiB of machine memory: %s",
@@ -65,6 +75,9 @@ int machine__create(struct machine *m, const struct kvm_host *kvm, uint64_t gues
 
 void machine__destroy(struct machine *m)
 {
+	if (m->dedup_shadow)
+		dedup_shadow__machine_gone(m->dedup_shadow);
+	m->dedup_shadow = NULL;
 	if (m->fd >= 0)
 		close(m->fd);
 	if (m->mem.nr_frames)

@@ -23,28 +23,10 @@
 
 /* ---- guest memory through the guest's own page tables ---- */
 
+/* Through the guest's own tables and p2m_mfn (a frame may be shared). */
 static int guest_copy(struct shadow_vm *sv, uint64_t va, void *buf, size_t len, bool write)
 {
-	uint8_t *p = buf;
-	while (len) {
-		size_t chunk = PAGE - (va & (PAGE - 1));
-		if (chunk > len)
-			chunk = len;
-		uint64_t gpa;
-		if (va >= L1_SHADOW_GUEST_VA_END || shadow__translate(&sv->g, va, write, &gpa) < 0)
-			return -L1_EFAULT;
-		uint8_t *host = ept__gpa_ptr(&sv->g.view, gpa, chunk);
-		if (!host)
-			return -L1_EFAULT;
-		if (write)
-			memcpy(host, p, chunk);
-		else
-			memcpy(p, host, chunk);
-		p += chunk;
-		va += chunk;
-		len -= chunk;
-	}
-	return 0;
+	return shadow__access(&sv->g, va, buf, len, write);
 }
 
 static int guest_read(void *ctx, uint64_t va, void *dst, size_t len)
@@ -122,6 +104,8 @@ int shadow_vm__finish(struct vm *vm, char *err, size_t errlen)
 	}
 	memset(sv->si, 0, sizeof(*sv->si));
 	p2m__set_range(&vm->ram->p2m, SHARED_INFO_GPA / PAGE, 1, P2M_PRIVATE);
+	/* l1vmm reads and writes it behind the shadows: never shared */
+	shadow__pin(&sv->g, SHARED_INFO_GPA / PAGE);
 	si_start->image_end = end;
 	si_start->mode = L1_MODE_SHADOW;
 	si_start->features |= L1_FEAT_PV;

@@ -26,7 +26,12 @@
  * present entry, the memslots are deleted and added again before anyone runs.
  * Frames freed from shadow tables wait in the machine's quarantine until
  * that flush, so no frame is reused while KVM may still hold a translation
- * built from it. Filling a not-present entry needs none of this.
+ * built from it. Filling a not-present entry needs none of this. Page
+ * sharing (l1vmm/dedup_shadow.c, mmu/shadow/share.c) retargets leaves of
+ * *data* frames without either: KVM drops every translation of a host page
+ * when its host mapping changes (MADV_DONTNEED, or an mprotect round trip),
+ * which costs a TLB shootdown (tens of µs) instead of a hold and a memslot
+ * flush (ms, plus every translation rebuilt).
  *
  * Register state after an exit is changed only once the exit is "settled":
  * a KVM_RUN with immediate_exit completes the pending I/O or MMIO first, so
@@ -56,6 +61,7 @@
 struct vm;
 struct vm_config;
 struct vcpu;
+struct dedup_shadow;
 
 struct machine {
 	const struct kvm_host *kvm;
@@ -67,7 +73,14 @@ struct machine {
 	unsigned nr_vms;
 	pthread_mutex_t recycle_lock;  /* one machine-wide hold at a time; taken first */
 	uint64_t recycles;             /* atomic: memslot flushes done */
+	struct dedup_shadow *dedup_shadow; /* page sharing's backend (its zero frames), or NULL;
+					    * set and cleared by l1vmm/dedup_shadow.c while
+					    * no VM is attached to it */
 };
+
+/* machine__destroy() tells page sharing's backend that its frames are gone
+ * (l1vmm/dedup_shadow.c; the backend may be destroyed later). */
+void dedup_shadow__machine_gone(struct dedup_shadow *d);
 
 /* Create the machine for guests of guest_bytes RAM in all. 0, or -1 with a reason. */
 int machine__create(struct machine *m, const struct kvm_host *kvm, uint64_t guest_bytes,

@@ -286,14 +286,18 @@ static bool leaf_for(const struct shadow_guest *g, uint32_t r, unsigned i, uint6
 	}
 	if (gfn >= g->nr_frames)
 		return false;
-	rw = rw && !g->pt_level[gfn];
+	/* page tables trap their writes; tracked, shared and zero frames too */
+	rw = rw && !g->pt_level[gfn] && !(g->frame[gfn] & SF_WP);
 	*out = (g->p2m_mfn[gfn] << 12) | PTE_P | PTE_US | PTE_A | (rw ? PTE_RW | PTE_D : 0) |
 	       (nx ? PTE_NX : 0);
 	return true;
 }
 
-/* Write shadow leaf i of table r, keeping the rmap exact. False: no memory. */
-static bool set_leaf(struct shadow_guest *g, uint32_t r, unsigned i, uint64_t v)
+/*
+ * Write shadow leaf i of table r, keeping the rmap exact. False: no memory.
+ * quiet: the caller tells KVM about the frames itself (no flush_needed).
+ */
+static bool write_leaf(struct shadow_guest *g, uint32_t r, unsigned i, uint64_t v, bool quiet)
 {
 	uint64_t mfn = rec(g, r)->mfn;
 	uint64_t *t = fill_table(g, mfn);
@@ -305,12 +309,17 @@ static bool set_leaf(struct shadow_guest *g, uint32_t r, unsigned i, uint64_t v)
 		return false;
 	if (old & PTE_P) {
 		rmap_del(g, (old & PTE_ADDR) >> 12, slot);
-		if (!(v & PTE_P) || (old & PTE_ADDR) != (v & PTE_ADDR) ||
-		    ((old & PTE_RW) && !(v & PTE_RW)) || (!(old & PTE_NX) && (v & PTE_NX)))
+		if (!quiet && (!(v & PTE_P) || (old & PTE_ADDR) != (v & PTE_ADDR) ||
+			       ((old & PTE_RW) && !(v & PTE_RW)) || (!(old & PTE_NX) && (v & PTE_NX))))
 			g->flush_needed = true;
 	}
 	t[i] = v;
 	return true;
+}
+
+static bool set_leaf(struct shadow_guest *g, uint32_t r, unsigned i, uint64_t v)
+{
+	return write_leaf(g, r, i, v, false);
 }
 
 /*
@@ -401,4 +410,66 @@ void fill_flush_va(struct shadow_guest *g, uint64_t va)
 			return;
 	}
 	zap(g, r, PT_INDEX(va, 1));
+}
+
+unsigned fill_refresh_mfn(struct shadow_guest *g, uint64_t mfn, uint64_t *first_moved)
+{
+	/* collect first: rewriting a leaf moves it in the rmap being walked */
+	const struct hmap *h = &g->priv->rmap;
+	size_t n = 0, cap = 0;
+	unsigned moved = 0;
+	for (uint32_t i = hmap_first(h, mfn); i != NONE32; i = hmap_next_of(h, i, mfn))
+		cap++;
+	if (cap == 0)
+		return 0;
+	uint64_t *slots = malloc(cap * sizeof(*slots));
+	if (!slots) {
+		/* no memory to do it leaf by leaf: drop them all, they fill again */
+		struct hmap *hm = &g->priv->rmap;
+		uint32_t i;
+		while ((i = hmap_first(hm, mfn)) != NONE32) {
+			uint64_t slot = hm->node[i].val;
+			fill_table(g, RMAP_TABLE(slot))[RMAP_INDEX(slot)] = 0;
+			hmap_del(hm, mfn, slot);
+		}
+		return UINT32_MAX;
+	}
+	for (uint32_t i = hmap_first(h, mfn); i != NONE32; i = hmap_next_of(h, i, mfn))
+		slots[n++] = h->node[i].val;
+	for (size_t k = 0; k < n; k++) {
+		uint32_t r = record_of(g, RMAP_TABLE(slots[k]));
+		unsigned idx = RMAP_INDEX(slots[k]);
+		uint64_t v = 0;
+		if (r == NONE32)
+			continue;
+		if (!leaf_for(g, r, idx, &v))
+			v = 0;
+		uint64_t old = fill_table(g, rec(g, r)->mfn)[idx];
+		if ((old & PTE_ADDR) != (v & PTE_ADDR) || !(v & PTE_P)) {
+			if (moved++ == 0 && first_moved)
+				*first_moved = slots[k];
+		}
+		/* no rmap node for the new target: drop the leaf, it fills again */
+		if (!write_leaf(g, r, idx, v, true))
+			write_leaf(g, r, idx, 0, true);
+	}
+	free(slots);
+	return moved;
+}
+
+bool fill_leaf_slot(const struct shadow_guest *g, uint64_t va, uint64_t *slot)
+{
+	uint32_t r = g->priv->root;
+	if (r == NONE32 || va >= L1_SHADOW_GUEST_VA_END)
+		return false;
+	for (unsigned level = 4; level >= 2; level--) {
+		uint64_t e = fill_table(g, rec(g, r)->mfn)[PT_INDEX(va, level)];
+		if (!(e & PTE_P))
+			return false;
+		r = record_of(g, (e & PTE_ADDR) >> 12);
+		if (r == NONE32)
+			return false;
+	}
+	*slot = RMAP_SLOT(rec(g, r)->mfn, PT_INDEX(va, 1));
+	return true;
 }

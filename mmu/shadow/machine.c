@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "mmu/shadow/shadow_priv.h"
 
@@ -114,6 +115,36 @@ void shadow__free_frames(struct shadow_machine *m, uint64_t mfn, uint64_t n)
 	if (mfn < m->search_hint)
 		m->search_hint = mfn;
 	pthread_mutex_unlock(&m->lock);
+}
+
+void shadow__free_data_frames(struct shadow_machine *m, uint64_t mfn, uint64_t n)
+{
+	if (mfn >= m->nr_frames || n > m->nr_frames - mfn)
+		return;
+	madvise(shadow__mfn_ptr(m, mfn), n * EPT_PAGE_SIZE, MADV_DONTNEED);
+	pthread_mutex_lock(&m->lock);
+	for (uint64_t f = mfn; f < mfn + n; f++) {
+		if (frame_free(m, f) || (m->quarantine_map[f / 64] >> (f % 64) & 1))
+			continue;
+		m->free_map[f / 64] |= 1ull << (f % 64);
+		m->free_frames++;
+	}
+	if (mfn < m->search_hint)
+		m->search_hint = mfn;
+	pthread_mutex_unlock(&m->lock);
+}
+
+int shadow__machine_forget(struct shadow_machine *m, uint64_t mfn, uint64_t n)
+{
+	if (n == 0 || mfn >= m->nr_frames || n > m->nr_frames - mfn)
+		return -EINVAL;
+	void *p = shadow__mfn_ptr(m, mfn);
+	/* Both calls change the host PTEs, so both run the MMU notifier; only the
+	 * first is needed for KVM, the second puts the mapping back as it was. */
+	if (mprotect(p, n * EPT_PAGE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC) < 0 ||
+	    mprotect(p, n * EPT_PAGE_SIZE, PROT_READ | PROT_WRITE) < 0)
+		return -errno;
+	return 0;
 }
 
 uint64_t shadow__machine_release_quarantine(struct shadow_machine *m)

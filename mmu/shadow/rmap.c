@@ -143,17 +143,25 @@ void rmap_del(struct shadow_guest *g, uint64_t mfn, uint64_t slot)
 	hmap_del(&g->priv->rmap, mfn, slot);
 }
 
-void rmap_write_protect(struct shadow_guest *g, uint64_t mfn)
+unsigned rmap_clear_rw(struct shadow_guest *g, uint64_t mfn)
 {
 	const struct hmap *h = &g->priv->rmap;
+	unsigned n = 0;
 	for (uint32_t i = hmap_first(h, mfn); i != NONE32; i = hmap_next_of(h, i, mfn)) {
 		uint64_t slot = h->node[i].val;
 		uint64_t *e = &fill_table(g, RMAP_TABLE(slot))[RMAP_INDEX(slot)];
 		if (*e & PTE_RW) {
 			*e &= ~(PTE_RW | PTE_D);
-			g->flush_needed = true;
+			n++;
 		}
 	}
+	return n;
+}
+
+void rmap_write_protect(struct shadow_guest *g, uint64_t mfn)
+{
+	if (rmap_clear_rw(g, mfn))
+		g->flush_needed = true;
 }
 
 unsigned rmap_unmap(struct shadow_guest *g, uint64_t mfn)

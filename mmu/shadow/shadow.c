@@ -61,6 +61,13 @@ static void free_guest_arrays(struct shadow_guest *g)
 	}
 	free(g->p2m_mfn);
 	free(g->pt_level);
+	free(g->frame);
+	free(g->ev);
+	free(g->stale.gfn);
+	free(g->discard.gfn);
+	g->frame = NULL;
+	g->ev = NULL;
+	g->stale = g->discard = (struct shadow_gfns){ 0 };
 	g->priv = NULL;
 	g->p2m_mfn = NULL;
 	g->pt_level = NULL;
@@ -85,6 +92,7 @@ int shadow__guest_init(struct shadow_guest *g, struct shadow_machine *m, uint64_
 	g->priv = p;
 	g->p2m_mfn = malloc(n * sizeof(*g->p2m_mfn));
 	g->pt_level = calloc(n, 1);
+	g->frame = calloc(n, 1);
 	if (p) {
 		p->derived = malloc(n * sizeof(*p->derived));
 		p->refs = calloc(n, sizeof(*p->refs));
@@ -92,7 +100,7 @@ int shadow__guest_init(struct shadow_guest *g, struct shadow_machine *m, uint64_
 		p->ctx.pend_list = malloc(n * sizeof(*p->ctx.pend_list));
 	}
 	int err = -ENOMEM;
-	if (!p || !g->p2m_mfn || !g->pt_level || !p->derived || !p->refs || !p->ctx.pend ||
+	if (!p || !g->p2m_mfn || !g->pt_level || !g->frame || !p->derived || !p->refs || !p->ctx.pend ||
 	    !p->ctx.pend_list || (err = ept__mem_view(&g->view, hva, mem_bytes))) {
 		free_guest_arrays(g);
 		shadow__free_frames(m, g->first_mfn, n);
@@ -109,6 +117,7 @@ int shadow__guest_init(struct shadow_guest *g, struct shadow_machine *m, uint64_
 	p->ctx.mem = &g->view;
 	p->ctx.nr_frames = n;
 	p->ctx.pt_level = g->pt_level;
+	p->ctx.g = g;
 	pthread_mutex_init(&g->lock, NULL);
 	return 0;
 }
@@ -154,6 +163,10 @@ static void type_pending(struct shadow_guest *g, bool write_protect)
 	for (uint64_t k = 0; k < c->pend_n; k++) {
 		uint64_t gfn = c->pend_list[k];
 		g->pt_level[gfn] = c->pend[gfn];
+		/* a table is the guest's own frame: the host reads and writes it
+		 * there (typed first, so the leaves that move to it are read-only) */
+		if (g->p2m_mfn[gfn] != own_mfn(g, gfn))
+			share_note_write(g, gfn);
 	}
 	for (uint64_t k = 0; k < c->pend_n; k++) {
 		uint64_t gfn = c->pend_list[k];
@@ -186,6 +199,7 @@ static int apply_update(struct shadow_guest *g, uint64_t ptr, uint64_t val)
 	unsigned idx = (unsigned)(ptr % EPT_PAGE_SIZE) / 8;
 	unsigned level = g->pt_level[gfn];
 	uint64_t *slot = walk_entry_ptr(&g->view, gfn, idx);
+	share_note_write(g, gfn); /* a table: its own frame; the write is recorded */
 	uint64_t old = __atomic_exchange_n(slot, val, __ATOMIC_RELAXED);
 
 	type_pending(g, true);
@@ -321,6 +335,11 @@ enum shadow_fault_result shadow__fault(struct shadow_guest *g, uint64_t va, uint
 		res = SHADOW_PT_WRITE;
 		goto out;
 	}
+	if (write && (g->frame[w.gfn] & SF_WP)) {
+		/* write-tracked, shared or zero: the guest may write, l1vmm watches */
+		g->stats.wp_faults++;
+		share_write_fault(g, w.gfn, va);
+	}
 	set_accessed(g, &w, va, write);
 	enum fill_result f = fill_fault(g, va, &w);
 	if (f == FILL_NO_MEMORY) {
@@ -367,7 +386,9 @@ static int emulate_locked(struct shadow_guest *g, uint64_t va, const uint8_t *in
 			      : (cur & ~0xffffffffull) | st.value;
 	}
 	if (!g->pt_level[w.gfn]) {
-		/* No longer a table (untyped since the fault): an ordinary write. */
+		/* No longer a table (untyped since the fault): an ordinary write,
+		 * to the guest's own frame (copy-on-write if it was shared since). */
+		share_note_write(g, w.gfn);
 		__atomic_store_n(entry, val, __ATOMIC_RELAXED);
 	} else {
 		int err = apply_update(g, ptr, val);
@@ -436,6 +457,39 @@ int shadow__translate(struct shadow_guest *g, uint64_t va, bool write, uint64_t 
 		*gpa = w.gfn * EPT_PAGE_SIZE + va % EPT_PAGE_SIZE;
 	pthread_mutex_unlock(&g->lock);
 	return ok ? 0 : -L1_EFAULT;
+}
+
+int shadow__access(struct shadow_guest *g, uint64_t va, void *buf, size_t len, bool write)
+{
+	uint8_t *p = buf;
+	int rc = 0;
+	pthread_mutex_lock(&g->lock);
+	while (len) {
+		size_t chunk = EPT_PAGE_SIZE - (va & (EPT_PAGE_SIZE - 1));
+		if (chunk > len)
+			chunk = len;
+		struct guest_walk w = { 0 };
+		if (g->priv->has_root && va < L1_SHADOW_GUEST_VA_END)
+			walk_guest(&g->view, g->nr_frames, g->pt_level,
+				   g->guest_root_gpa / EPT_PAGE_SIZE, va, &w);
+		/* the host must not write a page table behind the validator's back */
+		if (!w.present || (write && (!w.rw || g->pt_level[w.gfn]))) {
+			rc = -L1_EFAULT;
+			break;
+		}
+		if (write)
+			share_note_write(g, w.gfn);
+		uint8_t *host = frame_ptr(g, w.gfn) + (va & (EPT_PAGE_SIZE - 1));
+		if (write)
+			memcpy(host, p, chunk);
+		else
+			memcpy(p, host, chunk);
+		p += chunk;
+		va += chunk;
+		len -= chunk;
+	}
+	pthread_mutex_unlock(&g->lock);
+	return rc;
 }
 
 unsigned shadow__unmap_frame(struct shadow_guest *g, uint64_t mfn)

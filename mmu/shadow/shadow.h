@@ -33,6 +33,21 @@
  * writable, never anything at or above L1_SHADOW_GUEST_VA_END, never with
  * reserved bits; refusals are counted by reason and returned as -L1_E*.
  *
+ * Page sharing (share.c, for l1vmm/dedup_shadow.c): a frame's p2m_mfn may
+ * name a stored copy or a zero frame instead of the guest's own frame
+ * (own_mfn = first_mfn + gfn), always mapped read-only. Write tracking marks
+ * frames write-protected (SF_WP); a guest write to one faults, and the fault
+ * gives the writer its own frame back (copy-on-write) and records what
+ * happened for the sharing engine (shadow__take_events). Page-table pages and
+ * pinned pages (read by the host behind the shadows) are never shared: every
+ * host access to guest memory resolves through p2m_mfn.
+ *
+ * Telling KVM about a changed *data* frame needs no machine flush: KVM drops
+ * every translation of a host page when its host mapping changes (the MMU
+ * notifier), so shadow__machine_forget() toggles PROT_EXEC on the frame (the
+ * data stays, no writer is refused) and MADV_DONTNEED of a frame does the
+ * same. That is what makes sharing and unsharing cheap here.
+ *
  * Locking: g->lock serialises everything on one guest (its vCPUs fault
  * concurrently); m->lock the machine's frame allocator. Order: g->lock, then
  * m->lock.
@@ -85,6 +100,15 @@ void shadow__free_frames(struct shadow_machine *m, uint64_t mfn, uint64_t n);
 uint64_t shadow__machine_release_quarantine(struct shadow_machine *m);
 /* Host pointer to machine frame mfn (a whole page), or NULL. */
 void *shadow__mfn_ptr(const struct shadow_machine *m, uint64_t mfn);
+/* Free data frames (stored copies), bypassing the quarantine: their KVM
+ * translations go with their host pages, which this discards. */
+void shadow__free_data_frames(struct shadow_machine *m, uint64_t mfn, uint64_t n);
+/*
+ * Make KVM drop every translation of frames [mfn, mfn + n) without touching
+ * their content: a PROT_EXEC round trip over their host mapping (the MMU
+ * notifier zaps KVM's entries; writers are never refused). 0 or -errno.
+ */
+int shadow__machine_forget(struct shadow_machine *m, uint64_t mfn, uint64_t n);
 
 /* ---- a guest ---- */
 
@@ -109,10 +133,47 @@ struct shadow_stats {
 	uint64_t baseptrs;           /* new_baseptr calls accepted */
 	uint64_t flushes;            /* shadow translations dropped on request */
 	uint64_t tables;             /* shadow tables in use now */
+	uint64_t wp_faults;          /* write faults on write-tracked frames */
+	uint64_t cow_breaks;         /* writes that unshared a shared or zero frame */
+	uint64_t populates;          /* first writes to never-written frames */
+	uint64_t shares;             /* frames moved onto a copy or a zero frame */
+	uint64_t share_races;        /* shares refused: the content changed (-EAGAIN) */
+	uint64_t forgets;            /* shadow__machine_forget() calls (KVM told) */
+	uint64_t break_ns;           /* time spent in copy-on-write breaks */
+	uint64_t forget_ns;          /* time spent in shadow__machine_forget() */
+	uint64_t forget_cpu_ns;      /* thread CPU time of the same */
+	uint64_t lost_events;        /* events not recorded: out of memory */
+	uint64_t discard_errors;     /* own frames madvise() would not discard */
+	uint64_t discards;           /* madvise(MADV_DONTNEED) calls on own frames */
+	uint64_t discarded;          /* own frames they gave back */
 	uint64_t refusals[SHADOW_NR_REFUSALS];
 };
 
 struct shadow_guest_priv;        /* the derivation index, rmap, ... (shadow.c) */
+
+/* Per-frame flags (g->frame[gfn]) for page sharing. */
+enum {
+	SF_WP = 1,       /* mapped read-only for tracking (always, while not own) */
+	SF_WRITTEN = 2,  /* written since the last shadow__frame_written() */
+	SF_UNPOP = 4,    /* UNPOPULATED when tracking started, no content seen yet */
+	SF_PINNED = 8,   /* the host uses it behind the shadows: never shared */
+	SF_STALE = 16,   /* write-protected, KVM not yet told (shadow__track_flush) */
+	SF_ZEROPAGE = 32, /* SF_UNPOP, and the host mapped its zero page (a read):
+			   * shadow__poll_populated() checks its content only */
+};
+
+/* A growing list of gfns. */
+struct shadow_gfns {
+	uint64_t *gfn;
+	size_t n, cap;
+};
+
+/* What a guest write did, for the sharing engine. */
+enum shadow_event_kind { SHADOW_EV_POPULATE, SHADOW_EV_BREAK };
+struct shadow_event {
+	uint64_t gfn;
+	enum shadow_event_kind kind;
+};
 
 struct shadow_guest {
 	struct shadow_machine *m;
@@ -126,6 +187,15 @@ struct shadow_guest {
 	uint64_t shadow_root_mfn;    /* what the machine vCPUs' CR3 holds for this guest */
 	unsigned prefetch;           /* entries filled per fault, 1..512 (1 = none ahead) */
 	bool flush_needed;           /* a present shadow entry changed since last taken */
+	uint8_t *frame;              /* gfn → SF_* flags */
+	bool tracking;               /* page sharing attached: writes are tracked */
+	struct shadow_event *ev;     /* writes to report, in order */
+	size_t nev, ev_cap;
+	struct shadow_gfns stale;    /* SF_STALE gfns, for shadow__track_flush() */
+	uint64_t stale_ns;           /* CLOCK_MONOTONIC of the last stale flush */
+	struct shadow_gfns discard;  /* shared lately: their own frames are
+				      * discarded by shadow__track_flush() */
+	uint64_t discard_ns;         /* CLOCK_MONOTONIC of the last discard */
 	struct shadow_stats stats;
 	struct shadow_guest_priv *priv;
 };
@@ -189,5 +259,58 @@ unsigned shadow__unmap_frame(struct shadow_guest *g, uint64_t mfn);
 
 /* True (and cleared) when a present shadow entry changed since the last call. */
 bool shadow__take_flush_needed(struct shadow_guest *g);
+
+/*
+ * Copy len bytes between buf and the guest at va, through the guest's own
+ * tables and p2m_mfn, under g->lock (so a share cannot race it). A write
+ * refuses page-table pages and does what a guest write would (copy-on-write,
+ * first-write report). 0 or -L1_EFAULT (nothing more copied).
+ */
+int shadow__access(struct shadow_guest *g, uint64_t va, void *buf, size_t len, bool write);
+
+/* ---- page sharing (share.c) ---- */
+
+/* The host keeps using gfn behind the shadows (shared info): never share it. */
+void shadow__pin(struct shadow_guest *g, uint64_t gfn);
+/*
+ * Start tracking writes: every frame with content is write-protected; frames
+ * UNPOPULATED in p2m are left writable and watched by
+ * shadow__poll_populated(). 0 or -ENOMEM.
+ */
+int shadow__track_start(struct shadow_guest *g, const struct p2m *p2m);
+/*
+ * Record a populate event for every frame UNPOPULATED at the start that the
+ * guest wrote since: one that holds anything but zeros, or a page of its own
+ * holding zeros (/proc/self/pagemap tells it from the host's zero page,
+ * which a read maps). A frame once seen on the zero page is checked by
+ * content only afterwards: zeros written over it later stay unreported
+ * (they read the same as never written). 0 or -errno.
+ */
+int shadow__poll_populated(struct shadow_guest *g);
+/*
+ * Stop tracking; every frame maps its own frame again (content of shared
+ * frames is not restored: the guest must not run again) and the events are
+ * dropped.
+ */
+void shadow__track_stop(struct shadow_guest *g);
+/* The frame's current content (own, copy or zero frame), or NULL when it is
+ * not shareable (page table, pinned, out of range). */
+const void *shadow__frame_content(struct shadow_guest *g, uint64_t gfn);
+/* Written since the last ask (the first ask after tracking starts says yes);
+ * write-protects the frame for the next ask. */
+bool shadow__frame_written(struct shadow_guest *g, uint64_t gfn);
+/*
+ * Map gfn read-only onto machine frame to_mfn (a copy, or a zero frame) if
+ * the guest's own frame still holds the same bytes, and discard the own
+ * frame. 0, -EAGAIN (the content differs now), -EBUSY (page table, pinned, or
+ * not own), -EINVAL.
+ */
+int shadow__share(struct shadow_guest *g, uint64_t gfn, uint64_t to_mfn);
+/* Tell KVM about frames write-protected lately, and give the host the own
+ * frames of the frames shared lately (scan_end): batched, each at most 1 s
+ * after the fact. */
+void shadow__track_flush(struct shadow_guest *g);
+/* Take the recorded events (the caller frees *out); their number. */
+size_t shadow__take_events(struct shadow_guest *g, struct shadow_event **out);
 
 #endif

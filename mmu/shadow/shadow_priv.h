@@ -10,6 +10,7 @@
  *               faults (with prefetch), invalidation and dropping;
  *  - rmap.c     a small chained hash map, and the reverse map built on it;
  *  - decode.c   the x86-64 store decoder for trapped page-table writes;
+ *  - share.c    page sharing: write tracking, shares, copy-on-write;
  *  - shadow.c   the public API: locking, typing, refusals, stats.
  *
  * Everything here runs under g->lock (the allocator takes m->lock inside).
@@ -78,6 +79,8 @@ int rmap_add(struct shadow_guest *g, uint64_t mfn, uint64_t slot);
 void rmap_del(struct shadow_guest *g, uint64_t mfn, uint64_t slot);
 /* Clear RW in every shadow leaf that maps mfn (sets flush_needed if any was RW). */
 void rmap_write_protect(struct shadow_guest *g, uint64_t mfn);
+/* The same without flush_needed (the caller tells KVM per frame); how many were RW. */
+unsigned rmap_clear_rw(struct shadow_guest *g, uint64_t mfn);
 /* Zero every shadow leaf that maps mfn; how many. */
 unsigned rmap_unmap(struct shadow_guest *g, uint64_t mfn);
 
@@ -92,6 +95,7 @@ unsigned rmap_unmap(struct shadow_guest *g, uint64_t mfn);
  */
 struct walk_ctx {
 	const struct ept_mem *mem;
+	const struct shadow_guest *g; /* set: read frames through g->p2m_mfn */
 	uint64_t nr_frames;
 	const uint8_t *pt_level; /* current typing; NULL: validate a fresh tree */
 	uint8_t *pend;
@@ -212,6 +216,37 @@ enum fill_result fill_fault(struct shadow_guest *g, uint64_t va, const struct gu
 void fill_invalidate(struct shadow_guest *g, uint64_t gfn, unsigned idx);
 /* Zap the shadow leaf of va (if any). */
 void fill_flush_va(struct shadow_guest *g, uint64_t va);
+/*
+ * Recompute every shadow leaf that maps mfn from the guest's entries and
+ * p2m_mfn now (after p2m_mfn or the frame flags changed); flush_needed is not
+ * set: the caller tells KVM about the frames (shadow__machine_forget). How
+ * many leaves left mfn (UINT32_MAX: all dropped, no memory), and the slot of
+ * the first one in *first_moved (may be NULL).
+ */
+unsigned fill_refresh_mfn(struct shadow_guest *g, uint64_t mfn, uint64_t *first_moved);
+/* The slot (RMAP_SLOT) of va's shadow leaf, if its path is there. */
+bool fill_leaf_slot(const struct shadow_guest *g, uint64_t va, uint64_t *slot);
+
+/* ---- share.c ---- */
+
+static inline uint64_t own_mfn(const struct shadow_guest *g, uint64_t gfn)
+{
+	return g->first_mfn + gfn;
+}
+/* Host pointer to the page gfn reads now (own frame, copy or zero frame). */
+static inline uint8_t *frame_ptr(const struct shadow_guest *g, uint64_t gfn)
+{
+	return shadow__mfn_ptr(g->m, g->p2m_mfn[gfn]);
+}
+/*
+ * A write to gfn is about to land (a guest write fault that its tables allow,
+ * an emulated write, a host write for the guest): give it back its own frame
+ * with the bytes it reads now, and record the write (copy-on-write break,
+ * first write, written since the last ask). Under g->lock.
+ */
+void share_note_write(struct shadow_guest *g, uint64_t gfn);
+/* The same for a guest write fault at va (a cheaper copy-on-write). */
+void share_write_fault(struct shadow_guest *g, uint64_t gfn, uint64_t va);
 
 /* ---- decode.c ---- */
 

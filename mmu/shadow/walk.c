@@ -43,6 +43,19 @@ uint64_t walk_read(const struct ept_mem *mem, uint64_t gfn, unsigned idx)
 	return p ? __atomic_load_n(p, __ATOMIC_RELAXED) : 0;
 }
 
+/*
+ * What validation reads: a page being validated is not typed yet, so it may
+ * map a stored copy or a zero frame (page sharing): read what the guest
+ * reads. Typed pages are always the guest's own frames (share.c).
+ */
+static uint64_t ctx_read(const struct walk_ctx *c, uint64_t gfn, unsigned idx)
+{
+	if (!c->g || gfn >= c->nr_frames || idx >= PT_ENTRIES)
+		return walk_read(c->mem, gfn, idx);
+	const uint64_t *t = shadow__mfn_ptr(c->g->m, c->g->p2m_mfn[gfn]);
+	return t ? __atomic_load_n(&t[idx], __ATOMIC_RELAXED) : 0;
+}
+
 static int refuse(enum shadow_refusal reason, enum shadow_refusal *why)
 {
 	*why = reason;
@@ -120,7 +133,7 @@ static int type_subtree(struct walk_ctx *c, uint64_t gfn, unsigned level,
 	c->pend_list[c->pend_n++] = gfn;
 	for (unsigned i = 0; i < PT_ENTRIES; i++) {
 		struct entry_info info;
-		int err = walk_check_shape(c->nr_frames, level, i, walk_read(c->mem, gfn, i),
+		int err = walk_check_shape(c->nr_frames, level, i, ctx_read(c, gfn, i),
 					   &info, why);
 		if (err)
 			return err;
@@ -156,7 +169,7 @@ static int check_pending_leaves(const struct walk_ctx *c, enum shadow_refusal *w
 		uint64_t gfn = c->pend_list[k];
 		unsigned level = c->pend[gfn];
 		for (unsigned i = 0; i < PT_ENTRIES; i++) {
-			uint64_t e = walk_read(c->mem, gfn, i);
+			uint64_t e = ctx_read(c, gfn, i);
 			struct entry_info info;
 			int err = walk_check_shape(c->nr_frames, level, i, e, &info, why);
 			if (!err)

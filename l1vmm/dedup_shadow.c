@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DOC: the shadow-mode backend of page sharing (dedup_host.h).
+ *
+ * Stored copies and the zero frames are machine frames (mmu/shadow's
+ * allocator; machine__create() leaves room for one copy per guest frame, at
+ * no cost until used). A shared frame is one p2m_mfn entry and its shadow
+ * leaves pointed at the copy, read-only; the guest's own frame is discarded.
+ * A guest write to it faults into l1vmm, which copies the bytes back into the
+ * writer's own frame on the vCPU thread (mmu/shadow/share.c), records the
+ * break, and lets the vCPU go on: the engine hears of it from sync(), on the
+ * scanner thread, because a vCPU must never wait for the engine lock. Frames
+ * UNPOPULATED in the p2m are not write-protected (a fault per first write
+ * would cost a CPL3 exit per page of a guest filling its memory): sync()
+ * finds the ones that got content (mincore, then a zero check) and reports
+ * them populated.
+ *
+ * written(): write protection sees the first write after the engine's last
+ * ask. Frames with content are protected when the VM is attached, so a page
+ * quiet since then is a candidate at its first visit; a page written after
+ * an ask (or populated since) is volatile at the next one and a candidate at
+ * the one after, unless written again.
+ *
+ * No machine hold and no memslot flush anywhere: every change of a present
+ * shadow entry made here is paired with a change of the host mapping of the
+ * frame KVM's stale translations point to, which makes KVM drop them (the
+ * MMU notifier; mmu/shadow/share.c says which and why). scan_end() tells KVM
+ * about the frames written() write-protected during the scan, in runs.
+ *
+ * Zero frames: NR_ZERO of them, chosen by gfn, so that unsharing one zero
+ * page makes KVM drop the translations of 1/NR_ZERO of the zero pages, not
+ * of all of them.
+ *
+ * Lifetime: the backend may outlive the machine (the host destroys the
+ * machine first); machine__destroy() tells it, and it touches machine memory
+ * no more.
+ *
+ * Locking: the backend's lock protects the list of attached VMs; it is taken
+ * after the engine lock and before a guest's g->lock, and never held while
+ * calling into the engine (sync() reports after letting go of it).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "l1vmm/dedup_host.h"
+#include "l1vmm/shadow_vm.h"
+#include "l1vmm/vm.h"
+
+#define NR_ZERO 16u
+
+struct dedup_shadow {
+	struct machine *m;
+	struct shadow_machine *mem;
+	uint64_t zero_mfn[NR_ZERO];
+	pthread_mutex_t lock;  /* protects vms, nr_vms, cap */
+	struct vm **vms;       /* attached */
+	size_t nr_vms, cap;
+};
+
+static struct shadow_guest *guest_of(void *vm)
+{
+	return &((struct vm *)vm)->shadow->g;
+}
+
+static uint64_t mfn_of(const void *copy)
+{
+	return (uint64_t)(uintptr_t)copy;
+}
+
+static const void *b_page(void *vm, uint64_t gfn)
+{
+	return shadow__frame_content(guest_of(vm), gfn);
+}
+
+static bool b_written(void *vm, uint64_t gfn)
+{
+	return shadow__frame_written(guest_of(vm), gfn);
+}
+
+static void *b_copy_new(void *ctx, const void *content)
+{
+	struct dedup_shadow *d = ctx;
+	int64_t mfn = shadow__alloc_frames(d->mem, 1);
+	if (mfn < 0)
+		return NULL;
+	memcpy(shadow__mfn_ptr(d->mem, (uint64_t)mfn), content, DEDUP_PAGE_SIZE);
+	return (void *)(uintptr_t)mfn; /* never NULL: frame 0 is l1vmm's */
+}
+
+static void b_copy_free(void *ctx, void *copy)
+{
+	struct dedup_shadow *d = ctx;
+	if (!d->mem)
+		return; /* the machine is gone, and its memory with it */
+	/* discarding makes KVM drop any translation of it left (a VM removed) */
+	shadow__free_data_frames(d->mem, mfn_of(copy), 1);
+}
+
+static const void *b_copy_data(void *ctx, const void *copy)
+{
+	struct dedup_shadow *d = ctx;
+	return shadow__mfn_ptr(d->mem, mfn_of(copy));
+}
+
+static int b_share(void *vm, uint64_t gfn, void *copy)
+{
+	return shadow__share(guest_of(vm), gfn, mfn_of(copy));
+}
+
+/* zero() gets no ctx: the zero frames are found through the VM's machine. */
+static int b_zero(void *vm, uint64_t gfn)
+{
+	const struct dedup_shadow *d = ((struct vm *)vm)->shadow->machine->dedup_shadow;
+	if (!d)
+		return -EINVAL;
+	return shadow__share(guest_of(vm), gfn, d->zero_mfn[gfn % NR_ZERO]);
+}
+
+static void b_sync(void *ctx, struct dedup *e)
+{
+	struct dedup_shadow *d = ctx;
+	struct taken {
+		struct vm *vm;
+		struct shadow_event *ev;
+		size_t n;
+	} *t = NULL;
+	size_t nt = 0;
+	pthread_mutex_lock(&d->lock);
+	if (d->nr_vms)
+		t = calloc(d->nr_vms, sizeof(*t));
+	for (size_t i = 0; t && i < d->nr_vms; i++) {
+		struct taken *x = &t[nt];
+		x->vm = d->vms[i];
+		shadow__poll_populated(&x->vm->shadow->g); /* -ENOMEM: next time */
+		x->n = shadow__take_events(&x->vm->shadow->g, &x->ev);
+		if (x->n)
+			nt++;
+		else
+			free(x->ev);
+	}
+	pthread_mutex_unlock(&d->lock);
+	/* no lock held: the engine takes its own */
+	for (size_t i = 0; i < nt; i++) {
+		for (size_t k = 0; k < t[i].n; k++) {
+			const struct shadow_event *ev = &t[i].ev[k];
+			if (ev->kind == SHADOW_EV_POPULATE)
+				dedup__populate(e, t[i].vm, ev->gfn);
+			else
+				dedup__cow_break(e, t[i].vm, ev->gfn);
+		}
+		free(t[i].ev);
+	}
+	free(t);
+}
+
+static void b_scan_end(void *ctx)
+{
+	struct dedup_shadow *d = ctx;
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < d->nr_vms; i++)
+		shadow__track_flush(&d->vms[i]->shadow->g);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static uint64_t b_host_mappings(void *ctx)
+{
+	(void)ctx;
+	return 0; /* sharing changes no host mapping here */
+}
+
+static int b_attach(void *ctx, struct vm *vm)
+{
+	struct dedup_shadow *d = ctx;
+	if (!vm->shadow || &vm->shadow->machine->mem != d->mem)
+		return -EINVAL;
+	pthread_mutex_lock(&d->lock);
+	int rc = 0;
+	for (size_t i = 0; i < d->nr_vms; i++)
+		if (d->vms[i] == vm)
+			rc = -EEXIST;
+	if (!rc && d->nr_vms == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 8;
+		struct vm **vms = realloc(d->vms, cap * sizeof(*vms));
+		if (vms) {
+			d->vms = vms;
+			d->cap = cap;
+		} else {
+			rc = -ENOMEM;
+		}
+	}
+	if (!rc)
+		rc = shadow__track_start(&vm->shadow->g, &vm->ram->p2m);
+	if (!rc)
+		d->vms[d->nr_vms++] = vm;
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+static void b_detach(void *ctx, struct vm *vm)
+{
+	struct dedup_shadow *d = ctx;
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < d->nr_vms; i++) {
+		if (d->vms[i] == vm) {
+			d->vms[i] = d->vms[--d->nr_vms];
+			shadow__track_stop(&vm->shadow->g);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void b_destroy(void *ctx)
+{
+	struct dedup_shadow *d = ctx;
+	if (d->m && d->m->dedup_shadow == d)
+		d->m->dedup_shadow = NULL;
+	for (unsigned i = 0; d->mem && i < NR_ZERO; i++)
+		if (d->zero_mfn[i])
+			shadow__free_data_frames(d->mem, d->zero_mfn[i], 1);
+	pthread_mutex_destroy(&d->lock);
+	free(d->vms);
+	free(d);
+}
+
+void dedup_shadow__machine_gone(struct dedup_shadow *d)
+{
+	/* the host may destroy the machine before the backend: forget it */
+	d->m = NULL;
+	d->mem = NULL;
+}
+
+int dedup_shadow__create(struct machine *m, struct dedup_host_backend *out, char *err,
+			 size_t errlen)
+{
+	struct dedup_shadow *d = calloc(1, sizeof(*d));
+	if (!d) {
+		snprintf(err, errlen, "out of memory for the shadow sharing backend");
+		return -1;
+	}
+	d->mem = &m->mem;
+	pthread_mutex_init(&d->lock, NULL);
+	for (unsigned i = 0; i < NR_ZERO; i++) {
+		int64_t mfn = shadow__alloc_frames(d->mem, 1);
+		if (mfn < 0) {
+			snprintf(err, errlen, "no machine frame for the shadow zero pages");
+			b_destroy(d);
+			return -1;
+		}
+		d->zero_mfn[i] = (uint64_t)mfn;
+		memset(shadow__mfn_ptr(d->mem, (uint64_t)mfn), 0, DEDUP_PAGE_SIZE);
+	}
+	/* sharing relies on it (mmu/shadow/share.c): check it works once, here */
+	int rc = shadow__machine_forget(d->mem, d->zero_mfn[0], 1);
+	if (rc < 0) {
+		snprintf(err, errlen, "shadow sharing cannot make KVM forget a frame "
+			 "(mprotect PROT_EXEC on machine memory: %s)", strerror(-rc));
+		b_destroy(d);
+		return -1;
+	}
+	d->m = m;
+	m->dedup_shadow = d;
+	*out = (struct dedup_host_backend){
+		.name = "shadow",
+		.ops = { .page = b_page, .written = b_written, .copy_new = b_copy_new,
+			 .copy_free = b_copy_free, .copy_data = b_copy_data, .share = b_share,
+			 .zero = b_zero, .ctx = d },
+		.ctx = d,
+		.sync = b_sync,
+		.scan_end = b_scan_end,
+		.host_mappings = b_host_mappings,
+		.attach = b_attach,
+		.detach = b_detach,
+		.destroy = b_destroy,
+	};
+	return 0;
+}
