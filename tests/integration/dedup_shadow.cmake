@@ -37,5 +37,5 @@ l1_case(dedup_shadow_2vcpus_verify --status 0
 dedup_shadow_case(dedup_shadow_same_domain --vms 2 --domains same)
 dedup_shadow_case(dedup_shadow_different_domains --vms 2 --domains different)
 dedup_shadow_case(dedup_shadow_mutate --vms 2 --domains same --mutate 10)
-dedup_shadow_case(dedup_shadow_three_vms --vms 3 --domains same --size 32M)
+dedup_shadow_case(dedup_shadow_four_vms --vms 4 --domains same)
 dedup_shadow_case(dedup_shadow_runs --vms 2 --domains same --runs)
