@@ -18,22 +18,25 @@ step "a CPL3 compute loop, preempted by the timer" \
 mnt=$(mktemp -d)
 trap 'rmdir "$mnt" 2>/dev/null || true' EXIT
 printf '\n== consolidation: five guests in one process, page sharing on, the live tree at %s\n' "$mnt"
-printf '   four run the same "fleet" image (dup: zero, shared, repeated and unique pages, 2%% rewritten\n'
-printf '   every second, every page verified all along); a hostile guest probes the shadow MMU\n'
+printf '   four run one image (dup: zero, shared, repeated and unique pages, 2%% rewritten every\n'
+printf '   second, every page verified all along): web1+web2 share in shadow mode (domain web),\n'
+printf '   db1+db2 in ept mode (domain db); a hostile guest probes the shadow MMU meanwhile\n'
 "$l1vmm" run --timeout 120 --sysfs "$mnt" --set dedup/pages_to_scan=2000 \
   --vm 'name=hostile,mem=64M,mode=shadow,cmdline=workload=hostile' \
-  --vm 'name=web1,mem=128M,mode=ept,domain=fleet,cmdline="workload=dup size=48M seconds=8 mutate=2 seed=5 vm=1"' \
-  --vm 'name=web2,mem=128M,mode=ept,domain=fleet,cmdline="workload=dup size=48M seconds=8 mutate=2 seed=5 vm=2"' \
-  --vm 'name=db1,mem=128M,mode=ept,domain=fleet,cmdline="workload=dup size=48M seconds=8 mutate=2 seed=5 vm=3"' \
-  --vm 'name=db2,mem=128M,mode=ept,domain=fleet,cmdline="workload=dup size=48M seconds=8 mutate=2 seed=5 vm=4"' &
+  --vm 'name=web1,mem=128M,mode=shadow,domain=web,cmdline="workload=dup size=48M seconds=12 mutate=2 seed=5 vm=1"' \
+  --vm 'name=web2,mem=128M,mode=shadow,domain=web,cmdline="workload=dup size=48M seconds=12 mutate=2 seed=5 vm=2"' \
+  --vm 'name=db1,mem=128M,mode=ept,domain=db,cmdline="workload=dup size=48M seconds=12 mutate=2 seed=5 vm=3"' \
+  --vm 'name=db2,mem=128M,mode=ept,domain=db,cmdline="workload=dup size=48M seconds=12 mutate=2 seed=5 vm=4"' &
 pid=$!
 sleep 1
 printf '\n$ echo 1 > %s/dedup/run     # page sharing on, live\n' "$mnt"
 echo 1 > "$mnt/dedup/run"
-sleep 4
+sleep 7
 printf '\n$ l1vmm stat %s/dedup\n' "$mnt"
 "$l1vmm" stat "$mnt/dedup" || true
-printf '\n$ l1vmm stat %s/vms/web1/dedup\n' "$mnt"
-"$l1vmm" stat "$mnt/vms/web1/dedup" || true
+for vm in web1 db1; do
+  printf '\n$ l1vmm stat %s/vms/%s/dedup\n' "$mnt" "$vm"
+  "$l1vmm" stat "$mnt/vms/$vm/dedup" || true
+done
 wait "$pid"
 printf '\ndemo: all guests exited 0 (every page they wrote read back intact)\n'
