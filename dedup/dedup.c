@@ -74,6 +74,20 @@
 #include "dedup/dedup_priv.h"
 
 /*
+ * Backoff for pages without a twin (as KSM's smart_scan): after BACKOFF_FROM
+ * visits in a row that found none, a page is examined every 2nd pass, then
+ * every 4th, ... up to every 2^BACKOFF_MAX_SHIFT-th. Asking the backend
+ * whether a page was written costs it write tracking (a write fault for the
+ * guest, on this host ~100 µs), so a converged host should not ask about
+ * the same unique pages at every pass. A write that unshares, a share or a
+ * zero resets it; so does a page found written when it is examined. A page
+ * in backoff is not looked at between its passes, written or not: a unique
+ * page that becomes a duplicate is found within 64 passes at worst.
+ */
+#define BACKOFF_FROM 2
+#define BACKOFF_MAX_SHIFT 6
+
+/*
  * dedup__scan() lets go of the lock after this many gfns, so a vCPU waiting
  * in dedup__cow_break() is not held up for a whole pages_to_scan batch (a
  * mutex is not fair: this bounds the common case, not the worst).
@@ -194,6 +208,7 @@ static void vm_free(struct dedup *e, struct dedup_vm *v)
 	uint64_t n = v->p2m->nr_frames;
 	meta_free(e, v->copy_of, n * sizeof(*v->copy_of));
 	meta_free(e, v->volatile_map, (n + 63) / 64 * sizeof(*v->volatile_map));
+	meta_free(e, v->unique_streak, n);
 	meta_free(e, v, sizeof(*v));
 }
 
@@ -225,7 +240,8 @@ int dedup__add_vm(struct dedup *e, void *vm, const char *name, uint32_t domain,
 	*v = (struct dedup_vm){ .handle = vm, .p2m = p2m };
 	v->copy_of = meta_calloc(e, p2m->nr_frames, sizeof(*v->copy_of));
 	v->volatile_map = meta_calloc(e, (p2m->nr_frames + 63) / 64, sizeof(*v->volatile_map));
-	if (!v->copy_of || !v->volatile_map) {
+	v->unique_streak = meta_calloc(e, p2m->nr_frames, 1);
+	if (!v->copy_of || !v->volatile_map || !v->unique_streak) {
 		vm_free(e, v);
 		goto out;
 	}
@@ -377,8 +393,19 @@ static bool scan_one(struct dedup *e, struct dedup_vm *v, uint64_t gfn)
 		set_volatile(v, gfn, false);
 		return false;
 	}
+	/* backoff: a page found without a twin pass after pass is visited every
+	 * 2nd, 4th, ... 64th pass only (the same passes for all, so runs of
+	 * frames stay runs) */
+	uint8_t streak = v->unique_streak[gfn];
+	if (streak >= BACKOFF_FROM) {
+		unsigned shift = streak - BACKOFF_FROM + 1;
+		uint64_t period = 1ull << (shift < BACKOFF_MAX_SHIFT ? shift : BACKOFF_MAX_SHIFT);
+		if (e->full_scans % period)
+			return false;
+	}
 	if (e->be.written(v->handle, gfn)) {
 		set_volatile(v, gfn, true);
+		v->unique_streak[gfn] = 0;
 		return true;
 	}
 	set_volatile(v, gfn, false);
@@ -386,14 +413,21 @@ static bool scan_one(struct dedup *e, struct dedup_vm *v, uint64_t gfn)
 	uint64_t h = page_hash(e, page);
 	if (e->knob[DEDUP_USE_ZERO_PAGES] && h == e->zero_hash && is_zero_page(page)) {
 		zero_one(e, v, gfn);
+		v->unique_streak[gfn] = 0;
 		return true;
 	}
-	if (join_stable(e, v, gfn, page, h))
+	if (join_stable(e, v, gfn, page, h)) {
+		v->unique_streak[gfn] = 0;
 		return true;
+	}
 
 	struct dedup_cand *s = cand_find(e, h, v->domain);
-	if (s && s->vm && !(s->vm == v && s->gfn == gfn) && merge_candidate(e, v, gfn, page, h, s))
+	if (s && s->vm && !(s->vm == v && s->gfn == gfn) && merge_candidate(e, v, gfn, page, h, s)) {
+		v->unique_streak[gfn] = 0;
 		return true;
+	}
+	if (streak < UINT8_MAX)
+		v->unique_streak[gfn] = streak + 1;
 	if (!s && !(s = cand_claim(e, h, v->domain)))
 		return true; /* at the metadata cap: counted */
 	if (!s->vm)
@@ -468,6 +502,7 @@ int dedup__cow_break(struct dedup *e, void *vm, uint64_t gfn)
 		goto out;
 	}
 	p2m__set_range(v->p2m, gfn, 1, P2M_PRIVATE);
+	v->unique_streak[gfn] = 0; /* new content: look at it at the next pass */
 	e->cow_breaks++;
 	rc = 0;
 out:

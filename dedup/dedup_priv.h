@@ -48,7 +48,8 @@ struct dedup_vm {
 	uint32_t *copy_of;     /* per gfn: copy index + 1 while P2M_SHARED, else 0 */
 	uint64_t *volatile_map; /* per gfn: found written at its last scan */
 	uint64_t nr_volatile;  /* bits set in volatile_map */
-	size_t meta_bytes;     /* this struct and its two maps */
+	uint8_t *unique_streak; /* per gfn: visits in a row that found no twin (backoff) */
+	size_t meta_bytes;     /* this struct and its maps */
 };
 
 struct dedup {
