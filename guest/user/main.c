@@ -18,6 +18,7 @@ char user__cmdline[L1_CMDLINE_MAX];
 static const struct workload *const workloads[] = {
 	&workload__hello, &workload__compute, &workload__memtouch,
 	&workload__selftest, &workload__crash, &workload__hostile, &workload__dup,
+	&workload__churn,
 };
 
 void args__bad(const char *fmt, ...)
@@ -169,7 +170,7 @@ int64_t user__main(uint64_t cmdline)
 		if (!strcmp(workloads[i]->name, name))
 			w = workloads[i];
 	if (!w) {
-		args__bad("unknown workload '%s' (hello, compute, memtouch, selftest, crash, hostile, dup)", name);
+		args__bad("unknown workload '%s' (hello, compute, memtouch, selftest, crash, hostile, dup, churn)", name);
 		sys__poweroff(1);
 	}
 	for (unsigned int i = 0; i < args.n; i++) {

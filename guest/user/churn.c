@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: MIT
+/*
+ * DOC: workload=churn peak=SIZE [hold=0] [seconds=10] [seed=1]: touch a
+ * peak of memory, give most of it back to the kernel, keep the rest alive.
+ *
+ * The classic guest whose freed memory the host still holds until a balloon
+ * takes it (issue 6). A run has three phases:
+ *
+ *   peak     PEAK bytes are taken as PEAK / 2 MiB SYS_MEM_ALLOC regions of
+ *            one chunk each (the kernel's unit of user memory), filled with
+ *            the seeded pattern (lib/pattern.c) and verified once.
+ *   free     every region but HOLD / 2 MiB of them goes back with
+ *            SYS_MEM_FREE. The kept ones are spread evenly over the peak, so
+ *            the freed memory is scattered the way a real guest's is. The
+ *            kernel's free frames (SYS_INFO user_free / 4 KiB) are read just
+ *            before and after; with no task running in between, the
+ *            difference must be exactly the frames freed.
+ *   hold     at every whole second (TSC) all of HOLD is verified once more
+ *            and one line printed; seconds=0 never ends (stop the VM).
+ *
+ * A freed chunk is free in the kernel's allocator (mm.c: USER_FREE, counted
+ * in user_free and handed out again by the next SYS_MEM_ALLOC); it stays
+ * mapped user, so nothing here depends on the host keeping or dropping it.
+ * The pattern word depends on its address, so a page the host dropped or
+ * swapped for another one shows up as mismatching words. PASS only with 0
+ * mismatching words over all phases.
+ */
+#include "lib/pattern.h"
+#include "user/user.h"
+#include "user/workload.h"
+
+#define REGION     ((uint64_t)2 << 20)     /* one chunk: what SYS_MEM_ALLOC hands out */
+#define FRAME      ((uint64_t)4096)
+#define STALL      10                /* seconds a round may be late before we say so */
+
+static const char *const churn_keys[] = { "peak", "hold", "seconds", "seed", NULL };
+
+struct churn {
+	uint64_t peak, hold, seconds, seed;
+	uint64_t nregions, nhold;
+	uint64_t *regions;               /* region addresses; 0 once freed */
+	uint64_t list;                   /* SYS_MEM_ALLOC region holding `regions` */
+};
+
+static uint64_t mbps(uint64_t bytes, uint64_t cycles)
+{
+	uint64_t us = time__cycles_to_us(cycles);
+
+	return us ? bytes / us : 0;
+}
+
+/* Is region i one of the nhold kept ones? Spread evenly: exactly nhold of them are. */
+static bool kept(const struct churn *c, uint64_t i)
+{
+	return (i * c->nhold) / c->nregions != ((i + 1) * c->nhold) / c->nregions;
+}
+
+static uint64_t free_frames(void)
+{
+	struct l1g_info info;
+
+	sys__info(&info);
+	return info.user_free / FRAME;
+}
+
+/* Verify every region still held; returns mismatching words. */
+static uint64_t verify_held(const struct churn *c)
+{
+	uint64_t bad = 0;
+
+	for (uint64_t i = 0; i < c->nregions; i++)
+		if (c->regions[i])
+			bad += pattern__verify((const uint64_t *)c->regions[i], REGION / 8, c->seed);
+	return bad;
+}
+
+static void free_regions(struct churn *c, bool all)
+{
+	for (uint64_t i = 0; i < c->nregions; i++) {
+		if (c->regions[i] && (all || !kept(c, i))) {
+			sys__mem_free(c->regions[i]);
+			c->regions[i] = 0;
+		}
+	}
+}
+
+static int parse(const struct args *a, struct churn *c)
+{
+	if (!args__get(a, "peak")) {
+		args__bad("workload=churn needs peak=SIZE");
+		return -1;
+	}
+	if (args__size(a, "peak", 0, REGION, 1ull << 46, &c->peak) ||
+	    args__size(a, "hold", 0, 0, 1ull << 46, &c->hold) ||
+	    args__u64(a, "seconds", 10, 0, 86400, &c->seconds) ||
+	    args__u64(a, "seed", 1, 0, UINT64_MAX, &c->seed))
+		return -1;
+	if (c->peak % REGION || c->hold % REGION) {
+		args__bad("peak=%lu hold=%lu: both must be multiples of 2M (the kernel's chunk)",
+			  c->peak, c->hold);
+		return -1;
+	}
+	if (c->hold > c->peak) {
+		args__bad("hold=%lu is more than peak=%lu", c->hold, c->peak);
+		return -1;
+	}
+	/* The region list takes one more chunk (it needs 8 bytes per region). */
+	if (c->peak + ((c->peak / REGION * 8 + REGION - 1) / REGION) * REGION > user__info.user_free) {
+		args__bad("peak=%lu is more than the %lu bytes the guest can hand out (with %lu MiB RAM)",
+			  c->peak, user__info.user_free, user__info.mem_bytes >> 20);
+		return -1;
+	}
+	c->nregions = c->peak / REGION;
+	c->nhold = c->hold / REGION;
+	return 0;
+}
+
+static int alloc_peak(struct churn *c)
+{
+	int64_t r = sys__mem_alloc(c->nregions * sizeof(*c->regions));
+
+	if (r < 0) {
+		args__bad("peak=%lu: no room for its region list: error %ld", c->peak, r);
+		return -1;
+	}
+	c->list = (uint64_t)r;
+	c->regions = (uint64_t *)r;
+	for (uint64_t i = 0; i < c->nregions; i++) {
+		r = sys__mem_alloc(REGION);
+		if (r < 0) {
+			args__bad("peak=%lu cannot be allocated: region %lu: error %ld (%lu bytes free at boot)",
+				  c->peak, i, r, user__info.user_free);
+			c->nregions = i;
+			free_regions(c, true);
+			sys__mem_free(c->list);
+			return -1;
+		}
+		c->regions[i] = (uint64_t)r;
+	}
+	return 0;
+}
+
+/* Sleep (ticks) until the TSC reaches deadline. */
+static void sleep_until_tsc(uint64_t deadline)
+{
+	while (cpu__rdtsc() < deadline)
+		sys__sleep_until(sys__ticks() + 1);
+}
+
+static enum workload_result churn_run(const struct args *a, struct result *r)
+{
+	static struct churn c;
+	uint64_t t0, tw, tv, before, after, bad, tsc_per_sec, rounds = 0, held_cycles = 0;
+
+	if (parse(a, &c))
+		return W_BADARG;
+	if (!user__info.tsc_khz)
+		return result__fail(r, "TSC frequency unknown (start_info.tsc_khz = 0)");
+	tsc_per_sec = user__info.tsc_khz * 1000;
+	if (alloc_peak(&c))
+		return W_BADARG;
+
+	t0 = cpu__rdtsc();
+	for (uint64_t i = 0; i < c.nregions; i++)
+		pattern__fill((uint64_t *)c.regions[i], REGION / 8, c.seed);
+	tw = cpu__rdtsc();
+	bad = verify_held(&c);
+	tv = cpu__rdtsc();
+
+	before = free_frames();
+	free_regions(&c, false);
+	after = free_frames();
+	printf("churn: peak=%lu hold=%lu freed=%lu kernel_free_frames_before=%lu after=%lu "
+	       "returned_frames=%lu mismatches=%lu write_MBps=%lu verify_MBps=%lu\n",
+	       c.peak, c.hold, c.peak - c.hold, before, after, after - before, bad,
+	       mbps(c.peak, tw - t0), mbps(c.peak, tv - tw));
+	if (after - before != (c.peak - c.hold) / FRAME)
+		result__fail(r, "the kernel got %lu frames back, %lu were freed", after - before,
+			     (c.peak - c.hold) / FRAME);
+
+	t0 = cpu__rdtsc();
+	for (uint64_t rd = 1; !c.seconds || rd <= c.seconds; rd++) {
+		uint64_t deadline = t0 + rd * tsc_per_sec, start;
+
+		sleep_until_tsc(deadline);
+		start = cpu__rdtsc();
+		if (start > deadline + STALL * tsc_per_sec)
+			printf("churn: round %lu started %lu s late\n", rd, (start - deadline) / tsc_per_sec);
+		bad += verify_held(&c);
+		held_cycles += cpu__rdtsc() - start;
+		printf("churn: t=%lu mismatches=%lu verify_MBps=%lu\n", rd, bad,
+		       mbps(c.hold, cpu__rdtsc() - start));
+		rounds = rd;
+	}
+	printf("churn: rounds=%lu mismatches=%lu verify_MBps=%lu\n", rounds, bad,
+	       mbps(c.hold * rounds, held_cycles));
+	if (bad)
+		result__fail(r, "%lu mismatching words", bad);
+	free_regions(&c, true);
+	sys__mem_free(c.list);
+	return r->reason[0] ? W_FAIL : W_PASS;
+}
+
+const struct workload workload__churn = {
+	.name = "churn",
+	.keys = churn_keys,
+	.run = churn_run,
+};
