@@ -99,7 +99,11 @@ struct virtq_used {
 /*
  * Guest RAM as the device sees it: a host pointer to guest bytes
  * [gpa, gpa + len), or NULL when any of them is not RAM (ept__gpa_ptr()'s
- * contract; len > 0 whenever this module asks).
+ * contract; len > 0 whenever this module asks). The used ring and writable
+ * segments are written through these pointers, so the provider must hand
+ * out memory the device may write: with page sharing (dedup/), frames that
+ * are shared must be made private first, which ept__gpa_ptr() alone does not
+ * do.
  */
 struct virtq_mem {
 	void *(*gpa_ptr)(void *ctx, uint64_t gpa, uint64_t len);
@@ -195,6 +199,9 @@ int virtq__init(struct virtq *q, const struct virtq_config *cfg, const struct vi
 /*
  * Take the next available chain into c: 1 (c filled), 0 (queue empty), or a
  * negative VIRTQ_E* (the queue is now broken; c's contents are undefined).
+ * Pop until 0 on each notification: with EVENT_IDX, that is when the device
+ * asks to be kicked again (avail_event). A chain with more buffers than
+ * c->max_segs (-VIRTQ_ESEGS) breaks the queue too: the device cannot serve it.
  */
 int virtq__pop(struct virtq *q, struct virtq_chain *c);
 
