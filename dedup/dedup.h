@@ -193,6 +193,14 @@ int dedup__set_domain(struct dedup *e, void *vm, uint32_t domain);
  * private and is counted.
  */
 uint64_t dedup__scan(struct dedup *e, uint64_t max_pages);
+/*
+ * How far ahead of the cursor a backend that tracks writes only just ahead
+ * of it (dedup__cursor) watches for a scan of n pages. A call that skips
+ * many gfns (shared, unpopulated, backed off) may examine pages beyond it;
+ * those are judged without recent write information, which costs sharing
+ * (a page shared and soon unshared), never correctness.
+ */
+#define DEDUP_WATCH_AHEAD(n) (4 * (uint64_t)(n) + 1024)
 
 /*
  * The backend reports a write to (vm, gfn) that was SHARED or ZERO: it has

@@ -70,7 +70,6 @@
 #define STORE_GROW_PAGES 512            /* the memfd grows 2 MiB at a time */
 #define EPT_MAP_RESERVE 4096            /* mappings left for the rest of l1vmm */
 #define WINDOW_SECONDS 0.010            /* written(): a write in this window or the last */
-#define WINDOW_MIN_FRAMES 1024          /* frames watched ahead of the scan cursor, at least */
 
 struct ept_slot {
 	unsigned slot;
@@ -91,6 +90,7 @@ struct ept_vm {
 	uint64_t *written_prev; /* ... in the window before */
 	double window_start;    /* monotonic seconds */
 	uint64_t win_lo, win_hi; /* the watch window: gfns whose writes are tracked */
+	bool stuck;             /* a frame could not be made writable again: the VM is ended */
 	uint32_t *file_page;    /* gfn -> memfd page + 1 mapped there, 0: anonymous */
 	uint64_t *host_written; /* bit per gfn: written by l1vmm for the guest (MMIO to RAM) */
 	uint64_t mappings;      /* estimated host mappings over this VM's RAM */
@@ -109,7 +109,6 @@ struct ept_backend {
 	uint64_t next_page;     /* never used yet: [next_page, file_pages) */
 	uint32_t *free_pages;   /* a stack of freed memfd pages */
 	uint64_t nr_free, free_cap;
-	bool manual_protect;    /* KVM_CLEAR_DIRTY_LOG available */
 	uint64_t max_map_count;
 	uint64_t map_refusals;
 	bool warned;
@@ -221,16 +220,18 @@ static bool room_for_mappings(struct ept_backend *b)
 /* ---- the dirty log ---- */
 
 /* Clear the dirty bits of frames [gfn, gfn + n) (one slot) in KVM's log
- * (manual protection) and in ours. */
-static void forget_writes(struct ept_backend *b, struct ept_vm *ev, uint64_t gfn, uint64_t n)
+ * and in ours (l1vmm's own writes for the guest included). 0 or -errno: a
+ * bit KVM did not clear may be a write from before. */
+static int forget_writes(struct ept_vm *ev, uint64_t gfn, uint64_t n)
 {
 	for (uint64_t k = 0; k < n; k++) {
 		BIT_CLEAR(ev->written, gfn + k);
 		BIT_CLEAR(ev->written_prev, gfn + k);
+		BIT_CLEAR(ev->host_written, gfn + k);
 	}
 	const struct ept_slot *s = slot_of(ev, gfn);
-	if (!b->manual_protect || !s)
-		return;
+	if (!s)
+		return -EINVAL;
 	uint64_t rel = gfn - s->first_gfn, end = rel + n;
 	for (uint64_t first = rel & ~63ull; first < end; first += 64) {
 		uint64_t bits = 0;
@@ -239,8 +240,10 @@ static void forget_writes(struct ept_backend *b, struct ept_vm *ev, uint64_t gfn
 		uint64_t num = s->nr_pages - first < 64 ? s->nr_pages - first : 64;
 		struct kvm_clear_dirty_log c = { .slot = s->slot, .first_page = first,
 						 .num_pages = (uint32_t)num, .dirty_bitmap = &bits };
-		ioctl(ev->vm->fd, KVM_CLEAR_DIRTY_LOG, &c);
+		if (ioctl(ev->vm->fd, KVM_CLEAR_DIRTY_LOG, &c) < 0)
+			return -errno;
 	}
+	return 0;
 }
 
 /* A list of frames to report to the engine once b->lock is released. */
@@ -257,8 +260,9 @@ static void report_add(struct report *r, uint64_t gfn, uint8_t what)
 		uint64_t *g = realloc(r->gfn, cap * sizeof(*g));
 		uint8_t *w = g ? realloc(r->what, cap) : NULL;
 		if (!g || !w) {
-			/* out of memory: keep what fits; the bits stay in written[] and the
-			 * next harvest cannot see them again, so say it loudly */
+			/* out of memory: what does not fit is reported at a later
+			 * harvest (KVM's bits of SHARED, ZERO and UNPOPULATED frames
+			 * stay set until then), except l1vmm's own writes: say so */
 			if (g)
 				r->gfn = g;
 			fprintf(stderr, "l1vmm: dedup: out of memory reporting guest writes\n");
@@ -272,7 +276,6 @@ static void report_add(struct report *r, uint64_t gfn, uint8_t what)
 	r->what[r->n++] = what;
 }
 
-/* Set bits [lo, hi) of map. */
 /*
  * Move ev's watch window to [lo, hi): the PRIVATE frames that enter it get
  * their dirty bits cleared (KVM write-protects them) without counting as
@@ -280,7 +283,7 @@ static void report_add(struct report *r, uint64_t gfn, uint8_t what)
  * The bits of other frames are left for the harvest: for an UNPOPULATED
  * frame a bit means it got content, for a SHARED or ZERO one a break.
  */
-static void move_window(struct ept_backend *b, struct ept_vm *ev, uint64_t lo, uint64_t hi)
+static void move_window(struct ept_vm *ev, uint64_t lo, uint64_t hi)
 {
 	const struct p2m *p2m = &ev->vm->ram->p2m;
 	for (unsigned i = 0; i < ev->nr_slots; i++) {
@@ -298,7 +301,7 @@ static void move_window(struct ept_backend *b, struct ept_vm *ev, uint64_t lo, u
 				BIT_CLEAR(ev->written, g);
 				BIT_CLEAR(ev->written_prev, g);
 			}
-			if (!bits || !b->manual_protect)
+			if (!bits)
 				continue;
 			uint64_t num = s->nr_pages - chunk < 64 ? s->nr_pages - chunk : 64;
 			struct kvm_clear_dirty_log c = { .slot = s->slot, .first_page = chunk,
@@ -319,7 +322,7 @@ static void move_window(struct ept_backend *b, struct ept_vm *ev, uint64_t lo, u
  * from stays writable at full speed however often the guest writes it:
  * write tracking costs a guest about one fault per frame per full scan.
  */
-static void harvest_vm(struct ept_backend *b, struct ept_vm *ev, struct report *r)
+static void harvest_vm(struct ept_vm *ev, struct report *r)
 {
 	const struct p2m *p2m = &ev->vm->ram->p2m;
 	for (unsigned i = 0; i < ev->nr_slots; i++) {
@@ -361,8 +364,6 @@ static void harvest_vm(struct ept_backend *b, struct ept_vm *ev, struct report *
 			}
 			s->log[w] = clear;
 		}
-		if (!b->manual_protect)
-			continue; /* KVM_GET_DIRTY_LOG cleared (and protected) everything */
 		for (uint64_t w = 0; w < words; ) {
 			if (!s->log[w]) {
 				w++;
@@ -388,7 +389,8 @@ static void ept_sync(void *ctx, struct dedup *e)
 	void *cursor_vm = NULL;
 	uint64_t cursor_gfn = 0;
 	dedup__cursor(e, &cursor_vm, &cursor_gfn);
-	uint64_t window = 4 * dedup__knob_get(e, DEDUP_PAGES_TO_SCAN) + WINDOW_MIN_FRAMES;
+	/* the gfns the next scans will visit first (a VM boundary aside) */
+	uint64_t window = DEDUP_WATCH_AHEAD(dedup__knob_get(e, DEDUP_PAGES_TO_SCAN));
 	pthread_mutex_lock(&b->lock);
 	apply_pending(b); /* the frames it leaves private are reported below */
 	double now = vm__now();
@@ -405,8 +407,8 @@ static void ept_sync(void *ctx, struct dedup *e)
 		 * their first frames, where it will start */
 		uint64_t lo = ev->vm == cursor_vm ? cursor_gfn : 0;
 		uint64_t hi = lo + window < ev->nr_frames ? lo + window : ev->nr_frames;
-		move_window(b, ev, lo, hi);
-		harvest_vm(b, ev, &r);
+		move_window(ev, lo, hi);
+		harvest_vm(ev, &r);
 		if (r.n) {
 			pthread_mutex_unlock(&b->lock);
 			for (size_t k = 0; k < r.n; k++) {
@@ -532,7 +534,19 @@ static int pending_cmp(const void *a, const void *b)
 /* Frames [gfn, gfn + n) stay as they are; their writes are the guest's. */
 static void keep_private(struct ept_vm *ev, uint64_t gfn, uint64_t n)
 {
-	mprotect(frame_hva(ev, gfn), n * PAGE, PROT_READ | PROT_WRITE);
+	if (mprotect(frame_hva(ev, gfn), n * PAGE, PROT_READ | PROT_WRITE) < 0 && !ev->stuck) {
+		/* the frames stay read-only: the guest cannot go on safely (its
+		 * writes there could only be dropped); end this VM with the reason */
+		int err = errno;
+		ev->stuck = true;
+		char *why = NULL;
+		if (asprintf(&why, "page sharing could not make guest frames %#llx..%#llx writable "
+			     "again: %s\n", (unsigned long long)gfn, (unsigned long long)(gfn + n - 1),
+			     strerror(err)) < 0)
+			why = NULL;
+		fprintf(stderr, "l1vmm: %s: %s", ev->vm->name, why ? why : "page sharing failed\n");
+		vm__stop(ev->vm, VM_END_CRASH, 0, why);
+	}
 	for (uint64_t k = 0; k < n; k++) {
 		BIT_SET(ev->host_written, gfn + k);
 		BIT_SET(ev->written, gfn + k);
@@ -581,7 +595,11 @@ static void apply_run(struct ept_backend *b, struct ept_vm *ev, uint64_t gfn, ui
 	}
 	/* from here no vCPU can write the run: forget what was written before,
 	 * compare, replace what is still equal */
-	forget_writes(b, ev, gfn, n);
+	if (forget_writes(ev, gfn, n) < 0) {
+		b->apply_errors++;
+		keep_private(ev, gfn, n);
+		return;
+	}
 	uint64_t k = 0;
 	while (k < n) {
 		uint64_t c = copy ? copy + k : 0;
@@ -742,12 +760,12 @@ static int attach(void *ctx, struct vm *vm)
 		/* manual protection: a harvest clears only what it read (all VMs alike) */
 		struct kvm_enable_cap cap = { .cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
 					      .args = { KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE } };
-		bool manual = ioctl(vm->fd, KVM_ENABLE_CAP, &cap) == 0;
+		/* required: without it a harvest cannot leave alone the bits of
+		 * frames being replaced, and a write from before a share would be
+		 * taken for a break of it */
+		if (ioctl(vm->fd, KVM_ENABLE_CAP, &cap) < 0)
+			rc = -EOPNOTSUPP;
 		pthread_mutex_lock(&b->lock);
-		if (!b->vms)
-			b->manual_protect = manual;
-		else if (b->manual_protect != manual)
-			rc = -EOPNOTSUPP; /* KVM answers the same for every VM */
 		if (rc == 0) {
 			ev->next = b->vms;
 			b->vms = ev;
@@ -856,10 +874,12 @@ bool dedup_ept__fault(struct vm *vm, unsigned *retries, unsigned max_retries)
 	if (!ev || ++*retries > max_retries)
 		return false;
 	/* a share or zero of one of this VM's frames holds the lock from the write
-	 * protection to the new mapping: once we have it, the frame is writable */
+	 * protection to the new mapping: once we have it, the frame is writable
+	 * (unless it is stuck, and the VM is being ended) */
 	pthread_mutex_lock(&ev->b->lock);
+	bool stuck = ev->stuck;
 	pthread_mutex_unlock(&ev->b->lock);
-	return true;
+	return !stuck;
 }
 
 bool dedup_ept__ram_mmio(struct vm *vm, const struct vm_exit *e)
@@ -875,7 +895,9 @@ bool dedup_ept__ram_mmio(struct vm *vm, const struct vm_exit *e)
 	/* once we hold the lock no frame is write-protected: the access is
 	 * plain memory (a write to a shared frame copies it on write) */
 	pthread_mutex_lock(&ev->b->lock);
-	if (e->is_write) {
+	if (ev->stuck) {
+		/* the VM is being ended (keep_private): touch nothing */
+	} else if (e->is_write) {
 		memcpy(hva, e->data, e->size);
 		for (uint64_t gfn = e->addr / PAGE; gfn <= (e->addr + e->size - 1) / PAGE; gfn++)
 			BIT_SET(ev->host_written, gfn);

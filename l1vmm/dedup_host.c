@@ -52,7 +52,8 @@ struct pending {
 
 struct dedup_host {
 	pthread_mutex_t lock;
-	pthread_mutex_t sync_lock; /* one backend sync at a time (scanner, readers) */
+	pthread_mutex_t sync_lock; /* one backend sync at a time; the scanner holds it
+				    * across sync, scan and scan_end */
 	pthread_cond_t cv;       /* wakes the scanner: a knob changed, or stop */
 	uint64_t knob[DEDUP_NR_KNOBS];
 	enum backend_choice backend;
@@ -247,10 +248,18 @@ static void *scanner(void *arg)
 		pthread_mutex_unlock(&h->lock);
 		for (unsigned i = 0; run && i < NR_ENGINES; i++) {
 			struct engine *en = &h->eng[i];
-			if (!en->e)
+			/* the engine is made under h->lock: see it with acquire */
+			if (!__atomic_load_n(&en->e, __ATOMIC_ACQUIRE))
 				continue;
+			/*
+			 * sync, scan and scan_end are one unit: a reader's sync must
+			 * not harvest between a share the scan queued and the
+			 * scan_end that applies it (it would take a write made
+			 * before the share for a break of it).
+			 */
+			pthread_mutex_lock(&h->sync_lock);
 			uint64_t t0 = thread_cpu_ns();
-			sync_engine(h, en);
+			en->b.sync(en->b.ctx, en->e);
 			uint64_t t1 = thread_cpu_ns();
 			dedup__scan(en->e, pages);
 			uint64_t t2 = thread_cpu_ns();
@@ -258,6 +267,7 @@ static void *scanner(void *arg)
 				en->b.scan_end(en->b.ctx);
 			/* dedup__scan() counts its own time */
 			dedup__add_scan_cpu(en->e, (t1 - t0) + (thread_cpu_ns() - t2));
+			pthread_mutex_unlock(&h->sync_lock);
 		}
 		pthread_mutex_lock(&h->lock);
 		if (!h->stop)
@@ -305,14 +315,15 @@ static struct engine *engine_for(struct dedup_host *h, enum engine_kind kind,
 				    : dedup_shadow__create(machine, &en->b, err, errlen);
 	if (rc < 0)
 		return NULL;
-	en->e = dedup__create(&en->b.ops);
-	if (!en->e) {
+	struct dedup *e = dedup__create(&en->b.ops);
+	if (!e) {
 		en->b.destroy(en->b.ctx);
 		snprintf(err, errlen, "out of memory for the dedup engine");
 		return NULL;
 	}
 	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++)
-		dedup__knob_set(en->e, k, h->knob[k]);
+		dedup__knob_set(e, k, h->knob[k]);
+	__atomic_store_n(&en->e, e, __ATOMIC_RELEASE); /* the scanner may see it now */
 	return en;
 }
 
