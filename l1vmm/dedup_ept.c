@@ -33,7 +33,12 @@
  * dedup_ept__ram_mmio() completes the same way, after the share, and counts
  * as a guest write; a locked read-modify-write it cannot make (xchg, cmpxchg)
  * ends in an emulation failure, which the vCPU retries once the share is
- * done (dedup_ept__fault, like an EFAULT). Under the
+ * done (dedup_ept__fault, like an EFAULT); an interrupt or exception whose
+ * frame KVM could not push onto a write-protected kernel stack page ends in
+ * a shutdown (a "triple fault") with the vCPU still at the interrupted
+ * instruction, which is re-run too when it comes right after a protection
+ * (dedup_ept__protect_fault, bounded: a guest's own triple fault repeats and
+ * still ends it). Under the
  * protection, the frame's dirty bit is cleared, its bytes compared again, and
  * only then is it replaced. A write is therefore never lost, and a dirty bit
  * after the replacement always means a write to the new mapping.
@@ -70,6 +75,7 @@
 #define STORE_GROW_PAGES 512            /* the memfd grows 2 MiB at a time */
 #define EPT_MAP_RESERVE 4096            /* mappings left for the rest of l1vmm */
 #define WINDOW_SECONDS 0.010            /* written(): a write in this window or the last */
+#define PROTECT_FAULT_SECONDS 0.5       /* a shutdown this soon after a protection may be ours */
 
 struct ept_slot {
 	unsigned slot;
@@ -115,6 +121,7 @@ struct ept_backend {
 	struct pending *pending; /* frames queued by share()/zero() (apply_pending) */
 	size_t nr_pending, pending_cap;
 	uint64_t map_calls;     /* runs replaced: one mprotect + one mapping call each */
+	uint64_t last_protect_us; /* monotonic µs of the last write protection (atomic) */
 	uint64_t apply_errors;  /* runs a mapping call failed for: left private */
 	struct ept_vm *vms;
 };
@@ -588,6 +595,7 @@ static void apply_run(struct ept_backend *b, struct ept_vm *ev, uint64_t gfn, ui
 {
 	uint8_t *hva = frame_hva(ev, gfn);
 	b->map_calls++;
+	__atomic_store_n(&b->last_protect_us, (uint64_t)(vm__now() * 1e6), __ATOMIC_RELAXED);
 	if (mprotect(hva, n * PAGE, PROT_READ) < 0) {
 		b->apply_errors++;
 		keep_private(ev, gfn, n);
@@ -906,4 +914,19 @@ bool dedup_ept__ram_mmio(struct vm *vm, const struct vm_exit *e)
 	}
 	pthread_mutex_unlock(&ev->b->lock);
 	return true;
+}
+
+bool dedup_ept__protect_fault(struct vm *vm, unsigned *retries)
+{
+	if (vm->mode != CPU_MODE_EPT)
+		return false;
+	struct ept_vm *ev = __atomic_load_n(&vm->dedup_priv, __ATOMIC_ACQUIRE);
+	if (!ev)
+		return false;
+	/* only right after a write protection: a guest's own triple fault (it
+	 * has no handler left) comes back at once, and ends it after the bound */
+	double since = vm__now() - (double)__atomic_load_n(&ev->b->last_protect_us, __ATOMIC_RELAXED) / 1e6;
+	if (since > PROTECT_FAULT_SECONDS)
+		return false;
+	return dedup_ept__fault(vm, retries, DEDUP_SHUTDOWN_RETRIES);
 }

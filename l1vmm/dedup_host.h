@@ -79,6 +79,15 @@ bool dedup_ept__fault(struct vm *vm, unsigned *retries, unsigned max_retries);
 /* Bounds for dedup_ept__fault(): a frame stays write-protected for microseconds. */
 #define DEDUP_EFAULT_RETRIES 100000
 #define DEDUP_EMULATION_RETRIES 1000
+#define DEDUP_SHUTDOWN_RETRIES 3
+/*
+ * A KVM_EXIT_SHUTDOWN of ept VM vm right after page sharing write-protected
+ * frames: KVM could not push an interrupt or exception frame onto a kernel
+ * stack page that was protected; the vCPU is still at the interrupted
+ * instruction. Wait for the share and return true (run again), at most
+ * DEDUP_SHUTDOWN_RETRIES times in a row; false otherwise (a real triple fault).
+ */
+bool dedup_ept__protect_fault(struct vm *vm, unsigned *retries);
 
 /*
  * An MMIO exit of ept VM vm at a RAM address: KVM's instruction emulator

@@ -187,6 +187,13 @@ static bool handle_exit(struct vcpu *vcpu, const struct vm_exit *e)
 		    dedup_ept__fault(vm, &vcpu->emulation_retries, DEDUP_EMULATION_RETRIES))
 			return true;
 		return vcpu__handle_fatal(vcpu, e);
+	case VM_EXIT_SHUTDOWN:
+		/* an interrupt or exception whose frame KVM could not write to a
+		 * kernel stack page page sharing had just write-protected: the
+		 * vCPU is still at the interrupted instruction; run it again */
+		if (dedup_ept__protect_fault(vm, &vcpu->emulation_retries))
+			return true;
+		return vcpu__handle_fatal(vcpu, e);
 	case VM_EXIT_INTR:
 		return true;
 	default:
@@ -241,7 +248,7 @@ int vcpu__run(struct vcpu *vcpu, struct vm_exit *e)
 	}
 	vcpu->efault_retries = 0;
 	hybrid__decode_exit(vcpu->run, vcpu->vm->kvm->run_size, e);
-	if (e->kind != VM_EXIT_INTERNAL_ERROR)
+	if (e->kind != VM_EXIT_INTERNAL_ERROR && e->kind != VM_EXIT_SHUTDOWN)
 		vcpu->emulation_retries = 0;
 	vcpu->exits[e->kind]++;
 	return 1;
