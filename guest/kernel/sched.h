@@ -51,6 +51,7 @@ struct task {
 	uint64_t wake_tick;         /* sleeping: tick to wake at (cpu-local list) */
 	uint64_t ustack;            /* user stack base, 0 for idle */
 	uint64_t stale_fault;       /* last #PF address retried as a stale TLB entry */
+	unsigned stale_retries;     /* retries in a row at stale_fault */
 	struct waitq exit_wq;       /* joiners (tasks_lock) */
 };
 

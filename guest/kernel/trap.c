@@ -15,8 +15,12 @@
  *
  * Exceptions: from CPL3 they kill the task with a message (the kernel goes
  * on); from CPL0 they are kernel bugs and panic. A #PF from CPL3 on memory
- * that its PDE now allows is a stale TLB entry (another CPU made the chunk
- * user after this one cached it supervisor): flush it and retry once.
+ * that its PDE now allows is spurious: a stale TLB entry (another CPU made
+ * the chunk user after this one cached it supervisor), or the host could not
+ * set the accessed/dirty bits of the entry at that moment (a host that
+ * write-protects the page-table page for a few microseconds, e.g. while it
+ * shares identical pages between guests). Flush it and retry, up to
+ * STALE_FAULT_RETRIES times in a row at one address; past that it is real.
  *
  * Shadow mode: l1vmm bounces the guest's traps to the same stubs (its trap
  * table), with the same frame; kernel and tasks are both CPL3 there, so
@@ -66,6 +70,8 @@ void trap__panic(const char *fmt, ...)
 	idt__triple_fault(); /* a panic is a crash: the host reports it with the registers */
 }
 
+#define STALE_FAULT_RETRIES 16
+
 static void exception(struct task *cur, struct trap_frame *f)
 {
 	uint64_t addr = f->vector == VEC_PF ? pv_ops.cpu.read_cr2() : 0;
@@ -75,11 +81,15 @@ static void exception(struct task *cur, struct trap_frame *f)
 			    "rax=%#lx rdi=%#lx rsi=%#lx (cpu %u, task %u)",
 			    vector_name(f->vector), f->rip, addr, f->error, f->rsp, f->rax,
 			    f->rdi, f->rsi, cur->cpu->index, cur->tid);
-	if (f->vector == VEC_PF && addr != cur->stale_fault &&
-	    paging__user_may_access(addr, f->error & PF_ERR_WRITE)) {
-		pv_ops.mmu.flush_page(addr);
-		cur->stale_fault = addr; /* a second fault there is real */
-		return;
+	if (f->vector == VEC_PF && paging__user_may_access(addr, f->error & PF_ERR_WRITE)) {
+		if (addr != cur->stale_fault) {
+			cur->stale_fault = addr;
+			cur->stale_retries = 0;
+		}
+		if (cur->stale_retries++ < STALE_FAULT_RETRIES) {
+			pv_ops.mmu.flush_page(addr);
+			return;
+		}
 	}
 	console__printf("l1guest: task %u killed: %s at rip=%#lx addr=%#lx error=%#lx\n",
 			cur->tid, vector_name(f->vector), f->rip, addr, f->error);
