@@ -657,7 +657,7 @@ static int queue(void *vm, uint64_t gfn, uint64_t copy)
 	struct ept_backend *b = ev->b;
 	int rc = 0;
 	pthread_mutex_lock(&b->lock);
-	if (!frame_hva(ev, gfn) || (copy == 0 && gfn >= ev->nr_frames)) {
+	if (!frame_hva(ev, gfn)) {
 		rc = -EINVAL;
 	} else if (!room_for_mappings(b)) {
 		rc = -ENOSPC;

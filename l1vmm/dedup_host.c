@@ -71,6 +71,7 @@ struct dedup_host {
 	struct ctl_entry *entries; /* dedup/: built from the engine's tables */
 	size_t nr_entries;
 	struct ctl_table table;
+	char paths[DEDUP_NR_KNOBS + 32][48]; /* the dedup/ entries' paths */
 };
 
 static uint64_t thread_cpu_ns(void)
@@ -299,7 +300,7 @@ static uint32_t domain_id(struct dedup_host *h, const char *name)
 		if (strcmp(h->domains[i], name) == 0)
 			return i;
 	if (h->nr_domains == MAX_DOMAINS)
-		return DEDUP_DOMAIN_OWN - 1; /* never reached with at most 16 VMs */
+		return DEDUP_DOMAIN_OWN; /* no room for the name: a domain of its own, never a stranger's */
 	snprintf(h->domains[h->nr_domains], sizeof(h->domains[0]), "%s", name);
 	return h->nr_domains++;
 }
@@ -625,15 +626,16 @@ static bool host_running(void *obj)
 int dedup_host__register(struct dedup_host *h, struct ctl_tree *t)
 {
 	size_t n = DEDUP_NR_KNOBS + 1 + dedup__stat_table_len + 3;
+	if (DEDUP_NR_KNOBS + dedup__stat_table_len > sizeof(h->paths) / sizeof(h->paths[0]))
+		return -EINVAL; /* paths[] too small for the engine's tables */
 	struct ctl_entry *es = calloc(n, sizeof(*es));
 	if (!es)
 		return -ENOMEM;
-	static char paths[DEDUP_NR_KNOBS + 32][48];
 	size_t i = 0;
 	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++, i++) {
 		const struct dedup_knob_desc *d = dedup__knob_desc(k);
-		snprintf(paths[i], sizeof(paths[i]), "dedup/%s", d->name);
-		es[i] = (struct ctl_entry){ .path = paths[i], .type = CTL_INT,
+		snprintf(h->paths[i], sizeof(h->paths[i]), "dedup/%s", d->name);
+		es[i] = (struct ctl_entry){ .path = h->paths[i], .type = CTL_INT,
 			.flags = CTL_WRITABLE | CTL_CONFIG, .doc = d->doc,
 			.min = (int64_t)d->min, .max = (int64_t)d->max, .arg = k,
 			.show = show_knob, .store = store_knob };
@@ -644,8 +646,8 @@ int dedup_host__register(struct dedup_host *h, struct ctl_tree *t)
 		.doc = "ept guests: l1vmm's engine, or Linux KSM (MADV_MERGEABLE); shadow guests "
 		       "always use l1vmm's" };
 	for (size_t s = 0; s < dedup__stat_table_len; s++, i++) {
-		snprintf(paths[i], sizeof(paths[i]), "dedup/%s", dedup__stat_table[s].name);
-		es[i] = (struct ctl_entry){ .path = paths[i], .type = CTL_TEXT,
+		snprintf(h->paths[i], sizeof(h->paths[i]), "dedup/%s", dedup__stat_table[s].name);
+		es[i] = (struct ctl_entry){ .path = h->paths[i], .type = CTL_TEXT,
 			.doc = dedup__stat_table[s].doc, .arg = s, .show = show_stat };
 	}
 	es[i++] = (struct ctl_entry){ .path = "dedup/host_mappings", .type = CTL_TEXT,
