@@ -27,7 +27,8 @@
 
 #include <stdint.h>
 
-#define L1_ABI_VERSION 2u /* 2: shadow mode (start info fields, shared info, hypercalls) */
+#define L1_ABI_VERSION 3u /* 2: shadow mode (start info fields, shared info, hypercalls);
+			    3: PV balloon in both modes (shared info and hypercalls in ept mode too) */
 
 /* CPUID: hypervisor leaves. */
 #define L1_CPUID_SIGNATURE 0x40000000u /* eax = max leaf, ebx:ecx:edx = signature */
@@ -41,6 +42,8 @@
 #define L1_FEAT_DOORBELL   (1u << 2) /* MMIO doorbell page at L1_DOORBELL_GPA */
 #define L1_FEAT_UART       (1u << 3) /* 16550 console at L1_PORT_UART0 */
 #define L1_FEAT_PV         (1u << 4) /* shadow mode: hypercalls, shared info, events */
+#define L1_FEAT_BALLOON    (1u << 5) /* PV balloon: shared_info.balloon, L1_HC_BALLOON, L1_EVT_BALLOON */
+#define L1_FEAT_HYPERCALL  (1u << 6) /* ept mode: hypercalls through L1_DOORBELL_HYPERCALL */
 
 /* Port I/O. */
 #define L1_PORT_UART0     0x3f8u /* 16550 subset, 8 registers */
@@ -68,6 +71,18 @@
  */
 #define L1_DOORBELL_NOP  0x00u /* counted and ignored: measures the exit round trip */
 #define L1_DOORBELL_EXIT 0x08u /* like L1_PORT_TEST_EXIT: the value is the exit code */
+/* ept mode (L1_FEAT_HYPERCALL): a 64-bit write of the gpa of a struct
+ * l1_hypercall_block makes the hypercall it describes; l1vmm writes ret
+ * before the write completes. Pointer arguments are guest-physical. */
+#define L1_DOORBELL_HYPERCALL 0x10u
+
+struct l1_hypercall_block {
+	uint64_t nr;      /* OUT: L1_HC_* */
+	uint64_t arg[5];  /* OUT: the arguments shadow mode passes in RDI, RSI, RDX, R10, R8 */
+	int64_t ret;      /* IN: the result (>= 0, or -L1_E*) */
+	uint64_t pad;
+};
+_Static_assert(sizeof(struct l1_hypercall_block) == 64, "l1_hypercall_block is ABI");
 
 #define L1_START_MAGIC 0x4953314cu /* "L1SI" */
 
@@ -92,7 +107,8 @@ struct l1_start_info {
 				  *     above the host-built boot page tables (page aligned) */
 	uint32_t mode;           /* IN: enum l1_mode */
 	uint32_t features;       /* IN: L1_FEAT_* (same as CPUID 0x40000001 eax) */
-	/* ABI 2, shadow mode only (zero in ept mode): */
+	/* ABI 2, shadow mode; ABI 3: shared_info_gpa in ept mode too (only its
+	 * balloon part is used there): */
 	uint64_t shared_info_gpa;/* IN: struct l1_shared_info, one page, inside RAM */
 	uint64_t boot_pml4_gpa;  /* IN: the page tables the guest starts on */
 	uint64_t hypercall_va;   /* IN: L1_SHADOW_HYPERCALL_VA */
@@ -149,6 +165,7 @@ enum l1_hypercall {
 	L1_HC_IRET,             /* () return through the frame at RSP (struct l1_iret_frame) */
 	L1_HC_EXIT,             /* (code) end the VM with this exit code */
 	L1_HC_VCPU_INFO,        /* () -> this vCPU's index */
+	L1_HC_BALLOON,          /* (op, uint64_t *gfns, count, order) -> extents done (both modes) */
 	L1_HC_NR                /* first unused number */
 };
 
@@ -197,6 +214,62 @@ _Static_assert(sizeof(struct l1_iret_frame) == 48, "l1_iret_frame is ABI");
 /* Event bits (l1_vcpu_info.pending). */
 #define L1_EVT_TIMER   (1u << 0)
 #define L1_EVT_CONSOLE (1u << 1)
+#define L1_EVT_BALLOON (1u << 2) /* shared_info.balloon.target_frames changed (vCPU 0) */
+
+/*
+ * ---- PV balloon (ABI 3, L1_FEAT_BALLOON, both modes) ----
+ *
+ * l1vmm publishes in shared_info.balloon how many 4 KiB frames it wants in
+ * the balloon (target_frames) and raises the balloon event on vCPU 0: in
+ * shadow mode L1_EVT_BALLOON, in ept mode an interrupt at the LAPIC vector
+ * the guest put in event_vector (none while it is 0). The guest's driver
+ * gives frames back or takes them back with L1_HC_BALLOON:
+ *   op L1_BALLOON_INFLATE: the frames of each extent are given back; l1vmm
+ *     releases their host memory. The guest must not touch them until it
+ *     has taken them back; if it does, it reads zeros (and its writes may be
+ *     dropped at any time).
+ *   op L1_BALLOON_DEFLATE: the frames are the guest's again, reading zero.
+ * An extent is the 2^order frames starting at gfns[i] (aligned to 2^order,
+ * order <= L1_BALLOON_MAX_ORDER), at most L1_BALLOON_MAX_EXTENTS per call;
+ * the gfn list is read through the guest's page tables in shadow mode and
+ * is a gpa in ept mode. Extents are taken in order; the result is how many
+ * were done; the first refused one stops the call (-L1_EINVAL if it was the
+ * first: not RAM, below L1_BALLOON_MIN_GFN, inflating a frame already in
+ * the balloon or deflating one that is not; -L1_EPERM: l1vmm does not take
+ * frames from this guest now, e.g. its memory is shared by page sharing).
+ * The guest keeps stats current (seqcount: stats_seq odd while it writes).
+ */
+#define L1_BALLOON_INFLATE 1u
+#define L1_BALLOON_DEFLATE 2u
+#define L1_BALLOON_MAX_EXTENTS 512u
+#define L1_BALLOON_MAX_ORDER 9u       /* 2 MiB */
+#define L1_BALLOON_MIN_GFN (L1_BOOT_AREA_END >> 12) /* the boot area stays */
+
+/* Statistics tags: 0..9 are virtio-balloon's (virtio 1.2 §5.5.6.3); values in
+ * bytes for memory sizes, in pages or events for the counters. */
+enum l1_balloon_stat {
+	L1_BSTAT_SWAP_IN = 0, L1_BSTAT_SWAP_OUT, L1_BSTAT_MAJFLT, L1_BSTAT_MINFLT,
+	L1_BSTAT_MEMFREE, L1_BSTAT_MEMTOT, L1_BSTAT_AVAIL, L1_BSTAT_CACHES,
+	L1_BSTAT_HTLB_PGALLOC, L1_BSTAT_HTLB_PGFAIL,
+	L1_BSTAT_OOM = 10,     /* allocations that failed for want of memory */
+	L1_BSTAT_OOM_DEFLATE,  /* frames the guest took back on its own to avoid one */
+	L1_BSTAT_NR = 16
+};
+
+#define L1_BALLOON_G_READY          (1u << 0) /* OUT: a driver runs */
+#define L1_BALLOON_G_DEFLATE_ON_OOM (1u << 1) /* OUT: it takes frames back before an OOM */
+
+struct l1_balloon_info {
+	uint64_t target_frames;  /* IN: frames l1vmm wants in the balloon */
+	uint64_t actual_frames;  /* IN: frames in the balloon now, by l1vmm's count */
+	uint32_t event_vector;   /* OUT, ept mode: LAPIC vector of the balloon event, 0 = none */
+	uint32_t flags;          /* OUT: L1_BALLOON_G_* */
+	uint32_t stats_seq;      /* OUT: odd while stats[] is being written */
+	uint32_t pad;
+	uint64_t stats[L1_BSTAT_NR]; /* OUT: enum l1_balloon_stat */
+	uint8_t reserved[96];
+};
+_Static_assert(sizeof(struct l1_balloon_info) == 256, "l1_balloon_info is ABI");
 
 #define L1_CONSOLE_RING 512u /* bytes, a power of two */
 #define L1_MAX_PV_VCPUS 32u
@@ -226,7 +299,8 @@ struct l1_shared_info {
 	struct l1_pvclock clock;                      /* IN */
 	uint32_t console_prod;   /* OUT: bytes written into console_ring (free-running) */
 	uint32_t console_cons;   /* IN: bytes l1vmm has taken out (free-running) */
-	uint8_t reserved[1496];
+	struct l1_balloon_info balloon; /* ABI 3 */
+	uint8_t reserved[1240];
 	uint8_t console_ring[L1_CONSOLE_RING]; /* OUT: guest console output */
 };
 _Static_assert(sizeof(struct l1_shared_info) == 4096, "l1_shared_info is one page");

@@ -38,6 +38,8 @@ enum chunk_state {
 	CH_UBIG,
 	CH_UBIG_TAIL,
 	CH_USER_FREE,
+	CH_BALLOONED,      /* in the balloon, was FREE (supervisor-only) */
+	CH_BALLOONED_USER, /* in the balloon, was USER_FREE (still user-mapped) */
 };
 
 #define MAX_POOLS 64
@@ -59,6 +61,8 @@ static unsigned int nr_pools;
 static uint64_t lo_first, lo_end, hi_end;
 static uint64_t free_hint;                         /* no FREE/USER_FREE chunk below it */
 static uint64_t nr_takeable;                       /* FREE + USER_FREE chunks */
+static uint64_t reported[MM_MAX_CHUNKS / 64];      /* free since reported (page reporting) */
+#define REPORTED(c) (reported[(c) / 64] >> ((c) % 64) & 1)
 
 static bool chunk_in_ram(uint64_t c)
 {
@@ -146,6 +150,7 @@ static void take_chunks(uint64_t c, uint64_t n, uint8_t state, bool user)
 			flip_n = 0;
 		}
 		chunk_state[i] = state;
+		reported[i / 64] &= ~(1ull << (i % 64));
 	}
 	nr_takeable -= n;
 	if (flip_n)
@@ -252,6 +257,7 @@ int mm__free_user(uint64_t addr)
 	if (chunk_state[c] == CH_UBIG) {
 		for (uint64_t i = c; i < c + chunk_run[c]; i++)
 			chunk_state[i] = CH_USER_FREE;
+			reported[i / 64] &= ~(1ull << (i % 64));
 		nr_takeable += chunk_run[c];
 		if (c < free_hint)
 			free_hint = c;
@@ -284,4 +290,76 @@ bool mm__user_ok(uint64_t addr, uint64_t len)
 uint64_t mm__user_free_bytes(void)
 {
 	return nr_takeable << CHUNK_SHIFT;
+}
+
+uint64_t mm__pool_free_bytes(void)
+{
+	uint64_t frames = 0;
+
+	spin__lock(&mm_lock);
+	for (unsigned int i = 0; i < nr_pools; i++)
+		frames += FRAMES_PER_CHUNK - pools[i].used;
+	spin__unlock(&mm_lock);
+	return frames << PAGE_SHIFT;
+}
+
+unsigned int mm__balloon_claim(uint32_t *chunks, unsigned int max)
+{
+	unsigned int n = 0;
+
+	spin__lock(&mm_lock);
+	for (uint64_t c = hi_end; c-- > lo_first && n < max && nr_takeable;) {
+		if (c == MM_LOW_CHUNKS - 1 && lo_end < MM_LOW_CHUNKS) {
+			c = lo_end; /* skip the hole: c-- follows */
+			continue;
+		}
+		if (!chunk_in_ram(c))
+			continue;
+		if (chunk_state[c] != CH_FREE && chunk_state[c] != CH_USER_FREE)
+			continue;
+		chunk_state[c] = chunk_state[c] == CH_FREE ? CH_BALLOONED : CH_BALLOONED_USER;
+		nr_takeable--;
+		chunks[n++] = (uint32_t)c;
+	}
+	if (free_hint < hi_end && !takeable(free_hint, true))
+		advance_hint();
+	spin__unlock(&mm_lock);
+	return n;
+}
+
+void mm__balloon_release(const uint32_t *chunks, unsigned int n)
+{
+	spin__lock(&mm_lock);
+	for (unsigned int i = 0; i < n; i++) {
+		uint32_t c = chunks[i];
+
+		if (c >= MM_MAX_CHUNKS ||
+		    (chunk_state[c] != CH_BALLOONED && chunk_state[c] != CH_BALLOONED_USER))
+			continue;
+		chunk_state[c] = chunk_state[c] == CH_BALLOONED ? CH_FREE : CH_USER_FREE;
+		reported[c / 64] &= ~(1ull << (c % 64));
+		nr_takeable++;
+		if (c < free_hint)
+			free_hint = c;
+	}
+	spin__unlock(&mm_lock);
+}
+
+unsigned int mm__free_unreported(uint32_t *chunks, unsigned int max)
+{
+	unsigned int n = 0;
+
+	spin__lock(&mm_lock);
+	for (uint64_t c = lo_first; c < hi_end && n < max; c++) {
+		if (c == lo_end && c < MM_LOW_CHUNKS)
+			c = MM_LOW_CHUNKS;
+		if (!chunk_in_ram(c) || REPORTED(c))
+			continue;
+		if (chunk_state[c] != CH_FREE && chunk_state[c] != CH_USER_FREE)
+			continue;
+		reported[c / 64] |= 1ull << (c % 64);
+		chunks[n++] = (uint32_t)c;
+	}
+	spin__unlock(&mm_lock);
+	return n;
 }

@@ -77,5 +77,24 @@ int mm__free_user(uint64_t addr);
 bool mm__user_ok(uint64_t addr, uint64_t len);
 /* Free chunks mm__alloc_user could still take, in bytes. */
 uint64_t mm__user_free_bytes(void);
+/* Free 4 KiB frames inside the frame pools, in bytes. */
+uint64_t mm__pool_free_bytes(void);
+
+/*
+ * Balloon support (kernel/balloon.c). Claim up to max free chunks (FREE or
+ * USER_FREE), highest first, into chunks[]: they become BALLOONED and are
+ * never handed out until released. Returns how many.
+ */
+unsigned int mm__balloon_claim(uint32_t *chunks, unsigned int max);
+/* Give claimed chunks back to the allocator (as they were: FREE or USER_FREE). */
+void mm__balloon_release(const uint32_t *chunks, unsigned int n);
+/* Put claimed chunks back without having used them (same as release). */
+#define mm__balloon_unclaim mm__balloon_release
+/*
+ * Free page reporting: up to max free chunks not reported since they last
+ * became free, into chunks[]; they are marked reported (a chunk taken and
+ * freed again is reportable again). Returns how many.
+ */
+unsigned int mm__free_unreported(uint32_t *chunks, unsigned int max);
 
 #endif
