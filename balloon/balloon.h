@@ -73,9 +73,9 @@ struct balloon {
 	uint64_t actual_frames;      /* frames in it (P2M_BALLOONED) */
 	double target_set_at;        /* vm__now() when the target last changed */
 	double target_reached_after; /* seconds from that change to actual == target; <0: not yet */
-	/* inflate/deflate rates over the last target change: frames and seconds */
+	/* frames moved since the last target change, and when the last move ended */
 	uint64_t move_frames;
-	double move_first, move_last;
+	double move_last;
 	struct balloon_counters c;
 	struct balloon_guest_stats gs;
 	char last_refusal[128];      /* why the last extent or request was refused */
@@ -115,7 +115,9 @@ void balloon__set_guest_stats(struct balloon *b, const uint64_t *val, uint32_t p
 struct balloon_snapshot {
 	uint64_t target_frames, actual_frames, nr_frames;
 	double target_reached_after;
-	double inflate_mib_s, deflate_mib_s; /* over the time spent moving, 0 if none */
+	double inflate_mib_s, deflate_mib_s; /* host side: over the time inside the calls */
+	double move_mib_s;   /* end to end: frames moved since the last target change
+			      * over the time from that change to the last move */
 	struct balloon_counters c;
 	struct balloon_guest_stats gs;
 	const char *device;

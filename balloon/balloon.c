@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DOC: a VM's balloon core (balloon.h).
+ *
+ * An inflate call is checked whole before anything changes: every extent
+ * in range, aligned, not in the balloon and not repeated within the call;
+ * the first that fails ends the list there (the ones before it are taken).
+ * The accepted extents are then sorted and merged into runs, each run
+ * discarded with one backend call, and only then marked P2M_BALLOONED: a
+ * failed discard leaves the p2m as it was. The guest has promised not to
+ * touch the frames, so the order does not matter to it; a guest that
+ * breaks the promise reads zeros.
+ */
+#include "balloon/balloon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pvops/l1vmm_abi.h"
+
+#define MAX_EXTENT_ORDER L1_BALLOON_MAX_ORDER
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int balloon__init(struct balloon *b, const struct balloon_mem *mem)
+{
+	*b = (struct balloon){ .mem = *mem, .target_reached_after = 0 };
+	return -pthread_mutex_init(&b->lock, NULL);
+}
+
+void balloon__destroy(struct balloon *b)
+{
+	pthread_mutex_destroy(&b->lock);
+}
+
+void balloon__attach(struct balloon *b, const char *device, void (*notify)(void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&b->lock);
+	b->device = device;
+	b->notify = notify;
+	b->notify_ctx = ctx;
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void refused(struct balloon *b, const char *fmt, unsigned long long a, unsigned long long c)
+{
+	snprintf(b->last_refusal, sizeof(b->last_refusal), fmt, a, c);
+	b->c.refused_extents++;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Discard the n extents of gfns (sorted in place), coalesced into runs. */
+static int discard_runs(struct balloon *b, uint64_t *gfns, size_t n, uint64_t frames)
+{
+	qsort(gfns, n, sizeof(*gfns), cmp_u64);
+	for (size_t i = 0; i < n;) {
+		uint64_t first = gfns[i], end = first + frames;
+		size_t j = i + 1;
+		while (j < n && gfns[j] == end) {
+			end += frames;
+			j++;
+		}
+		int rc = b->mem.discard(b->mem.ctx, first, end - first);
+		b->c.discard_calls++;
+		if (rc < 0)
+			return rc;
+		i = j;
+	}
+	return 0;
+}
+
+/*
+ * How many leading extents of gfns are acceptable for a move from state
+ * `from` (P2M_BALLOONED for a deflate, anything else for an inflate).
+ * Repeats within the call are caught through the copy sorted so far.
+ */
+static size_t check_extents(struct balloon *b, const uint64_t *gfns, size_t n, unsigned order,
+			    bool inflate)
+{
+	uint64_t frames = 1ull << order;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t g = gfns[i];
+		if ((g & (frames - 1)) || g < L1_BALLOON_MIN_GFN || g + frames < g ||
+		    g + frames > b->mem.p2m->nr_frames) {
+			refused(b, "gfn %#llx (order %llu) is not a guest frame l1vmm takes",
+				(unsigned long long)g, order);
+			return i;
+		}
+		for (uint64_t k = 0; k < frames; k++) {
+			enum p2m_state s = p2m__get(b->mem.p2m, g + k);
+			if (inflate ? s == P2M_BALLOONED : s != P2M_BALLOONED) {
+				refused(b, inflate ? "gfn %#llx is already in the balloon (extent %llu)"
+						   : "gfn %#llx is not in the balloon (extent %llu)",
+					(unsigned long long)(g + k), (unsigned long long)i);
+				return i;
+			}
+		}
+		for (size_t j = 0; j < i; j++)
+			if (gfns[j] == g) {
+				refused(b, "gfn %#llx appears twice in one request (extent %llu)",
+					(unsigned long long)g, (unsigned long long)i);
+				return i;
+			}
+	}
+	return n;
+}
+
+static void count_move(struct balloon *b, uint64_t frames, double t1)
+{
+	b->move_frames += frames;
+	b->move_last = t1;
+	if (b->actual_frames == b->target_frames && b->target_reached_after < 0)
+		b->target_reached_after = t1 - b->target_set_at;
+}
+
+static long move(struct balloon *b, const uint64_t *gfns, size_t n, unsigned order, bool inflate)
+{
+	if (order > MAX_EXTENT_ORDER || n > L1_BALLOON_MAX_EXTENTS) {
+		balloon__refuse_request(b, "extent order above 9 or more than 512 extents");
+		return -EINVAL;
+	}
+	double t0 = now();
+	pthread_mutex_lock(&b->lock);
+	const char *why = b->mem.refuse ? b->mem.refuse(b->mem.ctx) : NULL;
+	if (why) {
+		snprintf(b->last_refusal, sizeof(b->last_refusal), "%s", why);
+		b->c.refused_extents += n;
+		pthread_mutex_unlock(&b->lock);
+		return n ? -EPERM : 0;
+	}
+	size_t ok = check_extents(b, gfns, n, order, inflate);
+	uint64_t frames = 1ull << order;
+	long ret = ok ? (long)ok : (n ? -EINVAL : 0);
+	if (ok && inflate) {
+		uint64_t *sorted = malloc(ok * sizeof(*sorted));
+		int rc = sorted ? 0 : -ENOMEM;
+		if (sorted) {
+			memcpy(sorted, gfns, ok * sizeof(*sorted));
+			rc = discard_runs(b, sorted, ok, frames);
+			free(sorted);
+		}
+		if (rc < 0) {
+			/* runs already discarded read zero, which the guest may not
+			 * notice: it gave them up; they stay the guest's in the p2m */
+			snprintf(b->last_refusal, sizeof(b->last_refusal),
+				 "releasing host memory failed: %s", strerror(-rc));
+			b->c.refused_extents += ok;
+			ret = -EIO;
+			ok = 0;
+		}
+	}
+	for (size_t i = 0; i < ok; i++)
+		p2m__set_range(b->mem.p2m, gfns[i], frames,
+			       inflate ? P2M_BALLOONED : P2M_UNPOPULATED);
+	uint64_t moved = ok * frames;
+	double t1 = now();
+	if (inflate) {
+		b->actual_frames += moved;
+		b->c.inflated_frames += moved;
+		b->c.inflate_seconds += t1 - t0;
+	} else {
+		/* a deflate while the balloon is not above target: the guest needed it */
+		if (b->actual_frames <= b->target_frames)
+			b->c.oom_deflations += moved;
+		b->actual_frames -= moved;
+		b->c.deflated_frames += moved;
+		b->c.deflate_seconds += t1 - t0;
+	}
+	if (moved)
+		count_move(b, moved, t1);
+	pthread_mutex_unlock(&b->lock);
+	return ret;
+}
+
+long balloon__inflate(struct balloon *b, const uint64_t *gfns, size_t n, unsigned order)
+{
+	return move(b, gfns, n, order, true);
+}
+
+long balloon__deflate(struct balloon *b, const uint64_t *gfns, size_t n, unsigned order)
+{
+	return move(b, gfns, n, order, false);
+}
+
+int balloon__report_free(struct balloon *b, uint64_t gfn, uint64_t n)
+{
+	pthread_mutex_lock(&b->lock);
+	int rc = 0;
+	const char *why = b->mem.refuse ? b->mem.refuse(b->mem.ctx) : NULL;
+	if (why) {
+		snprintf(b->last_refusal, sizeof(b->last_refusal), "%s", why);
+		rc = -EPERM;
+	} else if (!n || gfn < L1_BALLOON_MIN_GFN || gfn + n < gfn ||
+		   gfn + n > b->mem.p2m->nr_frames) {
+		refused(b, "reported range at gfn %#llx (%llu frames) is not guest RAM l1vmm takes",
+			(unsigned long long)gfn, (unsigned long long)n);
+		rc = -EINVAL;
+	} else {
+		for (uint64_t k = 0; k < n && !rc; k++)
+			if (p2m__get(b->mem.p2m, gfn + k) == P2M_BALLOONED) {
+				refused(b, "reported gfn %#llx is in the balloon%s",
+					(unsigned long long)(gfn + k), 0);
+				rc = -EINVAL;
+			}
+	}
+	if (!rc) {
+		rc = b->mem.discard(b->mem.ctx, gfn, n);
+		b->c.discard_calls++;
+		if (rc == 0) {
+			p2m__set_range(b->mem.p2m, gfn, n, P2M_UNPOPULATED);
+			b->c.reported_frames += n;
+		} else {
+			snprintf(b->last_refusal, sizeof(b->last_refusal),
+				 "releasing reported memory failed: %s", strerror(-rc));
+			rc = -EIO;
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+void balloon__refuse_request(struct balloon *b, const char *why)
+{
+	pthread_mutex_lock(&b->lock);
+	snprintf(b->last_refusal, sizeof(b->last_refusal), "%s", why);
+	b->c.refused_requests++;
+	pthread_mutex_unlock(&b->lock);
+}
+
+void balloon__set_target(struct balloon *b, uint64_t frames)
+{
+	pthread_mutex_lock(&b->lock);
+	uint64_t max = b->mem.p2m->nr_frames;
+	if (frames > max)
+		frames = max;
+	bool changed = frames != b->target_frames;
+	if (changed) {
+		b->target_frames = frames;
+		b->target_set_at = now();
+		b->target_reached_after = b->actual_frames == frames ? 0 : -1;
+		b->move_frames = 0;
+		b->c.target_changes++;
+	}
+	void (*notify)(void *) = b->notify;
+	void *ctx = b->notify_ctx;
+	pthread_mutex_unlock(&b->lock);
+	if (changed && notify)
+		notify(ctx);
+}
+
+void balloon__set_guest_stats(struct balloon *b, const uint64_t *val, uint32_t present)
+{
+	pthread_mutex_lock(&b->lock);
+	for (unsigned i = 0; i < 16; i++)
+		if (present & (1u << i))
+			b->gs.val[i] = val[i];
+	b->gs.present = present;
+	b->gs.reports++;
+	b->gs.when = now();
+	pthread_mutex_unlock(&b->lock);
+}
+
+void balloon__snapshot(struct balloon *b, struct balloon_snapshot *out)
+{
+	pthread_mutex_lock(&b->lock);
+	double span = b->move_last - b->target_set_at;
+	*out = (struct balloon_snapshot){
+		.target_frames = b->target_frames,
+		.actual_frames = b->actual_frames,
+		.nr_frames = b->mem.p2m->nr_frames,
+		.target_reached_after = b->target_reached_after,
+		.c = b->c,
+		.gs = b->gs,
+		.device = b->device,
+	};
+	out->inflate_mib_s = b->c.inflate_seconds > 0
+		? (double)b->c.inflated_frames * 4096.0 / (1 << 20) / b->c.inflate_seconds : 0;
+	out->deflate_mib_s = b->c.deflate_seconds > 0
+		? (double)b->c.deflated_frames * 4096.0 / (1 << 20) / b->c.deflate_seconds : 0;
+	out->move_mib_s = span > 0 ? (double)b->move_frames * 4096.0 / (1 << 20) / span : 0;
+	memcpy(out->last_refusal, b->last_refusal, sizeof(out->last_refusal));
+	pthread_mutex_unlock(&b->lock);
+}
