@@ -14,6 +14,7 @@
 #include "balloon/balloon.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,9 +51,13 @@ void balloon__attach(struct balloon *b, const char *device, void (*notify)(void 
 	pthread_mutex_unlock(&b->lock);
 }
 
-static void refused(struct balloon *b, const char *fmt, unsigned long long a, unsigned long long c)
+__attribute__((format(printf, 2, 3)))
+static void refused(struct balloon *b, const char *fmt, ...)
 {
-	snprintf(b->last_refusal, sizeof(b->last_refusal), fmt, a, c);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(b->last_refusal, sizeof(b->last_refusal), fmt, ap);
+	va_end(ap);
 	b->c.refused_extents++;
 }
 
@@ -95,23 +100,23 @@ static size_t check_extents(struct balloon *b, const uint64_t *gfns, size_t n, u
 		uint64_t g = gfns[i];
 		if ((g & (frames - 1)) || g < L1_BALLOON_MIN_GFN || g + frames < g ||
 		    g + frames > b->mem.p2m->nr_frames) {
-			refused(b, "gfn %#llx (order %llu) is not a guest frame l1vmm takes",
+			refused(b, "gfn %#llx (order %u) is not a guest frame l1vmm takes",
 				(unsigned long long)g, order);
 			return i;
 		}
 		for (uint64_t k = 0; k < frames; k++) {
 			enum p2m_state s = p2m__get(b->mem.p2m, g + k);
 			if (inflate ? s == P2M_BALLOONED : s != P2M_BALLOONED) {
-				refused(b, inflate ? "gfn %#llx is already in the balloon (extent %llu)"
-						   : "gfn %#llx is not in the balloon (extent %llu)",
-					(unsigned long long)(g + k), (unsigned long long)i);
+				refused(b, "gfn %#llx is %s the balloon (extent %zu)",
+					(unsigned long long)(g + k),
+					inflate ? "already in" : "not in", i);
 				return i;
 			}
 		}
 		for (size_t j = 0; j < i; j++)
 			if (gfns[j] == g) {
-				refused(b, "gfn %#llx appears twice in one request (extent %llu)",
-					(unsigned long long)g, (unsigned long long)i);
+				refused(b, "gfn %#llx appears twice in one request (extent %zu)",
+					(unsigned long long)g, i);
 				return i;
 			}
 	}
@@ -211,8 +216,8 @@ int balloon__report_free(struct balloon *b, uint64_t gfn, uint64_t n)
 	} else {
 		for (uint64_t k = 0; k < n && !rc; k++)
 			if (p2m__get(b->mem.p2m, gfn + k) == P2M_BALLOONED) {
-				refused(b, "reported gfn %#llx is in the balloon%s",
-					(unsigned long long)(gfn + k), 0);
+				refused(b, "reported gfn %#llx is in the balloon",
+					(unsigned long long)(gfn + k));
 				rc = -EINVAL;
 			}
 	}
