@@ -114,7 +114,8 @@ static int add_seg(const struct virtq *q, struct virtq_chain *c, const struct vi
 		return -VIRTQ_EBUF_RANGE;
 	if (c->nr_segs == c->max_segs)
 		return -VIRTQ_ESEGS;
-	c->seg[c->nr_segs++] = (struct virtq_seg){ .ptr = ptr, .len = d->len, .writable = writable };
+	c->seg[c->nr_segs++] = (struct virtq_seg){ .ptr = ptr, .gpa = d->addr, .len = d->len,
+						     .writable = writable };
 	if (writable) {
 		c->writable += d->len;
 	} else {

@@ -150,9 +150,14 @@ enum virtq_err {
 /* One line saying what err (negative VIRTQ_E* or 0) means; never NULL. */
 const char *virtq__strerror(int err);
 
-/* One guest buffer, checked: len bytes of guest RAM at host address ptr. */
+/*
+ * One guest buffer, checked: len bytes of guest RAM at host address ptr,
+ * guest-physical gpa (for devices that act on guest frames, e.g. free page
+ * reporting).
+ */
 struct virtq_seg {
 	void *ptr;
+	uint64_t gpa;
 	uint32_t len;
 	bool writable;
 };

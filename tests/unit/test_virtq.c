@@ -176,6 +176,7 @@ static void single_buffer_round_trip(void **state)
 	assert_int_equal(f->c.head, 2);
 	assert_int_equal(f->c.nr_segs, 1);
 	assert_ptr_equal(f->c.seg[0].ptr, at(f, BUF_GPA));
+	assert_int_equal(f->c.seg[0].gpa, BUF_GPA);
 	assert_int_equal(f->c.seg[0].len, 100);
 	assert_false(f->c.seg[0].writable);
 	assert_int_equal(f->c.readable, 100);
@@ -206,7 +207,9 @@ static void chain_of_readable_then_writable(void **state)
 	assert_int_equal(f->c.readable, 8);
 	assert_int_equal(f->c.writable, 16);
 	assert_ptr_equal(f->c.seg[1].ptr, at(f, BUF_GPA + 0x100));
+	assert_int_equal(f->c.seg[1].gpa, BUF_GPA + 0x100);
 	assert_true(f->c.seg[2].writable);
+	assert_int_equal(f->c.seg[2].gpa, BUF_GPA + 0x200);
 
 	char out[16] = { 0 };
 	assert_int_equal(virtq__chain_read(&f->c, 0, out, sizeof(out)), 8);
@@ -233,6 +236,7 @@ static void indirect_table(void **state)
 	assert_int_equal(f->c.head, 1);
 	assert_int_equal(f->c.nr_segs, 3);
 	assert_ptr_equal(f->c.seg[1].ptr, at(f, BUF_GPA + 0x10));
+	assert_int_equal(f->c.seg[1].gpa, BUF_GPA + 0x10);
 	assert_int_equal(f->c.readable, 30);
 	assert_int_equal(f->c.writable, 30);
 
