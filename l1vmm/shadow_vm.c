@@ -12,11 +12,11 @@
 
 #include "cpu/hybrid/stub.h"
 #include "l1vmm/vcpu.h"
+#include "l1vmm/balloon_host.h"
 #include "l1vmm/vm.h"
 #include "pvops/hypercall.h"
 
 #define PAGE 4096ull
-#define SHARED_INFO_GPA 0x6000ull /* below the kernel, outside the ept boot tables */
 #define BLOCK_SLICE_NS 50000000L
 #define MSR_IA32_TSC 0x10
 #define RFLAGS_IF (1ull << 9)
@@ -95,7 +95,7 @@ int shadow_vm__finish(struct vm *vm, char *err, size_t errlen)
 {
 	struct shadow_vm *sv = vm->shadow;
 	struct l1_start_info *si_start = ept__gpa_ptr(vm->ram, L1_START_INFO_GPA, sizeof(*si_start));
-	sv->si = ept__gpa_ptr(vm->ram, SHARED_INFO_GPA, sizeof(*sv->si));
+	sv->si = ept__gpa_ptr(vm->ram, VM_SHARED_INFO_GPA, sizeof(*sv->si));
 	uint64_t pml4, end;
 	uint64_t at = (vm->image.image_end + PAGE - 1) & ~(PAGE - 1);
 	if (!si_start || !sv->si || shadow__build_boot_tables(&sv->g, at, &pml4, &end) < 0) {
@@ -103,13 +103,13 @@ int shadow_vm__finish(struct vm *vm, char *err, size_t errlen)
 		return -1;
 	}
 	memset(sv->si, 0, sizeof(*sv->si));
-	p2m__set_range(&vm->ram->p2m, SHARED_INFO_GPA / PAGE, 1, P2M_PRIVATE);
+	p2m__set_range(&vm->ram->p2m, VM_SHARED_INFO_GPA / PAGE, 1, P2M_PRIVATE);
 	/* l1vmm reads and writes it behind the shadows: never shared */
-	shadow__pin(&sv->g, SHARED_INFO_GPA / PAGE);
+	shadow__pin(&sv->g, VM_SHARED_INFO_GPA / PAGE);
 	si_start->image_end = end;
 	si_start->mode = L1_MODE_SHADOW;
 	si_start->features |= L1_FEAT_PV;
-	si_start->shared_info_gpa = SHARED_INFO_GPA;
+	si_start->shared_info_gpa = VM_SHARED_INFO_GPA;
 	si_start->boot_pml4_gpa = pml4;
 	si_start->hypercall_va = L1_SHADOW_HYPERCALL_VA;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
@@ -479,6 +479,9 @@ static bool hypercall(struct vcpu *v, struct kvm_regs *r, bool *set_state, int64
 		return false;
 	case L1_HC_VCPU_INFO:
 		*ret = v->index;
+		break;
+	case L1_HC_BALLOON:
+		*ret = balloon_host__hypercall(v->vm, &mem, c.arg[0], c.arg[1], c.arg[2], c.arg[3]);
 		break;
 	default:
 		break;

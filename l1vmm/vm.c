@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "l1vmm/balloon_host.h"
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vcpu.h"
 #include "pvops/l1vmm_abi.h"
@@ -55,8 +56,10 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg, char *err,
 		       "uart0", err, errlen) < 0 ||
 	    add_device(&vm->pio, L1_PORT_TEST_EXIT, 4, &testdev__port_ops, &vm->testdev,
 		       "test-exit", err, errlen) < 0 ||
-	    add_device(&vm->mmio, L1_DOORBELL_GPA, EPT_PAGE_SIZE, &testdev__doorbell_ops,
-		       &vm->testdev, "doorbell", err, errlen) < 0)
+	    add_device(&vm->mmio, L1_DOORBELL_GPA, L1_DOORBELL_HYPERCALL, &testdev__doorbell_ops,
+		       &vm->testdev, "doorbell", err, errlen) < 0 ||
+	    add_device(&vm->mmio, L1_DOORBELL_GPA + L1_DOORBELL_HYPERCALL, 8,
+		       &balloon_host__hypercall_ops, vm, "hypercall doorbell", err, errlen) < 0)
 		return -1;
 	return 0;
 }
@@ -98,7 +101,9 @@ static int write_boot_data(struct vm *vm, const struct vm_config *cfg, char *err
 		.image_start = vm->image.image_start,
 		.image_end = vm->image.image_end,
 		.mode = vm->shadow ? L1_MODE_SHADOW : L1_MODE_EPT,
-		.features = L1_FEAT_START_INFO | L1_FEAT_TEST_EXIT | L1_FEAT_DOORBELL | L1_FEAT_UART,
+		.features = L1_FEAT_START_INFO | L1_FEAT_TEST_EXIT | L1_FEAT_DOORBELL | L1_FEAT_UART |
+			    L1_FEAT_BALLOON | (vm->shadow ? 0 : L1_FEAT_HYPERCALL),
+		.shared_info_gpa = VM_SHARED_INFO_GPA,
 	};
 	if (!ept__write(vm->ram, L1_START_INFO_GPA, &si, sizeof(si))) {
 		snprintf(err, errlen, "guest memory too small for the start info");
@@ -197,6 +202,8 @@ int vm__create(struct vm *vm, const struct kvm_host *kvm, const struct vm_config
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vcpu__create(&vm->vcpus[i], vm, i, err, errlen) < 0)
 			return -1;
+	if (balloon_host__create(vm, err, errlen) < 0)
+		return -1;
 	return write_boot_data(vm, cfg, err, errlen);
 }
 
@@ -288,6 +295,7 @@ void vm__destroy(struct vm *vm)
 	uart__destroy(&vm->uart);
 	if (vm->fd >= 0)
 		close(vm->fd);
+	balloon_host__destroy(vm);
 	ept__mem_destroy(&vm->mem);
 	shadow_vm__destroy(vm);
 	free(vm->crash_report);

@@ -37,6 +37,8 @@ enum vm_end {
 };
 
 struct dedup_host;
+struct balloon;
+struct l1_shared_info;
 
 struct vm_config {
 	const char *name;         /* for messages and the console prefix */
@@ -73,6 +75,9 @@ struct vm {
 	struct dedup_host *dedup_host; /* page sharing, or NULL (dedup_host.h) */
 	int dedup_kind;           /* its engine in dedup_host.c; -1: KSM */
 	void *dedup_priv;         /* the dedup backend's per-VM state */
+	struct balloon *balloon;  /* l1vmm-protocol guests (balloon_host.h), else NULL */
+	struct l1_shared_info *shared_info; /* in guest RAM, with balloon; the guest writes it */
+	uint64_t balloon_event_errors; /* atomic: ept balloon events KVM refused */
 	struct boot_image image;
 	struct bus pio, mmio;     /* registered before start, read-only after */
 	struct uart uart;

@@ -12,14 +12,27 @@ void pv__decode(const struct kvm_regs *r, struct pv_call *c)
 	*c = (struct pv_call){ .nr = r->rax, .arg = { r->rdi, r->rsi, r->rdx, r->r10, r->r8 } };
 }
 
+/* count entries of size bytes at va into out, count <= max. */
+static int64_t fetch_array(const struct pv_mem *mem, uint64_t va, uint64_t count, uint64_t max,
+			   size_t size, void *out)
+{
+	if (count > max)
+		return -L1_E2BIG;
+	if (count && mem->read(mem->ctx, va, out, count * size) < 0)
+		return -L1_EFAULT;
+	return (int64_t)count;
+}
+
 int64_t pv__fetch_mmu_updates(const struct pv_mem *mem, uint64_t va, uint64_t count,
 			      struct l1_mmu_update *out)
 {
-	if (count > L1_MMU_UPDATE_MAX)
-		return -L1_E2BIG;
-	if (count && mem->read(mem->ctx, va, out, count * sizeof(*out)) < 0)
-		return -L1_EFAULT;
-	return (int64_t)count;
+	return fetch_array(mem, va, count, L1_MMU_UPDATE_MAX, sizeof(*out), out);
+}
+
+int64_t pv__fetch_balloon_gfns(const struct pv_mem *mem, uint64_t va, uint64_t count,
+			       uint64_t *out)
+{
+	return fetch_array(mem, va, count, L1_BALLOON_MAX_EXTENTS, sizeof(*out), out);
 }
 
 static int guest_half(uint64_t va)

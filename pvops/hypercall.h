@@ -49,6 +49,12 @@ int64_t pv__fetch_trap_table(const struct pv_mem *mem, uint64_t va, uint64_t cou
  * address outside the guest's half). */
 int pv__fetch_iret_frame(const struct pv_mem *mem, uint64_t rsp, struct l1_iret_frame *f);
 
+/* Copy count balloon extents (gfns) from va into out[L1_BALLOON_MAX_EXTENTS].
+ * count, or -L1_E2BIG, -L1_EFAULT. The extents themselves are checked by the
+ * balloon (balloon/balloon.h). */
+int64_t pv__fetch_balloon_gfns(const struct pv_mem *mem, uint64_t va, uint64_t count,
+			       uint64_t *out);
+
 /* RFLAGS a guest may keep: the arithmetic flags, TF, DF; IF and IOPL are l1vmm's. */
 uint64_t pv__guest_rflags(uint64_t rflags);
 

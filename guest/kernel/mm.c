@@ -255,9 +255,10 @@ int mm__free_user(uint64_t addr)
 		return ret;
 	spin__lock(&mm_lock);
 	if (chunk_state[c] == CH_UBIG) {
-		for (uint64_t i = c; i < c + chunk_run[c]; i++)
+		for (uint64_t i = c; i < c + chunk_run[c]; i++) {
 			chunk_state[i] = CH_USER_FREE;
 			reported[i / 64] &= ~(1ull << (i % 64));
+		}
 		nr_takeable += chunk_run[c];
 		if (c < free_hint)
 			free_hint = c;

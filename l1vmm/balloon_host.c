@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DOC: a VM's balloon on the host (balloon_host.h).
+ *
+ * The shared-info page is guest RAM the guest writes concurrently: l1vmm
+ * only stores whole aligned 64-bit words into it (target, actual) and reads
+ * the statistics under the guest's seqcount, retrying a torn read a bounded
+ * number of times (a guest that never finishes its update keeps its old
+ * statistics).
+ */
+#include "l1vmm/balloon_host.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include "balloon/balloon.h"
+#include "l1vmm/shadow_vm.h"
+#include "l1vmm/vcpu.h"
+#include "l1vmm/vm.h"
+#include "pvops/hypercall.h"
+
+#define PAGE 4096ull
+#define STATS_READ_TRIES 16
+
+/* ---- releasing host memory ---- */
+
+static int discard_ept(void *ctx, uint64_t gfn, uint64_t n)
+{
+	struct vm *vm = ctx;
+	void *hva = ept__gpa_ptr(vm->ram, gfn * PAGE, n * PAGE);
+	if (!hva)
+		return -EFAULT;
+	return madvise(hva, n * PAGE, MADV_DONTNEED) < 0 ? -errno : 0;
+}
+
+/* One madvise per run of consecutive machine frames. */
+static int discard_shadow(void *ctx, uint64_t gfn, uint64_t n)
+{
+	struct vm *vm = ctx;
+	struct shadow_guest *g = &vm->shadow->g;
+	const struct shadow_machine *m = &vm->shadow->machine->mem;
+	for (uint64_t i = 0; i < n;) {
+		uint64_t first = g->p2m_mfn[gfn + i], run = 1;
+		while (i + run < n && g->p2m_mfn[gfn + i + run] == first + run)
+			run++;
+		uint8_t *hva = shadow__mfn_ptr(m, first);
+		if (!hva || !shadow__mfn_ptr(m, first + run - 1))
+			return -EFAULT;
+		if (madvise(hva, run * PAGE, MADV_DONTNEED) < 0)
+			return -errno;
+		i += run;
+	}
+	return 0;
+}
+
+static const char *refuse(void *ctx)
+{
+	struct vm *vm = ctx;
+	if (vm->dedup_host && vm->dedup_kind >= 0)
+		return "page sharing manages this VM's memory (l1vmm's dedup engine and the "
+		       "balloon exclude each other per VM; dedup/backend=ksm composes)";
+	return NULL;
+}
+
+/* ---- the PV device: shared info and the event ---- */
+
+static void store_u64(uint64_t *p, uint64_t v)
+{
+	/* pairs with the guest's acquire load of the field */
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static void pv_publish(struct vm *vm)
+{
+	struct balloon_snapshot s;
+	balloon__snapshot(vm->balloon, &s);
+	store_u64(&vm->shared_info->balloon.target_frames, s.target_frames);
+	store_u64(&vm->shared_info->balloon.actual_frames, s.actual_frames);
+}
+
+static void raise_event(struct vm *vm)
+{
+	if (vm->shadow) {
+		struct shadow_vm *sv = vm->shadow;
+		__atomic_fetch_or(&sv->si->vcpu[0].pending, L1_EVT_BALLOON, __ATOMIC_RELEASE);
+		pthread_mutex_lock(&sv->lock);
+		pthread_cond_broadcast(&sv->cv); /* a vCPU 0 in L1_HC_BLOCK */
+		pthread_mutex_unlock(&sv->lock);
+		vcpu__kick(&vm->vcpus[0]);
+		return;
+	}
+	uint32_t vector = __atomic_load_n(&vm->shared_info->balloon.event_vector, __ATOMIC_ACQUIRE);
+	if (vector < 32 || vector > 255)
+		return; /* none asked for (or nonsense): the guest's tick polls */
+	struct kvm_msi msi = { .address_lo = 0xfee00000u, .data = vector }; /* APIC id 0, fixed */
+	if (ioctl(vm->fd, KVM_SIGNAL_MSI, &msi) < 0)
+		__atomic_fetch_add(&vm->balloon_event_errors, 1, __ATOMIC_RELAXED);
+}
+
+static void pv_notify(void *ctx)
+{
+	struct vm *vm = ctx;
+	pv_publish(vm);
+	raise_event(vm);
+}
+
+void balloon_host__pull_stats(struct vm *vm)
+{
+	if (!vm->balloon || !vm->shared_info)
+		return;
+	struct l1_balloon_info *bi = &vm->shared_info->balloon;
+	if (!(__atomic_load_n(&bi->flags, __ATOMIC_ACQUIRE) & L1_BALLOON_G_READY))
+		return;
+	uint64_t val[L1_BSTAT_NR];
+	for (unsigned t = 0; t < STATS_READ_TRIES; t++) {
+		/* a seqcount read: pairs with the guest's release stores of stats_seq */
+		uint32_t seq = __atomic_load_n(&bi->stats_seq, __ATOMIC_ACQUIRE);
+		if (seq & 1)
+			continue;
+		for (unsigned i = 0; i < L1_BSTAT_NR; i++)
+			val[i] = __atomic_load_n(&bi->stats[i], __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&bi->stats_seq, __ATOMIC_RELAXED) == seq) {
+			balloon__set_guest_stats(vm->balloon, val, (1u << (L1_BSTAT_OOM_DEFLATE + 1)) - 1);
+			return;
+		}
+	}
+}
+
+/* ---- L1_HC_BALLOON ---- */
+
+int64_t balloon_host__hypercall(struct vm *vm, const struct pv_mem *mem, uint64_t op,
+				uint64_t list, uint64_t count, uint64_t order)
+{
+	static _Thread_local uint64_t gfns[L1_BALLOON_MAX_EXTENTS];
+	if (!vm->balloon)
+		return -L1_ENOSYS;
+	if ((op != L1_BALLOON_INFLATE && op != L1_BALLOON_DEFLATE) || order > L1_BALLOON_MAX_ORDER) {
+		balloon__refuse_request(vm->balloon, "L1_HC_BALLOON with an unknown op or an order above 9");
+		return -L1_EINVAL;
+	}
+	int64_t n = pv__fetch_balloon_gfns(mem, list, count, gfns);
+	if (n < 0) {
+		balloon__refuse_request(vm->balloon, n == -L1_E2BIG ? "L1_HC_BALLOON: more than 512 extents"
+							    : "L1_HC_BALLOON: the gfn list is not readable");
+		return n;
+	}
+	long rc = op == L1_BALLOON_INFLATE ? balloon__inflate(vm->balloon, gfns, (size_t)n, (unsigned)order)
+					   : balloon__deflate(vm->balloon, gfns, (size_t)n, (unsigned)order);
+	pv_publish(vm);
+	if (rc >= 0)
+		return rc;
+	return rc == -EPERM ? -L1_EPERM : -L1_EINVAL;
+}
+
+/* ept mode: guest-physical reads of guest RAM. */
+static int gpa_read(void *ctx, uint64_t gpa, void *dst, size_t len)
+{
+	struct vm *vm = ctx;
+	const void *src = ept__gpa_ptr(vm->ram, gpa, len);
+	if (!src)
+		return -L1_EFAULT;
+	memcpy(dst, src, len);
+	return 0;
+}
+
+static void hypercall_write(void *opaque, uint64_t offset, const void *data, unsigned size)
+{
+	struct vm *vm = opaque;
+	uint64_t gpa = 0;
+	if (offset != 0 || size != 8)
+		return;
+	memcpy(&gpa, data, 8);
+	struct l1_hypercall_block *blk = ept__gpa_ptr(vm->ram, gpa, sizeof(*blk));
+	if (!blk || (gpa & 7))
+		return; /* nowhere to put a result: the guest sees its block unchanged */
+	struct l1_hypercall_block b;
+	memcpy(&b, blk, sizeof(b)); /* once: the guest may change it meanwhile */
+	struct pv_mem mem = { .read = gpa_read, .ctx = vm };
+	int64_t ret = -L1_ENOSYS;
+	if (b.nr == L1_HC_BALLOON)
+		ret = balloon_host__hypercall(vm, &mem, b.arg[0], b.arg[1], b.arg[2], b.arg[3]);
+	__atomic_store_n(&blk->ret, ret, __ATOMIC_RELEASE);
+}
+
+static void hypercall_read(void *opaque, uint64_t offset, void *data, unsigned size)
+{
+	(void)opaque;
+	(void)offset;
+	memset(data, 0, size);
+}
+
+const struct bus_dev_ops balloon_host__hypercall_ops = { .read = hypercall_read,
+							  .write = hypercall_write };
+
+/* ---- life cycle ---- */
+
+int balloon_host__create(struct vm *vm, char *err, size_t errlen)
+{
+	if (vm->image.protocol != BOOT_L1_LONG64)
+		return 0; /* no start info, no shared info: no balloon */
+	vm->shared_info = ept__gpa_ptr(vm->ram, VM_SHARED_INFO_GPA, sizeof(*vm->shared_info));
+	vm->balloon = calloc(1, sizeof(*vm->balloon));
+	if (!vm->shared_info || !vm->balloon) {
+		snprintf(err, errlen, "guest memory too small for the shared-info page, or out of memory");
+		return -1;
+	}
+	struct balloon_mem mem = { .p2m = &vm->ram->p2m, .ctx = vm, .refuse = refuse,
+				   .discard = vm->shadow ? discard_shadow : discard_ept };
+	int rc = balloon__init(vm->balloon, &mem);
+	if (rc < 0) {
+		free(vm->balloon);
+		vm->balloon = NULL;
+		snprintf(err, errlen, "cannot set up the balloon: %s", strerror(-rc));
+		return -1;
+	}
+	balloon__attach(vm->balloon, "pv", pv_notify, vm);
+	if (!vm->shadow) {
+		memset(vm->shared_info, 0, sizeof(*vm->shared_info));
+		p2m__set_range(&vm->ram->p2m, VM_SHARED_INFO_GPA / PAGE, 1, P2M_PRIVATE);
+	}
+	return 0;
+}
+
+void balloon_host__destroy(struct vm *vm)
+{
+	if (!vm->balloon)
+		return;
+	balloon__destroy(vm->balloon);
+	free(vm->balloon);
+	vm->balloon = NULL;
+}
