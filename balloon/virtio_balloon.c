@@ -178,7 +178,7 @@ static void notify(void *dev, unsigned q)
 	if (!vq || r == VIRTIO_BALLOON_Q_NONE)
 		return;
 	struct virtq_chain c = { .seg = d->seg, .max_segs = VIRTIO_BALLOON_QUEUE_SIZE };
-	unsigned served = 0;
+	unsigned served = 0, pushed = 0;
 	for (;;) {
 		if (served == VIRTIO_BALLOON_BUDGET) {
 			d->c.budget_exhausted++;
@@ -208,6 +208,7 @@ static void notify(void *dev, unsigned q)
 					virtio_mmio__queue_error(&d->t, q, rc);
 					return;
 				}
+				pushed++;
 			}
 			d->stats_held = true;
 			d->stats_head = c.head;
@@ -224,8 +225,10 @@ static void notify(void *dev, unsigned q)
 			virtio_mmio__queue_error(&d->t, q, rc);
 			return;
 		}
+		pushed++;
 	}
-	virtio_mmio__used(&d->t, q);
+	if (pushed) /* a held stats buffer is no reason to interrupt */
+		virtio_mmio__used(&d->t, q);
 }
 
 static void queue_stop(void *dev, unsigned q)
