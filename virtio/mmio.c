@@ -218,6 +218,11 @@ static uint32_t read_reg(struct virtio_mmio *t, uint64_t off)
 		return t->status;
 	case VIRTIO_MMIO_QUEUE_RESET:
 		return 0;
+	case VIRTIO_MMIO_SHM_LEN_LOW:
+	case VIRTIO_MMIO_SHM_LEN_HIGH:
+	case VIRTIO_MMIO_SHM_BASE_LOW:
+	case VIRTIO_MMIO_SHM_BASE_HIGH:
+		return 0xffffffff; /* no such region */
 	case VIRTIO_MMIO_CONFIG_GENERATION:
 		return t->config_generation;
 	}
@@ -291,6 +296,8 @@ static void write_reg(struct virtio_mmio *t, uint64_t off, uint32_t v)
 		break;
 	case VIRTIO_MMIO_QUEUE_RESET:
 		return; /* VIRTIO_F_RING_RESET is not offered */
+	case VIRTIO_MMIO_SHM_SEL:
+		return; /* there are no regions to select */
 	}
 	t->c.bad_accesses++;
 }

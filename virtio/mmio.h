@@ -40,7 +40,8 @@
  * DRIVER_OK and never again). A notification of a queue that is not ready
  * is ignored and counted. VIRTIO_F_NOTIFICATION_DATA and
  * VIRTIO_F_RING_RESET are not offered: the notify value is the queue index,
- * QueueReset reads 0 and ignores writes.
+ * QueueReset reads 0 and ignores writes. There are no shared memory
+ * regions (§4.2.2: SHMLen and SHMBase read all ones).
  *
  * Interrupts (§4.2.2): InterruptStatus bit 0 used buffer, bit 1
  * configuration change; the line is level-triggered, set_irq(ctx, level)
@@ -90,6 +91,11 @@
 #define VIRTIO_MMIO_QUEUE_DRIVER_HIGH 0x094
 #define VIRTIO_MMIO_QUEUE_DEVICE_LOW 0x0a0
 #define VIRTIO_MMIO_QUEUE_DEVICE_HIGH 0x0a4
+#define VIRTIO_MMIO_SHM_SEL 0x0ac
+#define VIRTIO_MMIO_SHM_LEN_LOW 0x0b0
+#define VIRTIO_MMIO_SHM_LEN_HIGH 0x0b4
+#define VIRTIO_MMIO_SHM_BASE_LOW 0x0b8
+#define VIRTIO_MMIO_SHM_BASE_HIGH 0x0bc
 #define VIRTIO_MMIO_QUEUE_RESET 0x0c0
 #define VIRTIO_MMIO_CONFIG_GENERATION 0x0fc
 #define VIRTIO_MMIO_CONFIG 0x100

@@ -208,6 +208,10 @@ static void identity_and_feature_windows(void **state)
 	wr(f, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 2);
 	assert_int_equal(rd(f, VIRTIO_MMIO_DEVICE_FEATURES), 0);
 	assert_int_equal(rd(f, VIRTIO_MMIO_QUEUE_RESET), 0);
+	wr(f, VIRTIO_MMIO_SHM_SEL, 0);
+	assert_int_equal(rd(f, VIRTIO_MMIO_SHM_LEN_LOW), 0xffffffff);
+	assert_int_equal(rd(f, VIRTIO_MMIO_SHM_LEN_HIGH), 0xffffffff);
+	assert_int_equal(st(f).c.bad_accesses, 0);
 	/* a write to the third window is ignored; negotiation still works */
 	wr(f, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 2);
 	wr(f, VIRTIO_MMIO_DRIVER_FEATURES, 0xffffffff);
