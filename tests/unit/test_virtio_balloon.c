@@ -42,7 +42,10 @@ struct fake {
 	/* the driver's side of each queue */
 	uint16_t next_desc[4], avail_idx[4];
 	unsigned nr_queues;
+	bool refill; /* a greedy driver: each discard adds another report buffer */
 };
+
+static uint16_t add_buf(struct fake *f, unsigned q, uint64_t gpa, uint32_t len, uint16_t flags);
 
 static void *ram_ptr(void *ctx, uint64_t gpa, uint64_t len)
 {
@@ -58,6 +61,8 @@ static int discard(void *ctx, uint64_t gfn, uint64_t n)
 	if (f->nr_discard < 64)
 		f->discard[f->nr_discard++] = (struct range){ gfn, n };
 	memset(f->ram + (gfn << 12), 0, n << 12);
+	if (f->refill)
+		add_buf(f, 2, gfn << 12, (uint32_t)(n << 12), VIRTQ_DESC_F_WRITE);
 	return 0;
 }
 
@@ -432,6 +437,24 @@ static void free_page_reporting(void **state)
 	assert_int_equal(dstate(f).c.report_bufs, 2);
 }
 
+static void a_greedy_driver_cannot_hold_the_vcpu(void **state)
+{
+	struct fake *f = *state;
+	driver_init(f, 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_BALLOON_F_PAGE_REPORTING);
+	f->refill = true;
+	add_buf(f, 2, 0x300000, 0x1000, VIRTQ_DESC_F_WRITE);
+	kick(f, 2);
+	assert_int_equal(used(f, 2)->idx, VIRTIO_BALLOON_BUDGET);
+	assert_int_equal(dstate(f).c.budget_exhausted, 1);
+	assert_int_equal(rd(f, VIRTIO_MMIO_STATUS), 0xf);
+	assert_true(f->irq);
+	/* what is left is served on the next notification */
+	f->refill = false;
+	kick(f, 2);
+	assert_int_equal(used(f, 2)->idx, VIRTIO_BALLOON_BUDGET + 1);
+	assert_int_equal(core(f).c.reported_frames, VIRTIO_BALLOON_BUDGET + 1);
+}
+
 static void reporting_after_stats_is_queue_3(void **state)
 {
 	struct fake *f = *state;
@@ -637,6 +660,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(stats_buffer_held_until_requested, setup, teardown),
 		cmocka_unit_test_setup_teardown(free_page_reporting, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_greedy_driver_cannot_hold_the_vcpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(reporting_after_stats_is_queue_3, setup, teardown),
 		cmocka_unit_test_setup_teardown(target_change_reaches_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(feature_negotiation_refusals, setup, teardown),
