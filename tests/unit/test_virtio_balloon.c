@@ -9,6 +9,7 @@
  */
 #include "cmocka_all.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -650,6 +651,47 @@ static void queue_stop_and_restart(void **state)
 	assert_int_equal(used(f, 2)->idx, 1);
 }
 
+static void *set_targets(void *arg)
+{
+	struct fake *f = arg;
+	for (unsigned i = 0; i < 3000; i++)
+		balloon__set_target(&f->b, i % 700);
+	return NULL;
+}
+
+static void *request_stats(void *arg)
+{
+	struct fake *f = arg;
+	for (unsigned i = 0; i < 3000; i++)
+		virtio_balloon__request_stats(f->d);
+	return NULL;
+}
+
+/* vCPU work, target changes and stats requests at once: no deadlock, config follows. */
+static void concurrent_host_and_guest(void **state)
+{
+	struct fake *f = *state;
+	driver_init(f, ALL_FEATURES);
+	add_buf(f, 2, BUF_GPA(2), 10, 0);
+	kick(f, 2);
+	pthread_t th[2];
+	pthread_create(&th[0], NULL, set_targets, f);
+	pthread_create(&th[1], NULL, request_stats, f);
+	for (uint32_t i = 0; i < 300; i++) {
+		uint32_t pfn = 400 + i % 16;
+		send_pfns(f, VIRTIO_BALLOON_Q_INFLATE, &pfn, 1);
+		send_pfns(f, VIRTIO_BALLOON_Q_DEFLATE, &pfn, 1);
+		wr(f, VIRTIO_MMIO_INTERRUPT_ACK, rd(f, VIRTIO_MMIO_INTERRUPT_STATUS));
+	}
+	pthread_join(th[0], NULL);
+	pthread_join(th[1], NULL);
+	assert_int_equal(used(f, 0)->idx, 300);
+	assert_int_equal(used(f, 1)->idx, 300);
+	assert_int_equal(core(f).actual_frames, 0);
+	assert_int_equal(cfg32(f, VIRTIO_BALLOON_CFG_NUM_PAGES), core(f).target_frames);
+	assert_int_equal(rd(f, VIRTIO_MMIO_STATUS), 0xf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -669,6 +711,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bad_ring_address_needs_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(odd_register_accesses_are_harmless, setup, teardown),
 		cmocka_unit_test_setup_teardown(queue_stop_and_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(concurrent_host_and_guest, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
