@@ -26,6 +26,7 @@
 
 #include "arch/x86/x86.h"
 #include "include/uapi.h"
+#include "kernel/balloon.h"
 #include "kernel/mm.h"
 #include "kernel/spinlock.h"
 
@@ -61,6 +62,7 @@ static unsigned int nr_pools;
 static uint64_t lo_first, lo_end, hi_end;
 static uint64_t free_hint;                         /* no FREE/USER_FREE chunk below it */
 static uint64_t nr_takeable;                       /* FREE + USER_FREE chunks */
+static uint64_t oom_events;
 static uint64_t reported[MM_MAX_CHUNKS / 64];      /* free since reported (page reporting) */
 #define REPORTED(c) (reported[(c) / 64] >> ((c) % 64) & 1)
 
@@ -235,14 +237,22 @@ int64_t mm__alloc_user(uint64_t bytes)
 
 	if (!bytes || bytes > (uint64_t)MM_MAX_CHUNKS << CHUNK_SHIFT)
 		return bytes ? -L1G_ENOMEM : -L1G_EINVAL;
-	spin__lock(&mm_lock);
-	c = find_run(n, true);
-	if (c >= 0) {
-		take_chunks((uint64_t)c, n, CH_UBIG_TAIL, true);
-		chunk_state[c] = CH_UBIG;
-		chunk_run[c] = (uint32_t)n;
+	for (;;) {
+		spin__lock(&mm_lock);
+		c = find_run(n, true);
+		if (c >= 0) {
+			take_chunks((uint64_t)c, n, CH_UBIG_TAIL, true);
+			chunk_state[c] = CH_UBIG;
+			chunk_run[c] = (uint32_t)n;
+		}
+		spin__unlock(&mm_lock);
+		/* Before failing, the balloon may give memory back (deflate on OOM).
+		 * Chunks it returns need not be contiguous: retry while it makes progress. */
+		if (c >= 0 || !balloon__deflate_on_oom(n << CHUNK_SHIFT))
+			break;
 	}
-	spin__unlock(&mm_lock);
+	if (c < 0)
+		__atomic_fetch_add(&oom_events, 1, __ATOMIC_RELAXED);
 	return c < 0 ? -L1G_ENOMEM : c << CHUNK_SHIFT;
 }
 
@@ -363,4 +373,9 @@ unsigned int mm__free_unreported(uint32_t *chunks, unsigned int max)
 	}
 	spin__unlock(&mm_lock);
 	return n;
+}
+
+uint64_t mm__oom_events(void)
+{
+	return __atomic_load_n(&oom_events, __ATOMIC_RELAXED);
 }

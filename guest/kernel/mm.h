@@ -77,6 +77,8 @@ int mm__free_user(uint64_t addr);
 bool mm__user_ok(uint64_t addr, uint64_t len);
 /* Free chunks mm__alloc_user could still take, in bytes. */
 uint64_t mm__user_free_bytes(void);
+/* Allocations that failed for want of memory (after the balloon gave back what it could). */
+uint64_t mm__oom_events(void);
 /* Free 4 KiB frames inside the frame pools, in bytes. */
 uint64_t mm__pool_free_bytes(void);
 
