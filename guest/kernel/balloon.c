@@ -16,6 +16,7 @@
  */
 #include "kernel/balloon.h"
 
+#include "arch/x86/x86.h"
 #include "kernel/console.h"
 #include "kernel/mm.h"
 #include "kernel/spinlock.h"
@@ -204,4 +205,35 @@ bool balloon__deflate_on_oom(uint64_t bytes)
 	}
 	spin__unlock(&balloon_lock);
 	return got > 0;
+}
+
+static uint64_t nonzero_bytes(const volatile uint64_t *p, unsigned int words)
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < words; i++) {
+		uint64_t w = p[i];
+
+		for (; w; w >>= 8)
+			n += (w & 0xff) != 0;
+	}
+	return n;
+}
+
+int64_t balloon__touch_test(void)
+{
+	const unsigned int words = (1u << PAGE_SHIFT) / 8;
+	volatile uint64_t *first, *last;
+	int64_t n = -1;
+
+	spin__lock(&balloon_lock);
+	if (nr_held) {
+		first = (volatile uint64_t *)((uint64_t)held[0] << CHUNK_SHIFT);
+		last = first + (BALLOON_CHUNK_FRAMES - 1) * words;
+		n = (int64_t)(nonzero_bytes(first, words) + nonzero_bytes(last, words));
+		for (unsigned int i = 0; i < words; i++)
+			first[i] = last[i] = 0x5a5a5a5a5a5a5a5aull;
+	}
+	spin__unlock(&balloon_lock);
+	return n;
 }

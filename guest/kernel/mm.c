@@ -314,24 +314,33 @@ uint64_t mm__pool_free_bytes(void)
 	return frames << PAGE_SHIFT;
 }
 
-unsigned int mm__balloon_claim(uint32_t *chunks, unsigned int max)
+/* Chunks in state from, highest first, into chunks[n..max); caller holds mm_lock. */
+static unsigned int claim_state(uint8_t from, uint8_t to, uint32_t *chunks, unsigned int n,
+				unsigned int max)
 {
-	unsigned int n = 0;
-
-	spin__lock(&mm_lock);
 	for (uint64_t c = hi_end; c-- > lo_first && n < max && nr_takeable;) {
 		if (c == MM_LOW_CHUNKS - 1 && lo_end < MM_LOW_CHUNKS) {
 			c = lo_end; /* skip the hole: c-- follows */
 			continue;
 		}
-		if (!chunk_in_ram(c))
+		if (!chunk_in_ram(c) || chunk_state[c] != from)
 			continue;
-		if (chunk_state[c] != CH_FREE && chunk_state[c] != CH_USER_FREE)
-			continue;
-		chunk_state[c] = chunk_state[c] == CH_FREE ? CH_BALLOONED : CH_BALLOONED_USER;
+		chunk_state[c] = to;
 		nr_takeable--;
 		chunks[n++] = (uint32_t)c;
 	}
+	return n;
+}
+
+unsigned int mm__balloon_claim(uint32_t *chunks, unsigned int max)
+{
+	unsigned int n;
+
+	spin__lock(&mm_lock);
+	/* Freed user chunks first: they were used, so the host holds memory for
+	 * them; a FREE chunk may never have been touched and gives it nothing. */
+	n = claim_state(CH_USER_FREE, CH_BALLOONED_USER, chunks, 0, max);
+	n = claim_state(CH_FREE, CH_BALLOONED, chunks, n, max);
 	if (free_hint < hi_end && !takeable(free_hint, true))
 		advance_hint();
 	spin__unlock(&mm_lock);

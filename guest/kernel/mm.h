@@ -83,9 +83,10 @@ uint64_t mm__oom_events(void);
 uint64_t mm__pool_free_bytes(void);
 
 /*
- * Balloon support (kernel/balloon.c). Claim up to max free chunks (FREE or
- * USER_FREE), highest first, into chunks[]: they become BALLOONED and are
- * never handed out until released. Returns how many.
+ * Balloon support (kernel/balloon.c). Claim up to max free chunks into
+ * chunks[], freed user chunks first (the host holds memory for them), then
+ * never-used ones, highest first: they become BALLOONED and are never
+ * handed out until released. Returns how many.
  */
 unsigned int mm__balloon_claim(uint32_t *chunks, unsigned int max);
 /* Give claimed chunks back to the allocator (as they were: FREE or USER_FREE). */
