@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "l1vmm/ctl.h"
+#include "balloon/balloon.h"
+#include "l1vmm/balloon_host.h"
 #include "l1vmm/dedup_host.h"
 #include "l1vmm/options.h"
 #include "l1vmm/vcpu.h"
@@ -112,6 +114,8 @@ void vm_ctl__attach(struct vm_ctl *vmc, struct vm *vm)
 {
 	pthread_mutex_lock(&vmc->lock);
 	vmc->vm = vm;
+	if (vm->balloon)
+		balloon__set_target(vm->balloon, vmc->balloon_target_mb << (20 - 12));
 	pthread_mutex_unlock(&vmc->lock);
 }
 
@@ -356,6 +360,114 @@ static int show_dedup(void *obj, const struct ctl_entry *e, char *buf, size_t le
 	return rc;
 }
 
+/* ---- the balloon ---- */
+
+enum balloon_field {
+	B_TARGET, B_ACTUAL, B_DEVICE, B_INFLATED, B_DEFLATED, B_OOM_DEFLATED, B_REPORTED,
+	B_INFLATE_RATE, B_DEFLATE_RATE, B_MOVE_RATE, B_TIME_TO_TARGET, B_REFUSALS,
+	B_LAST_REFUSAL, B_DISCARD_CALLS, B_G_TOTAL, B_G_FREE, B_G_AVAIL, B_G_OOM, B_G_AGE,
+};
+
+static const char *driver_in_use(const struct vm *vm, const struct balloon_snapshot *s)
+{
+	if (vm->shared_info && (__atomic_load_n(&vm->shared_info->balloon.flags, __ATOMIC_ACQUIRE) &
+				L1_BALLOON_G_READY))
+		return "pv";
+	return s->device && strcmp(s->device, "pv") ? s->device : "none";
+}
+
+static double vm_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int show_balloon(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	struct vm_ctl *vmc = obj;
+	pthread_mutex_lock(&vmc->lock);
+	struct vm *vm = vmc->vm;
+	if (!vm || !vm->balloon) {
+		uint64_t target = vmc->balloon_target_mb;
+		pthread_mutex_unlock(&vmc->lock);
+		if (e->arg == B_TARGET)
+			snprintf(buf, len, "%llu", (unsigned long long)target);
+		else
+			snprintf(buf, len, e->type == CTL_TEXT ? "none" : "0");
+		return 0;
+	}
+	balloon_host__pull_stats(vm);
+	struct balloon_snapshot s;
+	balloon__snapshot(vm->balloon, &s);
+	const char *device = driver_in_use(vm, &s);
+	pthread_mutex_unlock(&vmc->lock);
+	const uint64_t *g = s.gs.val;
+	unsigned long long mib = 1ull << 20, v = 0;
+	switch ((enum balloon_field)e->arg) {
+	case B_TARGET: v = s.target_frames >> 8; break;
+	case B_ACTUAL: v = s.actual_frames >> 8; break;
+	case B_INFLATED: v = s.c.inflated_frames >> 8; break;
+	case B_DEFLATED: v = s.c.deflated_frames >> 8; break;
+	case B_OOM_DEFLATED: v = s.c.oom_deflations >> 8; break;
+	case B_REPORTED: v = s.c.reported_frames >> 8; break;
+	case B_REFUSALS: v = s.c.refused_extents + s.c.refused_requests; break;
+	case B_DISCARD_CALLS: v = s.c.discard_calls; break;
+	case B_G_TOTAL: v = g[L1_BSTAT_MEMTOT] / mib; break;
+	case B_G_FREE: v = g[L1_BSTAT_MEMFREE] / mib; break;
+	case B_G_AVAIL: v = g[L1_BSTAT_AVAIL] / mib; break;
+	case B_G_OOM: v = g[L1_BSTAT_OOM]; break;
+	case B_DEVICE:
+		snprintf(buf, len, "%s", device);
+		return 0;
+	case B_LAST_REFUSAL:
+		snprintf(buf, len, "%s", s.last_refusal[0] ? s.last_refusal : "none");
+		return 0;
+	case B_INFLATE_RATE:
+	case B_DEFLATE_RATE:
+	case B_MOVE_RATE: {
+		double r = e->arg == B_INFLATE_RATE ? s.inflate_mib_s :
+			   e->arg == B_DEFLATE_RATE ? s.deflate_mib_s : s.move_mib_s;
+		snprintf(buf, len, "%.1f", r);
+		return 0;
+	}
+	case B_TIME_TO_TARGET:
+		if (s.target_reached_after < 0)
+			snprintf(buf, len, "pending");
+		else
+			snprintf(buf, len, "%.3f", s.target_reached_after);
+		return 0;
+	case B_G_AGE:
+		if (!s.gs.when)
+			snprintf(buf, len, "none");
+		else
+			snprintf(buf, len, "%.1f", vm_now() - s.gs.when);
+		return 0;
+	}
+	snprintf(buf, len, "%llu", v);
+	return 0;
+}
+
+static int store_balloon_target(void *obj, const struct ctl_entry *e, const union ctl_value *v)
+{
+	(void)e;
+	struct vm_ctl *vmc = obj;
+	pthread_mutex_lock(&vmc->lock);
+	int rc = 0;
+	if (vmc->mem_bytes && (uint64_t)v->i > vmc->mem_bytes >> 20) {
+		rc = -ERANGE;
+	} else {
+		vmc->balloon_target_mb = (uint64_t)v->i;
+		if (vmc->vm && vmc->vm->balloon)
+			balloon__set_target(vmc->vm->balloon, (uint64_t)v->i << (20 - 12));
+	}
+	pthread_mutex_unlock(&vmc->lock);
+	return rc;
+}
+
+#define BALLOON_STAT(name, type_, field, what) \
+	{ .path = "balloon/" name, .type = type_, .arg = field, .show = show_balloon, .doc = what }
+
 /* ---- the table ---- */
 
 #define CONFIG (CTL_WRITABLE | CTL_IDLE | CTL_CONFIG)
@@ -419,6 +531,31 @@ static const struct ctl_entry vm_entries[] = {
 	  .show = show_dedup, .doc = "private pages found written at their last scan" },
 	{ .path = "dedup/meta_bytes", .type = CTL_INT, .arg = DEDUP_VM_META, .show = show_dedup,
 	  .doc = "the engine's memory for this VM, bytes" },
+	{ .path = "balloon/target_mb", .type = CTL_INT, .flags = CTL_WRITABLE, .arg = B_TARGET,
+	  .min = 0, .max = OPT_MAX_MEM >> 20, .show = show_balloon, .store = store_balloon_target,
+	  .doc = "MiB l1vmm wants in the guest's balloon (0: none); set by hand with "
+		 "balloon/policy manual, by the policy with auto" },
+	BALLOON_STAT("actual_mb", CTL_INT, B_ACTUAL, "MiB in the balloon now (host memory given back)"),
+	BALLOON_STAT("device", CTL_TEXT, B_DEVICE, "the guest's balloon driver in use: pv, virtio or none"),
+	BALLOON_STAT("inflated_mb", CTL_INT, B_INFLATED, "MiB the guest gave back, in all"),
+	BALLOON_STAT("deflated_mb", CTL_INT, B_DEFLATED, "MiB the guest took back, in all"),
+	BALLOON_STAT("oom_deflated_mb", CTL_INT, B_OOM_DEFLATED,
+		     "MiB taken back while not above target: the guest needed them (deflate on OOM)"),
+	BALLOON_STAT("reported_mb", CTL_INT, B_REPORTED, "MiB of free pages the guest reported (discarded)"),
+	BALLOON_STAT("inflate_rate", CTL_TEXT, B_INFLATE_RATE, "MiB/s l1vmm released, over its time in inflate requests"),
+	BALLOON_STAT("deflate_rate", CTL_TEXT, B_DEFLATE_RATE, "MiB/s over l1vmm's time in deflate requests"),
+	BALLOON_STAT("move_rate", CTL_TEXT, B_MOVE_RATE,
+		     "MiB/s end to end since the last target change (guest and host)"),
+	BALLOON_STAT("time_to_target", CTL_TEXT, B_TIME_TO_TARGET,
+		     "seconds from the last target change until the balloon reached it, or pending"),
+	BALLOON_STAT("refusals", CTL_INT, B_REFUSALS, "extents and requests l1vmm refused"),
+	BALLOON_STAT("last_refusal", CTL_TEXT, B_LAST_REFUSAL, "why the last one was refused"),
+	BALLOON_STAT("discard_calls", CTL_INT, B_DISCARD_CALLS, "host calls that released memory (runs coalesced)"),
+	BALLOON_STAT("guest/total_mb", CTL_INT, B_G_TOTAL, "the guest's RAM, as it reports it"),
+	BALLOON_STAT("guest/free_mb", CTL_INT, B_G_FREE, "memory the guest reports free (the balloon excluded)"),
+	BALLOON_STAT("guest/available_mb", CTL_INT, B_G_AVAIL, "memory the guest reports available"),
+	BALLOON_STAT("guest/oom_events", CTL_INT, B_G_OOM, "allocations that failed in the guest"),
+	BALLOON_STAT("guest/age", CTL_TEXT, B_G_AGE, "seconds since the guest's last statistics, or none"),
 	{ .path = "state", .type = CTL_TEXT, .show = show_state,
 	  .doc = "created, running, exited, crashed, timed-out or stopped" },
 	{ .path = "mode_reason", .type = CTL_TEXT, .show = show_mode_reason,

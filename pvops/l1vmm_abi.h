@@ -228,7 +228,8 @@ _Static_assert(sizeof(struct l1_iret_frame) == 48, "l1_iret_frame is ABI");
  *     releases their host memory. The guest must not touch them until it
  *     has taken them back; if it does, it reads zeros (and its writes may be
  *     dropped at any time).
- *   op L1_BALLOON_DEFLATE: the frames are the guest's again, reading zero.
+ *   op L1_BALLOON_DEFLATE: the frames are the guest's again, reading zero
+ *     (unless the guest wrote them while they were in the balloon).
  * An extent is the 2^order frames starting at gfns[i] (aligned to 2^order,
  * order <= L1_BALLOON_MAX_ORDER), at most L1_BALLOON_MAX_EXTENTS per call;
  * the gfn list is read through the guest's page tables in shadow mode and

@@ -49,6 +49,7 @@ enum l1g_sys {
 
 /* SYS_KTEST "which" */
 #define L1G_KTEST_FRAMES 1
+#define L1G_KTEST_BALLOON_TOUCH 2 /* read, then write, a chunk in the balloon: -> nonzero bytes read, -1 when empty */
 
 /*
  * SYS_PVTEST "which" (shadow mode only; -L1G_ENOSYS in ept mode). Each is
@@ -93,6 +94,7 @@ struct l1g_info {
 	uint32_t mode;           /* enum l1_mode */
 	uint32_t abi_version;    /* L1_ABI_VERSION the host gave */
 	char pvops[16];          /* pv_ops backend name */
+	uint64_t balloon_bytes;  /* memory in the balloon (given back to the host) */
 };
 
 #endif

@@ -69,6 +69,13 @@ void balloon__tick(void);
 bool balloon__deflate_on_oom(uint64_t bytes);
 /* Chunks in the balloon now. */
 uint64_t balloon__chunks(void);
+/*
+ * The hostile case (workload=churn touch_balloon=1): read the first and the
+ * last frame of the oldest chunk in the balloon, then write them, breaking
+ * the promise not to touch given-back frames. Returns the nonzero bytes
+ * read (l1vmm must have released them: 0), or -1 when the balloon is empty.
+ */
+int64_t balloon__touch_test(void);
 /* Fill s with the kernel's current statistics. */
 void balloon__collect(struct balloon_gstats *s);
 

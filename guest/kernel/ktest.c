@@ -10,6 +10,7 @@
 
 #include "arch/x86/x86.h"
 #include "include/uapi.h"
+#include "kernel/balloon.h"
 #include "kernel/mm.h"
 #include "kernel/trap.h"
 
@@ -65,6 +66,8 @@ int64_t ktest__run(uint64_t which)
 	switch (which) {
 	case L1G_KTEST_FRAMES:
 		return ktest_frames();
+	case L1G_KTEST_BALLOON_TOUCH:
+		return balloon__touch_test();
 	default:
 		return -L1G_EINVAL;
 	}

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "arch/x86/gdt.h"
+#include "kernel/balloon.h"
 #include "kernel/console.h"
 #include "kernel/mm.h"
 #include "kernel/pvops.h"
@@ -60,6 +61,7 @@ static void boot(const struct l1_start_info *si)
 	idt__init();
 	sched__init(boot_info.nr_vcpus < 1 ? 1 :
 		    boot_info.nr_vcpus > MAX_CPUS ? MAX_CPUS : boot_info.nr_vcpus);
+	balloon__init(user__cmdline);
 	tid = sched__spawn((uint64_t)user__task_start, (uint64_t)user__main,
 			   (uint64_t)user__cmdline, 0);
 	if (tid != 1)

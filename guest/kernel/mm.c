@@ -26,6 +26,7 @@
 
 #include "arch/x86/x86.h"
 #include "include/uapi.h"
+#include "kernel/balloon.h"
 #include "kernel/mm.h"
 #include "kernel/spinlock.h"
 
@@ -61,6 +62,7 @@ static unsigned int nr_pools;
 static uint64_t lo_first, lo_end, hi_end;
 static uint64_t free_hint;                         /* no FREE/USER_FREE chunk below it */
 static uint64_t nr_takeable;                       /* FREE + USER_FREE chunks */
+static uint64_t oom_events;
 static uint64_t reported[MM_MAX_CHUNKS / 64];      /* free since reported (page reporting) */
 #define REPORTED(c) (reported[(c) / 64] >> ((c) % 64) & 1)
 
@@ -235,14 +237,22 @@ int64_t mm__alloc_user(uint64_t bytes)
 
 	if (!bytes || bytes > (uint64_t)MM_MAX_CHUNKS << CHUNK_SHIFT)
 		return bytes ? -L1G_ENOMEM : -L1G_EINVAL;
-	spin__lock(&mm_lock);
-	c = find_run(n, true);
-	if (c >= 0) {
-		take_chunks((uint64_t)c, n, CH_UBIG_TAIL, true);
-		chunk_state[c] = CH_UBIG;
-		chunk_run[c] = (uint32_t)n;
+	for (;;) {
+		spin__lock(&mm_lock);
+		c = find_run(n, true);
+		if (c >= 0) {
+			take_chunks((uint64_t)c, n, CH_UBIG_TAIL, true);
+			chunk_state[c] = CH_UBIG;
+			chunk_run[c] = (uint32_t)n;
+		}
+		spin__unlock(&mm_lock);
+		/* Before failing, the balloon may give memory back (deflate on OOM).
+		 * Chunks it returns need not be contiguous: retry while it makes progress. */
+		if (c >= 0 || !balloon__deflate_on_oom(n << CHUNK_SHIFT))
+			break;
 	}
-	spin__unlock(&mm_lock);
+	if (c < 0)
+		__atomic_fetch_add(&oom_events, 1, __ATOMIC_RELAXED);
 	return c < 0 ? -L1G_ENOMEM : c << CHUNK_SHIFT;
 }
 
@@ -304,24 +314,33 @@ uint64_t mm__pool_free_bytes(void)
 	return frames << PAGE_SHIFT;
 }
 
-unsigned int mm__balloon_claim(uint32_t *chunks, unsigned int max)
+/* Chunks in state from, highest first, into chunks[n..max); caller holds mm_lock. */
+static unsigned int claim_state(uint8_t from, uint8_t to, uint32_t *chunks, unsigned int n,
+				unsigned int max)
 {
-	unsigned int n = 0;
-
-	spin__lock(&mm_lock);
 	for (uint64_t c = hi_end; c-- > lo_first && n < max && nr_takeable;) {
 		if (c == MM_LOW_CHUNKS - 1 && lo_end < MM_LOW_CHUNKS) {
 			c = lo_end; /* skip the hole: c-- follows */
 			continue;
 		}
-		if (!chunk_in_ram(c))
+		if (!chunk_in_ram(c) || chunk_state[c] != from)
 			continue;
-		if (chunk_state[c] != CH_FREE && chunk_state[c] != CH_USER_FREE)
-			continue;
-		chunk_state[c] = chunk_state[c] == CH_FREE ? CH_BALLOONED : CH_BALLOONED_USER;
+		chunk_state[c] = to;
 		nr_takeable--;
 		chunks[n++] = (uint32_t)c;
 	}
+	return n;
+}
+
+unsigned int mm__balloon_claim(uint32_t *chunks, unsigned int max)
+{
+	unsigned int n;
+
+	spin__lock(&mm_lock);
+	/* Freed user chunks first: they were used, so the host holds memory for
+	 * them; a FREE chunk may never have been touched and gives it nothing. */
+	n = claim_state(CH_USER_FREE, CH_BALLOONED_USER, chunks, 0, max);
+	n = claim_state(CH_FREE, CH_BALLOONED, chunks, n, max);
 	if (free_hint < hi_end && !takeable(free_hint, true))
 		advance_hint();
 	spin__unlock(&mm_lock);
@@ -363,4 +382,9 @@ unsigned int mm__free_unreported(uint32_t *chunks, unsigned int max)
 	}
 	spin__unlock(&mm_lock);
 	return n;
+}
+
+uint64_t mm__oom_events(void)
+{
+	return __atomic_load_n(&oom_events, __ATOMIC_RELAXED);
 }

@@ -77,13 +77,16 @@ int mm__free_user(uint64_t addr);
 bool mm__user_ok(uint64_t addr, uint64_t len);
 /* Free chunks mm__alloc_user could still take, in bytes. */
 uint64_t mm__user_free_bytes(void);
+/* Allocations that failed for want of memory (after the balloon gave back what it could). */
+uint64_t mm__oom_events(void);
 /* Free 4 KiB frames inside the frame pools, in bytes. */
 uint64_t mm__pool_free_bytes(void);
 
 /*
- * Balloon support (kernel/balloon.c). Claim up to max free chunks (FREE or
- * USER_FREE), highest first, into chunks[]: they become BALLOONED and are
- * never handed out until released. Returns how many.
+ * Balloon support (kernel/balloon.c). Claim up to max free chunks into
+ * chunks[], freed user chunks first (the host holds memory for them), then
+ * never-used ones, highest first: they become BALLOONED and are never
+ * handed out until released. Returns how many.
  */
 unsigned int mm__balloon_claim(uint32_t *chunks, unsigned int max);
 /* Give claimed chunks back to the allocator (as they were: FREE or USER_FREE). */

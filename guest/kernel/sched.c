@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "include/uapi.h"
+#include "kernel/balloon.h"
 #include "kernel/console.h"
 #include "kernel/mm.h"
 #include "kernel/pvops.h"
@@ -258,8 +259,10 @@ void sched__sleep_until(struct task *t, uint64_t tick)
 void sched__tick(struct cpu *c)
 {
 	c->ticks++;
-	if (c->index == 0)
+	if (c->index == 0) {
 		sched__ticks++;
+		balloon__tick();
+	}
 	while (c->sleepers && c->sleepers->wake_tick <= sched__ticks) {
 		struct task *t = c->sleepers;
 

@@ -13,6 +13,7 @@
  */
 #include "include/uapi.h"
 #include "arch/x86/gdt.h"
+#include "kernel/balloon.h"
 #include "kernel/console.h"
 #include "kernel/mm.h"
 #include "kernel/pvops.h"
@@ -101,6 +102,7 @@ static int64_t sys_info(uint64_t ptr)
 		.tsc_khz = kernel__start_info->tsc_khz,
 		.boot_tsc = kernel__boot_tsc,
 		.user_free = mm__user_free_bytes(),
+		.balloon_bytes = balloon__chunks() << CHUNK_SHIFT,
 		.nr_cpus = nr_cpus,
 		.hz = sched__hz,
 		.mode = kernel__start_info->mode,

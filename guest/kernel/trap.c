@@ -35,6 +35,7 @@
 
 #include "include/uapi.h"
 #include "arch/x86/gdt.h"
+#include "kernel/balloon.h"
 #include "kernel/console.h"
 #include "kernel/mm.h"
 #include "kernel/pvops.h"
@@ -108,8 +109,12 @@ static struct trap_frame *event(struct cpu *c, struct task *cur, struct trap_fra
 {
 	bool nested = !x86__from_user(f) && cur != c->idle;
 
-	if (pvops__pv_take_events() & L1_EVT_TIMER)
+	uint32_t bits = pvops__pv_take_events();
+
+	if (bits & L1_EVT_TIMER)
 		sched__tick(c);
+	if (bits & L1_EVT_BALLOON)
+		balloon__work();
 	if (!nested)
 		return sched__resume(c, cur);
 	/* On top of a system call: its frame (from the task, so at the top of
@@ -130,6 +135,10 @@ struct trap_frame *trap__dispatch(struct trap_frame *f)
 	case VEC_TIMER:
 		pv_ops.timer.eoi();
 		sched__tick(c);
+		break;
+	case VEC_BALLOON:
+		pv_ops.timer.eoi();
+		balloon__work();
 		break;
 	case VEC_SYSCALL:
 		syscall__dispatch(cur, f);

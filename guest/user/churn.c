@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * DOC: workload=churn peak=SIZE [hold=0] [seconds=10] [seed=1]: touch a
- * peak of memory, give most of it back to the kernel, keep the rest alive.
+ * DOC: workload=churn peak=SIZE [hold=0] [seconds=10] [seed=1] [touch_balloon=0]:
+ * touch a peak of memory, give most of it back to the kernel, keep the rest
+ * alive. touch_balloon=1 is the hostile case: after the free phase the kernel
+ * reads and writes a chunk it gave to the balloon; it must read zeros.
  *
  * The classic guest whose freed memory the host still holds until a balloon
  * takes it (issue 6). A run has three phases:
@@ -12,7 +14,8 @@
  *   free     every region but HOLD / 2 MiB of them goes back with
  *            SYS_MEM_FREE. The kept ones are spread evenly over the peak, so
  *            the freed memory is scattered the way a real guest's is. The
- *            kernel's free frames (SYS_INFO user_free / 4 KiB) are read just
+ *            kernel's free frames (SYS_INFO user_free plus what is in the
+ *            balloon, / 4 KiB) are read just
  *            before and after; with no task running in between, the
  *            difference must be exactly the frames freed.
  *   hold     at every whole second (TSC) all of HOLD is verified once more
@@ -33,10 +36,11 @@
 #define FRAME      ((uint64_t)4096)
 #define STALL      10                /* seconds a round may be late before we say so */
 
-static const char *const churn_keys[] = { "peak", "hold", "seconds", "seed", NULL };
+static const char *const churn_keys[] = { "peak", "hold", "seconds", "seed", "touch_balloon",
+					  NULL };
 
 struct churn {
-	uint64_t peak, hold, seconds, seed;
+	uint64_t peak, hold, seconds, seed, touch_balloon;
 	uint64_t nregions, nhold;
 	uint64_t *regions;               /* region addresses; 0 once freed */
 	uint64_t list;                   /* SYS_MEM_ALLOC region holding `regions` */
@@ -60,7 +64,8 @@ static uint64_t free_frames(void)
 	struct l1g_info info;
 
 	sys__info(&info);
-	return info.user_free / FRAME;
+	/* the balloon may take freed chunks at any tick: they still came back */
+	return (info.user_free + info.balloon_bytes) / FRAME;
 }
 
 /* Verify every region still held; returns mismatching words. */
@@ -93,7 +98,8 @@ static int parse(const struct args *a, struct churn *c)
 	if (args__size(a, "peak", 0, REGION, 1ull << 46, &c->peak) ||
 	    args__size(a, "hold", 0, 0, 1ull << 46, &c->hold) ||
 	    args__u64(a, "seconds", 10, 0, 86400, &c->seconds) ||
-	    args__u64(a, "seed", 1, 0, UINT64_MAX, &c->seed))
+	    args__u64(a, "seed", 1, 0, UINT64_MAX, &c->seed) ||
+	    args__u64(a, "touch_balloon", 0, 0, 1, &c->touch_balloon))
 		return -1;
 	if (c->peak % REGION || c->hold % REGION) {
 		args__bad("peak=%lu hold=%lu: both must be multiples of 2M (the kernel's chunk)",
@@ -105,9 +111,12 @@ static int parse(const struct args *a, struct churn *c)
 		return -1;
 	}
 	/* The region list takes one more chunk (it needs 8 bytes per region). */
-	if (c->peak + ((c->peak / REGION * 8 + REGION - 1) / REGION) * REGION > user__info.user_free) {
+	/* (memory in the balloon counts: the kernel takes it back before an OOM) */
+	if (c->peak + ((c->peak / REGION * 8 + REGION - 1) / REGION) * REGION >
+	    user__info.user_free + user__info.balloon_bytes) {
 		args__bad("peak=%lu is more than the %lu bytes the guest can hand out (with %lu MiB RAM)",
-			  c->peak, user__info.user_free, user__info.mem_bytes >> 20);
+			  c->peak, user__info.user_free + user__info.balloon_bytes,
+			  user__info.mem_bytes >> 20);
 		return -1;
 	}
 	c->nregions = c->peak / REGION;
@@ -147,6 +156,28 @@ static void sleep_until_tsc(uint64_t deadline)
 		sys__sleep_until(sys__ticks() + 1);
 }
 
+/* The hostile case: wait (up to STALL s) for the balloon to hold memory, then
+ * have the kernel read and write a given-back chunk; it must read zeros. */
+static void touch_balloon(struct result *r, uint64_t tsc_per_sec)
+{
+	struct l1g_info info;
+	uint64_t until = cpu__rdtsc() + STALL * tsc_per_sec;
+	int64_t n;
+
+	do {
+		sys__info(&info);
+		if (info.balloon_bytes)
+			break;
+		sleep_until_tsc(cpu__rdtsc() + tsc_per_sec / 10);
+	} while (cpu__rdtsc() < until);
+	n = sys__ktest(L1G_KTEST_BALLOON_TOUCH);
+	printf("churn: balloon_touch balloon_bytes=%lu nonzero_bytes=%ld\n", info.balloon_bytes, n);
+	if (n < 0)
+		result__fail(r, "touch_balloon=1: the balloon stayed empty for %d s", STALL);
+	else if (n)
+		result__fail(r, "touch_balloon=1: given-back frames read %ld nonzero bytes", n);
+}
+
 static enum workload_result churn_run(const struct args *a, struct result *r)
 {
 	static struct churn c;
@@ -177,6 +208,9 @@ static enum workload_result churn_run(const struct args *a, struct result *r)
 	if (after - before != (c.peak - c.hold) / FRAME)
 		result__fail(r, "the kernel got %lu frames back, %lu were freed", after - before,
 			     (c.peak - c.hold) / FRAME);
+
+	if (c.touch_balloon)
+		touch_balloon(r, tsc_per_sec);
 
 	t0 = cpu__rdtsc();
 	for (uint64_t rd = 1; !c.seconds || rd <= c.seconds; rd++) {

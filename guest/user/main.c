@@ -120,7 +120,9 @@ static int split(char *s, struct args *a)
 
 static bool key_known(const struct workload *w, const char *key)
 {
-	if (!strcmp(key, "workload") || !strcmp(key, "hz") || !strcmp(key, "pv_tables"))
+	/* the kernel's own: balloon=pv|virtio and the virtio-mmio device description */
+	if (!strcmp(key, "workload") || !strcmp(key, "hz") || !strcmp(key, "pv_tables") ||
+	    !strcmp(key, "balloon") || !strcmp(key, "virtio_mmio.device"))
 		return true;
 	for (const char *const *k = w->keys; k && *k; k++)
 		if (!strcmp(*k, key))
