@@ -108,6 +108,7 @@
 #define DESC_F_WRITE       2u
 #define AVAIL_F_NO_INTERRUPT 1u
 #define POLL_SPINS         1000000u
+#define NEEDS_RESET_EVERY  65536u
 
 #define Q_INFLATE 0
 #define Q_DEFLATE 1
@@ -374,9 +375,12 @@ static void vq_kick(struct vq *q, unsigned int n)
 }
 
 /*
- * Wait for the n buffers vq_kick just made available. Returns n, or after
- * POLL_SPINS without them how many of descriptors 0, 1, ... came back in a
- * row (the device is then failed).
+ * Wait for the n buffers vq_kick just made available. Returns n, or, after
+ * POLL_SPINS without them or when the device wants a reset (it then ignores
+ * notifications), how many of descriptors 0, 1, ... came back in a row (the
+ * device is then failed). Status is read at the first miss and every
+ * NEEDS_RESET_EVERY spins: a device that answers on the notify costs no
+ * read at all.
  */
 static unsigned int vq_wait(struct vq *q, unsigned int n)
 {
@@ -391,6 +395,8 @@ static unsigned int vq_wait(struct vq *q, unsigned int n)
 			q->last_used = idx;
 			return n;
 		}
+		if (spin % NEEDS_RESET_EVERY == 0 && needs_reset())
+			break;
 		cpu_relax();
 	}
 	for (uint16_t i = start; i != idx; i++) {
@@ -400,7 +406,7 @@ static unsigned int vq_wait(struct vq *q, unsigned int n)
 			back |= 1ull << id;
 	}
 	q->last_used = idx;
-	if (!needs_reset()) {
+	if (!dev.failed) {
 		console__printf("virtio-balloon: queue %u returned %u of %u buffers\n",
 				q->index, (uint16_t)(idx - start), n);
 		fail("the device does not answer");
