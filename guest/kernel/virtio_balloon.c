@@ -625,22 +625,28 @@ static bool reset(void)
 	return false;
 }
 
-/* Probe and bring the device up to DRIVER_OK. 0 or a negative code. */
-static int start_device(void)
+/* Is there a virtio-mmio v2 balloon at dev.base? */
+static bool probe(void)
 {
 	uint32_t magic = rd(VM_MAGIC), version = rd(VM_VERSION), id = rd(VM_DEVICE_ID);
+
+	if (magic == VIRTIO_MMIO_MAGIC && version == 2 && id == VIRTIO_ID_BALLOON)
+		return true;
+	console__printf("virtio-balloon: no virtio-mmio v2 balloon at %#lx (magic %#x, version %u, "
+			"device id %u; want %#x, 2, %u)\n", dev.base, magic, version, id,
+			VIRTIO_MMIO_MAGIC, VIRTIO_ID_BALLOON);
+	return false;
+}
+
+/* Bring the probed device up to DRIVER_OK. 0 or a negative code. */
+static int start_device(void)
+{
 	uint32_t status;
 	uint64_t offered, want = 1ull << F_STATS_VQ | 1ull << F_DEFLATE_ON_OOM |
 				 1ull << F_PAGE_REPORTING;
 	uint16_t next = Q_STATS;
 	int rc;
 
-	if (magic != VIRTIO_MMIO_MAGIC || version != 2 || id != VIRTIO_ID_BALLOON) {
-		console__printf("virtio-balloon: no virtio-mmio v2 balloon at %#lx (magic %#x, "
-				"version %u, device id %u; want %#x, 2, %u)\n", dev.base, magic,
-				version, id, VIRTIO_MMIO_MAGIC, VIRTIO_ID_BALLOON);
-		return -L1G_EINVAL;
-	}
 	if (!reset()) {
 		console__printf("virtio-balloon: the device does not reset\n");
 		return -L1G_EINVAL;
@@ -696,6 +702,10 @@ int balloon_virtio__init(const char *cmdline)
 	}
 	if (!parse_device(cmdline))
 		return -L1G_EINVAL;
+	if (!probe()) {
+		dev.base = 0; /* not ours: the interrupt handler leaves it alone */
+		return -L1G_EINVAL;
+	}
 	rc = start_device();
 	if (rc < 0) {
 		wr(VM_STATUS, ST_FAILED); /* §3.1.1: tell the device we gave up */
