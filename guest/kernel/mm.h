@@ -33,6 +33,13 @@ uint64_t paging__init(const struct l1_start_info *si, uint64_t image_end,
 void paging__load(void);
 /* Make chunks [first, first + n) user-accessible or supervisor-only (local flush). */
 void paging__set_user(uint64_t first, uint64_t n, bool user);
+/*
+ * Map the 2 MiB of the MMIO hole holding gpa (uncached, supervisor-only)
+ * unless it is mapped already (the LAPIC and doorbell chunks keep their
+ * flags). False in shadow mode or when gpa is not in [L1_RAM_HOLE_START,
+ * 4 GiB). Boot, CPU 0.
+ */
+bool paging__map_mmio(uint64_t gpa);
 /* Would CPL3 be allowed this access now? (tells stale-TLB faults from real ones) */
 bool paging__user_may_access(uint64_t va, bool write);
 

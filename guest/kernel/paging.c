@@ -8,7 +8,9 @@
  * Upper levels are user+writable and the PDE decides. The LAPIC page is
  * mapped uncached and supervisor-only; the doorbell page uncached and user,
  * so CPL3 code can reach the host through it later. Everything else in the
- * hole below 4 GiB stays unmapped. Every write goes through pv_ops.mmu.
+ * hole below 4 GiB stays unmapped until a driver asks for it
+ * (paging__map_mmio: the IOAPIC, a virtio-mmio window). Every write goes
+ * through pv_ops.mmu.
  *
  * Shadow mode uses paging_pv.c's 4 KiB map instead; there every page is
  * user-accessible already, so paging__set_user has nothing to do.
@@ -76,6 +78,18 @@ void paging__set_user(uint64_t first, uint64_t n, bool user)
 	}
 	for (uint64_t c = first; c < first + n; c++)
 		pv_ops.mmu.flush_page(c << CHUNK_SHIFT);
+}
+
+bool paging__map_mmio(uint64_t gpa)
+{
+	uint64_t *pde = pde_of(gpa >> CHUNK_SHIFT);
+
+	if (pvops__shadow || gpa < L1_RAM_HOLE_START || gpa >= L1_RAM_HIGH_START)
+		return false;
+	if (!(*pde & PTE_P)) /* not present: no CPU can have it cached, no flush */
+		pv_ops.mmu.set_pte(pde, (gpa & ~(CHUNK_SIZE - 1)) | PDE_RAM | PTE_PCD | PTE_PWT);
+	pv_ops.mmu.commit();
+	return true;
 }
 
 bool paging__user_may_access(uint64_t va, bool write)

@@ -40,6 +40,7 @@
 #include "kernel/mm.h"
 #include "kernel/pvops.h"
 #include "kernel/trap.h"
+#include "kernel/virtio_balloon.h"
 #include "lib/printf.h"
 
 static const char *const exception_names[32] = {
@@ -135,6 +136,9 @@ struct trap_frame *trap__dispatch(struct trap_frame *f)
 	case VEC_TIMER:
 		pv_ops.timer.eoi();
 		sched__tick(c);
+		break;
+	case VEC_VIRTIO:
+		virtio_balloon__irq(); /* acks the device, then EOI */
 		break;
 	case VEC_BALLOON:
 		pv_ops.timer.eoi();

@@ -153,6 +153,7 @@ trap_stub_\name:
 	STUB 30, 30, 1
 	STUB 31, 31, 0
 	STUB timer, VEC_TIMER, 0
+	STUB virtio, VEC_VIRTIO, 0
 	STUB balloon, VEC_BALLOON, 0
 	STUB syscall, VEC_SYSCALL, 0
 	STUB resched, VEC_RESCHED, 0
@@ -174,6 +175,7 @@ trap__stub_table:
 	.quad trap_stub_\v, \v
 	.endr
 	.quad trap_stub_timer, VEC_TIMER
+	.quad trap_stub_virtio, VEC_VIRTIO
 	.quad trap_stub_balloon, VEC_BALLOON
 	.quad trap_stub_syscall, VEC_SYSCALL
 	.quad trap_stub_resched, VEC_RESCHED

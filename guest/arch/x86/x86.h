@@ -43,6 +43,7 @@
 #define VEC_PF       14
 #define VEC_EVENT    32   /* shadow mode: l1vmm's event upcall (L1_EVENT_VECTOR) */
 #define VEC_TIMER    0x30
+#define VEC_VIRTIO   0x32 /* ept mode: the virtio-mmio balloon (IOAPIC, level) */
 #define VEC_BALLOON  0x33 /* ept mode: the PV balloon event (l1vmm sends an MSI) */
 #define VEC_SYSCALL  0x80 /* int $0x80, the only DPL3 gate */
 #define VEC_KYIELD   0x81 /* never raised by an instruction: sched__kyield() fakes it */
