@@ -42,12 +42,27 @@ void balloon__destroy(struct balloon *b)
 	pthread_mutex_destroy(&b->lock);
 }
 
-void balloon__attach(struct balloon *b, const char *device, void (*notify)(void *ctx), void *ctx)
+int balloon__attach(struct balloon *b, const char *device, void (*notify)(void *ctx), void *ctx)
+{
+	int rc = -ENOSPC;
+	pthread_mutex_lock(&b->lock);
+	for (unsigned i = 0; i < BALLOON_MAX_DEVICES && rc; i++)
+		if (!b->notify[i].fn) {
+			b->notify[i].fn = notify;
+			b->notify[i].ctx = ctx;
+			b->device = device;
+			rc = 0;
+		}
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
+void balloon__detach(struct balloon *b, void *ctx)
 {
 	pthread_mutex_lock(&b->lock);
-	b->device = device;
-	b->notify = notify;
-	b->notify_ctx = ctx;
+	for (unsigned i = 0; i < BALLOON_MAX_DEVICES; i++)
+		if (b->notify[i].ctx == ctx)
+			b->notify[i].fn = NULL, b->notify[i].ctx = NULL;
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -259,11 +274,12 @@ void balloon__set_target(struct balloon *b, uint64_t frames)
 		b->move_frames = 0;
 		b->c.target_changes++;
 	}
-	void (*notify)(void *) = b->notify;
-	void *ctx = b->notify_ctx;
+	__typeof__(b->notify) notify;
+	memcpy(notify, b->notify, sizeof(notify));
 	pthread_mutex_unlock(&b->lock);
-	if (changed && notify)
-		notify(ctx);
+	for (unsigned i = 0; changed && i < BALLOON_MAX_DEVICES; i++)
+		if (notify[i].fn)
+			notify[i].fn(notify[i].ctx);
 }
 
 void balloon__set_guest_stats(struct balloon *b, const uint64_t *val, uint32_t present)

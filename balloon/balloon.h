@@ -31,6 +31,8 @@
 
 #include "mmu/p2m.h"
 
+#define BALLOON_MAX_DEVICES 2 /* PV and virtio: the guest picks one */
+
 /* How a VM's frames are released: the backend of its mode. */
 struct balloon_mem {
 	struct p2m *p2m;
@@ -79,16 +81,21 @@ struct balloon {
 	struct balloon_counters c;
 	struct balloon_guest_stats gs;
 	char last_refusal[128];      /* why the last extent or request was refused */
-	void (*notify)(void *ctx);   /* the device: tell the guest the target changed */
-	void *notify_ctx;
+	struct {                     /* the devices: tell the guest the target changed */
+		void (*fn)(void *ctx);
+		void *ctx;
+	} notify[BALLOON_MAX_DEVICES];
 };
 
 /* 0 or -errno. mem is copied. */
 int balloon__init(struct balloon *b, const struct balloon_mem *mem);
 void balloon__destroy(struct balloon *b);
 
-/* The device that talks to the guest; notify(ctx) on every target change. */
-void balloon__attach(struct balloon *b, const char *device, void (*notify)(void *ctx), void *ctx);
+/* A device that talks to the guest: notify(ctx) on every target change
+ * (at most BALLOON_MAX_DEVICES; -ENOSPC). device becomes b->device. */
+int balloon__attach(struct balloon *b, const char *device, void (*notify)(void *ctx), void *ctx);
+/* Remove the device attached with ctx. */
+void balloon__detach(struct balloon *b, void *ctx);
 
 /*
  * The guest gives back n extents of 2^order frames starting at gfns[i]

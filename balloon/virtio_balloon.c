@@ -301,7 +301,7 @@ void virtio_balloon__destroy(struct virtio_balloon *d)
 {
 	if (!d)
 		return;
-	balloon__attach(d->b, NULL, NULL, NULL);
+	balloon__detach(d->b, d);
 	virtio_mmio__destroy(&d->t);
 	free(d);
 }

@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 
 #include "balloon/balloon.h"
+#include "balloon/virtio_balloon.h"
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vcpu.h"
 #include "l1vmm/vm.h"
@@ -198,6 +199,44 @@ static void hypercall_read(void *opaque, uint64_t offset, void *data, unsigned s
 const struct bus_dev_ops balloon_host__hypercall_ops = { .read = hypercall_read,
 							  .write = hypercall_write };
 
+/* ---- the virtio-balloon device (ept mode) ---- */
+
+static void *virtio_gpa_ptr(void *ctx, uint64_t gpa, uint64_t len)
+{
+	struct vm *vm = ctx;
+	return ept__gpa_ptr(vm->ram, gpa, len);
+}
+
+static void virtio_set_irq(void *ctx, bool level)
+{
+	struct vm *vm = ctx;
+	struct kvm_irq_level irq = { .irq = L1_VIRTIO_BALLOON_IRQ, .level = level };
+	if (ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0)
+		__atomic_fetch_add(&vm->balloon_event_errors, 1, __ATOMIC_RELAXED);
+}
+
+static const struct bus_dev_ops virtio_ops = { .read = virtio_mmio__read,
+						.write = virtio_mmio__write };
+
+/* Page sharing is off for a VM with a balloon (refuse()), so the device may
+ * write guest RAM through plain ept__gpa_ptr() (virtq.h's caveat). */
+static int create_virtio(struct vm *vm, char *err, size_t errlen)
+{
+	struct virtq_mem mem = { .gpa_ptr = virtio_gpa_ptr, .ctx = vm };
+	vm->virtio_balloon = virtio_balloon__create(vm->balloon, &mem, virtio_set_irq, vm);
+	if (!vm->virtio_balloon) {
+		snprintf(err, errlen, "out of memory for the virtio-balloon device");
+		return -1;
+	}
+	int rc = bus__register(&vm->mmio, L1_VIRTIO_BALLOON_GPA, L1_VIRTIO_BALLOON_SIZE, &virtio_ops,
+			       virtio_balloon__transport(vm->virtio_balloon), "virtio-balloon");
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot place the virtio-balloon device: %s", strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- life cycle ---- */
 
 int balloon_host__create(struct vm *vm, char *err, size_t errlen)
@@ -223,6 +262,7 @@ int balloon_host__create(struct vm *vm, char *err, size_t errlen)
 	if (!vm->shadow) {
 		memset(vm->shared_info, 0, sizeof(*vm->shared_info));
 		p2m__set_range(&vm->ram->p2m, VM_SHARED_INFO_GPA / PAGE, 1, P2M_PRIVATE);
+		return create_virtio(vm, err, errlen);
 	}
 	return 0;
 }
@@ -231,6 +271,9 @@ void balloon_host__destroy(struct vm *vm)
 {
 	if (!vm->balloon)
 		return;
+	if (vm->virtio_balloon)
+		virtio_balloon__destroy(vm->virtio_balloon);
+	vm->virtio_balloon = NULL;
 	balloon__destroy(vm->balloon);
 	free(vm->balloon);
 	vm->balloon = NULL;

@@ -13,7 +13,11 @@
  * shared_info.balloon, the event is L1_EVT_BALLOON on vCPU 0 (shadow) or an
  * MSI at the vector the guest chose (ept), and L1_HC_BALLOON arrives as a
  * shadow hypercall or, in ept mode, through the hypercall doorbell register.
- * The virtio-balloon device (balloon/virtio_balloon.h) is added in ept mode.
+ * The virtio-balloon device (balloon/virtio_balloon.h) is added in ept mode,
+ * at L1_VIRTIO_BALLOON_GPA on IOAPIC pin L1_VIRTIO_BALLOON_IRQ, described to
+ * the guest the way Linux takes it on its command line
+ * (BALLOON_HOST_VIRTIO_CMDLINE, appended by vm.c). Shadow-mode guests are PV
+ * by construction and use the PV balloon.
  *
  * Page sharing and ballooning exclude each other per VM: a VM whose memory
  * l1vmm's dedup engine manages refuses balloon requests (one refusal line
@@ -30,6 +34,9 @@
 
 struct vm;
 struct pv_mem;
+
+/* What vm.c appends to the command line of a guest with the virtio device. */
+#define BALLOON_HOST_VIRTIO_CMDLINE " virtio_mmio.device=4K@0xd0001000:5"
 
 /* Where the shared-info page lives in every l1vmm-protocol guest. */
 #define VM_SHARED_INFO_GPA 0x6000ull

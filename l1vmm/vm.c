@@ -14,6 +14,10 @@
 #include "l1vmm/vcpu.h"
 #include "pvops/l1vmm_abi.h"
 
+#include "balloon/virtio_balloon.h"
+_Static_assert(L1_VIRTIO_BALLOON_GPA == 0xd0001000ull && L1_VIRTIO_BALLOON_IRQ == 5 &&
+	       L1_VIRTIO_BALLOON_SIZE == 4096, "BALLOON_HOST_VIRTIO_CMDLINE describes the device");
+
 #define KVM_TSS_GPA 0xfffbd000ull /* 3 pages KVM needs on VMX hosts, inside the hole */
 #define KICK_RETRY_SECONDS 0.05
 #define APIC_BUS_HZ 1000000000ull /* KVM's default: 1 ns per LAPIC timer tick */
@@ -74,13 +78,17 @@ static uint64_t tsc_khz(const struct vm *vm)
 
 static int write_boot_data(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
 {
-	size_t len = strlen(cfg->cmdline);
+	char cmdline[L1_CMDLINE_MAX + sizeof(BALLOON_HOST_VIRTIO_CMDLINE)];
+	snprintf(cmdline, sizeof(cmdline), "%s%s", cfg->cmdline,
+		 vm->virtio_balloon ? BALLOON_HOST_VIRTIO_CMDLINE : "");
+	size_t len = strlen(cmdline);
 	if (len >= L1_CMDLINE_MAX) {
-		snprintf(err, errlen, "guest command line is %zu bytes, the limit is %u",
-			 len, L1_CMDLINE_MAX - 1);
+		snprintf(err, errlen, "guest command line is %zu bytes%s, the limit is %u", len,
+			 vm->virtio_balloon ? " with the virtio-balloon description" : "",
+			 L1_CMDLINE_MAX - 1);
 		return -1;
 	}
-	if (!ept__write(vm->ram, L1_CMDLINE_GPA, cfg->cmdline, len + 1)) {
+	if (!ept__write(vm->ram, L1_CMDLINE_GPA, cmdline, len + 1)) {
 		snprintf(err, errlen, "guest memory too small for the command line");
 		return -1;
 	}

@@ -38,6 +38,7 @@ enum vm_end {
 
 struct dedup_host;
 struct balloon;
+struct virtio_balloon;
 struct l1_shared_info;
 
 struct vm_config {
@@ -76,6 +77,7 @@ struct vm {
 	int dedup_kind;           /* its engine in dedup_host.c; -1: KSM */
 	void *dedup_priv;         /* the dedup backend's per-VM state */
 	struct balloon *balloon;  /* l1vmm-protocol guests (balloon_host.h), else NULL */
+	struct virtio_balloon *virtio_balloon; /* ept mode, with balloon; else NULL */
 	struct l1_shared_info *shared_info; /* in guest RAM, with balloon; the guest writes it */
 	uint64_t balloon_event_errors; /* atomic: ept balloon events KVM refused */
 	struct boot_image image;

@@ -66,13 +66,6 @@ void balloon__init(const char *cmdline)
 		console__printf("balloon: the %s driver did not start (%d): no balloon\n", which, rc);
 }
 
-/* TEMPORARY until the virtio driver lands (kernel/virtio_balloon.c). */
-__attribute__((weak)) int balloon_virtio__init(const char *cmdline)
-{
-	(void)cmdline;
-	return -38;
-}
-
 void balloon__register(const struct balloon_driver *d)
 {
 	spin__lock(&balloon_lock);
