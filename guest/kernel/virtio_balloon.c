@@ -255,7 +255,8 @@ static bool parse_num(const char **sp, uint64_t *out, bool suffix)
 	return true;
 }
 
-/* virtio_mmio.device=<size>@<base>:<irq>[:<id>] → dev.base, dev.irq; false if absent or bad. */
+/* The first virtio_mmio.device=<size>@<base>:<irq>[:<id>] → dev.base, dev.irq, and the
+ * window mapped; false (with a line) if absent or bad. */
 static bool parse_device(const char *cmdline)
 {
 	static const char key[] = "virtio_mmio.device=";
@@ -293,7 +294,7 @@ static bool parse_device(const char *cmdline)
 				size, base, irq, VM_CONFIG_END, L1_RAM_HOLE_START, IOAPIC_PINS);
 		return false;
 	}
-	if (!paging__map_mmio(base) || !paging__map_mmio(base + size - 1)) {
+	if (!paging__map_mmio(base) || !paging__map_mmio(base + VM_CONFIG_END - 1)) {
 		console__printf("virtio-balloon: cannot map the window at %#lx\n", base);
 		return false;
 	}
