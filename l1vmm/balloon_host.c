@@ -237,6 +237,20 @@ static int create_virtio(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+const char *balloon_host__driver(struct vm *vm)
+{
+	if (vm->shared_info && (__atomic_load_n(&vm->shared_info->balloon.flags, __ATOMIC_ACQUIRE) &
+				L1_BALLOON_G_READY))
+		return "pv";
+	if (vm->virtio_balloon) {
+		struct virtio_balloon_state st;
+		virtio_balloon__state(vm->virtio_balloon, &st);
+		if (st.t.status & VIRTIO_STATUS_DRIVER_OK)
+			return "virtio";
+	}
+	return "none";
+}
+
 /* ---- life cycle ---- */
 
 int balloon_host__create(struct vm *vm, char *err, size_t errlen)

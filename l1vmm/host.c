@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "l1vmm/builtin.h"
+#include "l1vmm/balloon_ctl.h"
 #include "l1vmm/dedup_host.h"
 #include "l1vmm/kvm.h"
 #include "l1vmm/shadow_vm.h"
@@ -311,7 +312,8 @@ static void report(struct host_vm *h)
 
 /* Create, run and report every VM; the process exit status. */
 static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_events *ev,
-		   double timeout, struct dedup_host *dedup, volatile sig_atomic_t *stop_signal)
+		   double timeout, struct dedup_host *dedup, struct balloon_ctl *balloon,
+		   volatile sig_atomic_t *stop_signal)
 {
 	char err[512];
 	const char *dev = getenv("L1VMM_KVM_DEVICE"); /* tests point it elsewhere */
@@ -355,7 +357,13 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 			status = EXIT_USAGE;
 		}
 	}
-	if (status == 0 && dedup_host__start(dedup, err, sizeof(err)) < 0) {
+	for (unsigned i = 0; status == 0 && i < n; i++)
+		if (balloon_ctl__add_vm(balloon, &vms[i].vm, err, sizeof(err)) < 0) {
+			fprintf(stderr, "l1vmm: %s: %s\n", vms[i].vm.name, err);
+			status = EXIT_USAGE;
+		}
+	if (status == 0 && (dedup_host__start(dedup, err, sizeof(err)) < 0 ||
+			    balloon_ctl__start(balloon, err, sizeof(err)) < 0)) {
 		fprintf(stderr, "l1vmm: %s\n", err);
 		status = EXIT_USAGE;
 	}
@@ -377,6 +385,7 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 				status = vm__exit_status(&vms[i].vm);
 		}
 	}
+	balloon_ctl__stop(balloon);
 	dedup_host__stop(dedup);
 	for (unsigned i = 0; i < n; i++) {
 		if (vms[i].created)
@@ -397,11 +406,13 @@ int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
 	char err[512];
 	struct ctl_tree *tree = ctl__create();
 	struct dedup_host *dedup = dedup_host__create();
-	if (!tree || !dedup || host_ctl__register(tree) < 0 ||
-	    dedup_host__register(dedup, tree) < 0) {
+	struct balloon_ctl *balloon = balloon_ctl__create();
+	if (!tree || !dedup || !balloon || host_ctl__register(tree) < 0 ||
+	    dedup_host__register(dedup, tree) < 0 || balloon_ctl__register(balloon, tree) < 0) {
 		fprintf(stderr, "l1vmm: out of memory for the control tree\n");
 		ctl__destroy(tree);
 		dedup_host__destroy(dedup);
+		balloon_ctl__destroy(balloon);
 		return EXIT_USAGE;
 	}
 	struct ctl_config cc = { 0 };
@@ -440,7 +451,7 @@ int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
 		goto fail;
 	struct host_events ev = { .lock = PTHREAD_MUTEX_INITIALIZER,
 				  .cv = PTHREAD_COND_INITIALIZER };
-	status = run_vms(vms, n, o->multi, &ev, o->timeout, dedup, stop_signal);
+	status = run_vms(vms, n, o->multi, &ev, o->timeout, dedup, balloon, stop_signal);
 	ctl_fuse__unmount(mount);
 	goto out;
 fail:
@@ -457,5 +468,6 @@ out:
 	free(vms);
 	ctl__destroy(tree);
 	dedup_host__destroy(dedup);
+	balloon_ctl__destroy(balloon);
 	return status;
 }

@@ -25,7 +25,7 @@
 
 #include "l1vmm/ctl.h"
 #include "balloon/balloon.h"
-#include "balloon/virtio_balloon.h"
+#include "l1vmm/balloon_ctl.h"
 #include "l1vmm/balloon_host.h"
 #include "l1vmm/dedup_host.h"
 #include "l1vmm/options.h"
@@ -369,20 +369,6 @@ enum balloon_field {
 	B_LAST_REFUSAL, B_DISCARD_CALLS, B_G_TOTAL, B_G_FREE, B_G_AVAIL, B_G_OOM, B_G_AGE,
 };
 
-static const char *driver_in_use(const struct vm *vm)
-{
-	if (vm->shared_info && (__atomic_load_n(&vm->shared_info->balloon.flags, __ATOMIC_ACQUIRE) &
-				L1_BALLOON_G_READY))
-		return "pv";
-	if (vm->virtio_balloon) {
-		struct virtio_balloon_state st;
-		virtio_balloon__state(vm->virtio_balloon, &st);
-		if (st.t.status & VIRTIO_STATUS_DRIVER_OK)
-			return "virtio";
-	}
-	return "none";
-}
-
 static double vm_now(void)
 {
 	struct timespec ts;
@@ -407,7 +393,7 @@ static int show_balloon(void *obj, const struct ctl_entry *e, char *buf, size_t 
 	balloon_host__pull_stats(vm);
 	struct balloon_snapshot s;
 	balloon__snapshot(vm->balloon, &s);
-	const char *device = driver_in_use(vm);
+	const char *device = balloon_host__driver(vm);
 	pthread_mutex_unlock(&vmc->lock);
 	const uint64_t *g = s.gs.val;
 	unsigned long long mib = 1ull << 20, v = 0;
@@ -461,7 +447,9 @@ static int store_balloon_target(void *obj, const struct ctl_entry *e, const unio
 	struct vm_ctl *vmc = obj;
 	pthread_mutex_lock(&vmc->lock);
 	int rc = 0;
-	if (vmc->mem_bytes && (uint64_t)v->i > vmc->mem_bytes >> 20) {
+	if (!balloon_ctl__targets_by_hand()) {
+		rc = -EBUSY; /* balloon/policy is off or auto */
+	} else if (vmc->mem_bytes && (uint64_t)v->i > vmc->mem_bytes >> 20) {
 		rc = -ERANGE;
 	} else {
 		vmc->balloon_target_mb = (uint64_t)v->i;

@@ -176,16 +176,67 @@ def case_oom(a, mnt):
     check(rc == 0, f"l1vmm exited 0 (got {rc})")
 
 
+def case_auto(a, mnt):
+    holds = {"a": 32, "b": 96, "c": 160}
+    cmd = [a.l1vmm, "run", "--timeout", "150"]
+    for name, hold in holds.items():
+        cmd += ["--vm", f"name={name},mem=256M,mode={a.mode},cmdline=\"workload=churn peak=192M "
+                f"hold={hold}M seconds=40 balloon={a.device}\""]
+    cmd += ["--set", "balloon/interval_ms=200"]
+    run = Run(cmd, mnt)
+    for name in holds:
+        check(run.wait_line(f"^\\[{name}\\] churn: peak=.* mismatches=0 ", 90) is not None,
+              f"{name} touched 192M and kept {holds[name]}M")
+    time.sleep(1)
+    idle = {n: run.num(f"vms/{n}/balloon/guest/available_mb") for n in holds}
+    rss = run.rss_anon() // MIB
+    limit = rss - 150
+    print(f"  idle (guest available) {idle}, RssAnon {rss} MiB, host_limit_mb {limit}", flush=True)
+    run.write("balloon/host_limit_mb", limit)
+    run.write("balloon/policy", "auto")
+    t0 = time.monotonic()
+    under = False
+    while time.monotonic() - t0 < 40 and not under:
+        time.sleep(0.2)
+        state, rss_now = run.read("balloon/state"), run.rss_anon() // MIB
+        under = state != "pressure" and run.num("balloon/steps") > 0 and rss_now <= limit
+    print(f"  state {state}, need {run.read('balloon/need_mb')} MiB, RssAnon {rss_now} MiB, "
+          f"reasons {run.read('balloon/reasons')}", flush=True)
+    took = time.monotonic() - t0
+    check(under, f"auto brought the guests' memory under the {limit} MiB limit ({took:.1f} s)")
+    time.sleep(1)
+    got = {n: run.num(f"vms/{n}/balloon/actual_mb") for n in holds}
+    avail = {n: run.num(f"vms/{n}/balloon/guest/available_mb") for n in holds}
+    print(f"  balloons {got} MiB; guests' available memory now {avail}; reasons "
+          f"{run.read('balloon/reasons')}; RssAnon {run.rss_anon() // MIB} MiB", flush=True)
+    check(got["a"] > got["b"] > got["c"],
+          "the guest with the most idle memory gave the most, the least idle the least")
+    margin = 64
+    expect = {n: max(idle[n] - margin, 0) for n in holds}
+    total = sum(expect.values())
+    for n in holds:
+        share = got[n] / max(sum(got.values()), 1)
+        check(abs(share - expect[n] / total) <= 0.12,
+              f"{n}'s share of the squeeze {share:.2f} is its share of idle memory "
+              f"{expect[n] / total:.2f} (+-0.12)")
+        check(avail[n] >= margin - 6,
+              f"{n} kept its working set plus the {margin} MiB margin ({avail[n]} MiB available)")
+    rc = run.finish(150)
+    for name in holds:
+        churn_ok(run, name)
+    check(rc == 0, f"l1vmm exited 0 (got {rc})")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--l1vmm", required=True)
     ap.add_argument("--mode", choices=["ept", "shadow"], required=True)
     ap.add_argument("--device", choices=["pv", "virtio"], default="pv")
-    ap.add_argument("--case", choices=["inflate", "oom"], required=True)
+    ap.add_argument("--case", choices=["inflate", "oom", "auto"], required=True)
     a = ap.parse_args()
     need_kvm()
     with tempfile.TemporaryDirectory(prefix="l1vmm-balloon-") as mnt:
-        {"inflate": case_inflate, "oom": case_oom}[a.case](a, mnt)
+        {"inflate": case_inflate, "oom": case_oom, "auto": case_auto}[a.case](a, mnt)
     if failures:
         print(f"{len(failures)} check(s) failed", flush=True)
         return 1
