@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Balloon rates (issue 6): inflate and deflate, both devices, both modes.
 
-    perf/balloon.py [--build BUILD_DIR] [--reps 3] [--size-mb 1024]
+    perf/balloon.py [--build BUILD_DIR] [--reps 3] [--size-mb 1024] [--pairs ept/pv,...]
 
 For each (mode, device) pair that runs here (virtio-balloon: ept mode only),
 one guest of SIZE + 256 MiB runs workload=churn: it touches SIZE + 128 MiB,
@@ -73,9 +73,11 @@ def main():
     ap.add_argument("--build", default=os.path.join(here, "..", "build"))
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--size-mb", type=int, default=1024)
+    ap.add_argument("--pairs", default="ept/pv,shadow/pv,ept/virtio",
+                    help="mode/device pairs to run, comma-separated")
     a = ap.parse_args()
     table, all_ok = [], True
-    for mode, device in (("ept", "pv"), ("shadow", "pv"), ("ept", "virtio")):
+    for mode, device in (p.split("/") for p in a.pairs.split(",")):
         res = one(a.build, mode, device, a.size_mb, a.reps)
         if res is None:
             all_ok = False
