@@ -103,9 +103,9 @@ static int discard_runs(struct balloon *b, uint64_t *gfns, size_t n, uint64_t fr
 }
 
 /*
- * How many leading extents of gfns are acceptable for a move from state
- * `from` (P2M_BALLOONED for a deflate, anything else for an inflate).
- * Repeats within the call are caught through the copy sorted so far.
+ * How many leading extents of gfns are acceptable: an inflate takes frames
+ * not in the balloon, a deflate frames in it. A gfn repeated within the
+ * call is refused (at most 512 extents: a quadratic scan is cheap).
  */
 static size_t check_extents(struct balloon *b, const uint64_t *gfns, size_t n, unsigned order,
 			    bool inflate)

@@ -369,13 +369,6 @@ enum balloon_field {
 	B_LAST_REFUSAL, B_DISCARD_CALLS, B_G_TOTAL, B_G_FREE, B_G_AVAIL, B_G_OOM, B_G_AGE,
 };
 
-static double vm_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int show_balloon(void *obj, const struct ctl_entry *e, char *buf, size_t len)
 {
 	struct vm_ctl *vmc = obj;
@@ -434,7 +427,7 @@ static int show_balloon(void *obj, const struct ctl_entry *e, char *buf, size_t 
 		if (!s.gs.when)
 			snprintf(buf, len, "none");
 		else
-			snprintf(buf, len, "%.1f", vm_now() - s.gs.when);
+			snprintf(buf, len, "%.1f", vm__now() - s.gs.when);
 		return 0;
 	}
 	snprintf(buf, len, "%llu", v);

@@ -35,7 +35,7 @@ static uint32_t batch[BALLOON_BATCH_CHUNKS];
 static uint64_t nr_held;
 static volatile bool pending;          /* run work at the next tick */
 static uint64_t ticks;
-static uint64_t oom_deflated_frames, starved;
+static uint64_t oom_deflated_frames;
 
 static void work_locked(void);
 
@@ -87,10 +87,8 @@ static void inflate(uint64_t n)
 	if (n > BALLOON_BATCH_CHUNKS)
 		n = BALLOON_BATCH_CHUNKS;
 	got = mm__balloon_claim(batch, (unsigned int)n);
-	if (!got) {
-		starved++; /* nothing free: the balloon waits for memory */
-		return;
-	}
+	if (!got)
+		return; /* nothing free: the balloon waits for memory (the tick polls) */
 	ok = drv->give(batch, got);
 	if (ok > got)
 		ok = got;
