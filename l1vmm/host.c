@@ -292,11 +292,12 @@ static void report(struct host_vm *h)
 		const struct shadow_stats *st = &vm->shadow->g.stats;
 		const struct shadow_stats_vm *sv = &vm->shadow->stats;
 		host_log(LOG_DEBUG, "%s: shadow: %llu traps, %llu bounces, %llu hypercalls (%llu "
-			 "refused), %llu faults, %llu fills, %llu prefetched, %llu table writes, "
+			 "refused), %llu events (%llu deferred), %llu faults, %llu fills, %llu prefetched, %llu table writes, "
 			 "%llu updates; refused: foreign %llu, pt-writable %llu, reserved %llu, "
 			 "va %llu, not-pt %llu, too-many %llu, bad-write %llu", vm->name,
 			 (unsigned long long)sv->traps, (unsigned long long)sv->bounces,
 			 (unsigned long long)sv->hypercalls, (unsigned long long)sv->hypercall_errors,
+			 (unsigned long long)sv->events, (unsigned long long)sv->events_deferred,
 			 (unsigned long long)st->faults, (unsigned long long)st->fills,
 			 (unsigned long long)st->prefetched, (unsigned long long)st->pt_writes,
 			 (unsigned long long)st->updates,

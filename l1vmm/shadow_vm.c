@@ -309,6 +309,23 @@ static bool deliver_events(struct vcpu *v)
 		return false;
 	if (!is_guest_cs(c.cs))
 		return true; /* inside the stub on the way to a trap: deliver after it */
+	/*
+	 * A signal can end KVM_RUN after the CPU raised an exception at the
+	 * guest's RIP but before KVM delivered it (a task's `int $0x80` is a #UD
+	 * here, docs/machine-notes.md). Moving RIP to the upcall now would have
+	 * KVM deliver that exception from the upcall's first instruction: let it
+	 * reach the stub first, and deliver the event on the next entry.
+	 */
+	struct kvm_vcpu_events ev;
+	if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) < 0) {
+		vcpu__crash(v, "reading the vCPU's pending events failed: %s", strerror(errno));
+		return false;
+	}
+	if (ev.exception.injected || ev.exception.pending || ev.interrupt.injected ||
+	    ev.nmi.injected) {
+		__atomic_fetch_add(&sv->stats.events_deferred, 1, __ATOMIC_RELAXED);
+		return true;
+	}
 	__atomic_fetch_add(&sv->stats.events, 1, __ATOMIC_RELAXED);
 	return bounce(v, &r, L1_EVENT_VECTOR, 0, &c);
 }

@@ -101,6 +101,7 @@ bool machine__quarantine_due(struct machine *m);
 
 struct shadow_stats_vm {
 	uint64_t traps, bounces, hypercalls, hypercall_errors, events, port_io_refused;
+	uint64_t events_deferred; /* upcalls put off behind an exception KVM had not delivered */
 };
 
 struct shadow_vcpu {

@@ -4,14 +4,17 @@
  * at CPL3, timed with rdtsc; with seconds=S it runs chunks of `iterations`
  * until S seconds have passed (a guest that stays busy for a known time). Its speed against the same loop run natively on the host
  * (lib/compute.c) is the cost of being a guest: timer ticks and exits.
+ * [calls=N] sets how many null system calls time a kernel entry (100); a
+ * large N makes it a system call storm, which races every kernel entry
+ * against the host's event delivery.
  */
 #include "lib/compute.h"
 #include "user/user.h"
 #include "user/workload.h"
 
-#define NULL_CALLS 100
+#define NULL_HYPERCALLS 100
 
-static const char *const compute_keys[] = { "iterations", "seconds", NULL };
+static const char *const compute_keys[] = { "iterations", "seconds", "calls", NULL };
 #define WINDOW_MS 100
 
 /*
@@ -53,10 +56,11 @@ static uint64_t tick_cost_ns(void)
 
 static enum workload_result compute_run(const struct args *a, struct result *r)
 {
-	uint64_t iters, seconds, t0, t1, tick0, tick1, sum, us, per_sec, ns, chunk;
+	uint64_t iters, seconds, calls, t0, t1, tick0, tick1, sum, us, per_sec, ns, chunk;
 
 	if (args__u64(a, "iterations", 200000000ull, 1, 1ull << 40, &iters) ||
-	    args__u64(a, "seconds", 0, 0, 86400, &seconds))
+	    args__u64(a, "seconds", 0, 0, 86400, &seconds) ||
+	    args__u64(a, "calls", 100, 1, 100000000ull, &calls))
 		return W_BADARG;
 	if (!user__info.tsc_khz)
 		return result__fail(r, "TSC frequency unknown (start_info.tsc_khz = 0)");
@@ -80,16 +84,16 @@ static enum workload_result compute_run(const struct args *a, struct result *r)
 
 	/* What one kernel entry costs here (CPL0 is emulated): SYS_SELF does nothing. */
 	t0 = cpu__rdtsc();
-	for (int i = 0; i < NULL_CALLS; i++)
+	for (uint64_t i = 0; i < calls; i++)
 		sys__self();
 	t1 = cpu__rdtsc();
-	printf("compute: null_syscall_us=%lu (%d calls)\n",
-	       time__cycles_to_us(t1 - t0) / NULL_CALLS, NULL_CALLS);
+	printf("compute: null_syscall_us=%lu (%lu calls)\n", time__cycles_to_us(t1 - t0) / calls,
+	       calls);
 	/* shadow mode: the bare hypercall round trip, made by the kernel */
-	int64_t cycles = sys__pvtest(L1G_PVT_NULL_HYPERCALLS, NULL_CALLS);
+	int64_t cycles = sys__pvtest(L1G_PVT_NULL_HYPERCALLS, NULL_HYPERCALLS);
 	if (cycles > 0)
 		printf("compute: null_hypercall_us=%lu (%d calls)\n",
-		       time__cycles_to_us((uint64_t)cycles) / NULL_CALLS, NULL_CALLS);
+		       time__cycles_to_us((uint64_t)cycles) / NULL_HYPERCALLS, NULL_HYPERCALLS);
 	ns = tick_cost_ns();
 	/* ns * hz / 10^7 = per cent of the CPU the tick takes */
 	printf("compute: tick_cost_us=%lu.%03lu tick_overhead=%lu.%02lu%% at %u Hz\n",
