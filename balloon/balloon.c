@@ -6,10 +6,15 @@
  * in range, aligned, not in the balloon and not repeated within the call;
  * the first that fails ends the list there (the ones before it are taken).
  * The accepted extents are then sorted and merged into runs, each run
- * discarded with one backend call, and only then marked P2M_BALLOONED: a
- * failed discard leaves the p2m as it was. The guest has promised not to
- * touch the frames, so the order does not matter to it; a guest that
- * breaks the promise reads zeros.
+ * discarded with one backend call, and only then marked P2M_BALLOONED. If
+ * a discard fails, the whole call is refused and the runs done before it
+ * become UNPOPULATED: their host memory is gone, but they are the guest's
+ * again. The guest has promised not to touch the frames, so the order does
+ * not matter to it; a guest that breaks the promise reads zeros.
+ *
+ * A VM under l1vmm's page sharing has its p2m written by the sharing engine
+ * too: then every change goes through mem.move (l1vmm/balloon_host.c), which
+ * takes the engine's lock and takes shared frames off their copies first.
  */
 #include "balloon/balloon.h"
 
@@ -82,8 +87,30 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Discard the n extents of gfns (sorted in place), coalesced into runs. */
-static int discard_runs(struct balloon *b, uint64_t *gfns, size_t n, uint64_t frames)
+/* Frames [gfn, gfn + n) to state, their host memory released first if asked. */
+static int apply(struct balloon *b, uint64_t gfn, uint64_t n, enum p2m_state state, bool release)
+{
+	if (release)
+		b->c.discard_calls++;
+	if (b->mem.move)
+		return b->mem.move(b->mem.ctx, gfn, n, state, release);
+	if (release) {
+		int rc = b->mem.discard(b->mem.ctx, gfn, n);
+		if (rc < 0)
+			return rc;
+	}
+	p2m__set_range(b->mem.p2m, gfn, n, state);
+	return 0;
+}
+
+/*
+ * Move the n extents of gfns (sorted in place) to state, coalesced into
+ * runs. On a failure the runs already moved go back: an inflate's to
+ * UNPOPULATED (their memory is gone, but they are the guest's again), a
+ * deflate's to BALLOONED, so the call is all or nothing for the counters.
+ */
+static int apply_runs(struct balloon *b, uint64_t *gfns, size_t n, uint64_t frames,
+		      bool inflate)
 {
 	qsort(gfns, n, sizeof(*gfns), cmp_u64);
 	for (size_t i = 0; i < n;) {
@@ -93,10 +120,14 @@ static int discard_runs(struct balloon *b, uint64_t *gfns, size_t n, uint64_t fr
 			end += frames;
 			j++;
 		}
-		int rc = b->mem.discard(b->mem.ctx, first, end - first);
-		b->c.discard_calls++;
-		if (rc < 0)
+		int rc = apply(b, first, end - first, inflate ? P2M_BALLOONED : P2M_UNPOPULATED,
+			       inflate);
+		if (rc < 0) {
+			for (size_t k = 0; k < i; k++)
+				apply(b, gfns[k], frames, inflate ? P2M_UNPOPULATED : P2M_BALLOONED,
+				      false);
 			return rc;
+		}
 		i = j;
 	}
 	return 0;
@@ -114,7 +145,8 @@ static size_t check_extents(struct balloon *b, const uint64_t *gfns, size_t n, u
 	for (size_t i = 0; i < n; i++) {
 		uint64_t g = gfns[i];
 		if ((g & (frames - 1)) || g < L1_BALLOON_MIN_GFN || g + frames < g ||
-		    g + frames > b->mem.p2m->nr_frames) {
+		    g + frames > b->mem.p2m->nr_frames ||
+		    (b->mem.is_ram && !b->mem.is_ram(b->mem.ctx, g, frames))) {
 			refused(b, "gfn %#llx (order %u) is not a guest frame l1vmm takes",
 				(unsigned long long)g, order);
 			return i;
@@ -154,37 +186,27 @@ static long move(struct balloon *b, const uint64_t *gfns, size_t n, unsigned ord
 	}
 	double t0 = now();
 	pthread_mutex_lock(&b->lock);
-	const char *why = b->mem.refuse ? b->mem.refuse(b->mem.ctx) : NULL;
-	if (why) {
-		snprintf(b->last_refusal, sizeof(b->last_refusal), "%s", why);
-		b->c.refused_extents += n;
-		pthread_mutex_unlock(&b->lock);
-		return n ? -EPERM : 0;
-	}
 	size_t ok = check_extents(b, gfns, n, order, inflate);
 	uint64_t frames = 1ull << order;
 	long ret = ok ? (long)ok : (n ? -EINVAL : 0);
-	if (ok && inflate) {
+	if (ok) {
 		uint64_t *sorted = malloc(ok * sizeof(*sorted));
 		int rc = sorted ? 0 : -ENOMEM;
 		if (sorted) {
 			memcpy(sorted, gfns, ok * sizeof(*sorted));
-			rc = discard_runs(b, sorted, ok, frames);
+			rc = apply_runs(b, sorted, ok, frames, inflate);
 			free(sorted);
 		}
 		if (rc < 0) {
-			/* runs already discarded read zero, which the guest may not
-			 * notice: it gave them up; they stay the guest's in the p2m */
-			snprintf(b->last_refusal, sizeof(b->last_refusal),
-				 "releasing host memory failed: %s", strerror(-rc));
+			/* frames already discarded read zero, which the guest may
+			 * not notice: it gave them up; they stay the guest's */
+			snprintf(b->last_refusal, sizeof(b->last_refusal), "%s host memory failed: %s",
+				 inflate ? "releasing" : "taking back", strerror(-rc));
 			b->c.refused_extents += ok;
 			ret = -EIO;
 			ok = 0;
 		}
 	}
-	for (size_t i = 0; i < ok; i++)
-		p2m__set_range(b->mem.p2m, gfns[i], frames,
-			       inflate ? P2M_BALLOONED : P2M_UNPOPULATED);
 	uint64_t moved = ok * frames;
 	double t1 = now();
 	if (inflate) {
@@ -219,12 +241,8 @@ int balloon__report_free(struct balloon *b, uint64_t gfn, uint64_t n)
 {
 	pthread_mutex_lock(&b->lock);
 	int rc = 0;
-	const char *why = b->mem.refuse ? b->mem.refuse(b->mem.ctx) : NULL;
-	if (why) {
-		snprintf(b->last_refusal, sizeof(b->last_refusal), "%s", why);
-		rc = -EPERM;
-	} else if (!n || gfn < L1_BALLOON_MIN_GFN || gfn + n < gfn ||
-		   gfn + n > b->mem.p2m->nr_frames) {
+	if (!n || gfn < L1_BALLOON_MIN_GFN || gfn + n < gfn || gfn + n > b->mem.p2m->nr_frames ||
+	    (b->mem.is_ram && !b->mem.is_ram(b->mem.ctx, gfn, n))) {
 		refused(b, "reported range at gfn %#llx (%llu frames) is not guest RAM l1vmm takes",
 			(unsigned long long)gfn, (unsigned long long)n);
 		rc = -EINVAL;
@@ -237,10 +255,8 @@ int balloon__report_free(struct balloon *b, uint64_t gfn, uint64_t n)
 			}
 	}
 	if (!rc) {
-		rc = b->mem.discard(b->mem.ctx, gfn, n);
-		b->c.discard_calls++;
+		rc = apply(b, gfn, n, P2M_UNPOPULATED, true);
 		if (rc == 0) {
-			p2m__set_range(b->mem.p2m, gfn, n, P2M_UNPOPULATED);
 			b->c.reported_frames += n;
 		} else {
 			snprintf(b->last_refusal, sizeof(b->last_refusal),

@@ -41,9 +41,18 @@ struct balloon_mem {
 	 * zero. ept: MADV_DONTNEED on guest RAM; shadow: on the machine frames.
 	 * 0 or -errno (the frames stay as they were). */
 	int (*discard)(void *ctx, uint64_t gfn, uint64_t n);
-	/* NULL, or why frames cannot be taken from this VM now (e.g. page sharing
-	 * manages its memory). May be NULL. */
-	const char *(*refuse)(void *ctx);
+	/*
+	 * Optional: move frames [gfn, gfn + n) to state (P2M_BALLOONED or
+	 * P2M_UNPOPULATED), releasing their host memory first when release is
+	 * set; the p2m changes only if all of it succeeds. For a VM whose p2m
+	 * page sharing writes too (it must happen under the sharing engine's
+	 * lock, and shared frames leave their copies first). NULL: the core
+	 * calls discard() and writes the p2m itself. 0 or -errno.
+	 */
+	int (*move)(void *ctx, uint64_t gfn, uint64_t n, enum p2m_state state, bool release);
+	/* Optional: whether [gfn, gfn + n) is all guest RAM (not a hole the p2m
+	 * spans). NULL: every frame of the p2m is. */
+	bool (*is_ram)(void *ctx, uint64_t gfn, uint64_t n);
 };
 
 /* Guest statistics, as the last report had them (virtio tags 0..9, plus OOM). */

@@ -510,6 +510,60 @@ out:
 	return rc;
 }
 
+int dedup__balloon(struct dedup *e, void *vm, uint64_t gfn, uint64_t n, enum p2m_state state,
+		   int (*release)(void *ctx, uint64_t gfn, uint64_t n), void *ctx)
+{
+	lock(e);
+	int rc = -ENOENT;
+	struct dedup_vm *v = find_vm(e, vm, NULL);
+	if (!v)
+		goto out;
+	rc = -EINVAL;
+	if ((state != P2M_BALLOONED && state != P2M_UNPOPULATED) || !n || gfn + n < gfn ||
+	    gfn + n > v->p2m->nr_frames)
+		goto out;
+	if (release) {
+		rc = -EOPNOTSUPP;
+		if (!e->be.unshare)
+			goto out;
+		uint64_t done = 0;
+		rc = e->be.unshare(vm, gfn, n, &done);
+		if (done > n)
+			done = n;
+		/* the frames done have a page of their own now: none maps a copy */
+		for (uint64_t g = gfn; g < gfn + done; g++) {
+			enum p2m_state s = p2m__get(v->p2m, g);
+			if (s != P2M_SHARED && s != P2M_ZERO)
+				continue;
+			if (v->copy_of[g])
+				copy_put(e, v->copy_of[g] - 1);
+			v->copy_of[g] = 0;
+			p2m__set_range(v->p2m, g, 1, P2M_PRIVATE);
+		}
+		if (rc < 0)
+			goto out;
+		rc = release(ctx, gfn, n);
+		if (rc < 0)
+			goto out;
+	} else {
+		/* only the p2m changes: a frame mapping a copy cannot move */
+		for (uint64_t g = gfn; g < gfn + n; g++)
+			if (p2m__get(v->p2m, g) == P2M_SHARED || p2m__get(v->p2m, g) == P2M_ZERO)
+				goto out;
+	}
+	for (uint64_t g = gfn; g < gfn + n; g++) {
+		set_volatile(v, g, false);
+		v->unique_streak[g] = 0;
+	}
+	p2m__set_range(v->p2m, gfn, n, state);
+	if (state == P2M_UNPOPULATED && e->be.unpopulated)
+		e->be.unpopulated(vm, gfn, n);
+	rc = 0;
+out:
+	unlock(e);
+	return rc;
+}
+
 int dedup__cursor(struct dedup *e, void **vm, uint64_t *gfn)
 {
 	lock(e);

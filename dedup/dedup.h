@@ -74,6 +74,21 @@ struct dedup_backend {
 	/* Discard (vm, gfn) to the zero page. 0 or -errno; nothing changed on error. */
 	int (*zero)(void *vm, uint64_t gfn);
 	/*
+	 * Optional, for ballooning (dedup__balloon): frames [gfn, gfn + n) of
+	 * vm are about to be discarded; give every one of them a page of its
+	 * own, writable, content undefined (a SHARED or ZERO frame leaves its
+	 * copy or the zero page). 0 or -errno; *done is set to the frames from
+	 * gfn on that have their own page (n on success; the ones after are
+	 * unchanged). NULL: dedup__balloon() refuses to discard (-EOPNOTSUPP).
+	 */
+	int (*unshare)(void *vm, uint64_t gfn, uint64_t n, uint64_t *done);
+	/*
+	 * Optional: frames [gfn, gfn + n) of vm are UNPOPULATED again (taken
+	 * back from the balloon, or reported free): report their next first
+	 * write as a populate.
+	 */
+	void (*unpopulated)(void *vm, uint64_t gfn, uint64_t n);
+	/*
 	 * Optional: the content hash. NULL means XXH3_64bits with the engine's
 	 * secret seed, which is what every backend uses; tests set it to force
 	 * collisions.
@@ -218,6 +233,23 @@ int dedup__cow_break(struct dedup *e, void *vm, uint64_t gfn);
  * -ENOENT, or -EINVAL (the frame was not UNPOPULATED; nothing changed).
  */
 int dedup__populate(struct dedup *e, void *vm, uint64_t gfn);
+
+/*
+ * The balloon moves frames [gfn, gfn + n) of vm to state: P2M_BALLOONED
+ * (given back) or P2M_UNPOPULATED (taken back, or reported free). The
+ * engine writes the p2m of its VMs, so the balloon does it through here,
+ * under the engine lock: no scan sees a frame half-way. With release (the
+ * caller's discard of host memory), every frame first gets a page of its own
+ * (backend unshare(); SHARED and ZERO frames leave their copy or the zero
+ * page and are PRIVATE from then on), then release(ctx, gfn, n) runs, and
+ * only if it succeeds does the p2m say state. Without release (a deflate:
+ * BALLOONED frames have no host page) only the p2m changes. 0, -ENOENT (vm
+ * not added), -EINVAL (state, or a range outside the p2m; nothing
+ * changed), -EOPNOTSUPP (release given, backend without unshare), or the
+ * -errno of unshare or release (frames unshared stay PRIVATE).
+ */
+int dedup__balloon(struct dedup *e, void *vm, uint64_t gfn, uint64_t n, enum p2m_state state,
+		   int (*release)(void *ctx, uint64_t gfn, uint64_t n), void *ctx);
 
 /*
  * Where the next dedup__scan() starts: the VM's handle and the gfn. A

@@ -59,13 +59,26 @@ static int discard_shadow(void *ctx, uint64_t gfn, uint64_t n)
 	return 0;
 }
 
-static const char *refuse(void *ctx)
+/*
+ * Page sharing, if the VM has it (set before its vCPUs start), writes the
+ * p2m too: then the change goes through it (dedup_host__balloon).
+ */
+static int move(void *ctx, uint64_t gfn, uint64_t n, enum p2m_state state, bool release)
 {
 	struct vm *vm = ctx;
-	if (vm->dedup_host && vm->dedup_kind >= 0)
-		return "page sharing manages this VM's memory (l1vmm's dedup engine and the "
-		       "balloon exclude each other per VM; dedup/backend=ksm composes)";
-	return NULL;
+	int (*discard)(void *, uint64_t, uint64_t) = vm->shadow ? discard_shadow : discard_ept;
+	if (vm->dedup_balloon)
+		return vm->dedup_balloon(vm, gfn, n, state, release ? discard : NULL, vm);
+	int rc = release ? discard(vm, gfn, n) : 0;
+	if (rc == 0)
+		p2m__set_range(&vm->ram->p2m, gfn, n, state);
+	return rc;
+}
+
+static bool is_ram(void *ctx, uint64_t gfn, uint64_t n)
+{
+	struct vm *vm = ctx;
+	return vm->shadow || ept__gpa_ptr(vm->ram, gfn * PAGE, n * PAGE) != NULL;
 }
 
 /* ---- the PV device: shared info and the event ---- */
@@ -263,8 +276,8 @@ int balloon_host__create(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "guest memory too small for the shared-info page, or out of memory");
 		return -1;
 	}
-	struct balloon_mem mem = { .p2m = &vm->ram->p2m, .ctx = vm, .refuse = refuse,
-				   .discard = vm->shadow ? discard_shadow : discard_ept };
+	struct balloon_mem mem = { .p2m = &vm->ram->p2m, .ctx = vm, .is_ram = is_ram,
+				   .discard = vm->shadow ? discard_shadow : discard_ept, .move = move };
 	int rc = balloon__init(vm->balloon, &mem);
 	if (rc < 0) {
 		free(vm->balloon);

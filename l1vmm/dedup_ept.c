@@ -689,6 +689,49 @@ static int zero(void *vm, uint64_t gfn)
 	return queue(vm, gfn, 0);
 }
 
+/*
+ * The balloon discards [gfn, gfn + n) next: frames mapped onto a copy get
+ * anonymous memory again (their bytes are not kept), in runs. Zero frames
+ * are anonymous already. Queued shares are applied first, so none maps a
+ * frame of the range afterwards.
+ */
+static int ept_unshare(void *vm, uint64_t gfn, uint64_t n, uint64_t *done)
+{
+	struct ept_vm *ev = ev_of(vm);
+	struct ept_backend *b = ev->b;
+	int rc = 0;
+	pthread_mutex_lock(&b->lock);
+	apply_pending(b);
+	uint64_t k = 0;
+	while (k < n && rc == 0) {
+		uint64_t g = gfn + k, run = 1;
+		const struct ept_slot *s = slot_of(ev, g);
+		if (!s) {
+			rc = -EINVAL; /* not RAM: the balloon checks first */
+			break;
+		}
+		if (!ev->file_page[g]) {
+			k++;
+			continue;
+		}
+		while (k + run < n && g + run < s->first_gfn + s->nr_pages && ev->file_page[g + run])
+			run++;
+		b->map_calls++;
+		if (mmap(frame_hva(ev, g), run * PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED) {
+			rc = -errno; /* nothing unmapped: these frames still map their copies */
+			b->apply_errors++;
+			break;
+		}
+		for (uint64_t i = 0; i < run; i++)
+			set_file_page(ev, g + i, 0);
+		k += run;
+	}
+	*done = k;
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
 static void scan_end(void *ctx)
 {
 	struct ept_backend *b = ctx;
@@ -860,7 +903,7 @@ int dedup_ept__create(struct dedup_host_backend *out, char *err, size_t errlen)
 		.name = "ept",
 		.ops = { .page = page, .written = written, .copy_new = copy_new,
 			 .copy_free = copy_free, .copy_data = copy_data, .share = share,
-			 .zero = zero, .ctx = b },
+			 .zero = zero, .unshare = ept_unshare, .ctx = b },
 		.ctx = b,
 		.sync = ept_sync,
 		.scan_end = scan_end,

@@ -382,6 +382,7 @@ int dedup_host__add_vm(struct dedup_host *h, struct vm *vm, struct machine *mach
 				goto out;
 			}
 		vm->dedup_host = h;
+		vm->dedup_balloon = dedup_host__balloon;
 		vm->dedup_kind = -1;
 		rc = 0;
 		goto out;
@@ -390,8 +391,10 @@ int dedup_host__add_vm(struct dedup_host *h, struct vm *vm, struct machine *mach
 	if (h->knob[DEDUP_RUN]) {
 		/* sharing is on: the VM starts under the engine */
 		rc = attach_vm(h, vm, machine, id, err, errlen);
-		if (rc == 0)
+		if (rc == 0) {
 			vm->dedup_host = h;
+			vm->dedup_balloon = dedup_host__balloon;
+		}
 		goto out;
 	}
 	/* off: no dirty logging, no write protection until run is set to 1 */
@@ -401,6 +404,7 @@ int dedup_host__add_vm(struct dedup_host *h, struct vm *vm, struct machine *mach
 	}
 	h->pending[h->nr_pending++] = (struct pending){ vm, machine, id };
 	vm->dedup_host = h;
+	vm->dedup_balloon = dedup_host__balloon;
 	vm->dedup_kind = -2;
 	rc = 0;
 out:
@@ -441,6 +445,26 @@ void dedup_host__stop(struct dedup_host *h)
 	h->stop = false;
 	ksm_stop(h);
 	pthread_mutex_unlock(&h->lock);
+}
+
+int dedup_host__balloon(struct vm *vm, uint64_t gfn, uint64_t n, enum p2m_state state,
+			int (*release)(void *ctx, uint64_t gfn, uint64_t n), void *ctx)
+{
+	struct dedup_host *h = vm->dedup_host;
+	pthread_mutex_lock(&h->lock);
+	int rc = 0;
+	if (vm->dedup_kind >= 0) {
+		/* handed to an engine for good (until the VM is removed) */
+		struct dedup *e = h->eng[vm->dedup_kind].e;
+		pthread_mutex_unlock(&h->lock);
+		return dedup__balloon(e, vm, gfn, n, state, release, ctx);
+	}
+	if (release)
+		rc = release(ctx, gfn, n);
+	if (rc == 0)
+		p2m__set_range(&vm->ram->p2m, gfn, n, state);
+	pthread_mutex_unlock(&h->lock);
+	return rc;
 }
 
 void dedup_host__remove_vm(struct dedup_host *h, struct vm *vm)

@@ -118,6 +118,20 @@ static int b_zero(void *vm, uint64_t gfn)
 	return shadow__share(guest_of(vm), gfn, d->zero_mfn[gfn % NR_ZERO]);
 }
 
+/* The balloon discards the frames next: they map their own frames again.
+ * The vCPU that asked flushes KVM before it runs on (flush_needed). */
+static int b_unshare(void *vm, uint64_t gfn, uint64_t n, uint64_t *done)
+{
+	int rc = shadow__unshare(guest_of(vm), gfn, n);
+	*done = rc == 0 ? n : 0;
+	return rc;
+}
+
+static void b_unpopulated(void *vm, uint64_t gfn, uint64_t n)
+{
+	shadow__unpopulated(guest_of(vm), gfn, n);
+}
+
 static void b_sync(void *ctx, struct dedup *e)
 {
 	struct dedup_shadow *d = ctx;
@@ -266,7 +280,8 @@ int dedup_shadow__create(struct machine *m, struct dedup_host_backend *out, char
 		.name = "shadow",
 		.ops = { .page = b_page, .written = b_written, .copy_new = b_copy_new,
 			 .copy_free = b_copy_free, .copy_data = b_copy_data, .share = b_share,
-			 .zero = b_zero, .ctx = d },
+			 .zero = b_zero, .unshare = b_unshare, .unpopulated = b_unpopulated,
+			 .ctx = d },
 		.ctx = d,
 		.sync = b_sync,
 		.scan_end = b_scan_end,

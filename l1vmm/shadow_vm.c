@@ -499,6 +499,15 @@ static bool hypercall(struct vcpu *v, struct kvm_regs *r, bool *set_state, int64
 		break;
 	case L1_HC_BALLOON:
 		*ret = balloon_host__hypercall(v->vm, &mem, c.arg[0], c.arg[1], c.arg[2], c.arg[3]);
+		/* frames taken off shared copies: KVM may still read the copies
+		 * through them, so it forgets before the guest runs on */
+		if (__atomic_load_n(&sv->g.flush_needed, __ATOMIC_RELAXED)) {
+			struct vm *vms[STUB_MAX_VCPUS];
+			unsigned n;
+			machine__hold(sv->machine, vms, &n);
+			settle_shadow_change(sv, vms, n);
+			machine__release(sv->machine, vms, n);
+		}
 		break;
 	default:
 		break;

@@ -138,6 +138,7 @@ struct shadow_stats {
 	uint64_t populates;          /* first writes to never-written frames */
 	uint64_t shares;             /* frames moved onto a copy or a zero frame */
 	uint64_t share_races;        /* shares refused: the content changed (-EAGAIN) */
+	uint64_t unshares;           /* frames taken off a copy or zero frame for the balloon */
 	uint64_t forgets;            /* shadow__machine_forget() calls (KVM told) */
 	uint64_t break_ns;           /* time spent in copy-on-write breaks */
 	uint64_t forget_ns;          /* time spent in shadow__machine_forget() */
@@ -306,6 +307,17 @@ bool shadow__frame_written(struct shadow_guest *g, uint64_t gfn);
  * not own), -EINVAL.
  */
 int shadow__share(struct shadow_guest *g, uint64_t gfn, uint64_t to_mfn);
+/*
+ * The balloon is about to discard frames [gfn, gfn + n): every one that maps
+ * a copy or a zero frame maps its own frame again (content undefined: its
+ * bytes are not copied back). Sets flush_needed when a leaf moved: KVM may
+ * hold read-only translations of the copies, and the caller must flush
+ * before the guest runs on. 0 or -EINVAL (out of range; nothing changed).
+ */
+int shadow__unshare(struct shadow_guest *g, uint64_t gfn, uint64_t n);
+/* Frames [gfn, gfn + n) are UNPOPULATED again: report their first write as a
+ * populate (shadow__poll_populated, or the write fault). */
+void shadow__unpopulated(struct shadow_guest *g, uint64_t gfn, uint64_t n);
 /* Tell KVM about frames write-protected lately, and give the host the own
  * frames of the frames shared lately (scan_end): batched, each at most 1 s
  * after the fact. */

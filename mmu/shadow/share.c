@@ -467,6 +467,49 @@ out:
 	return rc;
 }
 
+int shadow__unshare(struct shadow_guest *g, uint64_t gfn, uint64_t n)
+{
+	if (gfn + n < gfn || gfn + n > g->nr_frames)
+		return -EINVAL;
+	pthread_mutex_lock(&g->lock);
+	/* the frames they mapped: each one's leaves are refreshed once, after
+	 * every p2m_mfn moved (a zero frame may be mapped by thousands) */
+	uint64_t *from = malloc(n * sizeof(*from));
+	size_t nf = 0;
+	for (uint64_t i = gfn; i < gfn + n; i++) {
+		uint64_t own = own_mfn(g, i), was = g->p2m_mfn[i];
+		if (was == own)
+			continue;
+		g->p2m_mfn[i] = own;
+		g->frame[i] &= (uint8_t)~(SF_WP | SF_STALE);
+		g->stats.unshares++;
+		if (from)
+			from[nf++] = was;
+		else
+			fill_refresh_mfn(g, was, NULL); /* no memory to batch: one by one */
+	}
+	if (nf) {
+		qsort(from, nf, sizeof(*from), cmp_gfn); /* any uint64_t */
+		for (size_t k = 0; k < nf; k++)
+			if (k == 0 || from[k] != from[k - 1])
+				fill_refresh_mfn(g, from[k], NULL);
+	}
+	if (nf || !from)
+		g->flush_needed = true; /* KVM's read-only translations of the copies */
+	free(from);
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+void shadow__unpopulated(struct shadow_guest *g, uint64_t gfn, uint64_t n)
+{
+	pthread_mutex_lock(&g->lock);
+	for (uint64_t i = gfn; g->tracking && i < gfn + n && i < g->nr_frames; i++)
+		if (g->p2m_mfn[i] == own_mfn(g, i) && shareable(g, i))
+			g->frame[i] = (uint8_t)((g->frame[i] & ~(SF_WRITTEN | SF_ZEROPAGE)) | SF_UNPOP);
+	pthread_mutex_unlock(&g->lock);
+}
+
 void shadow__track_flush(struct shadow_guest *g)
 {
 	pthread_mutex_lock(&g->lock);

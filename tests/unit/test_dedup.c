@@ -32,7 +32,10 @@ struct fvm {
 
 static struct {
 	long live_copies;
-	int fail_share, fail_copy; /* that many of the next calls fail */
+	int fail_share, fail_copy, fail_unshare; /* that many of the next calls fail */
+	uint64_t unpopulated;      /* frames f_unpopulated() heard of */
+	uint64_t released;         /* frames the balloon's release saw */
+	int fail_release;
 } fk;
 
 static const uint8_t zeros[PAGE];
@@ -109,6 +112,34 @@ static int f_zero(void *vm, uint64_t gfn)
 	return 0;
 }
 
+/* The balloon's unshare: every frame its own page again, content undefined. */
+static int f_unshare(void *vm, uint64_t gfn, uint64_t n, uint64_t *done)
+{
+	struct fvm *v = vm;
+	/* fail_unshare > 0: fails after that many frames minus one (1: at once) */
+	uint64_t upto = fk.fail_unshare > 0 ? (uint64_t)fk.fail_unshare - 1 : n;
+	if (upto > n)
+		upto = n;
+	for (uint64_t g = gfn; g < gfn + upto; g++) {
+		v->map[g] = OWN;
+		v->copy[g] = NULL;
+		memset(v->ram + g * PAGE, 0x55, PAGE); /* whatever the host leaves there */
+	}
+	*done = upto;
+	if (fk.fail_unshare > 0) {
+		fk.fail_unshare = 0;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void f_unpopulated(void *vm, uint64_t gfn, uint64_t n)
+{
+	(void)vm;
+	fk.unpopulated += n;
+	(void)gfn;
+}
+
 /* Only the first byte: pages that differ later collide, the zero page's hash is 0. */
 static uint64_t first_byte_hash(const void *content)
 {
@@ -118,7 +149,7 @@ static uint64_t first_byte_hash(const void *content)
 static const struct dedup_backend fake_backend = {
 	.page = f_page, .written = f_written, .copy_new = f_copy_new,
 	.copy_free = f_copy_free, .copy_data = f_copy_data, .share = f_share,
-	.zero = f_zero,
+	.zero = f_zero, .unshare = f_unshare, .unpopulated = f_unpopulated,
 };
 
 static struct fvm *fvm_new(uint64_t n)
@@ -734,6 +765,110 @@ static void random_run(unsigned seed)
 	teardown_all(e, v, RV);
 }
 
+/* The balloon's release: what the host does after the unshare (discard). */
+static int b_release(void *ctx, uint64_t gfn, uint64_t n)
+{
+	struct fvm *v = ctx;
+	if (fk.fail_release > 0) {
+		fk.fail_release--;
+		return -EIO;
+	}
+	for (uint64_t g = gfn; g < gfn + n; g++) {
+		assert_int_equal(v->map[g], OWN); /* never a copy: that would zero the others' */
+		memset(v->ram + g * PAGE, 0, PAGE);
+	}
+	fk.released += n;
+	return 0;
+}
+
+/*
+ * Ballooning frames of a VM under the engine: shared and zero frames leave
+ * their copies first, the twin keeps its bytes, copies go with their last
+ * user, and the p2m says BALLOONED, then UNPOPULATED on the way back.
+ */
+static void test_balloon_unshares(void **state)
+{
+	(void)state;
+	struct dedup *e = engine(NULL);
+	struct fvm *v[2];
+	twins(e, v, 2, 8, 7);
+	fill_gfn(v[0], 5, 0), fill_gfn(v[1], 5, 0);  /* zero pages */
+	dedup__scan(e, 16);
+	assert_int_equal(p2m__get(&v[0]->p2m, 0), P2M_SHARED);
+	assert_int_equal(p2m__get(&v[0]->p2m, 5), P2M_ZERO);
+	assert_int_equal(fk.live_copies, 7);
+
+	/* v0 gives back gfns 0..5: shared, shared, ..., zero */
+	assert_int_equal(dedup__balloon(e, v[0], 0, 6, P2M_BALLOONED, b_release, v[0]), 0);
+	assert_int_equal(fk.released, 6);
+	for (uint64_t g = 0; g < 6; g++)
+		assert_int_equal(p2m__get(&v[0]->p2m, g), P2M_BALLOONED);
+	assert_int_equal(dedup__check(e), 0);
+	/* the twin still reads its bytes from the copies it now has alone */
+	for (uint64_t g = 0; g < 5; g++) {
+		uint8_t want[PAGE];
+		fill(want, (unsigned)g + 1);
+		assert_memory_equal(guest_read(v[1], g), want, PAGE);
+		assert_int_equal(p2m__get(&v[1]->p2m, g), P2M_SHARED);
+	}
+	assert_int_equal(stats(e).pages_sharing, 2); /* gfns 6 and 7 */
+	/* a scan leaves ballooned frames alone */
+	dedup__scan(e, 32);
+	assert_int_equal(p2m__get(&v[0]->p2m, 3), P2M_BALLOONED);
+
+	/* v1 gives back the same frames: their copies go */
+	long before = fk.live_copies;
+	assert_int_equal(dedup__balloon(e, v[1], 0, 5, P2M_BALLOONED, b_release, v[1]), 0);
+	assert_int_equal(fk.live_copies, before - 5);
+	assert_int_equal(dedup__check(e), 0);
+
+	/* back: only the p2m changes, and the backend hears the frames are unpopulated */
+	assert_int_equal(dedup__balloon(e, v[0], 0, 6, P2M_UNPOPULATED, NULL, NULL), 0);
+	assert_int_equal(p2m__get(&v[0]->p2m, 2), P2M_UNPOPULATED);
+	assert_int_equal(fk.unpopulated, 6);
+	/* without release a frame mapping a copy cannot move */
+	assert_int_equal(dedup__balloon(e, v[0], 6, 1, P2M_BALLOONED, NULL, NULL), -EINVAL);
+	assert_int_equal(p2m__get(&v[0]->p2m, 6), P2M_SHARED);
+	/* bad arguments change nothing */
+	assert_int_equal(dedup__balloon(e, v[0], 7, 2, P2M_BALLOONED, b_release, v[0]), -EINVAL);
+	assert_int_equal(dedup__balloon(e, v[0], 6, 1, P2M_SHARED, b_release, v[0]), -EINVAL);
+	assert_int_equal(dedup__balloon(e, e, 6, 1, P2M_BALLOONED, b_release, v[0]), -ENOENT);
+	/* a failed release: the frame was unshared, stays PRIVATE (its own page), copy kept right */
+	fk.fail_release = 1;
+	assert_int_equal(dedup__balloon(e, v[0], 6, 1, P2M_BALLOONED, b_release, v[0]), -EIO);
+	assert_int_equal(p2m__get(&v[0]->p2m, 6), P2M_PRIVATE);
+	assert_int_equal(dedup__check(e), 0);
+	/* a failed unshare: the frames it did are PRIVATE, the others unchanged */
+	fk.fail_unshare = 1;
+	assert_int_equal(dedup__balloon(e, v[0], 7, 1, P2M_BALLOONED, b_release, v[0]), -ENOMEM);
+	assert_int_equal(p2m__get(&v[0]->p2m, 7), P2M_SHARED);
+	assert_int_equal(dedup__check(e), 0);
+	assert_int_equal(dedup__balloon(e, v[1], 5, 3, P2M_BALLOONED, NULL, NULL), -EINVAL);
+	fk.fail_unshare = 3; /* v1's 5, 6 done, 7 not */
+	assert_int_equal(dedup__balloon(e, v[1], 5, 3, P2M_BALLOONED, b_release, v[1]), -ENOMEM);
+	assert_int_equal(p2m__get(&v[1]->p2m, 5), P2M_PRIVATE);
+	assert_int_equal(p2m__get(&v[1]->p2m, 6), P2M_PRIVATE);
+	assert_int_equal(p2m__get(&v[1]->p2m, 7), P2M_SHARED);
+	assert_int_equal(fk.released, 6 + 5);
+	assert_int_equal(dedup__check(e), 0);
+	teardown_all(e, v, 2);
+}
+
+/* A backend without unshare cannot take part: the balloon's discard is refused. */
+static void test_balloon_needs_unshare(void **state)
+{
+	(void)state;
+	struct dedup_backend be = fake_backend;
+	be.unshare = NULL;
+	struct dedup *e = engine(&be);
+	struct fvm *v[1];
+	twins(e, v, 1, 4, 7);
+	assert_int_equal(dedup__balloon(e, v[0], 0, 2, P2M_BALLOONED, b_release, v[0]), -EOPNOTSUPP);
+	assert_int_equal(p2m__get(&v[0]->p2m, 0), P2M_PRIVATE);
+	assert_int_equal(fk.released, 0);
+	teardown_all(e, v, 1);
+}
+
 static void test_random_model(void **state)
 {
 	(void)state;
@@ -761,6 +896,8 @@ int main(void)
 		cmocka_unit_test(test_full_scans),
 		cmocka_unit_test(test_general_profit),
 		cmocka_unit_test(test_backend_errors),
+		cmocka_unit_test(test_balloon_unshares),
+		cmocka_unit_test(test_balloon_needs_unshare),
 		cmocka_unit_test(test_random_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
