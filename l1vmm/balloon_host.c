@@ -20,6 +20,7 @@
 
 #include "balloon/balloon.h"
 #include "balloon/virtio_balloon.h"
+#include "l1vmm/dedup_host.h"
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vcpu.h"
 #include "l1vmm/vm.h"
@@ -231,11 +232,16 @@ static void virtio_set_irq(void *ctx, bool level)
 static const struct bus_dev_ops virtio_ops = { .read = virtio_mmio__read,
 						.write = virtio_mmio__write };
 
-/* Page sharing is off for a VM with a balloon (refuse()), so the device may
- * write guest RAM through plain ept__gpa_ptr() (virtq.h's caveat). */
+/* The used rings the device writes stay out of page sharing (virtq.h's caveat). */
+static int virtio_device_writes(void *ctx, uint64_t gpa, uint64_t len)
+{
+	return dedup_ept__host_writes(ctx, gpa, len);
+}
+
 static int create_virtio(struct vm *vm, char *err, size_t errlen)
 {
-	struct virtq_mem mem = { .gpa_ptr = virtio_gpa_ptr, .ctx = vm };
+	struct virtq_mem mem = { .gpa_ptr = virtio_gpa_ptr, .device_writes = virtio_device_writes,
+				 .ctx = vm };
 	vm->virtio_balloon = virtio_balloon__create(vm->balloon, &mem, virtio_set_irq, vm);
 	if (!vm->virtio_balloon) {
 		snprintf(err, errlen, "out of memory for the virtio-balloon device");

@@ -99,6 +99,7 @@ struct ept_vm {
 	bool stuck;             /* a frame could not be made writable again: the VM is ended */
 	uint32_t *file_page;    /* gfn -> memfd page + 1 mapped there, 0: anonymous */
 	uint64_t *host_written; /* bit per gfn: written by l1vmm for the guest (MMIO to RAM) */
+	uint64_t *pinned;       /* bit per gfn: l1vmm's devices write it: never shared */
 	uint64_t mappings;      /* estimated host mappings over this VM's RAM */
 	struct ept_vm *next;
 };
@@ -436,7 +437,11 @@ static void ept_sync(void *ctx, struct dedup *e)
 
 static const void *page(void *vm, uint64_t gfn)
 {
-	return frame_hva(ev_of(vm), gfn);
+	struct ept_vm *ev = ev_of(vm);
+	if (gfn < ev->nr_frames && __atomic_load_n(&ev->pinned[gfn / 64], __ATOMIC_RELAXED) >>
+	    (gfn % 64) & 1)
+		return NULL; /* queue() checks again, under the lock */
+	return frame_hva(ev, gfn);
 }
 
 static bool written(void *vm, uint64_t gfn)
@@ -659,6 +664,8 @@ static int queue(void *vm, uint64_t gfn, uint64_t copy)
 	pthread_mutex_lock(&b->lock);
 	if (!frame_hva(ev, gfn)) {
 		rc = -EINVAL;
+	} else if (BIT_TEST(ev->pinned, gfn)) {
+		rc = -EBUSY; /* l1vmm's devices write it */
 	} else if (!room_for_mappings(b)) {
 		rc = -ENOSPC;
 	} else {
@@ -770,7 +777,74 @@ static void ept_vm_free(struct ept_vm *ev)
 	free(ev->written_prev);
 	free(ev->file_page);
 	free(ev->host_written);
+	free(ev->pinned);
 	free(ev);
+}
+
+/*
+ * Keep [gfn, gfn + n) out of sharing (b->lock held): a frame mapped onto a
+ * copy gets anonymous memory with the same bytes, write-protected while it
+ * moves (a vCPU that writes meanwhile waits in dedup_ept__fault), and every
+ * frame is reported written, so the engine takes shared and zero ones back
+ * to PRIVATE at the next sync.
+ */
+static void pin(struct ept_vm *ev, uint64_t gfn, uint64_t n)
+{
+	struct ept_backend *b = ev->b;
+	apply_pending(b); /* nothing queued lands on them afterwards */
+	for (uint64_t g = gfn; g < gfn + n && g < ev->nr_frames; g++) {
+		uint8_t *hva = frame_hva(ev, g);
+		if (!hva)
+			continue;
+		__atomic_fetch_or(&ev->pinned[g / 64], 1ull << (g % 64), __ATOMIC_RELAXED);
+		BIT_SET(ev->host_written, g);
+		if (!ev->file_page[g])
+			continue;
+		uint8_t bytes[PAGE];
+		__atomic_store_n(&b->last_protect_us, (uint64_t)(vm__now() * 1e6), __ATOMIC_RELAXED);
+		if (mprotect(hva, PAGE, PROT_READ) < 0) {
+			keep_private(ev, g, 1);
+			continue;
+		}
+		memcpy(bytes, hva, PAGE);
+		if (mmap(hva, PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) == MAP_FAILED) {
+			/* still the copy, copied on write by the host kernel: correct,
+			 * only not private yet; writable again */
+			b->apply_errors++;
+			keep_private(ev, g, 1);
+			continue;
+		}
+		memcpy(hva, bytes, PAGE);
+		b->map_calls++;
+		set_file_page(ev, g, 0);
+	}
+}
+
+int dedup_ept__host_writes(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (!len || gpa + len < gpa)
+		return 0;
+	uint64_t gfn = gpa / PAGE, n = (gpa + len - 1) / PAGE - gfn + 1;
+	pthread_mutex_lock(&vm->lock);
+	bool known = false;
+	for (unsigned i = 0; i < vm->nr_host_writes; i++)
+		known |= vm->host_writes[i].gfn == gfn && vm->host_writes[i].n == n;
+	int rc = 0;
+	if (!known && vm->nr_host_writes == VM_HOST_WRITES_MAX)
+		rc = -ENOSPC;
+	else if (!known)
+		vm->host_writes[vm->nr_host_writes].gfn = gfn, vm->host_writes[vm->nr_host_writes++].n = n;
+	pthread_mutex_unlock(&vm->lock);
+	/* attach() reads the ranges after it publishes dedup_priv: one of us pins */
+	struct ept_vm *ev = vm->mode == CPU_MODE_EPT ?
+		__atomic_load_n(&vm->dedup_priv, __ATOMIC_ACQUIRE) : NULL;
+	if (rc == 0 && ev) {
+		pthread_mutex_lock(&ev->b->lock);
+		pin(ev, gfn, n);
+		pthread_mutex_unlock(&ev->b->lock);
+	}
+	return rc;
 }
 
 static int attach(void *ctx, struct vm *vm)
@@ -786,7 +860,9 @@ static int attach(void *ctx, struct vm *vm)
 	ev->written_prev = calloc((ev->nr_frames + 63) / 64, sizeof(uint64_t));
 	ev->file_page = calloc(ev->nr_frames, sizeof(uint32_t));
 	ev->host_written = calloc((ev->nr_frames + 63) / 64, sizeof(uint64_t));
-	int rc = ev->written && ev->written_prev && ev->file_page && ev->host_written ? 0 : -ENOMEM;
+	ev->pinned = calloc((ev->nr_frames + 63) / 64, sizeof(uint64_t));
+	int rc = ev->written && ev->written_prev && ev->file_page && ev->host_written &&
+		 ev->pinned ? 0 : -ENOMEM;
 	for (unsigned i = 0; rc == 0 && i < vm->mem.nr_regions; i++) {
 		const struct ept_region *r = &vm->mem.region[i];
 		struct ept_slot *s = &ev->slot[ev->nr_slots++];
@@ -822,6 +898,14 @@ static int attach(void *ctx, struct vm *vm)
 			b->vms = ev;
 			/* a vCPU may read it now (dedup_ept__fault) */
 			__atomic_store_n(&vm->dedup_priv, ev, __ATOMIC_RELEASE);
+			/* ranges l1vmm's devices write, asked for before (host_writes) */
+			__typeof__(vm->host_writes) ranges;
+			pthread_mutex_lock(&vm->lock);
+			unsigned nr = vm->nr_host_writes;
+			memcpy(ranges, vm->host_writes, sizeof(ranges));
+			pthread_mutex_unlock(&vm->lock);
+			for (unsigned i = 0; i < nr; i++)
+				pin(ev, ranges[i].gfn, ranges[i].n);
 		}
 		pthread_mutex_unlock(&b->lock);
 	}

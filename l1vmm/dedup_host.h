@@ -98,6 +98,17 @@ bool dedup_ept__protect_fault(struct vm *vm, unsigned *retries);
 struct vm_exit;
 bool dedup_ept__ram_mmio(struct vm *vm, const struct vm_exit *e);
 
+/*
+ * l1vmm writes guest RAM [gpa, gpa + len) of ept VM vm from now on, outside
+ * any vCPU (a virtio device's used ring). The ept backend can neither see
+ * such writes in the dirty log nor let them meet a write-protected frame, so
+ * those frames are kept out of sharing: one shared now gets a private page
+ * with its bytes, and none is shared again. Remembered for a VM not handed
+ * to the engine yet. 0, or -ENOSPC (too many ranges; the caller must not
+ * write there).
+ */
+int dedup_ept__host_writes(struct vm *vm, uint64_t gpa, uint64_t len);
+
 /* ---- the host's side (dedup_host.c) ---- */
 
 struct dedup_host;

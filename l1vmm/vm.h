@@ -36,6 +36,8 @@ enum vm_end {
 	VM_END_SIGNAL,  /* SIGINT/SIGTERM */
 };
 
+#define VM_HOST_WRITES_MAX 8 /* ranges: a virtio device's used rings */
+
 struct dedup_host;
 struct balloon;
 struct virtio_balloon;
@@ -76,6 +78,10 @@ struct vm {
 	struct dedup_host *dedup_host; /* page sharing, or NULL (dedup_host.h) */
 	int dedup_kind;           /* its engine in dedup_host.c; -1: KSM */
 	void *dedup_priv;         /* the dedup backend's per-VM state */
+	/* Guest RAM l1vmm's devices write (virtio used rings): kept out of page
+	 * sharing (dedup_ept__host_writes). Under lock. */
+	struct { uint64_t gfn, n; } host_writes[VM_HOST_WRITES_MAX];
+	unsigned nr_host_writes;
 	/* Set with dedup_host: dedup_host__balloon(), through which the balloon
 	 * changes the p2m page sharing writes too (a pointer: l1_vmm is below
 	 * l1_ctl, which holds dedup_host.c). */

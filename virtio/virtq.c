@@ -70,6 +70,9 @@ int virtq__init(struct virtq *q, const struct virtq_config *cfg, const struct vi
 	if (cfg->desc_gpa % 16 || cfg->driver_gpa % 2 || cfg->device_gpa % 4)
 		return -VIRTQ_EALIGN;
 	uint64_t dlen = VIRTQ_DESC_BYTES(n), alen = VIRTQ_AVAIL_BYTES(n), ulen = VIRTQ_USED_BYTES(n);
+	if (cfg->device_gpa > UINT64_MAX - ulen ||
+	    (mem->device_writes && mem->device_writes(mem->ctx, cfg->device_gpa, ulen) < 0))
+		return -VIRTQ_ERING_RANGE;
 	void *desc = ring_area(mem, cfg->desc_gpa, dlen);
 	void *avail = ring_area(mem, cfg->driver_gpa, alen);
 	void *used = ring_area(mem, cfg->device_gpa, ulen);

@@ -101,12 +101,15 @@ struct virtq_used {
  * [gpa, gpa + len), or NULL when any of them is not RAM (ept__gpa_ptr()'s
  * contract; len > 0 whenever this module asks). The used ring and writable
  * segments are written through these pointers, so the provider must hand
- * out memory the device may write: with page sharing (dedup/), frames that
+ * out memory the device may write. With page sharing (dedup/), frames that
  * are shared must be made private first, which ept__gpa_ptr() alone does not
- * do.
+ * do: virtq__init() calls device_writes() (optional) for the used ring, the
+ * only guest memory this module writes, before it takes the pointer; a
+ * negative return refuses the queue (-VIRTQ_ERING_RANGE).
  */
 struct virtq_mem {
 	void *(*gpa_ptr)(void *ctx, uint64_t gpa, uint64_t len);
+	int (*device_writes)(void *ctx, uint64_t gpa, uint64_t len);
 	void *ctx;
 };
 
