@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * DOC: workload=churn peak=SIZE [hold=0] [seconds=10] [seed=1] [touch_balloon=0]:
- * touch a peak of memory, give most of it back to the kernel, keep the rest
- * alive. touch_balloon=1 is the hostile case: after the free phase the kernel
+ * DOC: workload=churn peak=SIZE [hold=0] [seconds=10] [seed=1] [touch_balloon=0]
+ * [grow=0] [grow_after=1]: touch a peak of memory, give most of it back to the
+ * kernel, keep the rest alive; optionally grow suddenly later on.
+ * touch_balloon=1 is the hostile case: after the free phase the kernel
  * reads and writes a chunk it gave to the balloon; it must read zeros.
  *
  * The classic guest whose freed memory the host still holds until a balloon
- * takes it (issue 6). A run has three phases:
+ * takes it (issue 6). A run has three phases, four with grow:
  *
  *   peak     PEAK bytes are taken as PEAK / 2 MiB SYS_MEM_ALLOC regions of
  *            one chunk each (the kernel's unit of user memory), filled with
@@ -20,13 +21,22 @@
  *            difference must be exactly the frames freed.
  *   hold     at every whole second (TSC) all of HOLD is verified once more
  *            and one line printed; seconds=0 never ends (stop the VM).
+ *   grow     right after the round of second grow_after, GROW more bytes
+ *            are taken as GROW / 2 MiB regions, each filled with the pattern
+ *            as soon as it is allocated, and verified once; from then on
+ *            every round verifies HOLD + GROW. One line before and one after,
+ *            the latter with the growth's wall time (TSC): the sudden growth
+ *            a host balloon policy must answer (perf/balloon_auto.py). A
+ *            region the kernel cannot hand out (even after deflating its
+ *            balloon) ends the growth there; the rounds go on with what was
+ *            taken and the run FAILs, saying so.
  *
  * A freed chunk is free in the kernel's allocator (mm.c: USER_FREE, counted
  * in user_free and handed out again by the next SYS_MEM_ALLOC); it stays
  * mapped user, so nothing here depends on the host keeping or dropping it.
  * The pattern word depends on its address, so a page the host dropped or
  * swapped for another one shows up as mismatching words. PASS only with 0
- * mismatching words over all phases.
+ * mismatching words over all phases (and a growth that got all of GROW).
  */
 #include "lib/pattern.h"
 #include "user/user.h"
@@ -37,13 +47,15 @@
 #define STALL      10                /* seconds a round may be late before we say so */
 
 static const char *const churn_keys[] = { "peak", "hold", "seconds", "seed", "touch_balloon",
-					  NULL };
+					  "grow", "grow_after", NULL };
 
 struct churn {
-	uint64_t peak, hold, seconds, seed, touch_balloon;
-	uint64_t nregions, nhold;
-	uint64_t *regions;               /* region addresses; 0 once freed */
+	uint64_t peak, hold, seconds, seed, touch_balloon, grow, grow_after;
+	uint64_t nregions, nhold;        /* the peak's regions, the kept ones among them */
+	uint64_t nall;                   /* entries in use: nregions + the grown ones */
+	uint64_t *regions;               /* region addresses, room for peak + grow; 0 once freed */
 	uint64_t list;                   /* SYS_MEM_ALLOC region holding `regions` */
+	uint64_t held;                   /* bytes each hold round verifies: HOLD, + GROW once grown */
 };
 
 static uint64_t mbps(uint64_t bytes, uint64_t cycles)
@@ -53,10 +65,12 @@ static uint64_t mbps(uint64_t bytes, uint64_t cycles)
 	return us ? bytes / us : 0;
 }
 
-/* Is region i one of the nhold kept ones? Spread evenly: exactly nhold of them are. */
+/* Is region i one of the nhold kept ones? Spread evenly: exactly nhold of the
+ * peak's regions are; a grown region (i >= nregions) is always kept. */
 static bool kept(const struct churn *c, uint64_t i)
 {
-	return (i * c->nhold) / c->nregions != ((i + 1) * c->nhold) / c->nregions;
+	return i >= c->nregions ||
+	       (i * c->nhold) / c->nregions != ((i + 1) * c->nhold) / c->nregions;
 }
 
 static uint64_t free_frames(void)
@@ -73,7 +87,7 @@ static uint64_t verify_held(const struct churn *c)
 {
 	uint64_t bad = 0;
 
-	for (uint64_t i = 0; i < c->nregions; i++)
+	for (uint64_t i = 0; i < c->nall; i++)
 		if (c->regions[i])
 			bad += pattern__verify((const uint64_t *)c->regions[i], REGION / 8, c->seed);
 	return bad;
@@ -81,7 +95,7 @@ static uint64_t verify_held(const struct churn *c)
 
 static void free_regions(struct churn *c, bool all)
 {
-	for (uint64_t i = 0; i < c->nregions; i++) {
+	for (uint64_t i = 0; i < c->nall; i++) {
 		if (c->regions[i] && (all || !kept(c, i))) {
 			sys__mem_free(c->regions[i]);
 			c->regions[i] = 0;
@@ -110,23 +124,42 @@ static int parse(const struct args *a, struct churn *c)
 		args__bad("hold=%lu is more than peak=%lu", c->hold, c->peak);
 		return -1;
 	}
-	/* The region list takes one more chunk (it needs 8 bytes per region). */
-	/* (memory in the balloon counts: the kernel takes it back before an OOM) */
-	if (c->peak + ((c->peak / REGION * 8 + REGION - 1) / REGION) * REGION >
-	    user__info.user_free + user__info.balloon_bytes) {
+		if (args__size(a, "grow", 0, 0, 1ull << 46, &c->grow) ||
+	    args__u64(a, "grow_after", 1, 1, 86400, &c->grow_after))
+		return -1;
+	if (c->grow % REGION) {
+		args__bad("grow=%lu: must be a multiple of 2M (the kernel's chunk)", c->grow);
+		return -1;
+	}
+	if (c->grow && c->seconds && c->grow_after >= c->seconds) {
+		args__bad("grow_after=%lu: the run ends at seconds=%lu, before the growth",
+			  c->grow_after, c->seconds);
+		return -1;
+	}
+	/* The region list takes one more chunk (it needs 8 bytes per region).
+	 * (memory in the balloon counts: the kernel takes it back before an OOM) */
+	uint64_t list = (((c->peak + c->grow) / REGION * 8 + REGION - 1) / REGION) * REGION;
+	uint64_t can = user__info.user_free + user__info.balloon_bytes;
+	if (c->peak + list > can) {
 		args__bad("peak=%lu is more than the %lu bytes the guest can hand out (with %lu MiB RAM)",
-			  c->peak, user__info.user_free + user__info.balloon_bytes,
-			  user__info.mem_bytes >> 20);
+			  c->peak, can, user__info.mem_bytes >> 20);
+		return -1;
+	}
+	if (c->hold + c->grow + list > can) {
+		args__bad("hold=%lu + grow=%lu is more than the %lu bytes the guest can hand out "
+			  "(with %lu MiB RAM)", c->hold, c->grow, can, user__info.mem_bytes >> 20);
 		return -1;
 	}
 	c->nregions = c->peak / REGION;
 	c->nhold = c->hold / REGION;
+	c->nall = c->nregions;
+	c->held = c->hold;
 	return 0;
 }
 
 static int alloc_peak(struct churn *c)
 {
-	int64_t r = sys__mem_alloc(c->nregions * sizeof(*c->regions));
+	int64_t r = sys__mem_alloc((c->peak + c->grow) / REGION * sizeof(*c->regions));
 
 	if (r < 0) {
 		args__bad("peak=%lu: no room for its region list: error %ld", c->peak, r);
@@ -147,6 +180,39 @@ static int alloc_peak(struct churn *c)
 		c->regions[i] = (uint64_t)r;
 	}
 	return 0;
+}
+
+/*
+ * The growth: take GROW more, region by region, each filled at once; then
+ * verify it once. Returns mismatching words; an allocation failure fails r.
+ */
+static uint64_t grow(struct churn *c, uint64_t round, struct result *r)
+{
+	uint64_t n = c->grow / REGION, t0 = cpu__rdtsc(), t1, got = 0, bad;
+
+	printf("churn: growing=%lu t=%lu\n", c->grow, round);
+	for (; got < n; got++) {
+		int64_t a = sys__mem_alloc(REGION);
+
+		if (a < 0) {
+			printf("churn: grow stopped at %lu of %lu bytes: error %ld\n",
+			       got * REGION, c->grow, a);
+			result__fail(r, "grow=%lu: only %lu bytes could be allocated (error %ld)",
+				     c->grow, got * REGION, a);
+			break;
+		}
+		c->regions[c->nall++] = (uint64_t)a;
+		pattern__fill((uint64_t *)a, REGION / 8, c->seed);
+	}
+	t1 = cpu__rdtsc();
+	c->held += got * REGION;
+	bad = 0;
+	for (uint64_t i = c->nregions; i < c->nall; i++)
+		bad += pattern__verify((const uint64_t *)c->regions[i], REGION / 8, c->seed);
+	printf("churn: grew=%lu held=%lu grow_ms=%lu write_MBps=%lu mismatches=%lu\n",
+	       got * REGION, c->held, time__cycles_to_us(t1 - t0) / 1000,
+	       mbps(got * REGION, t1 - t0), bad);
+	return bad;
 }
 
 /* Sleep (ticks) until the TSC reaches deadline. */
@@ -182,6 +248,7 @@ static enum workload_result churn_run(const struct args *a, struct result *r)
 {
 	static struct churn c;
 	uint64_t t0, tw, tv, before, after, bad, tsc_per_sec, rounds = 0, held_cycles = 0;
+	uint64_t held_bytes = 0;
 
 	if (parse(a, &c))
 		return W_BADARG;
@@ -222,12 +289,15 @@ static enum workload_result churn_run(const struct args *a, struct result *r)
 			printf("churn: round %lu started %lu s late\n", rd, (start - deadline) / tsc_per_sec);
 		bad += verify_held(&c);
 		held_cycles += cpu__rdtsc() - start;
+		held_bytes += c.held;
 		printf("churn: t=%lu mismatches=%lu verify_MBps=%lu\n", rd, bad,
-		       mbps(c.hold, cpu__rdtsc() - start));
+		       mbps(c.held, cpu__rdtsc() - start));
 		rounds = rd;
+		if (c.grow && rd == c.grow_after)
+			bad += grow(&c, rd, r);
 	}
 	printf("churn: rounds=%lu mismatches=%lu verify_MBps=%lu\n", rounds, bad,
-	       mbps(c.hold * rounds, held_cycles));
+	       mbps(held_bytes, held_cycles));
 	if (bad)
 		result__fail(r, "%lu mismatching words", bad);
 	free_regions(&c, true);
