@@ -35,9 +35,10 @@ void paging__load(void);
 void paging__set_user(uint64_t first, uint64_t n, bool user);
 /*
  * Map the 2 MiB of the MMIO hole holding gpa (uncached, supervisor-only)
- * unless it is mapped already (the LAPIC and doorbell chunks keep their
- * flags). False in shadow mode or when gpa is not in [L1_RAM_HOLE_START,
- * 4 GiB). Boot, CPU 0.
+ * unless it is mapped already (the LAPIC chunk keeps its flags); in the
+ * doorbell's chunk only the 4 KiB page holding gpa (the doorbell page
+ * keeps its flags: user). False in shadow mode or when gpa is not in
+ * [L1_RAM_HOLE_START, 4 GiB). Boot, CPU 0.
  */
 bool paging__map_mmio(uint64_t gpa);
 /* Would CPL3 be allowed this access now? (tells stale-TLB faults from real ones) */
