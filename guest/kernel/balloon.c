@@ -47,7 +47,7 @@ static uint64_t ticks;
 static uint64_t oom_deflated_frames;
 /* balloon=...,page_reporting=: -1 absent (on when the driver can), 0, 1. Boot. */
 static int report_wanted = -1;
-static bool reporting;                 /* set at register */
+static bool reporting;                 /* set at register; cleared if the driver fails */
 static uint64_t next_report;           /* tick of the next report; CPU 0 */
 
 static void work_locked(void);
@@ -230,6 +230,8 @@ static bool report_locked(void)
 	if (ok > n)
 		ok = n;
 	mm__report_putback(batch, n, ok);
+	if (!ok)
+		reporting = false; /* the driver failed (it said so): stop asking */
 	return n == max && ok == n;
 }
 

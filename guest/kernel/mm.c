@@ -433,7 +433,7 @@ unsigned int mm__report_isolate(uint32_t *chunks, unsigned int max)
 	}
 	if (c >= hi_end)
 		maybe_unreported = false; /* scanned to the end: every one is taken or reported */
-	nr_reporting += n;
+	__atomic_store_n(&nr_reporting, nr_reporting + n, __ATOMIC_RELAXED);
 	if (free_hint < hi_end && !takeable(free_hint, true))
 		advance_hint();
 	spin__unlock(&mm_lock);
