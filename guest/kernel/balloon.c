@@ -14,13 +14,14 @@
  * mode delivers events inside a blocking hypercall), so they only try the
  * lock and leave the work to the next tick when it is busy.
  *
- * Free page reporting (on unless `balloon=DRIVER,page_reporting=0`) runs under balloon_lock too (the driver's queues are
- * used under it), from CPU 0's tick, which also only tries the lock. The
- * chunks in flight are out of the allocator (mm.c: REPORTING), so a task
- * on another CPU cannot be handed memory the host is discarding; it waits
- * for them instead of failing. The balloon never claims them (it takes
- * FREE and USER_FREE chunks only), and a deflate on OOM waits for the
- * report to end on balloon_lock.
+ * Free page reporting (on unless `balloon=DRIVER,page_reporting=0`) runs
+ * under balloon_lock too (the driver's queues are used under it), from CPU
+ * 0's tick, which also only tries the lock. The chunks in flight are out
+ * of the allocator (mm.c: REPORTING), so a task on another CPU cannot be
+ * handed memory the host is discarding; it waits for them instead of
+ * failing. The balloon never claims them (it takes FREE and USER_FREE
+ * chunks only), and a deflate on OOM waits for the report to end on
+ * balloon_lock.
  */
 #include "kernel/balloon.h"
 

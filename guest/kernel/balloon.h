@@ -18,11 +18,12 @@
  * statistics. mm.c calls balloon__deflate_on_oom() when an allocation fails.
  *
  * Free page reporting (a driver with report_free;
- * `balloon=DRIVER,page_reporting=0` on the command line turns it off): every BALLOON_REPORT_SECONDS CPU 0's tick
- * isolates free user chunks not yet reported (mm__report_isolate), hands
- * them to the driver and puts them back marked reported; while a batch
- * comes out full, the next one follows at the next tick. The host discards
- * a reported chunk, so it costs no host memory until it is used again.
+ * `balloon=DRIVER,page_reporting=0` on the command line turns it off):
+ * every BALLOON_REPORT_SECONDS CPU 0's tick isolates free user chunks not
+ * yet reported (mm__report_isolate), hands them to the driver and puts
+ * them back marked reported; while a batch comes out full, the next one
+ * follows at the next tick. The host discards a reported chunk, so it
+ * costs no host memory until it is used again.
  *
  * Everything runs in the kernel with interrupts off; balloon_lock (a leaf
  * outside mm_lock: mm_lock may be taken inside it) serialises the core.

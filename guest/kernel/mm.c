@@ -76,7 +76,7 @@ static unsigned int nr_pools;
 static uint64_t lo_first, lo_end, hi_end;
 static uint64_t free_hint;                         /* no FREE/USER_FREE chunk below it */
 static uint64_t nr_free;                           /* FREE + USER_FREE + REPORTING chunks */
-static uint64_t nr_reporting;                      /* REPORTING chunks (atomic reads outside mm_lock) */
+static uint64_t nr_reporting;                      /* REPORTING chunks; read outside mm_lock */
 static uint64_t oom_events;
 static uint64_t reported[MM_MAX_CHUNKS / 64];      /* USER_FREE and reported since it became so */
 static bool maybe_unreported;                      /* a USER_FREE chunk may be unreported */
@@ -202,10 +202,11 @@ static void *pool_take(struct frame_pool *p, unsigned int order)
 /*
  * A user allocation found no room while chunks were in flight for
  * reporting (on another CPU: the reporter allocates nothing meanwhile):
- * wait until they are back, then the caller looks again (a kernel
- * allocation has nothing to wait for: they come back USER_FREE). The report is bounded (the driver
- * gives up on a device that does not answer), so is this. Caller holds
- * mm_lock; it is dropped while waiting. False when nothing was in flight.
+ * wait until they are back, then the caller looks again. A kernel
+ * allocation has nothing to wait for: they come back USER_FREE. The report
+ * is bounded (the driver gives up on a device that does not answer), so is
+ * this wait. Caller holds mm_lock; it is dropped while waiting. False when
+ * nothing was in flight.
  */
 static bool wait_reported(void)
 {
