@@ -13,18 +13,28 @@
  * Event handlers may interrupt kernel code that holds balloon_lock (shadow
  * mode delivers events inside a blocking hypercall), so they only try the
  * lock and leave the work to the next tick when it is busy.
+ *
+ * Free page reporting (on unless `balloon=DRIVER,page_reporting=0`) runs
+ * under balloon_lock too (the driver's queues are used under it), from CPU
+ * 0's tick, which also only tries the lock. The chunks in flight are out
+ * of the allocator (mm.c: REPORTING), so a task on another CPU cannot be
+ * handed memory the host is discarding; it waits for them instead of
+ * failing. The balloon never claims them (it takes FREE and USER_FREE
+ * chunks only), and a deflate on OOM waits for the report to end on
+ * balloon_lock.
  */
 #include "kernel/balloon.h"
 
 #include "arch/x86/x86.h"
 #include "kernel/console.h"
 #include "kernel/mm.h"
+#include "kernel/sched.h"
 #include "kernel/spinlock.h"
 #include "lib/string.h"
 #include "pvops/l1vmm_abi.h"
 
 #define BALLOON_POLL_TICKS 50u
-#define OOM_RETRIES 3
+#define OOM_RETRIES 3 /* deflate calls in a row that may give nothing back */
 
 extern const struct l1_start_info *kernel__start_info;
 
@@ -36,33 +46,71 @@ static uint64_t nr_held;
 static volatile bool pending;          /* run work at the next tick */
 static uint64_t ticks;
 static uint64_t oom_deflated_frames;
+/* balloon=...,page_reporting=: -1 absent (on when the driver can), 0, 1. Boot. */
+static int report_wanted = -1;
+static bool reporting;                 /* set at register; cleared if the driver fails */
+static uint64_t next_report;           /* tick of the next report; CPU 0 */
 
 static void work_locked(void);
 
-static bool has_word(const char *s, const char *word)
+/* Does the driver name at p (ended by a space, a comma or NUL) equal word? */
+static bool word_is(const char *p, const char *word)
 {
 	size_t n = strlen(word);
 
-	for (const char *p = s; *p; p++)
-		if ((p == s || p[-1] == ' ') && !strncmp(p, word, n) &&
-		    (p[n] == ' ' || p[n] == '\0'))
-			return true;
-	return false;
+	return !strncmp(p, word, n) && (p[n] == ' ' || p[n] == ',' || p[n] == '\0');
+}
+
+/*
+ * balloon=DRIVER[,page_reporting=0|1] (one word: the workloads take each
+ * key once, and balloon= is the kernel's). Returns the driver name's start
+ * or NULL; report_wanted from the option. A bad word: one line, no balloon.
+ */
+static const char *parse_balloon(const char *cmdline)
+{
+	static const char key[] = "balloon=";
+	const char *v = NULL, *opt;
+
+	for (const char *p = cmdline; *p && !v; p++)
+		if ((p == cmdline || p[-1] == ' ') && !strncmp(p, key, sizeof(key) - 1))
+			v = p + sizeof(key) - 1;
+	if (!v)
+		return NULL;
+	for (opt = v; *opt && *opt != ' ' && *opt != ','; opt++)
+		;
+	if (*opt == ',') {
+		static const char opt_key[] = "page_reporting=";
+		const char *val = opt + sizeof(opt_key);
+
+		if (strncmp(opt + 1, opt_key, sizeof(opt_key) - 1) || (*val != '0' && *val != '1') ||
+		    (val[1] != ' ' && val[1] != '\0')) {
+			console__printf("balloon: cannot parse the options of balloon= (want "
+					"balloon=pv|virtio[,page_reporting=0|1]): no balloon\n");
+			return NULL;
+		}
+		report_wanted = *val - '0';
+	}
+	return v;
 }
 
 void balloon__init(const char *cmdline)
 {
 	int rc = 0;
-	const char *which = NULL;
+	const char *which = parse_balloon(cmdline);
 
-	if (has_word(cmdline, "balloon=pv")) {
+	if (!which)
+		return;
+	if (word_is(which, "pv")) {
 		which = "pv";
 		rc = balloon_pv__init();
-	} else if (has_word(cmdline, "balloon=virtio")) {
+	} else if (word_is(which, "virtio")) {
 		which = "virtio";
 		rc = balloon_virtio__init(cmdline);
+	} else {
+		console__printf("balloon: unknown driver in balloon= (want pv or virtio): no balloon\n");
+		return;
 	}
-	if (which && rc < 0)
+	if (rc < 0)
 		console__printf("balloon: the %s driver did not start (%d): no balloon\n", which, rc);
 }
 
@@ -70,8 +118,29 @@ void balloon__register(const struct balloon_driver *d)
 {
 	spin__lock(&balloon_lock);
 	drv = d;
+	reporting = d->report_free && report_wanted != 0;
+	next_report = ticks + BALLOON_REPORT_SECONDS * sched__hz;
 	work_locked(); /* the first batch at once: a guest booted with a target starts small */
 	spin__unlock(&balloon_lock);
+	if (d->report_free)
+		console__printf("balloon: free page reporting %s\n",
+				reporting ? "on" : "off (balloon=...,page_reporting=0)");
+	else if (report_wanted == 1)
+		console__printf("balloon: page_reporting=1, but the %s driver cannot report: no reporting\n",
+				d->name);
+}
+
+/* Chunks per driver call: the core's batch, or less if the driver says so. */
+static unsigned int per_call(void)
+{
+	return drv->max_chunks && drv->max_chunks < BALLOON_BATCH_CHUNKS ? drv->max_chunks
+									 : BALLOON_BATCH_CHUNKS;
+}
+
+/* balloon_lock if it is free (event handlers and the tick must not spin on it). */
+static bool try_lock(void)
+{
+	return !__atomic_exchange_n(&balloon_lock.locked, 1, __ATOMIC_ACQUIRE);
 }
 
 uint64_t balloon__chunks(void)
@@ -84,8 +153,8 @@ static void inflate(uint64_t n)
 {
 	unsigned int got, ok;
 
-	if (n > BALLOON_BATCH_CHUNKS)
-		n = BALLOON_BATCH_CHUNKS;
+	if (n > per_call())
+		n = per_call();
 	got = mm__balloon_claim(batch, (unsigned int)n);
 	if (!got)
 		return; /* nothing free: the balloon waits for memory (the tick polls) */
@@ -104,8 +173,8 @@ static unsigned int deflate(uint64_t n)
 	uint32_t *slice;
 	unsigned int ok;
 
-	if (n > BALLOON_BATCH_CHUNKS)
-		n = BALLOON_BATCH_CHUNKS;
+	if (n > per_call())
+		n = per_call();
 	if (n > nr_held)
 		n = nr_held;
 	if (!n)
@@ -142,12 +211,29 @@ void balloon__work(void)
 {
 	if (!drv)
 		return;
-	if (__atomic_exchange_n(&balloon_lock.locked, 1, __ATOMIC_ACQUIRE)) {
+	if (!try_lock()) {
 		pending = true; /* busy: the tick does it */
 		return;
 	}
 	work_locked();
 	spin__unlock(&balloon_lock);
+}
+
+/* Report one batch of free chunks. Caller holds balloon_lock. True when there may be more. */
+static bool report_locked(void)
+{
+	unsigned int max = per_call(), n, ok;
+
+	n = mm__report_isolate(batch, max);
+	if (!n)
+		return false;
+	ok = drv->report_free(batch, n);
+	if (ok > n)
+		ok = n;
+	mm__report_putback(batch, n, ok);
+	if (!ok)
+		reporting = false; /* the driver failed (it said so): stop asking */
+	return n == max && ok == n;
 }
 
 void balloon__collect(struct balloon_gstats *s)
@@ -173,6 +259,12 @@ void balloon__tick(void)
 		pending = true;
 	if (pending)
 		balloon__work();
+	if (reporting && ticks >= next_report && try_lock()) {
+		bool more = report_locked();
+
+		spin__unlock(&balloon_lock);
+		next_report = ticks + (more ? 1 : BALLOON_REPORT_SECONDS * sched__hz);
+	}
 	if (ticks % BALLOON_STATS_TICKS == 0 && drv->stats) {
 		balloon__collect(&s);
 		drv->stats(&s);
@@ -182,13 +274,18 @@ void balloon__tick(void)
 bool balloon__deflate_on_oom(uint64_t bytes)
 {
 	uint64_t chunks = (bytes + (BALLOON_CHUNK_FRAMES << 12) - 1) / (BALLOON_CHUNK_FRAMES << 12);
-	unsigned int got = 0;
+	unsigned int got = 0, fails = 0;
 
 	if (!drv || !drv->deflate_on_oom)
 		return false;
 	spin__lock(&balloon_lock);
-	for (unsigned int i = 0; i < OOM_RETRIES && got < chunks && nr_held; i++)
-		got += deflate(chunks - got);
+	/* per_call() chunks a call: loop while the host takes them back */
+	while (got < chunks && nr_held && fails < OOM_RETRIES) {
+		unsigned int k = deflate(chunks - got);
+
+		got += k;
+		fails = k ? 0 : fails + 1;
+	}
 	if (got) {
 		oom_deflated_frames += (uint64_t)got * BALLOON_CHUNK_FRAMES;
 		if (drv->set_actual)

@@ -11,11 +11,19 @@
  * never takes memory anybody uses. A ballooned chunk is never handed out
  * until the driver has taken it back from the host.
  *
- * balloon__work() moves the balloon one batch (at most BALLOON_BATCH_CHUNKS)
- * toward the driver's target; drivers call it from their event handler, and
- * CPU 0's tick calls it while the balloon is off target and every
- * BALLOON_STATS_TICKS to refresh the statistics. mm.c calls
- * balloon__deflate_on_oom() when an allocation fails.
+ * balloon__work() moves the balloon one batch (at most BALLOON_BATCH_CHUNKS,
+ * and at most the driver's max_chunks) toward the driver's target; drivers
+ * call it from their event handler, and CPU 0's tick calls it while the
+ * balloon is off target and every BALLOON_STATS_TICKS to refresh the
+ * statistics. mm.c calls balloon__deflate_on_oom() when an allocation fails.
+ *
+ * Free page reporting (a driver with report_free;
+ * `balloon=DRIVER,page_reporting=0` on the command line turns it off):
+ * every BALLOON_REPORT_SECONDS CPU 0's tick isolates free user chunks not
+ * yet reported (mm__report_isolate), hands them to the driver and puts
+ * them back marked reported; while a batch comes out full, the next one
+ * follows at the next tick. The host discards a reported chunk, so it
+ * costs no host memory until it is used again.
  *
  * Everything runs in the kernel with interrupts off; balloon_lock (a leaf
  * outside mm_lock: mm_lock may be taken inside it) serialises the core.
@@ -29,6 +37,7 @@
 #define BALLOON_CHUNK_FRAMES 512u
 #define BALLOON_BATCH_CHUNKS 256u  /* 512 MiB per batch */
 #define BALLOON_STATS_TICKS 10u
+#define BALLOON_REPORT_SECONDS 2u  /* like Linux's page_reporting delay */
 
 /* Guest statistics, enum l1_balloon_stat (bytes / counts). */
 struct balloon_gstats {
@@ -48,12 +57,17 @@ struct balloon_driver {
 	void (*set_actual)(uint64_t frames);
 	/* Optional: publish statistics. */
 	void (*stats)(const struct balloon_gstats *s);
-	/* Optional: free page reporting of free chunks; returns how many were reported. */
+	/* Optional: free page reporting of free chunks; returns how many, in
+	 * order, the host has discarded (the chunks may be reused at return). */
 	unsigned int (*report_free)(const uint32_t *chunks, unsigned int n);
+	/* The most chunks give, take and report_free handle per call (the core
+	 * never passes more). */
+	unsigned int max_chunks;
 	bool deflate_on_oom;        /* the host agreed: take frames back before an OOM */
 };
 
-/* Parse balloon= from the raw command line and start that driver (boot, CPU 0). */
+/* Parse balloon=DRIVER[,page_reporting=0|1] from the raw command line and start that
+ * driver (boot, CPU 0). */
 void balloon__init(const char *cmdline);
 /* The drivers' entry points (balloon__init calls one). 0 or a negative code. */
 int balloon_pv__init(void);

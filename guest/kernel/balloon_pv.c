@@ -93,6 +93,7 @@ static const struct balloon_driver pv_driver = {
 	.give = pv_give,
 	.take = pv_take,
 	.stats = pv_stats,
+	.max_chunks = BALLOON_BATCH_CHUNKS, /* send() splits into hypercalls itself */
 	.deflate_on_oom = true,
 };
 

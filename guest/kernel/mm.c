@@ -13,6 +13,19 @@
  *    ever handed out to tasks again, never to the kernel, so a stale user TLB
  *    entry on another CPU can never reach kernel data - which is why freeing
  *    needs no TLB shootdown.
+ *  - BALLOONED / BALLOONED_USER: in the balloon (see mm__balloon_claim);
+ *  - REPORTING: a USER_FREE chunk in flight for free page reporting: the
+ *    host may be discarding it, so nothing hands it out until it is put
+ *    back (USER_FREE again). It still counts as free (nr_free, user_free).
+ * Free page reporting only takes USER_FREE chunks: a FREE chunk was never
+ * written by this kernel (pools keep their chunks for good, a task's chunk
+ * comes back USER_FREE, a deflated one was released by the host), so the
+ * host holds no memory for it. reported[] marks the USER_FREE chunks
+ * reported since they last became free; allocating, ballooning or freeing
+ * a chunk clears its bit, so a chunk is reported at most once per free.
+ * A reported chunk reads zeros (the host discarded it) where an unreported
+ * one reads what its last owner left: nothing here promises either, memory
+ * is handed out not zeroed.
  * Small blocks (2^order frames, aligned to their size) come from pools; a
  * pool takes a FREE chunk when the others are full and never gives it back.
  * The bitmap of the chunk states starts all-zero (= FREE) from the ELF bss,
@@ -41,6 +54,7 @@ enum chunk_state {
 	CH_USER_FREE,
 	CH_BALLOONED,      /* in the balloon, was FREE (supervisor-only) */
 	CH_BALLOONED_USER, /* in the balloon, was USER_FREE (still user-mapped) */
+	CH_REPORTING,      /* being reported, was USER_FREE (still user-mapped) */
 };
 
 #define MAX_POOLS 64
@@ -61,10 +75,14 @@ static unsigned int nr_pools;
 /* RAM chunks: [lo_first, lo_end) and [MM_LOW_CHUNKS, hi_end). */
 static uint64_t lo_first, lo_end, hi_end;
 static uint64_t free_hint;                         /* no FREE/USER_FREE chunk below it */
-static uint64_t nr_takeable;                       /* FREE + USER_FREE chunks */
+static uint64_t nr_free;                           /* FREE + USER_FREE + REPORTING chunks */
+static uint64_t nr_reporting;                      /* REPORTING chunks; read outside mm_lock */
 static uint64_t oom_events;
-static uint64_t reported[MM_MAX_CHUNKS / 64];      /* free since reported (page reporting) */
+static uint64_t reported[MM_MAX_CHUNKS / 64];      /* USER_FREE and reported since it became so */
+static bool maybe_unreported;                      /* a USER_FREE chunk may be unreported */
 #define REPORTED(c) (reported[(c) / 64] >> ((c) % 64) & 1)
+#define SET_REPORTED(c, on) \
+	(reported[(c) / 64] = (reported[(c) / 64] & ~(1ull << ((c) % 64))) | (uint64_t)(on) << ((c) % 64))
 
 static bool chunk_in_ram(uint64_t c)
 {
@@ -90,7 +108,7 @@ void mm__init(const struct l1_start_info *si, uint64_t image_end,
 
 	for (uint64_t c = 0; c < lo_first; c++)
 		chunk_state[c] = CH_RESERVED;
-	nr_takeable = (lo_end - lo_first) + (hi_end - MM_LOW_CHUNKS);
+	nr_free = (lo_end - lo_first) + (hi_end - MM_LOW_CHUNKS);
 	for (uint64_t c = user_start >> CHUNK_SHIFT; c < (user_end + CHUNK_SIZE - 1) >> CHUNK_SHIFT; c++)
 		chunk_state[c] = CH_USER_IMAGE;
 	paging__set_user(user_start >> CHUNK_SHIFT,
@@ -152,9 +170,9 @@ static void take_chunks(uint64_t c, uint64_t n, uint8_t state, bool user)
 			flip_n = 0;
 		}
 		chunk_state[i] = state;
-		reported[i / 64] &= ~(1ull << (i % 64));
+		SET_REPORTED(i, false);
 	}
-	nr_takeable -= n;
+	nr_free -= n;
 	if (flip_n)
 		paging__set_user(flip_from, flip_n, true);
 	if (c == free_hint)
@@ -181,6 +199,27 @@ static void *pool_take(struct frame_pool *p, unsigned int order)
 	return NULL;
 }
 
+/*
+ * A user allocation found no room while chunks were in flight for
+ * reporting (on another CPU: the reporter allocates nothing meanwhile):
+ * wait until they are back, then the caller looks again. A kernel
+ * allocation has nothing to wait for: they come back USER_FREE. The report
+ * is bounded (the driver gives up on a device that does not answer), so is
+ * this wait. Caller holds mm_lock; it is dropped while waiting. False when
+ * nothing was in flight.
+ */
+static bool wait_reported(void)
+{
+	if (!nr_reporting)
+		return false;
+	spin__unlock(&mm_lock);
+	/* acquire: pairs with mm__report_putback's release of nr_reporting */
+	while (__atomic_load_n(&nr_reporting, __ATOMIC_ACQUIRE))
+		cpu_relax();
+	spin__lock(&mm_lock);
+	return true;
+}
+
 void *mm__alloc_frames(unsigned int order, bool user)
 {
 	void *frame = NULL;
@@ -189,16 +228,18 @@ void *mm__alloc_frames(unsigned int order, bool user)
 	if (order > MM_MAX_ORDER)
 		return NULL;
 	spin__lock(&mm_lock);
-	for (unsigned int i = 0; i < nr_pools && !frame; i++)
-		if (pools[i].user == user && pools[i].used + (1u << order) <= FRAMES_PER_CHUNK)
-			frame = pool_take(&pools[i], order);
-	if (!frame && nr_pools < MAX_POOLS && (c = find_run(1, user)) >= 0) {
-		struct frame_pool *p = &pools[nr_pools++];
+	do {
+		for (unsigned int i = 0; i < nr_pools && !frame; i++)
+			if (pools[i].user == user && pools[i].used + (1u << order) <= FRAMES_PER_CHUNK)
+				frame = pool_take(&pools[i], order);
+		if (!frame && nr_pools < MAX_POOLS && (c = find_run(1, user)) >= 0) {
+			struct frame_pool *p = &pools[nr_pools++];
 
-		*p = (struct frame_pool){ .chunk = (uint32_t)c, .user = user };
-		take_chunks((uint64_t)c, 1, user ? CH_UFRAMES : CH_KFRAMES, user);
-		frame = pool_take(p, order);
-	}
+			*p = (struct frame_pool){ .chunk = (uint32_t)c, .user = user };
+			take_chunks((uint64_t)c, 1, user ? CH_UFRAMES : CH_KFRAMES, user);
+			frame = pool_take(p, order);
+		}
+	} while (!frame && user && nr_pools < MAX_POOLS && wait_reported());
 	spin__unlock(&mm_lock);
 	return frame;
 }
@@ -239,7 +280,8 @@ int64_t mm__alloc_user(uint64_t bytes)
 		return bytes ? -L1G_ENOMEM : -L1G_EINVAL;
 	for (;;) {
 		spin__lock(&mm_lock);
-		c = find_run(n, true);
+		while ((c = find_run(n, true)) < 0 && wait_reported())
+			;
 		if (c >= 0) {
 			take_chunks((uint64_t)c, n, CH_UBIG_TAIL, true);
 			chunk_state[c] = CH_UBIG;
@@ -267,9 +309,10 @@ int mm__free_user(uint64_t addr)
 	if (chunk_state[c] == CH_UBIG) {
 		for (uint64_t i = c; i < c + chunk_run[c]; i++) {
 			chunk_state[i] = CH_USER_FREE;
-			reported[i / 64] &= ~(1ull << (i % 64));
+			SET_REPORTED(i, false);
 		}
-		nr_takeable += chunk_run[c];
+		nr_free += chunk_run[c];
+		maybe_unreported = true;
 		if (c < free_hint)
 			free_hint = c;
 		ret = 0;
@@ -300,7 +343,8 @@ bool mm__user_ok(uint64_t addr, uint64_t len)
 
 uint64_t mm__user_free_bytes(void)
 {
-	return nr_takeable << CHUNK_SHIFT;
+	/* in-flight chunks count: they are free, and back within one report */
+	return __atomic_load_n(&nr_free, __ATOMIC_RELAXED) << CHUNK_SHIFT;
 }
 
 uint64_t mm__pool_free_bytes(void)
@@ -314,19 +358,20 @@ uint64_t mm__pool_free_bytes(void)
 	return frames << PAGE_SHIFT;
 }
 
-/* Chunks in state from, highest first, into chunks[n..max); caller holds mm_lock. */
-static unsigned int claim_state(uint8_t from, uint8_t to, uint32_t *chunks, unsigned int n,
-				unsigned int max)
+/* Chunks in state from (with reported_too, reported ones as well), highest
+ * first, into chunks[n..max); caller holds mm_lock. */
+static unsigned int claim_state(uint8_t from, bool reported_too, uint8_t to, uint32_t *chunks,
+				unsigned int n, unsigned int max)
 {
-	for (uint64_t c = hi_end; c-- > lo_first && n < max && nr_takeable;) {
+	for (uint64_t c = hi_end; c-- > lo_first && n < max && nr_free;) {
 		if (c == MM_LOW_CHUNKS - 1 && lo_end < MM_LOW_CHUNKS) {
 			c = lo_end; /* skip the hole: c-- follows */
 			continue;
 		}
-		if (!chunk_in_ram(c) || chunk_state[c] != from)
+		if (!chunk_in_ram(c) || chunk_state[c] != from || (!reported_too && REPORTED(c)))
 			continue;
 		chunk_state[c] = to;
-		nr_takeable--;
+		nr_free--;
 		chunks[n++] = (uint32_t)c;
 	}
 	return n;
@@ -338,9 +383,11 @@ unsigned int mm__balloon_claim(uint32_t *chunks, unsigned int max)
 
 	spin__lock(&mm_lock);
 	/* Freed user chunks first: they were used, so the host holds memory for
-	 * them; a FREE chunk may never have been touched and gives it nothing. */
-	n = claim_state(CH_USER_FREE, CH_BALLOONED_USER, chunks, 0, max);
-	n = claim_state(CH_FREE, CH_BALLOONED, chunks, n, max);
+	 * them, unless they were reported since; a FREE chunk was never written
+	 * and gives it nothing. */
+	n = claim_state(CH_USER_FREE, false, CH_BALLOONED_USER, chunks, 0, max);
+	n = claim_state(CH_USER_FREE, true, CH_BALLOONED_USER, chunks, n, max);
+	n = claim_state(CH_FREE, true, CH_BALLOONED, chunks, n, max);
 	if (free_hint < hi_end && !takeable(free_hint, true))
 		advance_hint();
 	spin__unlock(&mm_lock);
@@ -356,32 +403,66 @@ void mm__balloon_release(const uint32_t *chunks, unsigned int n)
 		if (c >= MM_MAX_CHUNKS ||
 		    (chunk_state[c] != CH_BALLOONED && chunk_state[c] != CH_BALLOONED_USER))
 			continue;
+		if (chunk_state[c] == CH_BALLOONED_USER)
+			maybe_unreported = true;
 		chunk_state[c] = chunk_state[c] == CH_BALLOONED ? CH_FREE : CH_USER_FREE;
-		reported[c / 64] &= ~(1ull << (c % 64));
-		nr_takeable++;
+		SET_REPORTED(c, false);
+		nr_free++;
 		if (c < free_hint)
 			free_hint = c;
 	}
 	spin__unlock(&mm_lock);
 }
 
-unsigned int mm__free_unreported(uint32_t *chunks, unsigned int max)
+unsigned int mm__report_isolate(uint32_t *chunks, unsigned int max)
 {
 	unsigned int n = 0;
+	uint64_t c;
 
 	spin__lock(&mm_lock);
-	for (uint64_t c = lo_first; c < hi_end && n < max; c++) {
+	if (!maybe_unreported) {
+		spin__unlock(&mm_lock);
+		return 0; /* the usual case: no scan, no per-chunk work */
+	}
+	for (c = free_hint; c < hi_end && n < max; c++) {
 		if (c == lo_end && c < MM_LOW_CHUNKS)
 			c = MM_LOW_CHUNKS;
-		if (!chunk_in_ram(c) || REPORTED(c))
+		if (!chunk_in_ram(c) || chunk_state[c] != CH_USER_FREE || REPORTED(c))
 			continue;
-		if (chunk_state[c] != CH_FREE && chunk_state[c] != CH_USER_FREE)
-			continue;
-		reported[c / 64] |= 1ull << (c % 64);
+		chunk_state[c] = CH_REPORTING;
 		chunks[n++] = (uint32_t)c;
 	}
+	if (c >= hi_end)
+		maybe_unreported = false; /* scanned to the end: every one is taken or reported */
+	__atomic_store_n(&nr_reporting, nr_reporting + n, __ATOMIC_RELAXED);
+	if (free_hint < hi_end && !takeable(free_hint, true))
+		advance_hint();
 	spin__unlock(&mm_lock);
 	return n;
+}
+
+void mm__report_putback(const uint32_t *chunks, unsigned int n, unsigned int reported_n)
+{
+	unsigned int back = 0;
+
+	spin__lock(&mm_lock);
+	for (unsigned int i = 0; i < n; i++) {
+		uint32_t c = chunks[i];
+
+		if (c >= MM_MAX_CHUNKS || chunk_state[c] != CH_REPORTING)
+			continue;
+		chunk_state[c] = CH_USER_FREE;
+		SET_REPORTED(c, i < reported_n);
+		back++;
+		if (c < free_hint)
+			free_hint = c;
+	}
+	if (reported_n < n)
+		maybe_unreported = true;
+	/* release: the chunks are USER_FREE before a waiter sees the count drop
+	 * (pairs with wait_reported's acquire) */
+	__atomic_store_n(&nr_reporting, nr_reporting - back, __ATOMIC_RELEASE);
+	spin__unlock(&mm_lock);
 }
 
 uint64_t mm__oom_events(void)

@@ -35,9 +35,10 @@ void paging__load(void);
 void paging__set_user(uint64_t first, uint64_t n, bool user);
 /*
  * Map the 2 MiB of the MMIO hole holding gpa (uncached, supervisor-only)
- * unless it is mapped already (the LAPIC and doorbell chunks keep their
- * flags). False in shadow mode or when gpa is not in [L1_RAM_HOLE_START,
- * 4 GiB). Boot, CPU 0.
+ * unless it is mapped already (the LAPIC chunk keeps its flags); in the
+ * doorbell's chunk only the 4 KiB page holding gpa (the doorbell page
+ * keeps its flags: user). False in shadow mode or when gpa is not in
+ * [L1_RAM_HOLE_START, 4 GiB). Boot, CPU 0.
  */
 bool paging__map_mmio(uint64_t gpa);
 /* Would CPL3 be allowed this access now? (tells stale-TLB faults from real ones) */
@@ -82,7 +83,7 @@ int64_t mm__alloc_user(uint64_t bytes);
 int mm__free_user(uint64_t addr);
 /* Is [addr, addr + len) entirely memory a task may use? (len 0: true) */
 bool mm__user_ok(uint64_t addr, uint64_t len);
-/* Free chunks mm__alloc_user could still take, in bytes. */
+/* Free chunks mm__alloc_user could still take, in bytes (with those in flight for reporting). */
 uint64_t mm__user_free_bytes(void);
 /* Allocations that failed for want of memory (after the balloon gave back what it could). */
 uint64_t mm__oom_events(void);
@@ -91,9 +92,10 @@ uint64_t mm__pool_free_bytes(void);
 
 /*
  * Balloon support (kernel/balloon.c). Claim up to max free chunks into
- * chunks[], freed user chunks first (the host holds memory for them), then
- * never-used ones, highest first: they become BALLOONED and are never
- * handed out until released. Returns how many.
+ * chunks[], freed user chunks not reported first (the host holds memory
+ * for them), then the reported ones, then never-used ones, highest first:
+ * they become BALLOONED and are never handed out until released. Chunks in
+ * flight for reporting are never claimed. Returns how many.
  */
 unsigned int mm__balloon_claim(uint32_t *chunks, unsigned int max);
 /* Give claimed chunks back to the allocator (as they were: FREE or USER_FREE). */
@@ -101,10 +103,21 @@ void mm__balloon_release(const uint32_t *chunks, unsigned int n);
 /* Put claimed chunks back without having used them (same as release). */
 #define mm__balloon_unclaim mm__balloon_release
 /*
- * Free page reporting: up to max free chunks not reported since they last
- * became free, into chunks[]; they are marked reported (a chunk taken and
- * freed again is reportable again). Returns how many.
+ * Free page reporting (kernel/balloon.c). Isolate up to max USER_FREE
+ * chunks not reported since they became free into chunks[]: they become
+ * REPORTING, which nothing hands out, and stay counted as free
+ * (mm__user_free_bytes, so SYS_INFO's user_free does not move while they
+ * are in flight). An allocation that finds no room while chunks are in
+ * flight waits for them. Returns how many; 0 at once, without a scan,
+ * when no chunk was freed since the last full scan. Boot done, any CPU.
  */
-unsigned int mm__free_unreported(uint32_t *chunks, unsigned int max);
+unsigned int mm__report_isolate(uint32_t *chunks, unsigned int max);
+/*
+ * Put back what mm__report_isolate returned: USER_FREE again, the first
+ * reported_n of them marked reported (not isolated again until taken and
+ * freed), the others reportable again. The caller must not allocate
+ * between the two calls (an allocation could wait for its own chunks).
+ */
+void mm__report_putback(const uint32_t *chunks, unsigned int n, unsigned int reported_n);
 
 #endif

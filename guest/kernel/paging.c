@@ -6,11 +6,13 @@
  * the whole map is a handful of static pages and a PDE per chunk; the PDE of
  * chunk n is pd[0][n] (high RAM, from chunk 2048, follows the 4 low GiB).
  * Upper levels are user+writable and the PDE decides. The LAPIC page is
- * mapped uncached and supervisor-only; the doorbell page uncached and user,
- * so CPL3 code can reach the host through it later. Everything else in the
- * hole below 4 GiB stays unmapped until a driver asks for it
- * (paging__map_mmio: the IOAPIC, a virtio-mmio window). Every write goes
- * through pv_ops.mmu.
+ * mapped uncached and supervisor-only. The doorbell page is uncached and
+ * user (the ABI's way for CPL3 code to reach the host), so its chunk is the
+ * one mapped with 4 KiB pages (doorbell_pt): a 2 MiB user page there would
+ * also give tasks the virtio-mmio window l1vmm puts right after it
+ * (0xd0001000). Everything else in the hole below 4 GiB stays unmapped
+ * until a driver asks for it (paging__map_mmio: the IOAPIC, a virtio-mmio
+ * window; supervisor-only). Every write goes through pv_ops.mmu.
  *
  * Shadow mode uses paging_pv.c's 4 KiB map instead; there every page is
  * user-accessible already, so paging__set_user has nothing to do.
@@ -24,8 +26,12 @@
 static uint64_t pml4[512] __attribute__((aligned(4096)));
 static uint64_t pdpt[512] __attribute__((aligned(4096)));
 static uint64_t pd[4 + MM_HIGH_PD_MAX][512] __attribute__((aligned(4096)));
+static uint64_t doorbell_pt[512] __attribute__((aligned(4096))); /* the doorbell's chunk */
 
 #define PDE_RAM (PTE_P | PTE_RW | PTE_PS)
+#define PTE_MMIO (PTE_P | PTE_RW | PTE_PCD | PTE_PWT) /* a 4 KiB page: no PS (PAT there) */
+#define DOORBELL_CHUNK (L1_DOORBELL_GPA >> CHUNK_SHIFT)
+#define PT_INDEX(va) (((va) >> PAGE_SHIFT) & 511)
 
 static uint64_t *pde_of(uint64_t chunk)
 {
@@ -49,8 +55,8 @@ uint64_t paging__init(const struct l1_start_info *si, uint64_t image_end,
 				 CHUNK_SIZE, high_chunks);
 	pv_ops.mmu.set_pte(pde_of(L1_LAPIC_GPA >> CHUNK_SHIFT),
 			   L1_LAPIC_GPA | PDE_RAM | PTE_PCD | PTE_PWT);
-	pv_ops.mmu.set_pte(pde_of(L1_DOORBELL_GPA >> CHUNK_SHIFT),
-			   L1_DOORBELL_GPA | PDE_RAM | PTE_US | PTE_PCD | PTE_PWT);
+	pv_ops.mmu.set_pte(&doorbell_pt[PT_INDEX(L1_DOORBELL_GPA)], L1_DOORBELL_GPA | PTE_MMIO | PTE_US);
+	pv_ops.mmu.set_pte(pde_of(DOORBELL_CHUNK), (uint64_t)doorbell_pt | PTE_P | PTE_RW | PTE_US);
 	pv_ops.mmu.set_pte_range(pdpt, (uint64_t)pd | PTE_P | PTE_RW | PTE_US, PAGE_SIZE, npd);
 	pv_ops.mmu.set_pte(&pml4[0], (uint64_t)pdpt | PTE_P | PTE_RW | PTE_US);
 	paging__load();
@@ -86,6 +92,16 @@ bool paging__map_mmio(uint64_t gpa)
 
 	if (pvops__shadow || gpa < L1_RAM_HOLE_START || gpa >= L1_RAM_HIGH_START)
 		return false;
+	if (gpa >> CHUNK_SHIFT == DOORBELL_CHUNK) {
+		uint64_t *pte = &doorbell_pt[PT_INDEX(gpa)];
+
+		/* not present: no CPU can have it cached, no flush (the doorbell
+		 * page itself keeps its flags) */
+		if (!(*pte & PTE_P))
+			pv_ops.mmu.set_pte(pte, (gpa & ~(PAGE_SIZE - 1)) | PTE_MMIO);
+		pv_ops.mmu.commit();
+		return true;
+	}
 	if (!(*pde & PTE_P)) /* not present: no CPU can have it cached, no flush */
 		pv_ops.mmu.set_pte(pde, (gpa & ~(CHUNK_SIZE - 1)) | PDE_RAM | PTE_PCD | PTE_PWT);
 	pv_ops.mmu.commit();
@@ -101,5 +117,7 @@ bool paging__user_may_access(uint64_t va, bool write)
 	if (c >= MM_MAX_CHUNKS)
 		return false;
 	pde = *pde_of(c);
+	if (c == DOORBELL_CHUNK)
+		pde = doorbell_pt[PT_INDEX(va)]; /* its PDE allows all: the PTE decides */
 	return (pde & PTE_P) && (pde & PTE_US) && (!write || (pde & PTE_RW));
 }

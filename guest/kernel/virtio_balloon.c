@@ -17,7 +17,8 @@
  * (descriptors at 0, driver area at 1024, device area at 2048), no indirect
  * descriptors, no event index.
  *
- * The core hands us whole 2 MiB chunks. Inflate and deflate send one
+ * The core hands us whole 2 MiB chunks, at most a queue's entries per call
+ * (max_chunks). Inflate and deflate send one
  * device-readable descriptor per chunk holding its 512 le32 PFNs; free page
  * reporting one device-writable descriptor per chunk covering its 2 MiB.
  * The queue is used synchronously: n descriptors, one notify, then a
@@ -693,6 +694,18 @@ static int start_device(void)
 	return 0;
 }
 
+/* The smallest of the synchronous queues: what one give/take/report call takes. */
+static unsigned int max_chunks(void)
+{
+	unsigned int n = dev.q[Q_INFLATE].num;
+
+	if (dev.q[Q_DEFLATE].num < n)
+		n = dev.q[Q_DEFLATE].num;
+	if (dev.q[Q_REPORT].num && dev.q[Q_REPORT].num < n)
+		n = dev.q[Q_REPORT].num;
+	return n;
+}
+
 int balloon_virtio__init(const char *cmdline)
 {
 	int rc;
@@ -732,6 +745,7 @@ int balloon_virtio__init(const char *cmdline)
 		.set_actual = set_actual,
 		.stats = tick, /* with or without a statistics queue */
 		.report_free = dev.q[Q_REPORT].num ? report_free : NULL,
+		.max_chunks = max_chunks(),
 		.deflate_on_oom = dev.features & 1ull << F_DEFLATE_ON_OOM,
 	};
 	console__printf("virtio-balloon: device at %#lx irq %u, features %#lx\n", dev.base,

@@ -12,6 +12,13 @@ Cases:
            it gave back (the hostile case): zeros. The target goes back to 0:
            the balloon deflates. At the end the guest verified every byte it
            held with 0 mismatches and exited 0.
+  report   (virtio) free page reporting alone, the balloon's target left at
+           0: one guest with 2 vCPUs touches 160M and frees all but 32M
+           (churn); within a report interval l1vmm counts about 128M reported
+           (vms/vm0/balloon/reported_mb), and the resident host memory behind
+           the guest (mincore) and l1vmm's RssAnon drop by as much from their
+           peak, with the balloon still empty; churn keeps verifying what it
+           holds (0 mismatches) and its exact free-frame count holds.
   oom      the guest boots with a 160M target, then allocates 192M: it must
            take memory back from its balloon on its own (deflate on OOM);
            l1vmm counts it, and the guest's data is intact.
@@ -135,9 +142,11 @@ def churn_ok(run, vm=None):
 
 
 def case_inflate(a, mnt):
+    # free page reporting off: it would release the freed memory before the
+    # balloon takes it, and this case measures what inflating releases
     cmd = [a.l1vmm, "run", "--mode", a.mode, "--mem", "256M", "--timeout", "120", "--",
            "workload=churn", "peak=192M", "hold=32M", "seconds=12", "touch_balloon=1",
-           f"balloon={a.device}"]
+           f"balloon={a.device}" + (",page_reporting=0" if a.device == "virtio" else "")]
     run = Run(cmd, mnt)
     freed = run.wait_line(r"^churn: peak=.* returned_frames=([0-9]+) mismatches=0 ", 90)
     check(freed is not None, "the guest touched 192M and freed 160M")
@@ -165,7 +174,69 @@ def case_inflate(a, mnt):
         run.write("vms/vm0/balloon/target_mb", 0)
         check(run.wait_value("vms/vm0/balloon/actual_mb", 0, 20), "the balloon deflated to 0")
         check(run.num("vms/vm0/balloon/refusals") == 0, "l1vmm refused nothing")
+        if a.device == "virtio":
+            check(run.num("vms/vm0/balloon/reported_mb") == 0,
+                  "page_reporting=0: the guest reported nothing")
     rc = run.finish(120)
+    churn_ok(run)
+    check(rc == 0, f"l1vmm exited 0 (got {rc})")
+
+
+class Sampler:
+    """Highest resident guest RAM and RssAnon seen, sampled every 20 ms."""
+
+    def __init__(self, run):
+        self.run, self.pop, self.rss = run, 0, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while not self.stop.wait(0.02):
+            try:
+                self.pop = max(self.pop, self.run.num("vms/vm0/stats/mem_populated"))
+            except (OSError, ValueError):
+                pass
+            self.rss = max(self.rss, self.run.rss_anon())
+
+    def peaks(self):
+        self.stop.set()
+        self.thread.join()
+        return self.pop, self.rss
+
+
+def case_report(a, mnt):
+    cmd = [a.l1vmm, "run", "--mode", a.mode, "--mem", "256M", "--vcpus", "2", "--timeout", "60",
+           "--", "workload=churn", "peak=160M", "hold=32M", "seconds=8", "balloon=virtio"]
+    run = Run(cmd, mnt)
+    sampler = Sampler(run)
+    freed = run.wait_line(r"^churn: peak=.* returned_frames=([0-9]+) mismatches=0 ", 40)
+    check(freed is not None, "the guest touched 160M, freed 128M and counted every frame back")
+    if freed:
+        t0 = time.monotonic()
+        end = t0 + 8
+        reported = 0
+        while time.monotonic() < end and reported < 128:
+            reported = run.num("vms/vm0/balloon/reported_mb")
+            time.sleep(0.05)
+        took = time.monotonic() - t0
+        time.sleep(0.3)  # the last release and the RSS accounting settle
+        pop0, rss0 = sampler.peaks()
+        pop1, rss1 = run.num("vms/vm0/stats/mem_populated"), run.rss_anon()
+        reported = run.num("vms/vm0/balloon/reported_mb")
+        print(f"  reported_mb {reported} ({took:.2f} s after the frees); resident guest RAM "
+              f"peak {pop0 / MIB:.1f} -> {pop1 / MIB:.1f} MiB, RssAnon peak {rss0 / MIB:.1f} -> "
+              f"{rss1 / MIB:.1f} MiB", flush=True)
+        check(120 <= reported <= 136, f"l1vmm counted about the 128M freed as reported ({reported})")
+        check(pop0 - pop1 >= 120 * MIB,
+              f"the guest's resident host memory dropped by >= 120 MiB ({(pop0 - pop1) / MIB:.1f})")
+        check(rss0 - rss1 >= 120 * MIB,
+              f"l1vmm's RssAnon dropped by >= 120 MiB ({(rss0 - rss1) / MIB:.1f})")
+        check(run.num("vms/vm0/balloon/actual_mb") == 0, "the balloon stayed empty: reporting did it")
+        check(run.num("vms/vm0/balloon/refusals") == 0, "l1vmm refused nothing")
+    rc = run.finish(60)
+    check(run.wait_line(r"^churn: t=[3-9] mismatches=0 ", 1) is not None,
+          "churn verified what it held after the report")
     churn_ok(run)
     check(rc == 0, f"l1vmm exited 0 (got {rc})")
 
@@ -306,12 +377,13 @@ def main():
     ap.add_argument("--l1vmm", required=True)
     ap.add_argument("--mode", choices=["ept", "shadow"], required=True)
     ap.add_argument("--device", choices=["pv", "virtio"], default="pv")
-    ap.add_argument("--case", choices=["inflate", "oom", "auto", "dedup"], required=True)
+    ap.add_argument("--case", choices=["inflate", "report", "oom", "auto", "dedup"],
+                    required=True)
     a = ap.parse_args()
     need_kvm()
     with tempfile.TemporaryDirectory(prefix="l1vmm-balloon-") as mnt:
-        {"inflate": case_inflate, "oom": case_oom, "auto": case_auto,
-         "dedup": case_dedup}[a.case](a, mnt)
+        {"inflate": case_inflate, "report": case_report, "oom": case_oom,
+         "auto": case_auto, "dedup": case_dedup}[a.case](a, mnt)
     if failures:
         print(f"{len(failures)} check(s) failed", flush=True)
         return 1
