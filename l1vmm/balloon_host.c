@@ -198,7 +198,10 @@ static void hypercall_write(void *opaque, uint64_t offset, const void *data, uns
 	memcpy(&b, blk, sizeof(b)); /* once: the guest may change it meanwhile */
 	struct pv_mem mem = { .read = gpa_read, .ctx = vm };
 	int64_t ret = -L1_ENOSYS;
-	if (b.nr == L1_HC_BALLOON)
+	/* the doorbell page is mapped for tasks too: only the kernel may call */
+	if (vcpu__current_cpl() != 0)
+		ret = -L1_EPERM;
+	else if (b.nr == L1_HC_BALLOON)
 		ret = balloon_host__hypercall(vm, &mem, b.arg[0], b.arg[1], b.arg[2], b.arg[3]);
 	__atomic_store_n(&blk->ret, ret, __ATOMIC_RELEASE);
 }

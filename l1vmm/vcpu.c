@@ -22,6 +22,8 @@
 
 /* The run area of the vCPU this thread runs (NULL outside vCPU threads). */
 static _Thread_local struct kvm_run *thread_run;
+/* The vCPU this thread runs (NULL outside vCPU threads). */
+static _Thread_local struct vcpu *thread_vcpu;
 
 static void kick_handler(int sig)
 {
@@ -259,6 +261,7 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
 	thread_run = vcpu->run;
+	thread_vcpu = vcpu;
 	if (vm->shadow)
 		shadow_vm__vcpu_loop(vcpu);
 	while (!vm->shadow && !vm__ended(vm)) {
@@ -287,6 +290,14 @@ int vcpu__start(struct vcpu *vcpu)
 		return -rc;
 	vcpu->started = true;
 	return 0;
+}
+
+int vcpu__current_cpl(void)
+{
+	struct kvm_sregs s;
+	if (!thread_vcpu || ioctl(thread_vcpu->fd, KVM_GET_SREGS, &s) < 0)
+		return -1;
+	return s.cs.selector & 3;
 }
 
 void vcpu__kick(struct vcpu *vcpu)

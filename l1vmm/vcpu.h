@@ -37,6 +37,9 @@ int vcpu__create(struct vcpu *vcpu, struct vm *vm, unsigned index, char *err, si
 int vcpu__start(struct vcpu *vcpu);
 /* Make the vCPU leave KVM_RUN soon; safe from any thread, any time. */
 void vcpu__kick(struct vcpu *vcpu);
+/* The privilege level the guest ran at when this vCPU thread's exit began
+ * (a device handler asks); -1 outside vCPU threads or on error. */
+int vcpu__current_cpl(void);
 /* Join the thread (if started) and release the vCPU. */
 void vcpu__destroy(struct vcpu *vcpu);
 
