@@ -2,7 +2,7 @@
 """balloon/policy=auto against a guest that suddenly grows (issue 6).
 
     perf/balloon_auto.py [--build BUILD_DIR] [--reps 5] [--mode ept|shadow] [--grow-mb 256]
-                         [--interval-ms 100] [--grow-after 12] [--window 15]
+                         [--interval-ms 100] [--grow-after 20] [--window 15]
 
 Each rep is one fresh l1vmm with three guests, all with balloon=pv:
   idle0, idle1  512 MiB each, workload=churn peak=448M hold=32M: they touch
@@ -22,24 +22,33 @@ policy; interval_ms is set at start (--interval-ms).
 
 From then on the script reads l1vmm's RssAnon (/proc/PID/status) every 10 ms
 and the tree (balloon state, each VM's balloon and the memory it reports
-available) every 100 ms, until the growing guest ends its run:
+available) every 100 ms, until the growing guest ends its run (WINDOW
+seconds after its growth began). Times count from the first read after the
+guest's "growing=" line arrived:
   t_over   the first read above the watermark;
   t_back   the read after which RssAnon stayed at or under the watermark
-           until the end of the observation (at least WINDOW - GROW_AFTER s);
-  t_aim    the first read at or under the policy's own aim, limit - limit/16
-           (the policy ends a pressure episode there, see balloon/policy.c).
+           until the end of the observation;
+  t_aim    the first read after t_over at or under the policy's own aim,
+           limit - limit/16 (a pressure episode ends there, balloon/policy.c).
 Reported per rep: t_back - t_over (the figure asked for), t_aim - t_over,
 l1vmm's balloon/last_relief_s (first round that saw pressure to the first
-that did not, in whole rounds: the episode ends only at the aim, so while
-the guest is still growing each round finds RssAnon above the aim again and
-the episode goes on; it is set beside how much of the growth was still to
-come at t_over), how long the growth took inside the guest (its own
-grow_ms, TSC), the largest overshoot, and what the balloons held at the end. Checks: every guest ends
-with result=PASS and 0 mismatching words, and none was pushed below its
-floor: each reports at least the policy's margin (max(margin_mb,
-margin_pct % of its RAM)) available at the end, less 2 MiB (a target is
-rounded up to whole 2 MiB chunks); the idle guests, which allocate nothing,
-also at every read.
+that did not, in whole rounds; the episode ends only at the aim, so while
+the guest is still growing each round may find RssAnon above the aim again
+and the episode goes on: it is set beside how much of the growth was still
+to come at t_over), how long the growth took inside the guest (its own
+grow_ms, TSC), the largest overshoot, and what the balloons held (largest,
+and at the end). Checks: every guest ends with result=PASS and 0
+mismatching words; none was pushed below its floor: each reports at least
+the policy's margin (max(margin_mb, margin_pct % of its RAM)) available at
+the end, less 2 MiB (a rising target is rounded up to a whole 2 MiB chunk),
+and the idle guests, which allocate nothing, at every read; RssAnon was not
+over the watermark before the growth began.
+
+The watermark is host_limit_mb only. The MemAvailable watermarks
+(low/high_watermark_mb) were tried the same way (low = MemAvailable - GROW / 2)
+and left out: on this shared machine MemAvailable moves by hundreds of MiB
+within seconds on its own (perf/README.md), far more than a growth of GROW / 2
+past the watermark, so what is timed is the neighbours, not the policy.
 
 Output: per-rep lines and a summary of medians (min-max, n).
 Exit status: 0; 1 when a guest failed, a guest went below its floor, the
@@ -49,6 +58,7 @@ watermark was set (raise --grow-after); 2 on bad options.
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -82,8 +92,44 @@ class TimedRun(Run):
         return None, None
 
 
+def unmount(mnt):
+    """A killed l1vmm leaves its FUSE mount behind (a stale one fails os.path.ismount)."""
+    subprocess.run(["fusermount3", "-u", mnt], check=False, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
 def vm_line(name, rest):
     return f"[{name}] churn: {rest}"
+
+
+class Limit:
+    """The artificial watermark: balloon/host_limit_mb, a budget for l1vmm's RssAnon."""
+
+    def __init__(self, run, grow_mb):
+        self.run = run
+        self.settled = settle(lambda: run.rss_anon() / MIB)
+        self.mark = int(self.settled + grow_mb / 2)
+        self.gap = self.mark / 16          # the policy aims at mark - mark / 16
+
+    def set(self):
+        self.run.write("balloon/host_limit_mb", self.mark)
+
+    def over(self):
+        """MiB over the watermark (> 0: over)."""
+        return self.run.rss_anon() / MIB - self.mark
+
+    def __str__(self):
+        return (f"RssAnon settled {self.settled:.0f} MiB, host_limit_mb {self.mark} "
+                f"(aim {self.mark - self.gap:.0f})")
+
+
+def settle(read):
+    """The median of 5 reads 50 ms apart."""
+    xs = []
+    for _ in range(5):
+        xs.append(read())
+        time.sleep(0.05)
+    return statistics.median(xs)
 
 
 def margin_mb(run, mem_mb):
@@ -119,30 +165,27 @@ def one_rep(a, rep):
                 fail(f"{n} did not get through its peak phase")
         if res["ok"]:
             time.sleep(1)
-            rss = []
-            for _ in range(5):
-                rss.append(run.rss_anon() / MIB)
-                time.sleep(0.05)
-            settled = statistics.median(rss)
-            limit = int(settled + a.grow_mb / 2)
-            aim = limit - limit / 16
+            mark = Limit(run, a.grow_mb)
             margins = {n: margin_mb(run, m) for n, m in mems.items()}
             idle_avail = {n: run.num(f"vms/{n}/balloon/guest/available_mb") for n in mems}
-            run.write("balloon/host_limit_mb", limit)
+            mark.set()
             run.write("balloon/policy", "auto")
             t_set = time.monotonic()
             t_grow, _ = run.line_time(vm_line("grow", "growing="))
             if t_grow is not None:
                 fail(f"the growth began before the watermark was set: raise --grow-after "
                      f"(now {a.grow_after})")
-            res.update(settled=settled, limit=limit, idle_avail=idle_avail)
-            print(f"rep {rep}: RssAnon settled {settled:.0f} MiB, host_limit_mb {limit} "
-                  f"(aim {aim:.0f}), guests' available {idle_avail} MiB", flush=True)
-        if res["ok"]:
-            observe(run, res, a, limit, aim, margins, t_set)
-        else:
+            res.update(idle_avail=idle_avail)
+            print(f"rep {rep}: {mark}; guests' available {idle_avail} MiB", flush=True)
+        if not res["ok"]:
             run.proc.kill()
+            run.finish(30)
+            unmount(mnt)
+            print("\n".join("  | " + ln for ln in run.lines[-30:]), flush=True)
+            return res
+        observe(run, res, a, mark, margins, t_set)
         rc = run.finish(seconds + 120)
+        unmount(mnt)
         for n in mems:
             m = run.wait_line(f"^\\[{n}\\] churn: rounds=[0-9]+ mismatches=([0-9]+) ", 1)
             if m is None or m.group(1) != "0":
@@ -156,17 +199,18 @@ def one_rep(a, rep):
     return res
 
 
-def observe(run, res, a, limit, aim, margins, t_set):
+def observe(run, res, a, mark, margins, t_set):
     """Poll until the growing guest ends its run; fill res with the timings."""
-    samples = []                     # (t, RssAnon MiB)
+    samples = []                     # (t, MiB over the watermark)
     tree = {}                        # last tree read
     min_avail = {n: None for n in margins}
+    max_balloon = {n: 0 for n in margins}
     next_tree = 0.0
     end = time.monotonic() + a.grow_after + a.window + 60
     while time.monotonic() < end:
         now = time.monotonic()
         try:
-            samples.append((now, run.rss_anon() / MIB))
+            samples.append((now, mark.over()))
         except OSError:
             break
         if now >= next_tree:
@@ -179,8 +223,9 @@ def observe(run, res, a, limit, aim, margins, t_set):
                                run.num(f"vms/{n}/balloon/guest/available_mb"))
                 tree = snap
                 for n in margins:
-                    v = snap[n][1]
-                    min_avail[n] = v if min_avail[n] is None else min(min_avail[n], v)
+                    got, avail = snap[n]
+                    min_avail[n] = avail if min_avail[n] is None else min(min_avail[n], avail)
+                    max_balloon[n] = max(max_balloon[n], got)
             except (OSError, ValueError):
                 pass
         if run.line_time(vm_line("grow", "rounds="))[0] is not None:
@@ -189,33 +234,39 @@ def observe(run, res, a, limit, aim, margins, t_set):
     t_grow, _ = run.line_time(vm_line("grow", "growing="))
     _, grew = run.line_time(vm_line("grow", "grew="))
     t_end = samples[-1][0] if samples else time.monotonic()
-    grow_ms = None
-    if grew:
-        grow_ms = int(grew.split("grow_ms=")[1].split()[0])
-    t_over = next((t for t, r in samples if r > limit), None)
-    last_over = max((t for t, r in samples if r > limit), default=None)
-    t_back = next((t for t, r in samples if last_over is not None and t > last_over), None)
-    t_aim = next((t for t, r in samples if t_over is not None and t > t_over and r <= aim), None)
-    peak = max((r for _, r in samples), default=0)
+    grow_ms = int(grew.split("grow_ms=")[1].split()[0]) if grew else None
+    early = [x for t, x in samples if x > 0 and (t_grow is None or t < t_grow)]
+    after = [(t, x) for t, x in samples if t_grow is not None and t >= t_grow]
+    t_over = next((t for t, x in after if x > 0), None)
+    last_over = max((t for t, x in after if x > 0), default=None)
+    t_back = next((t for t, x in after if last_over is not None and t > last_over), None)
+    t_aim = next((t for t, x in after if t_over is not None and t > t_over and x <= -mark.gap), None)
+    peak = max((x for _, x in after), default=float("nan"))
     res.update(grow_ms=grow_ms, peak=peak, tree=tree, min_avail=min_avail, margins=margins,
-               n_samples=len(samples), span=t_end - t_set)
+               max_balloon=max_balloon, n_samples=len(samples))
     if t_grow is None or grow_ms is None:
         res["ok"] = False
         res["why"].append("the growing guest did not report its growth")
+        return
+    if early:
+        res["ok"] = False
+        res["why"].append(f"the watermark was crossed {len(early)} times before the growth began "
+                          f"(by up to {max(early):.0f} MiB): something else moved it")
     if t_over is None:
         res["ok"] = False
-        res["why"].append(f"RssAnon never went over the watermark (peak {peak:.0f} MiB)")
+        res["why"].append(f"the growth never took the host over the watermark "
+                          f"(closest {peak:.0f} MiB)")
         return
-    res["t_over"] = t_over - t_grow if t_grow else None
+    res["t_over"] = t_over - t_grow
     if t_back is None:
         res["ok"] = False
-        res["why"].append(f"RssAnon was still over the watermark at the end ({samples[-1][1]:.0f} MiB)")
+        res["why"].append(f"still over the watermark at the end ({samples[-1][1]:.0f} MiB)")
     else:
         res["back"] = t_back - t_over
         res["stayed"] = t_end - t_back
     res["aim"] = t_aim - t_over if t_aim else None
     # how much of the growth was still to come when the watermark was crossed
-    res["grow_left"] = grow_ms / 1000 - res["t_over"] if grow_ms is not None and t_grow else None
+    res["grow_left"] = grow_ms / 1000 - res["t_over"]
     try:
         res["relief"] = float(tree.get("relief", "none"))
     except ValueError:
@@ -228,17 +279,18 @@ def observe(run, res, a, limit, aim, margins, t_set):
         if n.startswith("idle") and min_avail[n] is not None and min_avail[n] < m - CHUNK_MB:
             res["ok"] = False
             res["why"].append(f"{n} went down to {min_avail[n]} MiB available, under its {m} MiB margin")
-    back = f"{res['back']:.3f}" if "back" in res else "never"
-    print(f"rep {res['rep']}: growth began {t_grow - t_set if t_grow else float('nan'):.1f} s after "
-          f"the watermark was set and took {grow_ms} ms in the guest; RssAnon over "
-          f"{limit} MiB {res['t_over'] if res['t_over'] is None else round(res['t_over'], 3)} s "
-          f"into it, back under after {back} s (stayed {res.get('stayed', 0):.1f} s), under the aim "
-          f"{aim:.0f} after {res['aim'] if res['aim'] is None else round(res['aim'], 3)} s, "
-          f"last_relief_s {tree.get('relief')} (the growth went on "
-          f"{res['grow_left'] if res['grow_left'] is None else round(res['grow_left'], 3)} s "
-          f"after the crossing); peak {peak:.0f} MiB; balloons (actual, available MiB) "
-          + ", ".join(f"{n} {tree.get(n)}" for n in margins)
-          + f"; min available {min_avail}; steps {tree.get('steps')}; {len(samples)} reads",
+
+    def r3(x):
+        return "none" if x is None else f"{x:.3f}"
+    print(f"rep {res['rep']}: the growth began {t_grow - t_set:.1f} s after the watermark was set "
+          f"and took {grow_ms} ms in the guest; over the watermark {r3(res['t_over'])} s into it "
+          f"(by up to {peak:.0f} MiB), back under after {r3(res.get('back'))} s (and stayed "
+          f"{res.get('stayed', 0):.1f} s), at the aim after {r3(res['aim'])} s; last_relief_s "
+          f"{tree.get('relief')}, the growth went on {r3(res['grow_left'])} s after the crossing; "
+          f"balloons (largest, end) and available at the end, MiB: "
+          + ", ".join(f"{n} ({max_balloon[n]}, {tree.get(n, ('?',))[0]}) {tree.get(n, (0, '?'))[1]}"
+                      for n in margins)
+          + f"; least available {min_avail}; {tree.get('steps')} rounds; {len(samples)} reads",
           flush=True)
 
 
@@ -256,7 +308,7 @@ def main():
     ap.add_argument("--mode", choices=["ept", "shadow"], default="ept")
     ap.add_argument("--grow-mb", type=int, default=256)
     ap.add_argument("--interval-ms", type=int, default=100)
-    ap.add_argument("--grow-after", type=int, default=12,
+    ap.add_argument("--grow-after", type=int, default=20,
                     help="seconds into its hold phase before the guest grows")
     ap.add_argument("--window", type=int, default=15,
                     help="seconds the guests run after the growth began")
@@ -280,11 +332,12 @@ def main():
     print(f"  the growth in the guest (grow_ms / 1000)    "
           f"{med([r['grow_ms'] / 1000 for r in good if r.get('grow_ms') is not None])}")
     print(f"  the growth still to come at t_over          {med([r.get('grow_left') for r in good])}")
-    print(f"  largest RssAnon over the watermark, MiB     "
-          f"{med([r['peak'] - r['limit'] for r in good])}")
+    print(f"  largest overshoot of the watermark, MiB     {med([r['peak'] for r in good])}")
     for n in list(IDLE) + ["grow"]:
-        taken = [r["tree"][n][0] for r in good if n in r.get("tree", {})]
-        print(f"  balloon at the end, {n:5} MiB              {med(taken)}")
+        print(f"  largest balloon, {n:5} MiB                 "
+              f"{med([r['max_balloon'][n] for r in good])}")
+        print(f"  balloon at the end, {n:5} MiB              "
+              f"{med([r['tree'][n][0] for r in good if n in r['tree']])}")
     bad = [r for r in rows if not r["ok"]]
     for r in bad:
         print(f"rep {r['rep']} failed: {'; '.join(r['why'])}")
