@@ -40,7 +40,13 @@ static int discard_ept(void *ctx, uint64_t gfn, uint64_t n)
 	return madvise(hva, n * PAGE, MADV_DONTNEED) < 0 ? -errno : 0;
 }
 
-/* One madvise per run of consecutive machine frames. */
+/*
+ * One madvise per run of consecutive machine frames. The frames are not
+ * freed in the machine's bitmap: a guest's own frame is first_mfn + gfn for
+ * as long as the guest lives (shadow.h), and the machine mapping is
+ * MAP_NORESERVE with room for every guest and copy, so the memory that
+ * matters is the host's, and the discard returns it.
+ */
 static int discard_shadow(void *ctx, uint64_t gfn, uint64_t n)
 {
 	struct vm *vm = ctx;

@@ -206,13 +206,18 @@ class Sampler:
 
 
 def case_report(a, mnt):
+    # grow=160M at t=6 s: more than the guest's never-reported free memory, so
+    # the growth takes back chunks the host discarded (they must come back
+    # with the guest's bytes, and the host must back them again)
     cmd = [a.l1vmm, "run", "--mode", a.mode, "--mem", "256M", "--vcpus", "2", "--timeout", "60",
-           "--", "workload=churn", "peak=160M", "hold=32M", "seconds=8", "balloon=virtio"]
+           "--", "workload=churn", "peak=160M", "hold=32M", "seconds=10", "grow=160M",
+           "grow_after=6", "balloon=virtio"]
     run = Run(cmd, mnt)
     sampler = Sampler(run)
-    freed = run.wait_line(r"^churn: peak=.* returned_frames=([0-9]+) mismatches=0 ", 40)
+    freed = run.wait_line(r"^churn: peak=.* after=([0-9]+) returned_frames=([0-9]+) mismatches=0 ", 40)
     check(freed is not None, "the guest touched 160M, freed 128M and counted every frame back")
     if freed:
+        free_after = int(freed.group(1)) * 4096
         t0 = time.monotonic()
         end = t0 + 8
         reported = 0
@@ -234,9 +239,24 @@ def case_report(a, mnt):
               f"l1vmm's RssAnon dropped by >= 120 MiB ({(rss0 - rss1) / MIB:.1f})")
         check(run.num("vms/vm0/balloon/actual_mb") == 0, "the balloon stayed empty: reporting did it")
         check(run.num("vms/vm0/balloon/refusals") == 0, "l1vmm refused nothing")
+        unreported = free_after - reported * MIB
+        check(unreported < 160 * MIB,
+              f"the growth cannot fit in never-reported free memory ({unreported / MIB:.0f} MiB)")
+        check(not any(line.startswith("churn: growing=") for line in list(run.lines)),
+              "the figures above were taken before the guest grew (reporting took < 6 s)")
+        grew = run.wait_line(r"^churn: grew=([0-9]+) .* mismatches=0$", 30)
+        check(grew is not None and int(grew.group(1)) == 160 * MIB,
+              "the guest grew by 160M into reported chunks, its bytes intact")
+        if grew:
+            time.sleep(0.3)
+            pop2, rss2 = run.num("vms/vm0/stats/mem_populated"), run.rss_anon()
+            print(f"  after the growth: resident guest RAM {pop2 / MIB:.1f} MiB, RssAnon "
+                  f"{rss2 / MIB:.1f} MiB", flush=True)
+            check(pop2 - pop1 >= 150 * MIB,
+                  f"the host backs the reused chunks again ({(pop2 - pop1) / MIB:.1f} MiB more)")
     rc = run.finish(60)
-    check(run.wait_line(r"^churn: t=[3-9] mismatches=0 ", 1) is not None,
-          "churn verified what it held after the report")
+    check(run.wait_line(r"^churn: t=(9|10) mismatches=0 ", 1) is not None,
+          "churn verified what it held, the growth included, to the end")
     churn_ok(run)
     check(rc == 0, f"l1vmm exited 0 (got {rc})")
 
