@@ -287,21 +287,30 @@ def rss_total(run):
     return total
 
 
-def case_dedup(a, mnt):
-    churn = "workload=churn peak=192M seconds=25 seed=5"
-    # No free page reporting: it would discard g's 160M of freed twins of
-    # twin's memory within 2 s, racing the engine for them (a CI run lost)
-    reporting = ",page_reporting=0" if a.device == "virtio" else ""
+def start_twins(a, mnt, seconds, g_keys):
+    """Two churn guests in one sharing domain under l1vmm's engine: g keeps
+    32M of the 192M it touched (g_keys: its balloon= and other keys), twin
+    keeps all 192M; both have touched it when this returns."""
+    churn = f"workload=churn peak=192M seconds={seconds} seed=5"
     cmd = [a.l1vmm, "run", "--timeout", "150", "--set", "dedup/run=1",
            "--set", "dedup/backend=l1vmm", "--set", "dedup/pages_to_scan=8000",
            "--set", "dedup/sleep_millisecs=20",
            "--vm", f"name=g,mem=256M,mode={a.mode},domain=t,cmdline=\"{churn} hold=32M "
-           f"touch_balloon=1 balloon={a.device}{reporting}\"",
+           f"{g_keys}\"",
            "--vm", f"name=twin,mem=256M,mode={a.mode},domain=t,cmdline=\"{churn} hold=192M\""]
     run = Run(cmd, mnt)
     for name in ("g", "twin"):
         check(run.wait_line(f"^\\[{name}\\] churn: peak=.* mismatches=0 ", 90) is not None,
               f"{name} touched 192M")
+    return run
+
+
+def case_dedup(a, mnt):
+    # No free page reporting: it would discard g's 160M of freed twins of
+    # twin's memory within 2 s, racing the engine for them (a CI run lost;
+    # case_dedup_report is that race)
+    reporting = ",page_reporting=0" if a.device == "virtio" else ""
+    run = start_twins(a, mnt, 25, f"touch_balloon=1 balloon={a.device}{reporting}")
     # wait for the engine to share what the twins have in common
     page = 4096
     end = time.monotonic() + 40
@@ -348,17 +357,7 @@ def case_dedup_report(a, mnt):
     """Free page reporting under page sharing: g frees 160M of twins of twin's
     memory and reports it; the reported frames leave their copies, the ones
     twin maps stay, and both guests keep their bytes."""
-    churn = "workload=churn peak=192M seconds=10 seed=5"
-    cmd = [a.l1vmm, "run", "--timeout", "120", "--set", "dedup/run=1",
-           "--set", "dedup/backend=l1vmm", "--set", "dedup/pages_to_scan=8000",
-           "--set", "dedup/sleep_millisecs=20",
-           "--vm", f"name=g,mem=256M,mode={a.mode},domain=t,cmdline=\"{churn} hold=32M "
-           f"balloon={a.device}\"",
-           "--vm", f"name=twin,mem=256M,mode={a.mode},domain=t,cmdline=\"{churn} hold=192M\""]
-    run = Run(cmd, mnt)
-    for name in ("g", "twin"):
-        check(run.wait_line(f"^\\[{name}\\] churn: peak=.* mismatches=0 ", 90) is not None,
-              f"{name} touched 192M")
+    run = start_twins(a, mnt, 10, f"balloon={a.device}")
     check(run.wait_value("vms/g/balloon/reported_mb", 160, 8), "g reported the 160M it freed")
     # the engine may or may not have shared the freed frames before the report
     # took them; either way, twin's 192M end up shared with g's 32M held and
