@@ -38,7 +38,13 @@
  * a shutdown (a "triple fault") with the vCPU still at the interrupted
  * instruction, which is re-run too when it comes right after a protection
  * (dedup_ept__protect_fault, bounded: a guest's own triple fault repeats and
- * still ends it). Under the
+ * still ends it). One case has no exit to wait in: KVM's emulated page walk
+ * sets accessed/dirty bits in the guest's page tables through our mapping,
+ * and when the table page is protected the write fails and KVM injects a
+ * not-present #PF into the guest. The guest kernel and the boot tables
+ * (cpu/hybrid/boot.c) therefore create every entry accessed and every leaf
+ * dirty, so their walks never write; a guest that leaves those bits clear
+ * can still see such a spurious fault (docs/machine-notes.md). Under the
  * protection, the frame's dirty bit is cleared, its bytes compared again, and
  * only then is it replaced. A write is therefore never lost, and a dirty bit
  * after the replacement always means a write to the new mapping.

@@ -24,6 +24,8 @@
 
 #define PTE_P  (1ull << 0)
 #define PTE_RW (1ull << 1)
+#define PTE_A  (1ull << 5)
+#define PTE_D  (1ull << 6)
 #define PTE_PS (1ull << 7)
 #define GIB    (1ull << 30)
 
@@ -39,11 +41,19 @@
 #define EFER_NXE (1ull << 11)
 #define RFLAGS_FIXED 0x2ull
 
+/*
+ * The boot GDT's descriptors are accessed and the boot tables' entries
+ * accessed (and leaves dirty) from the start, so that neither a segment load
+ * nor a page walk writes them: KVM emulates guest CPL0 code here, and such a
+ * write fails while page sharing holds the page write-protected (the boot
+ * structures are alike in every guest), which KVM turns into a fault in the
+ * guest (guest/kernel/paging.c).
+ */
 static const uint64_t boot_gdt[] = {
 	0,
-	0x00af9a000000ffffull, /* 0x08: 64-bit code, DPL0 */
-	0x00cf92000000ffffull, /* 0x10: flat data, DPL0 */
-	0x00cf9a000000ffffull, /* 0x18: flat 32-bit code, DPL0 (multiboot) */
+	0x00af9b000000ffffull, /* 0x08: 64-bit code, DPL0 */
+	0x00cf93000000ffffull, /* 0x10: flat data, DPL0 */
+	0x00cf9b000000ffffull, /* 0x18: flat 32-bit code, DPL0 (multiboot) */
 };
 
 static uint64_t top_of_ram(const struct ept_mem *mem)
@@ -70,17 +80,17 @@ int hybrid__write_boot_tables(struct ept_mem *mem, const struct boot_image *img,
 			 (unsigned long long)((BOOT_PD_END - BOOT_PD_GPA) / EPT_PAGE_SIZE));
 		return -1;
 	}
-	uint64_t pml4e = BOOT_PDPT_GPA | PTE_P | PTE_RW;
+	uint64_t pml4e = BOOT_PDPT_GPA | PTE_P | PTE_RW | PTE_A;
 	if (!ept__write(mem, BOOT_PML4_GPA, &pml4e, sizeof(pml4e)))
 		goto small;
 	for (uint64_t g = 0; g < gibs; g++) {
 		uint64_t pd_gpa = BOOT_PD_GPA + g * EPT_PAGE_SIZE;
-		uint64_t pdpte = pd_gpa | PTE_P | PTE_RW;
+		uint64_t pdpte = pd_gpa | PTE_P | PTE_RW | PTE_A;
 		uint64_t *pd = ept__gpa_ptr(mem, pd_gpa, EPT_PAGE_SIZE);
 		if (!pd || !ept__write(mem, BOOT_PDPT_GPA + g * 8, &pdpte, sizeof(pdpte)))
 			goto small;
 		for (uint64_t i = 0; i < 512; i++)
-			pd[i] = (g * GIB + i * (2ull << 20)) | PTE_P | PTE_RW | PTE_PS;
+			pd[i] = (g * GIB + i * (2ull << 20)) | PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D;
 		p2m__set_range(&mem->p2m, pd_gpa / EPT_PAGE_SIZE, 1, P2M_PRIVATE);
 	}
 	return 0;

@@ -14,6 +14,14 @@
  * until a driver asks for it (paging__map_mmio: the IOAPIC, a virtio-mmio
  * window; supervisor-only). Every write goes through pv_ops.mmu.
  *
+ * Every entry is created accessed, and every leaf dirty (PTE_A, PTE_D), so
+ * no page walk ever writes these tables. Here KVM emulates this kernel's
+ * code, and its emulated walk sets those bits through l1vmm's mapping of
+ * the table; when l1vmm's page sharing holds that page write-protected for
+ * its compare (the tables are alike in every guest), the write fails and
+ * KVM injects a not-present #PF the tables do not explain (a CI run saw
+ * one: a panic in sys_info's write to a user page).
+ *
  * Shadow mode uses paging_pv.c's 4 KiB map instead; there every page is
  * user-accessible already, so paging__set_user has nothing to do.
  */
@@ -28,8 +36,9 @@ static uint64_t pdpt[512] __attribute__((aligned(4096)));
 static uint64_t pd[4 + MM_HIGH_PD_MAX][512] __attribute__((aligned(4096)));
 static uint64_t doorbell_pt[512] __attribute__((aligned(4096))); /* the doorbell's chunk */
 
-#define PDE_RAM (PTE_P | PTE_RW | PTE_PS)
-#define PTE_MMIO (PTE_P | PTE_RW | PTE_PCD | PTE_PWT) /* a 4 KiB page: no PS (PAT there) */
+#define PDE_RAM (PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D)
+#define PTE_MMIO (PTE_P | PTE_RW | PTE_PCD | PTE_PWT | PTE_A | PTE_D) /* 4 KiB: no PS (PAT there) */
+#define TABLE (PTE_P | PTE_RW | PTE_US | PTE_A) /* a PML4E, PDPTE or non-leaf PDE */
 #define DOORBELL_CHUNK (L1_DOORBELL_GPA >> CHUNK_SHIFT)
 #define PT_INDEX(va) (((va) >> PAGE_SHIFT) & 511)
 
@@ -56,9 +65,9 @@ uint64_t paging__init(const struct l1_start_info *si, uint64_t image_end,
 	pv_ops.mmu.set_pte(pde_of(L1_LAPIC_GPA >> CHUNK_SHIFT),
 			   L1_LAPIC_GPA | PDE_RAM | PTE_PCD | PTE_PWT);
 	pv_ops.mmu.set_pte(&doorbell_pt[PT_INDEX(L1_DOORBELL_GPA)], L1_DOORBELL_GPA | PTE_MMIO | PTE_US);
-	pv_ops.mmu.set_pte(pde_of(DOORBELL_CHUNK), (uint64_t)doorbell_pt | PTE_P | PTE_RW | PTE_US);
-	pv_ops.mmu.set_pte_range(pdpt, (uint64_t)pd | PTE_P | PTE_RW | PTE_US, PAGE_SIZE, npd);
-	pv_ops.mmu.set_pte(&pml4[0], (uint64_t)pdpt | PTE_P | PTE_RW | PTE_US);
+	pv_ops.mmu.set_pte(pde_of(DOORBELL_CHUNK), (uint64_t)doorbell_pt | TABLE);
+	pv_ops.mmu.set_pte_range(pdpt, (uint64_t)pd | TABLE, PAGE_SIZE, npd);
+	pv_ops.mmu.set_pte(&pml4[0], (uint64_t)pdpt | TABLE);
 	paging__load();
 	return image_end;
 }

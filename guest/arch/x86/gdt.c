@@ -13,10 +13,16 @@
 #include "arch/x86/gdt.h"
 #include "kernel/pvops.h"
 
-#define SEG_KCODE 0x00af9a000000ffffull /* 64-bit, DPL0, present */
-#define SEG_KDATA 0x00cf92000000ffffull
-#define SEG_UDATA 0x00cff2000000ffffull /* DPL3 */
-#define SEG_UCODE 0x00affa000000ffffull /* 64-bit, DPL3 */
+/*
+ * Accessed from the start (type bit 0), as Linux does: a segment load then
+ * never writes the GDT. KVM emulates this kernel's code here, and a write
+ * to a GDT page l1vmm's page sharing holds write-protected for a moment
+ * would make the load fail (see paging.c for the page tables).
+ */
+#define SEG_KCODE 0x00af9b000000ffffull /* 64-bit, DPL0, present */
+#define SEG_KDATA 0x00cf93000000ffffull
+#define SEG_UDATA 0x00cff3000000ffffull /* DPL3 */
+#define SEG_UCODE 0x00affb000000ffffull /* 64-bit, DPL3 */
 
 void gdt__init_cpu(struct cpu *cpu)
 {
