@@ -179,49 +179,6 @@ int64_t balloon_host__hypercall(struct vm *vm, const struct pv_mem *mem, uint64_
 	return rc == -EPERM ? -L1_EPERM : -L1_EINVAL;
 }
 
-/* ept mode: guest-physical reads of guest RAM. */
-static int gpa_read(void *ctx, uint64_t gpa, void *dst, size_t len)
-{
-	struct vm *vm = ctx;
-	const void *src = ept__gpa_ptr(vm->ram, gpa, len);
-	if (!src)
-		return -L1_EFAULT;
-	memcpy(dst, src, len);
-	return 0;
-}
-
-static void hypercall_write(void *opaque, uint64_t offset, const void *data, unsigned size)
-{
-	struct vm *vm = opaque;
-	uint64_t gpa = 0;
-	if (offset != 0 || size != 8)
-		return;
-	memcpy(&gpa, data, 8);
-	struct l1_hypercall_block *blk = ept__gpa_ptr(vm->ram, gpa, sizeof(*blk));
-	if (!blk || (gpa & 7))
-		return; /* nowhere to put a result: the guest sees its block unchanged */
-	struct l1_hypercall_block b;
-	memcpy(&b, blk, sizeof(b)); /* once: the guest may change it meanwhile */
-	struct pv_mem mem = { .read = gpa_read, .ctx = vm };
-	int64_t ret = -L1_ENOSYS;
-	/* the doorbell page is mapped for tasks too: only the kernel may call */
-	if (vcpu__current_cpl() != 0)
-		ret = -L1_EPERM;
-	else if (b.nr == L1_HC_BALLOON)
-		ret = balloon_host__hypercall(vm, &mem, b.arg[0], b.arg[1], b.arg[2], b.arg[3]);
-	__atomic_store_n(&blk->ret, ret, __ATOMIC_RELEASE);
-}
-
-static void hypercall_read(void *opaque, uint64_t offset, void *data, unsigned size)
-{
-	(void)opaque;
-	(void)offset;
-	memset(data, 0, size);
-}
-
-const struct bus_dev_ops balloon_host__hypercall_ops = { .read = hypercall_read,
-							  .write = hypercall_write };
-
 /* ---- the virtio-balloon device (ept mode) ---- */
 
 static void *virtio_gpa_ptr(void *ctx, uint64_t gpa, uint64_t len)
@@ -304,6 +261,13 @@ int balloon_host__create(struct vm *vm, char *err, size_t errlen)
 	if (!vm->shadow) {
 		memset(vm->shared_info, 0, sizeof(*vm->shared_info));
 		p2m__set_range(&vm->ram->p2m, VM_SHARED_INFO_GPA / PAGE, 1, P2M_PRIVATE);
+		/* l1vmm writes it (balloon target, L1_HC_CPUID results): never shared */
+		rc = dedup_ept__host_writes(vm, VM_SHARED_INFO_GPA, PAGE);
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot keep the shared-info page private: %s",
+				 strerror(-rc));
+			return -1;
+		}
 		return create_virtio(vm, err, errlen);
 	}
 	return 0;

@@ -62,7 +62,4 @@ void balloon_host__pull_stats(struct vm *vm);
 /* The guest's balloon driver in use: "pv", "virtio" or "none". */
 const char *balloon_host__driver(struct vm *vm);
 
-/* ept mode: the hypercall doorbell register (L1_DOORBELL_HYPERCALL). */
-extern const struct bus_dev_ops balloon_host__hypercall_ops;
-
 #endif

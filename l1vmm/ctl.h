@@ -209,6 +209,7 @@ struct vm_ctl {
 	char cmdline[L1_CMDLINE_MAX];
 	char domain[VM_CTL_DOMAIN_MAX + 1]; /* the sharing domain's name; "" = its own */
 	unsigned shadow_prefetch;        /* shadow mode: entries filled per page fault (1..512) */
+	unsigned cpuid_leaves;           /* 1: the CPUID instruction shows l1vmm's leaves; 0: KVM's */
 	uint64_t balloon_target_mb;      /* balloon/target_mb as set: applied when the VM is attached */
 	bool frozen;                     /* a VM is being created from, or runs with, this config */
 	struct vm *vm;                   /* NULL until vm_ctl__attach() */

@@ -108,7 +108,6 @@ int shadow_vm__finish(struct vm *vm, char *err, size_t errlen)
 	shadow__pin(&sv->g, VM_SHARED_INFO_GPA / PAGE);
 	si_start->image_end = end;
 	si_start->mode = L1_MODE_SHADOW;
-	si_start->features |= L1_FEAT_PV;
 	si_start->shared_info_gpa = VM_SHARED_INFO_GPA;
 	si_start->boot_pml4_gpa = pml4;
 	si_start->hypercall_va = L1_SHADOW_HYPERCALL_VA;
@@ -496,6 +495,9 @@ static bool hypercall(struct vcpu *v, struct kvm_regs *r, bool *set_state, int64
 		return false;
 	case L1_HC_VCPU_INFO:
 		*ret = v->index;
+		break;
+	case L1_HC_CPUID:
+		*ret = vcpu__cpuid_hypercall(v, sv->si, c.arg[0], c.arg[1]);
 		break;
 	case L1_HC_BALLOON:
 		*ret = balloon_host__hypercall(v->vm, &mem, c.arg[0], c.arg[1], c.arg[2], c.arg[3]);

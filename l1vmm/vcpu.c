@@ -41,31 +41,59 @@ void vcpu__init_signals(void)
 	sigaction(KICK_SIGNAL, &sa, NULL);
 }
 
-static int set_cpuid(struct vcpu *vcpu, char *err, size_t errlen)
+/* The vCPU's CPUID table with or without l1vmm's leaves; NULL: no memory or room. */
+static struct kvm_cpuid2 *cpuid_table(const struct vcpu *vcpu, bool l1_leaves)
 {
 	const struct kvm_host *kvm = vcpu->vm->kvm;
 	size_t bytes = sizeof(struct kvm_cpuid2) +
 		       (size_t)kvm->cpuid_cap * sizeof(struct kvm_cpuid_entry2);
 	struct kvm_cpuid2 *c = malloc(bytes);
-	if (!c) {
-		snprintf(err, errlen, "out of memory for the CPUID table");
-		return -1;
-	}
+	if (!c)
+		return NULL;
 	memcpy(c, kvm->cpuid, bytes);
 	int nent = hybrid__cpuid_policy(c->entries, (int)kvm->cpuid->nent, kvm->cpuid_cap,
-					vcpu->index);
-	int rc = -1;
+					vcpu->index, vm__features(vcpu->vm), l1_leaves);
 	if (nent < 0) {
-		snprintf(err, errlen, "CPUID table too small for l1vmm's leaves");
-	} else {
-		c->nent = (uint32_t)nent;
-		if (ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0)
-			snprintf(err, errlen, "KVM_SET_CPUID2 failed: %s", strerror(errno));
-		else
-			rc = 0;
+		free(c);
+		return NULL;
 	}
-	free(c);
+	c->nent = (uint32_t)nent;
+	return c;
+}
+
+/* L1_HC_CPUID's table always has l1vmm's leaves; KVM's (the instruction,
+ * where the host intercepts it) has them unless the VM hides them. */
+static int set_cpuid(struct vcpu *vcpu, char *err, size_t errlen)
+{
+	bool hide = vcpu->vm->cpuid_hide_leaves;
+	vcpu->cpuid = cpuid_table(vcpu, true);
+	struct kvm_cpuid2 *for_kvm = hide ? cpuid_table(vcpu, false) : vcpu->cpuid;
+	int rc = -1;
+	if (!vcpu->cpuid || !for_kvm)
+		snprintf(err, errlen, "out of memory for the CPUID table, or no room for l1vmm's leaves");
+	else if (ioctl(vcpu->fd, KVM_SET_CPUID2, for_kvm) < 0)
+		snprintf(err, errlen, "KVM_SET_CPUID2 failed: %s", strerror(errno));
+	else
+		rc = 0;
+	if (hide)
+		free(for_kvm);
 	return rc;
+}
+
+int64_t vcpu__cpuid_hypercall(struct vcpu *vcpu, struct l1_shared_info *si, uint64_t leaf,
+			      uint64_t subleaf)
+{
+	if (!si || !vcpu->cpuid || vcpu->index >= L1_MAX_PV_VCPUS)
+		return -L1_ENOSYS;
+	if (leaf > UINT32_MAX || subleaf > UINT32_MAX)
+		return -L1_EINVAL;
+	uint32_t r[4];
+	hybrid__cpuid_lookup(vcpu->cpuid->entries, (int)vcpu->cpuid->nent, (uint32_t)leaf,
+			     (uint32_t)subleaf, r);
+	/* the guest reads them once the hypercall returns: the exit orders them */
+	for (int i = 0; i < 4; i++)
+		__atomic_store_n(&si->vcpu[vcpu->index].cpuid[i], r[i], __ATOMIC_RELAXED);
+	return 0;
 }
 
 static int set_boot_state(struct vcpu *vcpu, char *err, size_t errlen)
@@ -292,6 +320,11 @@ int vcpu__start(struct vcpu *vcpu)
 	return 0;
 }
 
+struct vcpu *vcpu__current(void)
+{
+	return thread_vcpu;
+}
+
 int vcpu__current_cpl(void)
 {
 	struct kvm_sregs s;
@@ -317,6 +350,8 @@ void vcpu__destroy(struct vcpu *vcpu)
 		munmap(vcpu->run, vcpu->vm->kvm->run_size);
 	if (vcpu->fd >= 0)
 		close(vcpu->fd);
+	free(vcpu->cpuid);
+	vcpu->cpuid = NULL;
 	vcpu->started = false;
 	vcpu->run = NULL;
 	vcpu->fd = -1;

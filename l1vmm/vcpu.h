@@ -19,6 +19,7 @@
 #include "cpu/hybrid/hybrid.h"
 
 struct vm;
+struct l1_shared_info;
 
 struct vcpu {
 	struct vm *vm;
@@ -30,6 +31,7 @@ struct vcpu {
 	uint64_t exits[VM_EXIT_UNKNOWN + 1]; /* by kind; written by the vCPU thread only */
 	unsigned efault_retries;  /* EFAULTs in a row waited out for page sharing */
 	unsigned emulation_retries; /* emulation failures in a row, retried for page sharing */
+	struct kvm_cpuid2 *cpuid; /* the table KVM_SET_CPUID2 got; set at creation, read-only */
 };
 
 /* Create vCPU index of vm with its boot state. 0, or -1 with a reason. */
@@ -37,6 +39,13 @@ int vcpu__create(struct vcpu *vcpu, struct vm *vm, unsigned index, char *err, si
 int vcpu__start(struct vcpu *vcpu);
 /* Make the vCPU leave KVM_RUN soon; safe from any thread, any time. */
 void vcpu__kick(struct vcpu *vcpu);
+/* The vCPU whose thread this is; NULL outside vCPU threads. */
+struct vcpu *vcpu__current(void);
+/* L1_HC_CPUID for this vCPU: the registers its CPUID table gives for
+ * (leaf, subleaf) go to its slot of si. 0, -L1_EINVAL (an argument above 32
+ * bits) or -L1_ENOSYS (no shared info, or a vCPU beyond its slots). */
+int64_t vcpu__cpuid_hypercall(struct vcpu *vcpu, struct l1_shared_info *si, uint64_t leaf,
+			      uint64_t subleaf);
 /* The privilege level the guest ran at when this vCPU thread's exit began
  * (a device handler asks); -1 outside vCPU threads or on error. */
 int vcpu__current_cpl(void);

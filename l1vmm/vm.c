@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "l1vmm/balloon_host.h"
+#include "l1vmm/hypercall_ept.h"
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vcpu.h"
 #include "pvops/l1vmm_abi.h"
@@ -63,9 +64,18 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg, char *err,
 	    add_device(&vm->mmio, L1_DOORBELL_GPA, L1_DOORBELL_HYPERCALL, &testdev__doorbell_ops,
 		       &vm->testdev, "doorbell", err, errlen) < 0 ||
 	    add_device(&vm->mmio, L1_DOORBELL_GPA + L1_DOORBELL_HYPERCALL, 8,
-		       &balloon_host__hypercall_ops, vm, "hypercall doorbell", err, errlen) < 0)
+		       &hypercall_ept__doorbell_ops, vm, "hypercall doorbell", err, errlen) < 0)
 		return -1;
 	return 0;
+}
+
+uint32_t vm__features(const struct vm *vm)
+{
+	/* a multiboot kernel gets no start info and no shared info: no PV calls */
+	if (vm->image.protocol != BOOT_L1_LONG64)
+		return L1_FEAT_TEST_EXIT | L1_FEAT_DOORBELL | L1_FEAT_UART;
+	return L1_FEAT_START_INFO | L1_FEAT_TEST_EXIT | L1_FEAT_DOORBELL | L1_FEAT_UART |
+	       L1_FEAT_BALLOON | L1_FEAT_CPUID | (vm->shadow ? L1_FEAT_PV : L1_FEAT_HYPERCALL);
 }
 
 static uint64_t tsc_khz(const struct vm *vm)
@@ -109,8 +119,7 @@ static int write_boot_data(struct vm *vm, const struct vm_config *cfg, char *err
 		.image_start = vm->image.image_start,
 		.image_end = vm->image.image_end,
 		.mode = vm->shadow ? L1_MODE_SHADOW : L1_MODE_EPT,
-		.features = L1_FEAT_START_INFO | L1_FEAT_TEST_EXIT | L1_FEAT_DOORBELL | L1_FEAT_UART |
-			    L1_FEAT_BALLOON | (vm->shadow ? 0 : L1_FEAT_HYPERCALL),
+		.features = vm__features(vm),
 		.shared_info_gpa = VM_SHARED_INFO_GPA,
 	};
 	if (!ept__write(vm->ram, L1_START_INFO_GPA, &si, sizeof(si))) {
@@ -165,6 +174,7 @@ int vm__create(struct vm *vm, const struct kvm_host *kvm, const struct vm_config
 	*vm = (struct vm){ .kvm = kvm, .fd = -1, .on_end = cfg->on_end,
 			   .on_end_ctx = cfg->on_end_ctx, .ram = &vm->mem, .phys = &vm->mem };
 	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
+	vm->cpuid_hide_leaves = cfg->cpuid_hide_leaves;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->ended_cv, NULL);
 	if (create_devices(vm, cfg, err, errlen) < 0)

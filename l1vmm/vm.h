@@ -51,6 +51,7 @@ struct vm_config {
 	const char *mode_why;     /* how the mode was chosen, or NULL */
 	struct machine *machine;  /* CPU_MODE_SHADOW: the machine the guest joins */
 	unsigned shadow_prefetch; /* CPU_MODE_SHADOW: entries filled per fault; 0 = default */
+	bool cpuid_hide_leaves;   /* the CPUID instruction shows KVM's leaves, not l1vmm's */
 	const void *kernel;       /* image bytes */
 	size_t kernel_size;
 	const char *kernel_name;  /* path, or "built-in" */
@@ -75,6 +76,7 @@ struct vm {
 	struct ept_mem *ram;      /* guest RAM as the guest sees it (&mem, or the shadow view) */
 	struct ept_mem *phys;     /* what the vCPUs' physical addresses mean (&mem, or machine memory) */
 	struct shadow_vm *shadow; /* shadow mode only */
+	bool cpuid_hide_leaves;   /* from vm_config; fixed */
 	struct dedup_host *dedup_host; /* page sharing, or NULL (dedup_host.h) */
 	int dedup_kind;           /* its engine in dedup_host.c; -1: KSM */
 	void *dedup_priv;         /* the dedup backend's per-VM state */
@@ -136,6 +138,9 @@ double vm__now(void);
 /* pthread_cond_timedwait() for at most seconds (<= 0: just check), lock held. */
 void vm__timedwait(pthread_cond_t *cv, pthread_mutex_t *lock, double seconds);
 
+/* The L1_FEAT_* this VM's guest gets (start info, CPUID 0x40000001 eax);
+ * valid once the kernel is loaded. */
+uint32_t vm__features(const struct vm *vm);
 /* True once the VM has ended (any thread; pairs with the release in vm__stop()). */
 bool vm__ended(const struct vm *vm);
 

@@ -60,6 +60,7 @@ struct vm_ctl *vm_ctl__new(const char *name)
 	pthread_mutex_init(&vmc->lock, NULL);
 	vmc->vcpus = 1;
 	vmc->shadow_prefetch = 512;
+	vmc->cpuid_leaves = 1;
 	vmc->mode = CPU_MODE_AUTO;
 	return vmc;
 }
@@ -108,6 +109,7 @@ void vm_ctl__freeze(struct vm_ctl *vmc, struct vm_config *cfg)
 	cfg->cmdline = vmc->cmdline;
 	cfg->domain = vmc->domain;
 	cfg->shadow_prefetch = vmc->shadow_prefetch;
+	cfg->cpuid_hide_leaves = !vmc->cpuid_leaves;
 	pthread_mutex_unlock(&vmc->lock);
 }
 
@@ -134,7 +136,7 @@ static const char *const mode_choices[] = { "auto", "ept", "shadow", NULL };
 _Static_assert(CPU_MODE_AUTO == 0 && CPU_MODE_EPT == 1 && CPU_MODE_SHADOW == 2,
 	       "mode_choices is indexed by enum cpu_mode");
 
-enum vm_field { F_MEM, F_VCPUS, F_MODE, F_KERNEL, F_CMDLINE, F_DOMAIN, F_PREFETCH };
+enum vm_field { F_MEM, F_VCPUS, F_MODE, F_KERNEL, F_CMDLINE, F_DOMAIN, F_PREFETCH, F_CPUID_LEAVES };
 
 /* The string field for arg, and its capacity. */
 static char *field_str(struct vm_ctl *vmc, uintptr_t arg, size_t *cap)
@@ -167,6 +169,9 @@ static int show_config(void *obj, const struct ctl_entry *e, char *buf, size_t l
 	case F_PREFETCH:
 		snprintf(buf, len, "%u", vmc->shadow_prefetch);
 		break;
+	case F_CPUID_LEAVES:
+		snprintf(buf, len, "%u", vmc->cpuid_leaves);
+		break;
 	case F_MODE:
 		snprintf(buf, len, "%s", mode_choices[vmc->mode]);
 		break;
@@ -195,6 +200,9 @@ static int store_config(void *obj, const struct ctl_entry *e, const union ctl_va
 			break;
 		case F_PREFETCH:
 			vmc->shadow_prefetch = (unsigned)v->i;
+			break;
+		case F_CPUID_LEAVES:
+			vmc->cpuid_leaves = (unsigned)v->i;
 			break;
 		case F_MODE:
 			vmc->mode = (enum cpu_mode)v->choice;
@@ -493,6 +501,11 @@ static const struct ctl_entry vm_entries[] = {
 	{ .path = "shadow_prefetch", .type = CTL_INT, .flags = CONFIG, .arg = F_PREFETCH,
 	  .doc = "shadow mode: page-table entries filled per page fault (1 = no prefetch)",
 	  .min = 1, .max = 512, .show = show_config, .store = store_config },
+	{ .path = "cpuid_leaves", .type = CTL_INT, .flags = CONFIG, .arg = F_CPUID_LEAVES,
+	  .doc = "1: the CPUID instruction shows l1vmm's leaves at 0x40000000 where the host "
+		 "intercepts it; 0: KVM's stay there (l1vmm hidden from CPUID probes, as on hosts "
+		 "without CPUID faulting). L1_HC_CPUID answers with l1vmm's either way",
+	  .min = 0, .max = 1, .show = show_config, .store = store_config },
 	SHADOW_STAT("faults", faults, "page faults taken"),
 	SHADOW_STAT("fills", fills, "faults fixed by filling shadow entries"),
 	SHADOW_STAT("prefetched", prefetched, "entries filled ahead of a fault"),

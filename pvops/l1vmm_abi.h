@@ -27,10 +27,33 @@
 
 #include <stdint.h>
 
-#define L1_ABI_VERSION 3u /* 2: shadow mode (start info fields, shared info, hypercalls);
-			    3: PV balloon in both modes (shared info and hypercalls in ept mode too) */
+#define L1_ABI_VERSION 4u /* 2: shadow mode (start info fields, shared info, hypercalls);
+			    3: PV balloon in both modes (shared info and hypercalls in ept mode too);
+			    4: L1_HC_CPUID, l1vmm's CPUID answered without the instruction */
 
-/* CPUID: hypervisor leaves. */
+/*
+ * Finding l1vmm: through the boot protocol, not the CPUID instruction.
+ *
+ * A kernel booted by l1vmm finds struct l1_start_info in RDI with magic
+ * L1_START_MAGIC; its version is the ABI version and its features the
+ * L1_FEAT_* bits. That is all a guest needs to know it runs on l1vmm.
+ *
+ * The CPUID instruction cannot be trusted for more: where the CPU has no
+ * CPUID faulting (seen on an AMD host), CPUID at CPL3 runs natively and
+ * answers with the real CPU's leaves and those of the hypervisor *below*
+ * l1vmm ("KVMKVMKVM" when l1vmm itself runs in a KVM guest); on such hosts
+ * it does so even in ept mode at CPL0 (and a shadow-mode kernel always runs
+ * at CPL3). So, as Xen PV guests do with their forced-emulation prefix, a
+ * guest asks l1vmm: with L1_FEAT_CPUID, hypercall L1_HC_CPUID(leaf, subleaf)
+ * answers any leaf as l1vmm's CPUID table for this vCPU says (the table
+ * l1vmm gives KVM, so it matches what CPUID returns where the host does
+ * intercept it): the four registers land in this vCPU's shared_info
+ * vcpu[].cpuid. A leaf the table lacks answers zeros. The hypervisor leaves below are part of it:
+ * 0x40000000 (signature, max leaf) and 0x40000001 (L1_FEAT_* as in start
+ * info, ABI version). KVM's own leaves ("KVMKVMKVM") sit at 0x40000100.
+ */
+
+/* CPUID: hypervisor leaves (L1_HC_CPUID, and the instruction where intercepted). */
 #define L1_CPUID_SIGNATURE 0x40000000u /* eax = max leaf, ebx:ecx:edx = signature */
 #define L1_CPUID_FEATURES  0x40000001u /* eax = L1_FEAT_*, ebx = ABI version */
 #define L1_CPUID_MAX_LEAF  L1_CPUID_FEATURES
@@ -44,6 +67,7 @@
 #define L1_FEAT_PV         (1u << 4) /* shadow mode: hypercalls, shared info, events */
 #define L1_FEAT_BALLOON    (1u << 5) /* PV balloon: shared_info.balloon, L1_HC_BALLOON, L1_EVT_BALLOON */
 #define L1_FEAT_HYPERCALL  (1u << 6) /* ept mode: hypercalls through L1_DOORBELL_HYPERCALL */
+#define L1_FEAT_CPUID      (1u << 7) /* L1_HC_CPUID (ABI 4, both modes) */
 
 /* Port I/O. */
 #define L1_PORT_UART0     0x3f8u /* 16550 subset, 8 registers */
@@ -166,6 +190,9 @@ enum l1_hypercall {
 	L1_HC_EXIT,             /* (code) end the VM with this exit code */
 	L1_HC_VCPU_INFO,        /* () -> this vCPU's index */
 	L1_HC_BALLOON,          /* (op, uint64_t *gfns, count, order) -> extents done (both modes) */
+	L1_HC_CPUID,            /* (leaf, subleaf) -> 0; the registers in this vCPU's
+				 * l1_vcpu_info.cpuid (ABI 4, both modes; -L1_EINVAL for
+				 * a leaf or subleaf above 32 bits) */
 	L1_HC_NR                /* first unused number */
 };
 
@@ -290,7 +317,9 @@ struct l1_vcpu_info {
 	uint32_t masked;         /* OUT: nonzero = no upcalls (the virtual IF=0) */
 	uint64_t cr2;            /* IN: the faulting address of the last #PF bounce */
 	uint64_t kernel_sp;      /* OUT: the stack a trap from a task lands on */
-	uint64_t reserved[5];
+	uint32_t cpuid[4];       /* IN: eax, ebx, ecx, edx of this vCPU's last L1_HC_CPUID
+				  *     (ABI 4; valid once the hypercall returned) */
+	uint64_t reserved[3];
 };
 _Static_assert(sizeof(struct l1_vcpu_info) == 64, "l1_vcpu_info is ABI");
 

@@ -82,11 +82,23 @@ void hybrid__boot_state(const struct boot_image *img, unsigned index,
 
 /*
  * Turn KVM's supported CPUID (in place, nent entries of capacity cap) into
- * the guest's for vCPU index: l1vmm's leaves at 0x40000000, KVM's own PV
- * leaves moved to 0x40000100, the hypervisor bit set, the APIC ID set.
+ * the guest's for vCPU index: the hypervisor bit set, the APIC ID set and,
+ * with l1_leaves, l1vmm's leaves at 0x40000000 (0x40000001 eax = features,
+ * the L1_FEAT_* the start info gives) with KVM's own PV leaves moved to
+ * 0x40000100; without, KVM's stay where they are.
  * Returns the new number of entries, or -1 if cap is too small.
  */
-int hybrid__cpuid_policy(struct kvm_cpuid_entry2 *ent, int nent, int cap, unsigned index);
+int hybrid__cpuid_policy(struct kvm_cpuid_entry2 *ent, int nent, int cap, unsigned index,
+			 uint32_t features, bool l1_leaves);
+
+/*
+ * What CPUID(leaf, subleaf) answers from such a table, by KVM's matching
+ * rule (the subleaf counts only for entries flagged
+ * KVM_CPUID_FLAG_SIGNIFCANT_INDEX): eax, ebx, ecx, edx into out; zeros for
+ * a leaf the table lacks. L1_HC_CPUID's answer.
+ */
+void hybrid__cpuid_lookup(const struct kvm_cpuid_entry2 *ent, int nent, uint32_t leaf,
+			  uint32_t subleaf, uint32_t out[4]);
 
 /* ---- crash reports ---- */
 

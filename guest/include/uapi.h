@@ -32,6 +32,9 @@ enum l1g_sys {
 	SYS_CRASH,          /* () -> no return: the kernel triple-faults on purpose */
 	SYS_SELF,           /* () -> tid | cpu << 32 */
 	SYS_PVTEST,         /* (which, arg) -> >= 0 or negative: shadow-mode probes (L1G_PVT_*) */
+	SYS_CPUID,          /* (leaf, subleaf, uint32_t regs[4]) -> 0: what l1vmm's CPUID says on
+			     * this CPU (L1_HC_CPUID); the instruction may answer for the
+			     * hardware below l1vmm instead */
 	SYS_NR
 };
 
@@ -95,6 +98,8 @@ struct l1g_info {
 	uint32_t abi_version;    /* L1_ABI_VERSION the host gave */
 	char pvops[16];          /* pv_ops backend name */
 	uint64_t balloon_bytes;  /* memory in the balloon (given back to the host) */
+	uint32_t features;       /* L1_FEAT_* the host gave (start info) */
+	uint32_t pad;
 };
 
 #endif

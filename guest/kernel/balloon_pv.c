@@ -25,17 +25,8 @@ static struct l1_hypercall_block block; /* ept mode; used under balloon_lock onl
 
 static int64_t call(uint64_t op, uint64_t count)
 {
-	if (pvops__shadow)
-		return hypercall5(L1_HC_BALLOON, op, (uint64_t)gfns, count, L1_BALLOON_MAX_ORDER, 0);
-	block = (struct l1_hypercall_block){
-		.nr = L1_HC_BALLOON,
-		.arg = { op, (uint64_t)gfns, count, L1_BALLOON_MAX_ORDER },
-		.ret = -L1_ENOSYS,
-	};
-	/* kernel memory is identity mapped: the block's address is its gpa; the
-	 * store exits to l1vmm, which writes ret before the store completes */
-	*(volatile uint64_t *)(uintptr_t)(L1_DOORBELL_GPA + L1_DOORBELL_HYPERCALL) = (uint64_t)&block;
-	return __atomic_load_n(&block.ret, __ATOMIC_ACQUIRE);
+	return pvops__hypercall(&block, L1_HC_BALLOON, op, (uint64_t)gfns, count,
+				L1_BALLOON_MAX_ORDER);
 }
 
 /* Send chunks in hypercalls of at most L1_BALLOON_MAX_EXTENTS; how many l1vmm took, in order. */

@@ -6,6 +6,7 @@
  * backend, anything else the native one. The selectors and the trap return
  * flavour (entry.S) follow the backend.
  */
+#include "arch/x86/hypercall.h"
 #include "arch/x86/x86.h"
 #include "kernel/pvops.h"
 
@@ -30,4 +31,15 @@ void pvops__select(const struct l1_start_info *si)
 		.user_cs = L1_SHADOW_USER_CS, .user_ss = L1_SHADOW_USER_SS,
 	};
 	trap__common = (void *)trap_common_pv;
+}
+
+int64_t pvops__hypercall(struct l1_hypercall_block *blk, uint64_t nr, uint64_t a1, uint64_t a2,
+			 uint64_t a3, uint64_t a4)
+{
+	if (pvops__shadow)
+		return hypercall5(nr, a1, a2, a3, a4, 0);
+	*blk = (struct l1_hypercall_block){ .nr = nr, .arg = { a1, a2, a3, a4 }, .ret = -L1_ENOSYS };
+	/* the store exits to l1vmm, which writes ret before the store completes */
+	*(volatile uint64_t *)(uintptr_t)(L1_DOORBELL_GPA + L1_DOORBELL_HYPERCALL) = (uint64_t)blk;
+	return __atomic_load_n(&blk->ret, __ATOMIC_ACQUIRE);
 }

@@ -94,6 +94,15 @@ void apic__native_arm_periodic(uint32_t hz);
 void apic__native_eoi(void);
 void apic__native_send_ipi(uint32_t apic_id, uint8_t vector);
 
+/*
+ * An l1vmm hypercall in either mode: shadow mode through the hypercall page
+ * (blk unused), ept mode through the hypercall doorbell with blk, which
+ * must be kernel memory (identity mapped: its address is its gpa) that no
+ * other CPU uses meanwhile. The result (>= 0, or -L1_E*).
+ */
+int64_t pvops__hypercall(struct l1_hypercall_block *blk, uint64_t nr, uint64_t a1, uint64_t a2,
+			 uint64_t a3, uint64_t a4);
+
 /* Pick the backend for this boot. Runs first on CPU 0; never fails (a
  * shadow-mode boot it cannot serve prints why and exits). */
 void pvops__select(const struct l1_start_info *si);

@@ -107,8 +107,29 @@ static int64_t sys_info(uint64_t ptr)
 		.hz = sched__hz,
 		.mode = kernel__start_info->mode,
 		.abi_version = kernel__start_info->version,
+		.features = kernel__start_info->features,
 	};
 	memcpy(info->pvops, pv_ops.name, strnlen(pv_ops.name, sizeof(info->pvops) - 1));
+	return 0;
+}
+
+/* The kernel runs with interrupts off: nothing else uses c's block or its
+ * shared-info slot until we return. */
+static int64_t sys_cpuid(const struct cpu *c, uint64_t leaf, uint64_t subleaf, uint64_t ptr)
+{
+	static struct l1_hypercall_block blocks[MAX_CPUS];
+	const struct l1_start_info *si = kernel__start_info;
+	const struct l1_shared_info *sh = (const void *)(uintptr_t)si->shared_info_gpa;
+	int64_t rc;
+
+	if (!mm__user_ok(ptr, 4 * sizeof(uint32_t)))
+		return -L1G_EFAULT;
+	if (si->version < 4 || !(si->features & L1_FEAT_CPUID) || !sh || c->index >= L1_MAX_PV_VCPUS)
+		return -L1G_ENOSYS;
+	rc = pvops__hypercall(&blocks[c->index], L1_HC_CPUID, leaf, subleaf, 0, 0);
+	if (rc < 0)
+		return rc == -L1_EINVAL ? -L1G_EINVAL : -L1G_ENOSYS;
+	memcpy((void *)ptr, (const void *)sh->vcpu[c->index].cpuid, 4 * sizeof(uint32_t));
 	return 0;
 }
 
@@ -181,6 +202,9 @@ void syscall__dispatch(struct task *cur, struct trap_frame *f)
 		break;
 	case SYS_PVTEST:
 		ret = pvtest__run(f->rdi, f->rsi);
+		break;
+	case SYS_CPUID:
+		ret = sys_cpuid(cur->cpu, f->rdi, f->rsi, f->rdx);
 		break;
 	default:
 		ret = -L1G_ENOSYS;

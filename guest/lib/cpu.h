@@ -13,6 +13,18 @@ static inline void cpu__cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 			 : "a"(leaf), "c"(sub));
 }
 
+/* The 12-character signature of a hypervisor leaf (ebx, ecx, edx of r) into
+ * sig[13], anything unprintable shown as '.'. */
+static inline void cpu__signature(const uint32_t r[4], char sig[13])
+{
+	for (int i = 0; i < 12; i++) {
+		char ch = (char)(r[1 + i / 4] >> (8 * (i % 4)));
+
+		sig[i] = ch >= 0x20 && ch < 0x7f ? ch : '.';
+	}
+	sig[12] = '\0';
+}
+
 static inline uint64_t cpu__rdtsc(void)
 {
 	uint32_t lo, hi;

@@ -132,24 +132,27 @@ static bool key_known(const struct workload *w, const char *key)
 
 static void banner(void)
 {
-	uint32_t r[4];
-	char sig[13];
+	uint32_t hv[4], native[4];
+	char sig[13], native_sig[13];
 	uint64_t boot_us = time__cycles_to_us(cpu__rdtsc() - user__info.boot_tsc);
+	int64_t rc = sys__cpuid(L1_CPUID_SIGNATURE, 0, hv);
 
-	cpu__cpuid(L1_CPUID_SIGNATURE, 0, r);
-	memcpy(sig, &r[1], 4);
-	memcpy(sig + 4, &r[2], 4);
-	memcpy(sig + 8, &r[3], 4);
-	sig[12] = '\0';
+	cpu__signature(hv, sig);
+	cpu__cpuid(L1_CPUID_SIGNATURE, 0, native);
+	cpu__signature(native, native_sig);
 	printf("l1guest: l1vmm guest kernel, ABI %u, %s mode, pv_ops %s, %u vCPUs, %lu MiB RAM, "
 	       "tsc %lu kHz, tick %u Hz, user space %lu.%03lu ms after entry\n",
 	       user__info.abi_version, user__info.mode == L1_MODE_SHADOW ? "shadow" : "ept",
 	       user__info.pvops, user__info.nr_cpus, user__info.mem_bytes >> 20,
 	       user__info.tsc_khz, user__info.hz, boot_us / 1000, boot_us % 1000);
-	if (!memcmp(sig, L1_CPUID_SIGNATURE_STR, 12))
-		printf("l1guest: hypervisor signature \"%s\" found (max leaf %#x)\n", sig, r[0]);
+	if (rc == 0 && !memcmp(sig, L1_CPUID_SIGNATURE_STR, 12))
+		printf("l1guest: hypervisor \"%s\" (max leaf %#x) through L1_HC_CPUID; the cpuid "
+		       "instruction %s \"%s\"\n", sig, hv[0],
+		       memcmp(native_sig, sig, 12) ? "shows other leaves:" : "agrees:",
+		       native_sig);
 	else
-		printf("l1guest: hypervisor signature not found (cpuid 0x40000000: \"%s\")\n", sig);
+		printf("l1guest: hypervisor signature not found (L1_HC_CPUID: %ld, \"%s\"; "
+		       "the cpuid instruction: \"%s\")\n", rc, sig, native_sig);
 }
 
 int64_t user__main(uint64_t cmdline)

@@ -106,6 +106,12 @@ static inline int64_t sys__crash(void)
 	return sys__call(SYS_CRASH, 0, 0, 0, 0);
 }
 
+/* l1vmm's CPUID on this task's CPU: 0, or -L1G_ENOSYS (an older l1vmm). */
+static inline int64_t sys__cpuid(uint64_t leaf, uint64_t subleaf, uint32_t regs[4])
+{
+	return sys__call(SYS_CPUID, leaf, subleaf, (uint64_t)regs, 0);
+}
+
 static inline uint64_t sys__self(void)
 {
 	return (uint64_t)sys__call(SYS_SELF, 0, 0, 0, 0);

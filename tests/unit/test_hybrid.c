@@ -117,7 +117,7 @@ static void cpuid_policy_adds_l1_leaves(void **state)
 		{ .function = 0x40000001, .eax = 0x1234 },
 		{ .function = 0xb, .edx = 0 },
 	};
-	int n = hybrid__cpuid_policy(ent, 4, 8, 3);
+	int n = hybrid__cpuid_policy(ent, 4, 8, 3, 0xa5, true);
 	assert_int_equal(n, 6);
 	assert_int_equal(ent[0].ebx, 0x030800ff);        /* APIC ID 3 */
 	assert_true(ent[0].ecx & (1u << 31));             /* hypervisor bit */
@@ -134,8 +134,60 @@ static void cpuid_policy_adds_l1_leaves(void **state)
 	memcpy(sig + 8, &ent[4].edx, 4);
 	assert_string_equal(sig, L1_CPUID_SIGNATURE_STR);
 	assert_int_equal(ent[5].function, L1_CPUID_FEATURES);
+	assert_int_equal(ent[5].eax, 0xa5);                /* the features given */
 	assert_int_equal(ent[5].ebx, L1_ABI_VERSION);
-	assert_int_equal(hybrid__cpuid_policy(ent, 7, 8, 0), -1); /* no room */
+	assert_int_equal(hybrid__cpuid_policy(ent, 7, 8, 0, 0, true), -1); /* no room */
+}
+
+/* Without l1vmm's leaves (vms/NAME/cpuid_leaves=0) KVM's stay at 0x40000000. */
+static void cpuid_policy_can_leave_kvm_leaves(void **state)
+{
+	(void)state;
+	struct kvm_cpuid_entry2 ent[4] = {
+		{ .function = 1, .ebx = 0xff0800ff, .ecx = 0 },
+		{ .function = 0x40000000, .eax = 0x40000001, .ebx = 0x4b4d564b },
+		{ .function = 0x40000001, .eax = 0x1234 },
+	};
+	assert_int_equal(hybrid__cpuid_policy(ent, 3, 3, 2, 0xa5, false), 3); /* needs no room */
+	assert_int_equal(ent[0].ebx, 0x020800ff);
+	assert_true(ent[0].ecx & (1u << 31));
+	assert_int_equal(ent[1].function, 0x40000000);
+	assert_int_equal(ent[1].eax, 0x40000001);
+	assert_int_equal(ent[1].ebx, 0x4b4d564b);
+	assert_int_equal(ent[2].function, 0x40000001);
+}
+
+/* L1_HC_CPUID answers from the table by KVM's rule: the subleaf counts only
+ * where the entry says it does; a missing leaf is zeros. */
+static void cpuid_lookup_follows_kvm_matching(void **state)
+{
+	(void)state;
+	const struct kvm_cpuid_entry2 ent[] = {
+		{ .function = 0, .eax = 0xd, .ebx = 1, .ecx = 2, .edx = 3 },
+		{ .function = 4, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 40 },
+		{ .function = 4, .index = 1, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 41 },
+		{ .function = L1_CPUID_SIGNATURE, .eax = L1_CPUID_MAX_LEAF, .ebx = 7 },
+	};
+	int n = (int)(sizeof(ent) / sizeof(ent[0]));
+	uint32_t r[4];
+	hybrid__cpuid_lookup(ent, n, 0, 99, r);      /* no index flag: any subleaf */
+	assert_int_equal(r[0], 0xd);
+	assert_int_equal(r[1], 1);
+	assert_int_equal(r[2], 2);
+	assert_int_equal(r[3], 3);
+	hybrid__cpuid_lookup(ent, n, 4, 1, r);
+	assert_int_equal(r[0], 41);
+	hybrid__cpuid_lookup(ent, n, 4, 0, r);
+	assert_int_equal(r[0], 40);
+	memset(r, 0xff, sizeof(r));
+	hybrid__cpuid_lookup(ent, n, 4, 2, r);        /* no such subleaf */
+	assert_int_equal(r[0] | r[1] | r[2] | r[3], 0);
+	memset(r, 0xff, sizeof(r));
+	hybrid__cpuid_lookup(ent, n, 0x80000008, 0, r); /* no such leaf */
+	assert_int_equal(r[0] | r[1] | r[2] | r[3], 0);
+	hybrid__cpuid_lookup(ent, n, L1_CPUID_SIGNATURE, 0, r);
+	assert_int_equal(r[0], L1_CPUID_MAX_LEAF);
+	assert_int_equal(r[1], 7);
 }
 
 static void crash_report_is_readable(void **state)
@@ -206,6 +258,8 @@ int main(void)
 		cmocka_unit_test(multiboot_entry_state),
 		cmocka_unit_test(ept_accessor_rejects_outside),
 		cmocka_unit_test(cpuid_policy_adds_l1_leaves),
+		cmocka_unit_test(cpuid_lookup_follows_kvm_matching),
+		cmocka_unit_test(cpuid_policy_can_leave_kvm_leaves),
 		cmocka_unit_test(crash_report_is_readable),
 		cmocka_unit_test(modes),
 	};
