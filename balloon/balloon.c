@@ -39,18 +39,19 @@ static double now(void)
 int balloon__init(struct balloon *b, const struct balloon_mem *mem)
 {
 	*b = (struct balloon){ .mem = *mem, .target_reached_after = 0 };
-	return -pthread_mutex_init(&b->lock, NULL);
+	l1_lock__init(&b->lock, L1_RANK_BALLOON, "balloon");
+	return 0;
 }
 
 void balloon__destroy(struct balloon *b)
 {
-	pthread_mutex_destroy(&b->lock);
+	l1_lock__destroy(&b->lock);
 }
 
 int balloon__attach(struct balloon *b, const char *device, void (*notify)(void *ctx), void *ctx)
 {
 	int rc = -ENOSPC;
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	for (unsigned i = 0; i < BALLOON_MAX_DEVICES && rc; i++)
 		if (!b->notify[i].fn) {
 			b->notify[i].fn = notify;
@@ -58,17 +59,17 @@ int balloon__attach(struct balloon *b, const char *device, void (*notify)(void *
 			b->device = device;
 			rc = 0;
 		}
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 	return rc;
 }
 
 void balloon__detach(struct balloon *b, void *ctx)
 {
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	for (unsigned i = 0; i < BALLOON_MAX_DEVICES; i++)
 		if (b->notify[i].ctx == ctx)
 			b->notify[i].fn = NULL, b->notify[i].ctx = NULL;
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 }
 
 __attribute__((format(printf, 2, 3)))
@@ -87,21 +88,26 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Frames [gfn, gfn + n) to state, their host memory released first if asked. */
-static int apply(struct balloon *b, uint64_t gfn, uint64_t n, enum p2m_state state, bool release)
+/*
+ * Frames [gfn, gfn + n) from the states of from to state, their host memory
+ * released first if asked.
+ */
+static int apply(struct balloon *b, uint64_t gfn, uint64_t n, uint32_t from,
+		 enum p2m_state state, bool release)
 {
 	if (release)
 		b->c.discard_calls++;
 	if (b->mem.move)
-		return b->mem.move(b->mem.ctx, gfn, n, state, release);
-	if (release) {
-		int rc = b->mem.discard(b->mem.ctx, gfn, n);
-		if (rc < 0)
-			return rc;
-	}
-	p2m__set_range(b->mem.p2m, gfn, n, state);
-	return 0;
+		return b->mem.move(b->mem.ctx, gfn, n, from, state, release);
+	return p2m__move(b->mem.p2m, gfn, n, from, state, release ? b->mem.discard : NULL,
+			 b->mem.ctx);
 }
+
+/* What an inflate takes (the guest's frames, shared or not: page sharing
+ * gives a shared one its own page first), and what a deflate gives back. */
+#define INFLATE_FROM (P2M_BIT(P2M_UNPOPULATED) | P2M_BIT(P2M_PRIVATE) | P2M_BIT(P2M_SHARED) | \
+		      P2M_BIT(P2M_ZERO))
+#define DEFLATE_FROM P2M_BIT(P2M_BALLOONED)
 
 /*
  * Move the n extents of gfns (sorted in place) to state, coalesced into
@@ -120,12 +126,16 @@ static int apply_runs(struct balloon *b, uint64_t *gfns, size_t n, uint64_t fram
 			end += frames;
 			j++;
 		}
-		int rc = apply(b, first, end - first, inflate ? P2M_BALLOONED : P2M_UNPOPULATED,
-			       inflate);
+		int rc = apply(b, first, end - first, inflate ? INFLATE_FROM : DEFLATE_FROM,
+			       inflate ? P2M_BALLOONED : P2M_UNPOPULATED, inflate);
 		if (rc < 0) {
+			/* back out (no release): an inflate's frames are the guest's
+			 * again, a deflate's (unpopulated, or written since) go back */
 			for (size_t k = 0; k < i; k++)
-				apply(b, gfns[k], frames, inflate ? P2M_UNPOPULATED : P2M_BALLOONED,
-				      false);
+				apply(b, gfns[k], frames,
+				      inflate ? DEFLATE_FROM
+					      : P2M_BIT(P2M_UNPOPULATED) | P2M_BIT(P2M_PRIVATE),
+				      inflate ? P2M_UNPOPULATED : P2M_BALLOONED, false);
 			return rc;
 		}
 		i = j;
@@ -185,7 +195,7 @@ static long move(struct balloon *b, const uint64_t *gfns, size_t n, unsigned ord
 		return -EINVAL;
 	}
 	double t0 = now();
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	size_t ok = check_extents(b, gfns, n, order, inflate);
 	uint64_t frames = 1ull << order;
 	long ret = ok ? (long)ok : (n ? -EINVAL : 0);
@@ -223,7 +233,7 @@ static long move(struct balloon *b, const uint64_t *gfns, size_t n, unsigned ord
 	}
 	if (moved)
 		count_move(b, moved, t1);
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 	return ret;
 }
 
@@ -239,7 +249,7 @@ long balloon__deflate(struct balloon *b, const uint64_t *gfns, size_t n, unsigne
 
 int balloon__report_free(struct balloon *b, uint64_t gfn, uint64_t n)
 {
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	int rc = 0;
 	if (!n || gfn < L1_BALLOON_MIN_GFN || gfn + n < gfn || gfn + n > b->mem.p2m->nr_frames ||
 	    (b->mem.is_ram && !b->mem.is_ram(b->mem.ctx, gfn, n))) {
@@ -255,7 +265,7 @@ int balloon__report_free(struct balloon *b, uint64_t gfn, uint64_t n)
 			}
 	}
 	if (!rc) {
-		rc = apply(b, gfn, n, P2M_UNPOPULATED, true);
+		rc = apply(b, gfn, n, INFLATE_FROM, P2M_UNPOPULATED, true);
 		if (rc == 0) {
 			b->c.reported_frames += n;
 		} else {
@@ -264,21 +274,21 @@ int balloon__report_free(struct balloon *b, uint64_t gfn, uint64_t n)
 			rc = -EIO;
 		}
 	}
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 	return rc;
 }
 
 void balloon__refuse_request(struct balloon *b, const char *why)
 {
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	snprintf(b->last_refusal, sizeof(b->last_refusal), "%s", why);
 	b->c.refused_requests++;
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 }
 
 void balloon__set_target(struct balloon *b, uint64_t frames)
 {
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	uint64_t max = b->mem.p2m->nr_frames;
 	if (frames > max)
 		frames = max;
@@ -292,7 +302,7 @@ void balloon__set_target(struct balloon *b, uint64_t frames)
 	}
 	__typeof__(b->notify) notify;
 	memcpy(notify, b->notify, sizeof(notify));
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 	for (unsigned i = 0; changed && i < BALLOON_MAX_DEVICES; i++)
 		if (notify[i].fn)
 			notify[i].fn(notify[i].ctx);
@@ -300,19 +310,19 @@ void balloon__set_target(struct balloon *b, uint64_t frames)
 
 void balloon__set_guest_stats(struct balloon *b, const uint64_t *val, uint32_t present)
 {
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	for (unsigned i = 0; i < 16; i++)
 		if (present & (1u << i))
 			b->gs.val[i] = val[i];
 	b->gs.present = present;
 	b->gs.reports++;
 	b->gs.when = now();
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 }
 
 void balloon__snapshot(struct balloon *b, struct balloon_snapshot *out)
 {
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	double span = b->move_last - b->target_set_at;
 	*out = (struct balloon_snapshot){
 		.target_frames = b->target_frames,
@@ -329,5 +339,5 @@ void balloon__snapshot(struct balloon *b, struct balloon_snapshot *out)
 		? (double)b->c.deflated_frames * 4096.0 / (1 << 20) / b->c.deflate_seconds : 0;
 	out->move_mib_s = span > 0 ? (double)b->move_frames * 4096.0 / (1 << 20) / span : 0;
 	memcpy(out->last_refusal, b->last_refusal, sizeof(out->last_refusal));
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 }

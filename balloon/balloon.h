@@ -16,10 +16,9 @@
  * The target (frames l1vmm wants in the balloon) is set by hand or by the
  * policy; a device registers notify() to pass it on to its guest.
  *
- * Locking: b->lock protects everything in struct balloon and the p2m
- * entries of the VM while a call runs (nothing else writes a p2m of a VM
- * that has a balloon: page sharing and ballooning exclude each other per VM,
- * refuse() says so). notify() is called without b->lock.
+ * Locking: b->lock (rank L1_RANK_BALLOON, mmu/lock.h) protects everything
+ * in struct balloon; a move of the VM's p2m states happens under it (through
+ * mem.move when page sharing has the VM). notify() is called without b->lock.
  */
 #ifndef L1_BALLOON_BALLOON_H
 #define L1_BALLOON_BALLOON_H
@@ -29,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mmu/lock.h"
 #include "mmu/p2m.h"
 
 #define BALLOON_MAX_DEVICES 2 /* PV and virtio: the guest picks one */
@@ -42,14 +42,16 @@ struct balloon_mem {
 	 * 0 or -errno (the frames stay as they were). */
 	int (*discard)(void *ctx, uint64_t gfn, uint64_t n);
 	/*
-	 * Optional: move frames [gfn, gfn + n) to state (P2M_BALLOONED or
-	 * P2M_UNPOPULATED), releasing their host memory first when release is
-	 * set; the p2m changes only if all of it succeeds. For a VM whose p2m
-	 * page sharing writes too (it must happen under the sharing engine's
-	 * lock, and shared frames leave their copies first). NULL: the core
-	 * calls discard() and writes the p2m itself. 0 or -errno.
+	 * Optional: move frames [gfn, gfn + n) from the states of from
+	 * (P2M_BIT()s) to state (P2M_BALLOONED or P2M_UNPOPULATED), releasing
+	 * their host memory first when release is set; the p2m changes only if
+	 * all of it succeeds. For a VM whose p2m page sharing writes too (it
+	 * must happen under the sharing engine's lock, and shared frames leave
+	 * their copies first). NULL: the core moves the p2m itself, with
+	 * discard() as the move's host side. 0 or -errno.
 	 */
-	int (*move)(void *ctx, uint64_t gfn, uint64_t n, enum p2m_state state, bool release);
+	int (*move)(void *ctx, uint64_t gfn, uint64_t n, uint32_t from, enum p2m_state state,
+		    bool release);
 	/* Optional: whether [gfn, gfn + n) is all guest RAM (not a hole the p2m
 	 * spans). NULL: every frame of the p2m is. */
 	bool (*is_ram)(void *ctx, uint64_t gfn, uint64_t n);
@@ -67,7 +69,7 @@ struct balloon_counters {
 	uint64_t inflated_frames;  /* total frames given back by the guest */
 	uint64_t deflated_frames;  /* total frames taken back */
 	uint64_t reported_frames;  /* free page reporting: frames discarded */
-	uint64_t refused_extents;  /* extents refused (bad gfn, state, refuse()) */
+	uint64_t refused_extents;  /* extents refused (bad gfn or state, a move the p2m refused) */
 	uint64_t refused_requests; /* requests refused as a whole (malformed) */
 	uint64_t discard_calls;    /* backend discard() calls */
 	uint64_t oom_deflations;   /* deflates while actual <= target (the guest needed memory) */
@@ -77,7 +79,7 @@ struct balloon_counters {
 };
 
 struct balloon {
-	pthread_mutex_t lock;
+	struct l1_lock lock;
 	struct balloon_mem mem;
 	const char *device;          /* "pv", "virtio" or NULL (none attached yet) */
 	uint64_t target_frames;      /* frames l1vmm wants in the balloon */
@@ -110,8 +112,8 @@ void balloon__detach(struct balloon *b, void *ctx);
  * The guest gives back n extents of 2^order frames starting at gfns[i]
  * (order <= 9). Extents are taken in order until the first refused one.
  * Returns the number taken; -EINVAL if the first was refused for its gfn or
- * state, -EPERM if refuse() said no, -EIO if the backend failed (the
- * reason in last_refusal).
+ * state, -EIO if the move failed (the p2m refused it or the backend could not
+ * release the memory; the reason in last_refusal).
  */
 long balloon__inflate(struct balloon *b, const uint64_t *gfns, size_t n, unsigned order);
 /* The guest takes extents back (each must be in the balloon). As inflate. */

@@ -117,7 +117,7 @@ static void move_gfns(struct virtio_balloon *d, size_t n, bool inflate)
 		if (rc == -EINVAL)
 			rc = 0; /* the first was refused: skip it below */
 		else if (rc < 0)
-			return; /* refuse() or the backend: the rest would fare the same */
+			return; /* the p2m or the backend: the rest would fare the same */
 		done += (size_t)rc;
 		if (done < n)
 			done++; /* extent `done` was refused (counted by the core) */

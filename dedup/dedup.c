@@ -125,15 +125,9 @@ static bool is_zero_page(const void *content)
 	return memcmp(content, zero_page, DEDUP_PAGE_SIZE) == 0;
 }
 
-static void lock(struct dedup *e)
-{
-	pthread_mutex_lock(&e->lock);
-}
-
-static void unlock(struct dedup *e)
-{
-	pthread_mutex_unlock(&e->lock);
-}
+/* macros, so a lock-order report names the caller's line */
+#define lock(e) l1_lock__acquire(&(e)->lock)
+#define unlock(e) l1_lock__release(&(e)->lock)
 
 static struct dedup_vm *find_vm(const struct dedup *e, const void *handle, size_t *index)
 {
@@ -180,10 +174,7 @@ struct dedup *dedup__create(const struct dedup_backend *backend)
 	e->hash_seed = random_seed();
 	e->zero_hash = page_hash(e, zero_page);
 	e->next_own_domain = 1ull << 32;
-	if (pthread_mutex_init(&e->lock, NULL) != 0) {
-		free(e);
-		return NULL;
-	}
+	l1_lock__init(&e->lock, L1_RANK_DEDUP_ENGINE, "dedup engine");
 	if (tables_init(e) != 0) {
 		dedup__destroy(e);
 		return NULL;
@@ -199,7 +190,7 @@ void dedup__destroy(struct dedup *e)
 		dedup__remove_vm(e, e->vms[e->nr_vms - 1]->handle);
 	tables_destroy(e);
 	meta_free(e, e->vms, e->vms_cap * sizeof(*e->vms));
-	pthread_mutex_destroy(&e->lock);
+	l1_lock__destroy(&e->lock);
 	free(e);
 }
 
@@ -291,7 +282,7 @@ int dedup__set_domain(struct dedup *e, void *vm, uint32_t domain)
 	if (v) {
 		/* Its copies carry the old domain; moving now would share across. */
 		rc = -EBUSY;
-		if (v->p2m->count[P2M_SHARED] == 0) {
+		if (p2m__count(v->p2m, P2M_SHARED) == 0) {
 			v->domain = resolve_domain(e, domain);
 			rc = 0;
 		}
@@ -309,7 +300,12 @@ static int share_onto(struct dedup *e, struct dedup_vm *v, uint64_t gfn, uint32_
 		e->backend_errors++;
 		return rc;
 	}
-	p2m__set_range(v->p2m, gfn, 1, P2M_SHARED); /* gfn < nr_frames: the scan took it from there */
+	/* PRIVATE when the scan took it, and nothing else moves the frames of a
+	 * VM the engine has without its lock */
+	if (p2m__move(v->p2m, gfn, 1, P2M_BIT(P2M_PRIVATE), P2M_SHARED, NULL, NULL) < 0) {
+		e->backend_errors++; /* mapped, but not counted: its next write is a plain one */
+		return -EPERM;
+	}
 	v->copy_of[gfn] = idx + 1;
 	c->users++;
 	return 0;
@@ -317,11 +313,9 @@ static int share_onto(struct dedup *e, struct dedup_vm *v, uint64_t gfn, uint32_
 
 static void zero_one(struct dedup *e, struct dedup_vm *v, uint64_t gfn)
 {
-	if (e->be.zero(v->handle, gfn) != 0) {
+	if (e->be.zero(v->handle, gfn) != 0 ||
+	    p2m__move(v->p2m, gfn, 1, P2M_BIT(P2M_PRIVATE), P2M_ZERO, NULL, NULL) < 0)
 		e->backend_errors++;
-		return;
-	}
-	p2m__set_range(v->p2m, gfn, 1, P2M_ZERO);
 }
 
 /* Step 4: join a stored copy. True when the frame was dealt with. */
@@ -501,7 +495,7 @@ int dedup__cow_break(struct dedup *e, void *vm, uint64_t gfn)
 	default:
 		goto out;
 	}
-	p2m__set_range(v->p2m, gfn, 1, P2M_PRIVATE);
+	p2m__move(v->p2m, gfn, 1, P2M_BIT(P2M_SHARED) | P2M_BIT(P2M_ZERO), P2M_PRIVATE, NULL, NULL);
 	v->unique_streak[gfn] = 0; /* new content: look at it at the next pass */
 	e->cow_breaks++;
 	rc = 0;
@@ -510,8 +504,9 @@ out:
 	return rc;
 }
 
-int dedup__balloon(struct dedup *e, void *vm, uint64_t gfn, uint64_t n, enum p2m_state state,
-		   int (*release)(void *ctx, uint64_t gfn, uint64_t n), void *ctx)
+int dedup__balloon(struct dedup *e, void *vm, uint64_t gfn, uint64_t n, uint32_t from,
+		   enum p2m_state state, int (*release)(void *ctx, uint64_t gfn, uint64_t n),
+		   void *ctx)
 {
 	lock(e);
 	int rc = -ENOENT;
@@ -538,24 +533,21 @@ int dedup__balloon(struct dedup *e, void *vm, uint64_t gfn, uint64_t n, enum p2m
 			if (v->copy_of[g])
 				copy_put(e, v->copy_of[g] - 1);
 			v->copy_of[g] = 0;
-			p2m__set_range(v->p2m, g, 1, P2M_PRIVATE);
+			p2m__move(v->p2m, g, 1, P2M_BIT(P2M_SHARED) | P2M_BIT(P2M_ZERO), P2M_PRIVATE, NULL, NULL);
 		}
 		if (rc < 0)
 			goto out;
-		rc = release(ctx, gfn, n);
-		if (rc < 0)
-			goto out;
-	} else {
-		/* only the p2m changes: a frame mapping a copy cannot move */
-		for (uint64_t g = gfn; g < gfn + n; g++)
-			if (p2m__get(v->p2m, g) == P2M_SHARED || p2m__get(v->p2m, g) == P2M_ZERO)
-				goto out;
+	}
+	/* a frame mapping a copy cannot move: the sources never hold SHARED or ZERO */
+	rc = p2m__move(v->p2m, gfn, n, from & ~(P2M_BIT(P2M_SHARED) | P2M_BIT(P2M_ZERO)), state, release, ctx);
+	if (rc < 0) {
+		rc = rc == -EPERM ? -EINVAL : rc;
+		goto out;
 	}
 	for (uint64_t g = gfn; g < gfn + n; g++) {
 		set_volatile(v, g, false);
 		v->unique_streak[g] = 0;
 	}
-	p2m__set_range(v->p2m, gfn, n, state);
 	if (state == P2M_UNPOPULATED && e->be.unpopulated)
 		e->be.unpopulated(vm, gfn, n);
 	rc = 0;
@@ -584,10 +576,8 @@ int dedup__populate(struct dedup *e, void *vm, uint64_t gfn)
 	struct dedup_vm *v = find_vm(e, vm, NULL);
 	if (v) {
 		rc = -EINVAL;
-		if (p2m__get(v->p2m, gfn) == P2M_UNPOPULATED) {
-			p2m__set_range(v->p2m, gfn, 1, P2M_PRIVATE);
+		if (p2m__move(v->p2m, gfn, 1, P2M_BIT(P2M_UNPOPULATED), P2M_PRIVATE, NULL, NULL) == 0)
 			rc = 0;
-		}
 	}
 	unlock(e);
 	return rc;
@@ -622,7 +612,7 @@ static int check_locked(struct dedup *e, uint32_t *users)
 		}
 		if (nr_volatile != v->nr_volatile)
 			return broken("volatile count", v, 0);
-		shared += v->p2m->count[P2M_SHARED];
+		shared += p2m__count(v->p2m, P2M_SHARED);
 	}
 	uint64_t live = 0, sum = 0;
 	for (uint32_t i = 0; i < e->copies_cap; i++) {

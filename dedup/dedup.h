@@ -11,8 +11,9 @@
  * The engine never touches host memory or KVM itself: a backend (mmu/ept,
  * mmu/shadow) implements struct dedup_backend. The engine owns the p2m
  * transitions it causes: PRIVATE -> SHARED / ZERO when it shares, and back to
- * PRIVATE when the backend reports a copy-on-write break. The p2m is the
- * truth: every per-page statistic is derived from it.
+ * PRIVATE when the backend reports a copy-on-write break, all through
+ * p2m__move(). The p2m is the truth: every per-page statistic is derived
+ * from it.
  *
  * Locking: one mutex per engine (struct dedup's lock) serialises every
  * dedup__* call below, so a scanner thread may call dedup__scan() every
@@ -21,9 +22,10 @@
  * lock held: a callback must not call back into the engine. The lock is
  * taken before any backend lock (the engine lock -> the backend's own locks);
  * a backend must therefore not hold its locks while calling
- * dedup__cow_break(). The engine writes the p2m of the VMs added to it under
- * its lock; the p2m has no lock of its own yet (mmu/p2m.h), so other writers
- * of the same frames must be serialised by the caller.
+ * dedup__cow_break(). The engine moves the p2m states of the VMs added to it
+ * under its lock (engine lock, then the p2m's); another mechanism that moves
+ * those frames does it through the engine (dedup__balloon) so no scan sees a
+ * frame half-way.
  */
 #ifndef L1_DEDUP_DEDUP_H
 #define L1_DEDUP_DEDUP_H
@@ -235,21 +237,24 @@ int dedup__cow_break(struct dedup *e, void *vm, uint64_t gfn);
 int dedup__populate(struct dedup *e, void *vm, uint64_t gfn);
 
 /*
- * The balloon moves frames [gfn, gfn + n) of vm to state: P2M_BALLOONED
- * (given back) or P2M_UNPOPULATED (taken back, or reported free). The
- * engine writes the p2m of its VMs, so the balloon does it through here,
- * under the engine lock: no scan sees a frame half-way. With release (the
- * caller's discard of host memory), every frame first gets a page of its own
- * (backend unshare(); SHARED and ZERO frames leave their copy or the zero
- * page and are PRIVATE from then on), then release(ctx, gfn, n) runs, and
- * only if it succeeds does the p2m say state. Without release (a deflate:
- * BALLOONED frames have no host page) only the p2m changes. 0, -ENOENT (vm
- * not added), -EINVAL (state, or a range outside the p2m; nothing
- * changed), -EOPNOTSUPP (release given, backend without unshare), or the
- * -errno of unshare or release (frames unshared stay PRIVATE).
+ * The balloon moves frames [gfn, gfn + n) of vm from the states in from
+ * (P2M_BIT()s) to state: P2M_BALLOONED (given back) or P2M_UNPOPULATED
+ * (taken back, or reported free). The engine keeps per-frame maps of its
+ * VMs, so the balloon does it through here, under the engine lock: no scan
+ * sees a frame half-way. With release (the caller's discard of host memory),
+ * every frame first gets a page of its own (backend unshare(); SHARED and
+ * ZERO frames leave their copy or the zero page and are PRIVATE from then
+ * on), then p2m__move() runs release(ctx, gfn, n) and, only if it succeeds,
+ * sets state. Without release (a deflate: BALLOONED frames have no host
+ * page) only the p2m changes. 0, -ENOENT (vm not added), -EINVAL (state, a
+ * range outside the p2m, or a frame in no state of from, SHARED and ZERO
+ * never counting as one; nothing changed), -EOPNOTSUPP (release given,
+ * backend without unshare), or the -errno of unshare or release (frames
+ * unshared stay PRIVATE).
  */
-int dedup__balloon(struct dedup *e, void *vm, uint64_t gfn, uint64_t n, enum p2m_state state,
-		   int (*release)(void *ctx, uint64_t gfn, uint64_t n), void *ctx);
+int dedup__balloon(struct dedup *e, void *vm, uint64_t gfn, uint64_t n, uint32_t from,
+		   enum p2m_state state, int (*release)(void *ctx, uint64_t gfn, uint64_t n),
+		   void *ctx);
 
 /*
  * Where the next dedup__scan() starts: the VM's handle and the gfn. A

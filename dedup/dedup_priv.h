@@ -53,7 +53,8 @@ struct dedup_vm {
 };
 
 struct dedup {
-	pthread_mutex_t lock;  /* protects everything below; taken before any backend lock */
+	struct l1_lock lock;   /* protects everything below; rank L1_RANK_DEDUP_ENGINE:
+				* before the p2m's and any backend lock */
 	struct dedup_backend be;
 	uint64_t knob[DEDUP_NR_KNOBS];
 	uint64_t hash_seed;    /* secret XXH3 seed, fixed for the engine's life */

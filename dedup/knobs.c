@@ -39,30 +39,30 @@ int dedup__knob_set(struct dedup *e, enum dedup_knob knob, uint64_t value)
 	if (!d || value < d->min || value > d->max)
 		return -EINVAL;
 	int rc = 0;
-	pthread_mutex_lock(&e->lock);
+	l1_lock__acquire(&e->lock);
 	/* As KSM: copies already at the old limit would break the new one. */
 	if (knob == DEDUP_MAX_PAGE_SHARING && e->nr_copies && value != e->knob[knob])
 		rc = -EBUSY;
 	else
 		e->knob[knob] = value;
-	pthread_mutex_unlock(&e->lock);
+	l1_lock__release(&e->lock);
 	return rc;
 }
 
 void dedup__add_scan_cpu(struct dedup *e, uint64_t ns)
 {
-	pthread_mutex_lock(&e->lock);
+	l1_lock__acquire(&e->lock);
 	e->scan_cpu_ns += ns;
-	pthread_mutex_unlock(&e->lock);
+	l1_lock__release(&e->lock);
 }
 
 uint64_t dedup__knob_get(struct dedup *e, enum dedup_knob knob)
 {
 	if ((unsigned)knob >= DEDUP_NR_KNOBS)
 		return 0;
-	pthread_mutex_lock(&e->lock);
+	l1_lock__acquire(&e->lock);
 	uint64_t v = e->knob[knob];
-	pthread_mutex_unlock(&e->lock);
+	l1_lock__release(&e->lock);
 	return v;
 }
 
@@ -93,11 +93,11 @@ _Static_assert(sizeof(dedup__stat_table) / sizeof(dedup__stat_table[0]) * sizeof
 
 void dedup__stats(struct dedup *e, struct dedup_stats *out)
 {
-	pthread_mutex_lock(&e->lock);
+	l1_lock__acquire(&e->lock);
 	uint64_t shared = 0, zero = 0, vol = 0;
 	for (size_t i = 0; i < e->nr_vms; i++) {
-		shared += e->vms[i]->p2m->count[P2M_SHARED];
-		zero += e->vms[i]->p2m->count[P2M_ZERO];
+		shared += p2m__count(e->vms[i]->p2m, P2M_SHARED);
+		zero += p2m__count(e->vms[i]->p2m, P2M_ZERO);
 		vol += e->vms[i]->nr_volatile;
 	}
 	/* Every live copy has >= 1 user (dedup__check), so shared >= nr_copies. */
@@ -119,28 +119,28 @@ void dedup__stats(struct dedup *e, struct dedup_stats *out)
 		.hash_collisions = e->hash_collisions,
 		.backend_errors = e->backend_errors,
 	};
-	pthread_mutex_unlock(&e->lock);
+	l1_lock__release(&e->lock);
 }
 
 int dedup__vm_stats(struct dedup *e, void *vm, struct dedup_vm_stats *out)
 {
 	int rc = -ENOENT;
-	pthread_mutex_lock(&e->lock);
+	l1_lock__acquire(&e->lock);
 	for (size_t i = 0; i < e->nr_vms; i++) {
 		const struct dedup_vm *v = e->vms[i];
 		if (v->handle != vm)
 			continue;
 		*out = (struct dedup_vm_stats){
 			.domain = v->domain,
-			.pages_shared = v->p2m->count[P2M_SHARED],
-			.pages_private = v->p2m->count[P2M_PRIVATE],
-			.pages_zero = v->p2m->count[P2M_ZERO],
+			.pages_shared = p2m__count(v->p2m, P2M_SHARED),
+			.pages_private = p2m__count(v->p2m, P2M_PRIVATE),
+			.pages_zero = p2m__count(v->p2m, P2M_ZERO),
 			.pages_volatile = v->nr_volatile,
 			.meta_bytes = v->meta_bytes,
 		};
 		rc = 0;
 		break;
 	}
-	pthread_mutex_unlock(&e->lock);
+	l1_lock__release(&e->lock);
 	return rc;
 }

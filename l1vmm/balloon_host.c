@@ -70,16 +70,14 @@ static int discard_shadow(void *ctx, uint64_t gfn, uint64_t n)
  * Page sharing, if the VM has it (set before its vCPUs start), writes the
  * p2m too: then the change goes through it (dedup_host__balloon).
  */
-static int move(void *ctx, uint64_t gfn, uint64_t n, enum p2m_state state, bool release)
+static int move(void *ctx, uint64_t gfn, uint64_t n, uint32_t from, enum p2m_state state,
+		bool release)
 {
 	struct vm *vm = ctx;
 	int (*discard)(void *, uint64_t, uint64_t) = vm->shadow ? discard_shadow : discard_ept;
 	if (vm->dedup_balloon)
-		return vm->dedup_balloon(vm, gfn, n, state, release ? discard : NULL, vm);
-	int rc = release ? discard(vm, gfn, n) : 0;
-	if (rc == 0)
-		p2m__set_range(&vm->ram->p2m, gfn, n, state);
-	return rc;
+		return vm->dedup_balloon(vm, gfn, n, from, state, release ? discard : NULL, vm);
+	return p2m__move(&vm->ram->p2m, gfn, n, from, state, release ? discard : NULL, vm);
 }
 
 static bool is_ram(void *ctx, uint64_t gfn, uint64_t n)
@@ -260,7 +258,7 @@ int balloon_host__create(struct vm *vm, char *err, size_t errlen)
 	balloon__attach(vm->balloon, "pv", pv_notify, vm);
 	if (!vm->shadow) {
 		memset(vm->shared_info, 0, sizeof(*vm->shared_info));
-		p2m__set_range(&vm->ram->p2m, VM_SHARED_INFO_GPA / PAGE, 1, P2M_PRIVATE);
+		ept__mark_written(vm->ram, VM_SHARED_INFO_GPA, PAGE);
 		/* l1vmm writes it (balloon target, L1_HC_CPUID results): never shared */
 		rc = dedup_ept__host_writes(vm, VM_SHARED_INFO_GPA, PAGE);
 		if (rc < 0) {

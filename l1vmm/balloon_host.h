@@ -19,10 +19,10 @@
  * (BALLOON_HOST_VIRTIO_CMDLINE, appended by vm.c). Shadow-mode guests are PV
  * by construction and use the PV balloon.
  *
- * Page sharing and ballooning exclude each other per VM: a VM whose memory
- * l1vmm's dedup engine manages refuses balloon requests (one refusal line
- * in vms/NAME/balloon/last_refusal), because the engine owns those frames'
- * p2m states. KSM (dedup/backend=ksm) composes with the balloon.
+ * Page sharing and ballooning compose: for a VM l1vmm's engine shares, a
+ * balloon move goes through the engine (dedup_host__balloon: a shared frame
+ * leaves its copy first, under the engine lock); with KSM the host kernel
+ * unshares what the discard drops.
  */
 #ifndef L1VMM_BALLOON_HOST_H
 #define L1VMM_BALLOON_HOST_H

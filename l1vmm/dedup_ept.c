@@ -115,7 +115,7 @@ struct ept_backend;
 static void apply_pending(struct ept_backend *b);
 
 struct ept_backend {
-	pthread_mutex_t lock;
+	struct l1_lock lock;
 	int memfd;
 	uint8_t *store;         /* the memfd, MAP_SHARED, STORE_MAX_BYTES reserved */
 	uint64_t file_pages;    /* the memfd's size in pages */
@@ -405,7 +405,7 @@ static void ept_sync(void *ctx, struct dedup *e)
 	dedup__cursor(e, &cursor_vm, &cursor_gfn);
 	/* the gfns the next scans will visit first (a VM boundary aside) */
 	uint64_t window = DEDUP_WATCH_AHEAD(dedup__knob_get(e, DEDUP_PAGES_TO_SCAN));
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	apply_pending(b); /* the frames it leaves private are reported below */
 	double now = vm__now();
 	for (struct ept_vm *ev = b->vms; ev; ev = ev->next) {
@@ -424,19 +424,19 @@ static void ept_sync(void *ctx, struct dedup *e)
 		move_window(ev, lo, hi);
 		harvest_vm(ev, &r);
 		if (r.n) {
-			pthread_mutex_unlock(&b->lock);
+			l1_lock__release(&b->lock);
 			for (size_t k = 0; k < r.n; k++) {
 				if (r.what[k])
 					dedup__cow_break(e, ev->vm, r.gfn[k]);
 				else
 					dedup__populate(e, ev->vm, r.gfn[k]);
 			}
-			pthread_mutex_lock(&b->lock);
+			l1_lock__acquire(&b->lock);
 		}
 		free(r.gfn);
 		free(r.what);
 	}
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 }
 
 /* ---- the engine's callbacks ---- */
@@ -455,16 +455,16 @@ static bool written(void *vm, uint64_t gfn)
 	struct ept_vm *ev = ev_of(vm);
 	if (gfn >= ev->nr_frames)
 		return false;
-	pthread_mutex_lock(&ev->b->lock);
+	l1_lock__acquire(&ev->b->lock);
 	bool w = BIT_TEST(ev->written, gfn) || BIT_TEST(ev->written_prev, gfn);
-	pthread_mutex_unlock(&ev->b->lock);
+	l1_lock__release(&ev->b->lock);
 	return w;
 }
 
 static void *copy_new(void *ctx, const void *content)
 {
 	struct ept_backend *b = ctx;
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	uint64_t p;
 	if (b->nr_free) {
 		p = b->free_pages[--b->nr_free];
@@ -472,7 +472,7 @@ static void *copy_new(void *ctx, const void *content)
 		if (b->next_page == b->file_pages) {
 			uint64_t grow = b->file_pages + STORE_GROW_PAGES;
 			if (grow * PAGE > STORE_MAX_BYTES || ftruncate(b->memfd, (off_t)(grow * PAGE)) < 0) {
-				pthread_mutex_unlock(&b->lock);
+				l1_lock__release(&b->lock);
 				return NULL;
 			}
 			b->file_pages = grow;
@@ -480,7 +480,7 @@ static void *copy_new(void *ctx, const void *content)
 		p = b->next_page++;
 	}
 	memcpy(b->store + p * PAGE, content, PAGE);
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 	return (void *)(uintptr_t)(p + 1);
 }
 
@@ -488,7 +488,7 @@ static void copy_free(void *ctx, void *copy)
 {
 	struct ept_backend *b = ctx;
 	uint64_t p = (uint64_t)(uintptr_t)copy - 1;
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	apply_pending(b); /* no queued frame may name a freed copy */
 	/* give the memory back now; the page reads as zeros until reused */
 	fallocate(b->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(p * PAGE),
@@ -497,14 +497,14 @@ static void copy_free(void *ctx, void *copy)
 		uint64_t cap = b->free_cap ? b->free_cap * 2 : 1024;
 		uint32_t *f = realloc(b->free_pages, cap * sizeof(*f));
 		if (!f) { /* the page is leaked in the memfd (its memory is already freed) */
-			pthread_mutex_unlock(&b->lock);
+			l1_lock__release(&b->lock);
 			return;
 		}
 		b->free_pages = f;
 		b->free_cap = cap;
 	}
 	b->free_pages[b->nr_free++] = (uint32_t)p;
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 }
 
 static const void *copy_data(void *ctx, const void *copy)
@@ -667,7 +667,7 @@ static int queue(void *vm, uint64_t gfn, uint64_t copy)
 	struct ept_vm *ev = ev_of(vm);
 	struct ept_backend *b = ev->b;
 	int rc = 0;
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	if (!frame_hva(ev, gfn)) {
 		rc = -EINVAL;
 	} else if (BIT_TEST(ev->pinned, gfn)) {
@@ -688,7 +688,7 @@ static int queue(void *vm, uint64_t gfn, uint64_t copy)
 		b->pending[b->nr_pending++] = (struct pending){ ev, gfn, copy };
 	}
 out:
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 	return rc;
 }
 
@@ -713,7 +713,7 @@ static int ept_unshare(void *vm, uint64_t gfn, uint64_t n, uint64_t *done)
 	struct ept_vm *ev = ev_of(vm);
 	struct ept_backend *b = ev->b;
 	int rc = 0;
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	apply_pending(b);
 	uint64_t k = 0;
 	while (k < n && rc == 0) {
@@ -741,16 +741,16 @@ static int ept_unshare(void *vm, uint64_t gfn, uint64_t n, uint64_t *done)
 		k += run;
 	}
 	*done = k;
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 	return rc;
 }
 
 static void scan_end(void *ctx)
 {
 	struct ept_backend *b = ctx;
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	apply_pending(b);
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 }
 
 /* ---- VMs ---- */
@@ -770,7 +770,8 @@ static int mark_resident(struct vm *vm, const struct ept_slot *s)
 	int rc = mincore(s->hva, s->nr_pages * PAGE, vec) < 0 ? -errno : 0;
 	for (uint64_t i = 0; rc == 0 && i < s->nr_pages; i++)
 		if ((vec[i] & 1) && p2m__get(&vm->mem.p2m, s->first_gfn + i) == P2M_UNPOPULATED)
-			p2m__set_range(&vm->mem.p2m, s->first_gfn + i, 1, P2M_PRIVATE);
+			p2m__move(&vm->mem.p2m, s->first_gfn + i, 1, P2M_BIT(P2M_UNPOPULATED),
+				  P2M_PRIVATE, NULL, NULL);
 	free(vec);
 	return rc;
 }
@@ -846,9 +847,9 @@ int dedup_ept__host_writes(struct vm *vm, uint64_t gpa, uint64_t len)
 	struct ept_vm *ev = vm->mode == CPU_MODE_EPT ?
 		__atomic_load_n(&vm->dedup_priv, __ATOMIC_ACQUIRE) : NULL;
 	if (rc == 0 && ev) {
-		pthread_mutex_lock(&ev->b->lock);
+		l1_lock__acquire(&ev->b->lock);
 		pin(ev, gfn, n);
-		pthread_mutex_unlock(&ev->b->lock);
+		l1_lock__release(&ev->b->lock);
 	}
 	return rc;
 }
@@ -898,7 +899,7 @@ static int attach(void *ctx, struct vm *vm)
 		 * taken for a break of it */
 		if (ioctl(vm->fd, KVM_ENABLE_CAP, &cap) < 0)
 			rc = -EOPNOTSUPP;
-		pthread_mutex_lock(&b->lock);
+		l1_lock__acquire(&b->lock);
 		if (rc == 0) {
 			ev->next = b->vms;
 			b->vms = ev;
@@ -913,7 +914,7 @@ static int attach(void *ctx, struct vm *vm)
 			for (unsigned i = 0; i < nr; i++)
 				pin(ev, ranges[i].gfn, ranges[i].n);
 		}
-		pthread_mutex_unlock(&b->lock);
+		l1_lock__release(&b->lock);
 	}
 	if (rc < 0)
 		ept_vm_free(ev);
@@ -926,13 +927,13 @@ static void detach(void *ctx, struct vm *vm)
 	struct ept_vm *ev = vm->dedup_priv;
 	if (!ev)
 		return;
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	for (struct ept_vm **pp = &b->vms; *pp; pp = &(*pp)->next)
 		if (*pp == ev) {
 			*pp = ev->next;
 			break;
 		}
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 	vm->dedup_priv = NULL;
 	ept_vm_free(ev);
 }
@@ -940,18 +941,18 @@ static void detach(void *ctx, struct vm *vm)
 static uint64_t host_mappings(void *ctx)
 {
 	struct ept_backend *b = ctx;
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	uint64_t n = total_mappings(b);
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 	return n;
 }
 
 static uint64_t map_calls(void *ctx)
 {
 	struct ept_backend *b = ctx;
-	pthread_mutex_lock(&b->lock);
+	l1_lock__acquire(&b->lock);
 	uint64_t n = b->map_calls;
-	pthread_mutex_unlock(&b->lock);
+	l1_lock__release(&b->lock);
 	return n;
 }
 
@@ -962,7 +963,7 @@ static void destroy(void *ctx)
 	close(b->memfd);
 	free(b->free_pages);
 	free(b->pending);
-	pthread_mutex_destroy(&b->lock);
+	l1_lock__destroy(&b->lock);
 	free(b);
 }
 
@@ -973,7 +974,7 @@ int dedup_ept__create(struct dedup_host_backend *out, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory for the dedup ept backend");
 		return -1;
 	}
-	pthread_mutex_init(&b->lock, NULL);
+	l1_lock__init(&b->lock, L1_RANK_BACKEND, "ept sharing backend");
 	b->max_map_count = read_max_map_count();
 	b->memfd = memfd_create("l1vmm-dedup-copies", MFD_CLOEXEC);
 	if (b->memfd < 0) {
@@ -1017,9 +1018,9 @@ bool dedup_ept__fault(struct vm *vm, unsigned *retries, unsigned max_retries)
 	/* a share or zero of one of this VM's frames holds the lock from the write
 	 * protection to the new mapping: once we have it, the frame is writable
 	 * (unless it is stuck, and the VM is being ended) */
-	pthread_mutex_lock(&ev->b->lock);
+	l1_lock__acquire(&ev->b->lock);
 	bool stuck = ev->stuck;
-	pthread_mutex_unlock(&ev->b->lock);
+	l1_lock__release(&ev->b->lock);
 	return !stuck;
 }
 
@@ -1035,7 +1036,7 @@ bool dedup_ept__ram_mmio(struct vm *vm, const struct vm_exit *e)
 		return false; /* not RAM: a device's */
 	/* once we hold the lock no frame is write-protected: the access is
 	 * plain memory (a write to a shared frame copies it on write) */
-	pthread_mutex_lock(&ev->b->lock);
+	l1_lock__acquire(&ev->b->lock);
 	if (ev->stuck) {
 		/* the VM is being ended (keep_private): touch nothing */
 	} else if (e->is_write) {
@@ -1045,7 +1046,7 @@ bool dedup_ept__ram_mmio(struct vm *vm, const struct vm_exit *e)
 	} else {
 		memcpy(e->data, hva, e->size);
 	}
-	pthread_mutex_unlock(&ev->b->lock);
+	l1_lock__release(&ev->b->lock);
 	return true;
 }
 

@@ -10,9 +10,12 @@
  * the statistics then are KSM's own, read from the same directory.
  *
  * Locking: h->lock protects the knob values, the engines array and the
- * scanner's state; it is never held across an engine or backend call that
- * may block on a vCPU (dedup__scan, sync), only across knob pushes. Order:
- * tree lock, vm_ctl lock, h->lock, engine lock, backend locks.
+ * scanner's state. The scanner does not hold it across dedup__scan; knob
+ * pushes, statistics readers (a sync first, so counters are exact), the
+ * check and VM removal do hold it across engine and backend calls, none of
+ * which waits for a vCPU. h->sync_lock lets one backend sync run at a time.
+ * Order (ranks, mmu/lock.h): tree lock, vm_ctl lock, then h->lock, h->sync_lock,
+ * the engine's lock, a p2m's, the backend's.
  */
 #include "l1vmm/dedup_host.h"
 
@@ -51,8 +54,8 @@ struct pending {
 };
 
 struct dedup_host {
-	pthread_mutex_t lock;
-	pthread_mutex_t sync_lock; /* one backend sync at a time; the scanner holds it
+	struct l1_lock lock;
+	struct l1_lock sync_lock; /* one backend sync at a time; the scanner holds it
 				    * across sync, scan and scan_end */
 	pthread_cond_t cv;       /* wakes the scanner: a knob changed, or stop */
 	uint64_t knob[DEDUP_NR_KNOBS];
@@ -221,9 +224,9 @@ static uint64_t ksm_stat(const char *name)
 
 static void sync_engine(struct dedup_host *h, struct engine *en)
 {
-	pthread_mutex_lock(&h->sync_lock);
+	l1_lock__acquire(&h->sync_lock);
 	en->b.sync(en->b.ctx, en->e);
-	pthread_mutex_unlock(&h->sync_lock);
+	l1_lock__release(&h->sync_lock);
 }
 
 void dedup_host__sync(struct dedup_host *h)
@@ -241,12 +244,12 @@ void dedup_host__sync(struct dedup_host *h)
 static void *scanner(void *arg)
 {
 	struct dedup_host *h = arg;
-	pthread_mutex_lock(&h->lock);
+	l1_lock__acquire(&h->lock);
 	while (!h->stop) {
 		uint64_t pages = h->knob[DEDUP_PAGES_TO_SCAN];
 		uint64_t sleep_ms = h->knob[DEDUP_SLEEP_MILLISECS];
 		bool run = h->knob[DEDUP_RUN] != 0;
-		pthread_mutex_unlock(&h->lock);
+		l1_lock__release(&h->lock);
 		for (unsigned i = 0; run && i < NR_ENGINES; i++) {
 			struct engine *en = &h->eng[i];
 			/* the engine is made under h->lock: see it with acquire */
@@ -258,7 +261,7 @@ static void *scanner(void *arg)
 			 * scan_end that applies it (it would take a write made
 			 * before the share for a break of it).
 			 */
-			pthread_mutex_lock(&h->sync_lock);
+			l1_lock__acquire(&h->sync_lock);
 			uint64_t t0 = thread_cpu_ns();
 			en->b.sync(en->b.ctx, en->e);
 			uint64_t t1 = thread_cpu_ns();
@@ -268,13 +271,13 @@ static void *scanner(void *arg)
 				en->b.scan_end(en->b.ctx);
 			/* dedup__scan() counts its own time */
 			dedup__add_scan_cpu(en->e, (t1 - t0) + (thread_cpu_ns() - t2));
-			pthread_mutex_unlock(&h->sync_lock);
+			l1_lock__release(&h->sync_lock);
 		}
-		pthread_mutex_lock(&h->lock);
+		l1_lock__acquire(&h->lock);
 		if (!h->stop)
-			vm__timedwait(&h->cv, &h->lock, (double)sleep_ms / 1000.0);
+			vm__timedwait(&h->cv, &h->lock.mutex, (double)sleep_ms / 1000.0);
 	}
-	pthread_mutex_unlock(&h->lock);
+	l1_lock__release(&h->lock);
 	return NULL;
 }
 
@@ -283,8 +286,8 @@ struct dedup_host *dedup_host__create(void)
 	struct dedup_host *h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
-	pthread_mutex_init(&h->lock, NULL);
-	pthread_mutex_init(&h->sync_lock, NULL);
+	l1_lock__init(&h->lock, L1_RANK_DEDUP_HOST, "dedup host");
+	l1_lock__init(&h->sync_lock, L1_RANK_DEDUP_SYNC, "dedup sync");
 	pthread_cond_init(&h->cv, NULL);
 	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++)
 		h->knob[k] = dedup__knob_desc(k)->def;
@@ -372,7 +375,7 @@ static void attach_pending(struct dedup_host *h)
 int dedup_host__add_vm(struct dedup_host *h, struct vm *vm, struct machine *machine,
 		       const char *domain, char *err, size_t errlen)
 {
-	pthread_mutex_lock(&h->lock);
+	l1_lock__acquire(&h->lock);
 	int rc = -1;
 	if (vm->mode == CPU_MODE_EPT && h->backend == BACKEND_KSM) {
 		for (unsigned i = 0; i < vm->mem.nr_regions; i++)
@@ -408,13 +411,13 @@ int dedup_host__add_vm(struct dedup_host *h, struct vm *vm, struct machine *mach
 	vm->dedup_kind = -2;
 	rc = 0;
 out:
-	pthread_mutex_unlock(&h->lock);
+	l1_lock__release(&h->lock);
 	return rc;
 }
 
 int dedup_host__start(struct dedup_host *h, char *err, size_t errlen)
 {
-	pthread_mutex_lock(&h->lock);
+	l1_lock__acquire(&h->lock);
 	int rc = 0;
 	if (h->backend == BACKEND_KSM)
 		rc = ksm_start(h, err, errlen);
@@ -427,43 +430,41 @@ int dedup_host__start(struct dedup_host *h, char *err, size_t errlen)
 			h->started = true;
 		}
 	}
-	pthread_mutex_unlock(&h->lock);
+	l1_lock__release(&h->lock);
 	return rc;
 }
 
 void dedup_host__stop(struct dedup_host *h)
 {
-	pthread_mutex_lock(&h->lock);
+	l1_lock__acquire(&h->lock);
 	bool started = h->started;
 	h->stop = true;
 	pthread_cond_broadcast(&h->cv);
-	pthread_mutex_unlock(&h->lock);
+	l1_lock__release(&h->lock);
 	if (started)
 		pthread_join(h->thread, NULL);
-	pthread_mutex_lock(&h->lock);
+	l1_lock__acquire(&h->lock);
 	h->started = false;
 	h->stop = false;
 	ksm_stop(h);
-	pthread_mutex_unlock(&h->lock);
+	l1_lock__release(&h->lock);
 }
 
-int dedup_host__balloon(struct vm *vm, uint64_t gfn, uint64_t n, enum p2m_state state,
+int dedup_host__balloon(struct vm *vm, uint64_t gfn, uint64_t n, uint32_t from,
+			enum p2m_state state,
 			int (*release)(void *ctx, uint64_t gfn, uint64_t n), void *ctx)
 {
 	struct dedup_host *h = vm->dedup_host;
-	pthread_mutex_lock(&h->lock);
+	l1_lock__acquire(&h->lock);
 	int rc = 0;
 	if (vm->dedup_kind >= 0) {
 		/* handed to an engine for good (until the VM is removed) */
 		struct dedup *e = h->eng[vm->dedup_kind].e;
-		pthread_mutex_unlock(&h->lock);
-		return dedup__balloon(e, vm, gfn, n, state, release, ctx);
+		l1_lock__release(&h->lock);
+		return dedup__balloon(e, vm, gfn, n, from, state, release, ctx);
 	}
-	if (release)
-		rc = release(ctx, gfn, n);
-	if (rc == 0)
-		p2m__set_range(&vm->ram->p2m, gfn, n, state);
-	pthread_mutex_unlock(&h->lock);
+	rc = p2m__move(&vm->ram->p2m, gfn, n, from, state, release, ctx);
+	l1_lock__release(&h->lock);
 	return rc;
 }
 
@@ -471,7 +472,7 @@ void dedup_host__remove_vm(struct dedup_host *h, struct vm *vm)
 {
 	if (vm->dedup_host != h)
 		return;
-	pthread_mutex_lock(&h->lock);
+	l1_lock__acquire(&h->lock);
 	for (unsigned i = 0; i < h->nr_pending; i++)
 		if (h->pending[i].vm == vm)
 			h->pending[i--] = h->pending[--h->nr_pending];
@@ -482,7 +483,7 @@ void dedup_host__remove_vm(struct dedup_host *h, struct vm *vm)
 		en->b.detach(en->b.ctx, vm);
 	}
 	vm->dedup_host = NULL;
-	pthread_mutex_unlock(&h->lock);
+	l1_lock__release(&h->lock);
 }
 
 void dedup_host__destroy(struct dedup_host *h)
@@ -498,8 +499,8 @@ void dedup_host__destroy(struct dedup_host *h)
 	}
 	free(h->entries);
 	pthread_cond_destroy(&h->cv);
-	pthread_mutex_destroy(&h->sync_lock);
-	pthread_mutex_destroy(&h->lock);
+	l1_lock__destroy(&h->sync_lock);
+	l1_lock__destroy(&h->lock);
 	free(h);
 }
 
@@ -558,12 +559,12 @@ static int show_stat(void *obj, const struct ctl_entry *ce, char *buf, size_t le
 	struct dedup_host *h = obj;
 	struct dedup_stats s;
 	uint64_t mappings = 0, calls = 0;
-	pthread_mutex_lock(&h->lock);
+	l1_lock__acquire(&h->lock);
 	if (h->ksm_active)
 		ksm_totals(h, &s);
 	else
 		totals(h, &s, &mappings, &calls);
-	pthread_mutex_unlock(&h->lock);
+	l1_lock__release(&h->lock);
 	if (ce->arg == ARG_MAPPINGS || ce->arg == ARG_MAP_CALLS) {
 		snprintf(buf, len, "%llu", (unsigned long long)(ce->arg == ARG_MAPPINGS ? mappings : calls));
 		return 0;
@@ -583,12 +584,12 @@ static int show_check(void *obj, const struct ctl_entry *ce, char *buf, size_t l
 	(void)ce;
 	struct dedup_host *h = obj;
 	int rc = 0;
-	pthread_mutex_lock(&h->lock);
+	l1_lock__acquire(&h->lock);
 	dedup_host__sync(h);
 	for (unsigned i = 0; rc == 0 && i < NR_ENGINES; i++)
 		if (h->eng[i].e)
 			rc = dedup__check(h->eng[i].e);
-	pthread_mutex_unlock(&h->lock);
+	l1_lock__release(&h->lock);
 	snprintf(buf, len, "%s", rc == 0 ? "ok" : "broken (see stderr)");
 	return 0;
 }
@@ -598,12 +599,12 @@ static const char *const backend_choices[] = { "l1vmm", "ksm", NULL };
 static int show_knob(void *obj, const struct ctl_entry *ce, char *buf, size_t len)
 {
 	struct dedup_host *h = obj;
-	pthread_mutex_lock(&h->lock);
+	l1_lock__acquire(&h->lock);
 	if (ce->arg == ARG_BACKEND)
 		snprintf(buf, len, "%s", backend_choices[h->backend]);
 	else
 		snprintf(buf, len, "%llu", (unsigned long long)h->knob[ce->arg]);
-	pthread_mutex_unlock(&h->lock);
+	l1_lock__release(&h->lock);
 	return 0;
 }
 
@@ -611,7 +612,7 @@ static int store_knob(void *obj, const struct ctl_entry *ce, const union ctl_val
 {
 	struct dedup_host *h = obj;
 	int rc = 0;
-	pthread_mutex_lock(&h->lock);
+	l1_lock__acquire(&h->lock);
 	if (ce->arg == ARG_BACKEND) {
 		if (h->started)
 			rc = -EBUSY;
@@ -634,16 +635,16 @@ static int store_knob(void *obj, const struct ctl_entry *ce, const union ctl_val
 		pthread_cond_broadcast(&h->cv);
 	}
 out:
-	pthread_mutex_unlock(&h->lock);
+	l1_lock__release(&h->lock);
 	return rc;
 }
 
 static bool host_running(void *obj)
 {
 	struct dedup_host *h = obj;
-	pthread_mutex_lock(&h->lock);
+	l1_lock__acquire(&h->lock);
 	bool r = h->started;
-	pthread_mutex_unlock(&h->lock);
+	l1_lock__release(&h->lock);
 	return r;
 }
 
@@ -698,7 +699,7 @@ int dedup_host__vm_show(struct vm *vm, enum dedup_vm_field f, char *buf, size_t 
 	struct dedup_vm_stats s = { 0 };
 	const char *backend = "none";
 	if (h) {
-		pthread_mutex_lock(&h->lock);
+		l1_lock__acquire(&h->lock);
 		if (vm->dedup_kind == -2) {
 			backend = "pending (dedup/run is 0)";
 		} else if (vm->dedup_kind >= 0) {
@@ -709,7 +710,7 @@ int dedup_host__vm_show(struct vm *vm, enum dedup_vm_field f, char *buf, size_t 
 		} else {
 			backend = "ksm";
 		}
-		pthread_mutex_unlock(&h->lock);
+		l1_lock__release(&h->lock);
 	}
 	uint64_t v = 0;
 	switch (f) {

@@ -54,7 +54,7 @@ struct dedup_shadow {
 	struct machine *m;
 	struct shadow_machine *mem;
 	uint64_t zero_mfn[NR_ZERO];
-	pthread_mutex_t lock;  /* protects vms, nr_vms, cap */
+	struct l1_lock lock;   /* protects vms, nr_vms, cap */
 	struct vm **vms;       /* attached */
 	size_t nr_vms, cap;
 };
@@ -141,7 +141,7 @@ static void b_sync(void *ctx, struct dedup *e)
 		size_t n;
 	} *t = NULL;
 	size_t nt = 0;
-	pthread_mutex_lock(&d->lock);
+	l1_lock__acquire(&d->lock);
 	if (d->nr_vms)
 		t = calloc(d->nr_vms, sizeof(*t));
 	for (size_t i = 0; t && i < d->nr_vms; i++) {
@@ -154,7 +154,7 @@ static void b_sync(void *ctx, struct dedup *e)
 		else
 			free(x->ev);
 	}
-	pthread_mutex_unlock(&d->lock);
+	l1_lock__release(&d->lock);
 	/* no lock held: the engine takes its own */
 	for (size_t i = 0; i < nt; i++) {
 		for (size_t k = 0; k < t[i].n; k++) {
@@ -172,10 +172,10 @@ static void b_sync(void *ctx, struct dedup *e)
 static void b_scan_end(void *ctx)
 {
 	struct dedup_shadow *d = ctx;
-	pthread_mutex_lock(&d->lock);
+	l1_lock__acquire(&d->lock);
 	for (size_t i = 0; i < d->nr_vms; i++)
 		shadow__track_flush(&d->vms[i]->shadow->g);
-	pthread_mutex_unlock(&d->lock);
+	l1_lock__release(&d->lock);
 }
 
 static uint64_t b_host_mappings(void *ctx)
@@ -189,7 +189,7 @@ static int b_attach(void *ctx, struct vm *vm)
 	struct dedup_shadow *d = ctx;
 	if (!vm->shadow || &vm->shadow->machine->mem != d->mem)
 		return -EINVAL;
-	pthread_mutex_lock(&d->lock);
+	l1_lock__acquire(&d->lock);
 	int rc = 0;
 	for (size_t i = 0; i < d->nr_vms; i++)
 		if (d->vms[i] == vm)
@@ -208,14 +208,14 @@ static int b_attach(void *ctx, struct vm *vm)
 		rc = shadow__track_start(&vm->shadow->g, &vm->ram->p2m);
 	if (!rc)
 		d->vms[d->nr_vms++] = vm;
-	pthread_mutex_unlock(&d->lock);
+	l1_lock__release(&d->lock);
 	return rc;
 }
 
 static void b_detach(void *ctx, struct vm *vm)
 {
 	struct dedup_shadow *d = ctx;
-	pthread_mutex_lock(&d->lock);
+	l1_lock__acquire(&d->lock);
 	for (size_t i = 0; i < d->nr_vms; i++) {
 		if (d->vms[i] == vm) {
 			d->vms[i] = d->vms[--d->nr_vms];
@@ -223,7 +223,7 @@ static void b_detach(void *ctx, struct vm *vm)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&d->lock);
+	l1_lock__release(&d->lock);
 }
 
 static void b_destroy(void *ctx)
@@ -234,7 +234,7 @@ static void b_destroy(void *ctx)
 	for (unsigned i = 0; d->mem && i < NR_ZERO; i++)
 		if (d->zero_mfn[i])
 			shadow__free_data_frames(d->mem, d->zero_mfn[i], 1);
-	pthread_mutex_destroy(&d->lock);
+	l1_lock__destroy(&d->lock);
 	free(d->vms);
 	free(d);
 }
@@ -255,7 +255,7 @@ int dedup_shadow__create(struct machine *m, struct dedup_host_backend *out, char
 		return -1;
 	}
 	d->mem = &m->mem;
-	pthread_mutex_init(&d->lock, NULL);
+	l1_lock__init(&d->lock, L1_RANK_BACKEND, "shadow sharing backend");
 	for (unsigned i = 0; i < NR_ZERO; i++) {
 		int64_t mfn = shadow__alloc_frames(d->mem, 1);
 		if (mfn < 0) {

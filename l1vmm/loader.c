@@ -147,9 +147,7 @@ static void zero_guest(struct ept_mem *mem, uint64_t gpa, uint64_t len)
 	if (len == 0)
 		return;
 	memset(ept__gpa_ptr(mem, gpa, len), 0, len);
-	uint64_t first = gpa / EPT_PAGE_SIZE;
-	uint64_t last = (gpa + len - 1) / EPT_PAGE_SIZE;
-	p2m__set_range(&mem->p2m, first, last - first + 1, P2M_PRIVATE);
+	ept__mark_written(mem, gpa, len);
 }
 
 int loader__place(const void *img, size_t size, struct ept_mem *mem,

@@ -103,7 +103,7 @@ int shadow_vm__finish(struct vm *vm, char *err, size_t errlen)
 		return -1;
 	}
 	memset(sv->si, 0, sizeof(*sv->si));
-	p2m__set_range(&vm->ram->p2m, VM_SHARED_INFO_GPA / PAGE, 1, P2M_PRIVATE);
+	ept__mark_written(vm->ram, VM_SHARED_INFO_GPA, PAGE);
 	/* l1vmm reads and writes it behind the shadows: never shared */
 	shadow__pin(&sv->g, VM_SHARED_INFO_GPA / PAGE);
 	si_start->image_end = end;

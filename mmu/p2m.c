@@ -1,9 +1,22 @@
 /* SPDX-License-Identifier: MIT */
+/* The p2m and its transition table (p2m.h). */
 #include "mmu/p2m.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* allowed[from] = the states a frame in from may move to (p2m.h says why). */
+static const uint32_t allowed[P2M_NR_STATES] = {
+	[P2M_UNPOPULATED] = P2M_BIT(P2M_PRIVATE) | P2M_BIT(P2M_BALLOONED),
+	[P2M_PRIVATE] = P2M_BIT(P2M_SHARED) | P2M_BIT(P2M_ZERO) | P2M_BIT(P2M_BALLOONED) |
+			P2M_BIT(P2M_UNPOPULATED),
+	[P2M_SHARED] = P2M_BIT(P2M_PRIVATE),
+	[P2M_ZERO] = P2M_BIT(P2M_PRIVATE),
+	[P2M_BALLOONED] = P2M_BIT(P2M_UNPOPULATED),
+	[P2M_COMPRESSED] = 0,
+	[P2M_IN_FLIGHT] = 0,
+};
 
 int p2m__init(struct p2m *p2m, uint64_t nr_frames)
 {
@@ -13,29 +26,66 @@ int p2m__init(struct p2m *p2m, uint64_t nr_frames)
 	p2m->state = calloc(nr_frames, sizeof(*p2m->state));
 	if (!p2m->state)
 		return -ENOMEM;
+	l1_lock__init(&p2m->lock, L1_RANK_P2M, "p2m");
 	p2m->count[P2M_UNPOPULATED] = nr_frames;
 	return 0;
 }
 
 void p2m__destroy(struct p2m *p2m)
 {
+	if (p2m->state)
+		l1_lock__destroy(&p2m->lock);
 	free(p2m->state);
 	*p2m = (struct p2m){ 0 };
 }
 
-bool p2m__set_range(struct p2m *p2m, uint64_t gfn, uint64_t n, enum p2m_state state)
+bool p2m__allowed(enum p2m_state from, enum p2m_state to)
 {
-	if (state >= P2M_NR_STATES || gfn > p2m->nr_frames || n > p2m->nr_frames - gfn)
-		return false;
+	return from < P2M_NR_STATES && to < P2M_NR_STATES && (allowed[from] & P2M_BIT(to));
+}
+
+int p2m__move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from, enum p2m_state to,
+	      int (*apply)(void *ctx, uint64_t gfn, uint64_t n), void *ctx)
+{
+	if (to >= P2M_NR_STATES || gfn > p2m->nr_frames || n > p2m->nr_frames - gfn)
+		return -EINVAL;
+	uint64_t moved[P2M_NR_STATES] = { 0 };
+	l1_lock__acquire(&p2m->lock);
 	for (uint64_t i = gfn; i < gfn + n; i++) {
-		p2m->count[p2m->state[i]]--;
-		p2m->state[i] = (uint8_t)state;
+		enum p2m_state s = p2m->state[i];
+		if (!(from & P2M_BIT(s)) || (s != to && !p2m__allowed(s, to))) {
+			l1_lock__release(&p2m->lock);
+			return -EPERM;
+		}
+		moved[s] += s != to;
 	}
-	p2m->count[state] += n;
-	return true;
+	int rc = apply && n ? apply(ctx, gfn, n) : 0;
+	if (rc < 0) {
+		l1_lock__release(&p2m->lock);
+		return rc;
+	}
+	uint64_t total = 0;
+	for (int s = 0; s < P2M_NR_STATES; s++) {
+		if (!moved[s])
+			continue;
+		__atomic_store_n(&p2m->count[s], p2m->count[s] - moved[s], __ATOMIC_RELAXED);
+		total += moved[s];
+	}
+	__atomic_store_n(&p2m->count[to], p2m->count[to] + total, __ATOMIC_RELAXED);
+	for (uint64_t i = gfn; i < gfn + n; i++)
+		__atomic_store_n(&p2m->state[i], (uint8_t)to, __ATOMIC_RELAXED);
+	l1_lock__release(&p2m->lock);
+	return 0;
 }
 
 enum p2m_state p2m__get(const struct p2m *p2m, uint64_t gfn)
 {
-	return gfn < p2m->nr_frames ? (enum p2m_state)p2m->state[gfn] : P2M_NR_STATES;
+	return gfn < p2m->nr_frames
+		       ? (enum p2m_state)__atomic_load_n(&p2m->state[gfn], __ATOMIC_RELAXED)
+		       : P2M_NR_STATES;
+}
+
+uint64_t p2m__count(const struct p2m *p2m, enum p2m_state state)
+{
+	return state < P2M_NR_STATES ? __atomic_load_n(&p2m->count[state], __ATOMIC_RELAXED) : 0;
 }

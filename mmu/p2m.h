@@ -2,13 +2,32 @@
 /*
  * DOC: the p2m, l1vmm's per-guest map from guest frame (gfn) to state.
  *
- * Every memory mechanism (loader, dedup, balloon, reclaim) changes a frame's
- * state through this interface and nowhere else; the backends (mmu/ept,
- * mmu/shadow) apply the change to host memory. The p2m is the truth: the
- * counters are derived from it and kept exact on every transition.
+ * Every memory mechanism (loader, page sharing, balloon, reclaim) changes a
+ * frame's state through p2m__move() and nowhere else. It checks each frame's
+ * move against the table of allowed transitions below and refuses the whole
+ * call, changing nothing, when one is not allowed; it keeps the counters
+ * exact. The p2m is the truth: every per-frame statistic is derived from it.
  *
- * Locking: none yet; the p2m is written only by the VM's owner thread before
- * the vCPUs start. Later issues add the lock (docs/locking.md).
+ * The transitions (from -> to), and who makes them:
+ *   UNPOPULATED -> PRIVATE    content for the first time: the loader, a boot
+ *                             structure, the guest's first write (populate)
+ *   PRIVATE -> SHARED         page sharing maps the frame onto a stored copy
+ *   PRIVATE -> ZERO           page sharing discards a page of zeros
+ *   SHARED, ZERO -> PRIVATE   a write gave the frame its own page (a
+ *                             copy-on-write break), or the host gave it one
+ *                             before the balloon takes it
+ *   UNPOPULATED, PRIVATE -> BALLOONED   the guest gave the frame back
+ *   BALLOONED -> UNPOPULATED  the guest took it back (deflate)
+ *   PRIVATE -> UNPOPULATED    the guest reported it free: its content went
+ * A frame already in the target state stays (no move, nothing counted) when
+ * the caller allows that state as a source. COMPRESSED and IN_FLIGHT have no
+ * transitions yet (host reclaim will add them).
+ *
+ * Locking: p2m->lock (rank L1_RANK_P2M, mmu/lock.h) serialises moves; the
+ * callers hold the mechanism's own lock around it (engine, balloon), never
+ * a backend's. p2m__get() and p2m__count() read without it: a state byte and a
+ * counter are read whole (atomics), a value one move later is possible and
+ * the caller's own lock decides whether that matters.
  */
 #ifndef L1_MMU_P2M_H
 #define L1_MMU_P2M_H
@@ -16,6 +35,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "mmu/lock.h"
 
 enum p2m_state {
 	P2M_UNPOPULATED = 0, /* no host page yet: reads as zero */
@@ -28,21 +49,41 @@ enum p2m_state {
 	P2M_NR_STATES
 };
 
+/* A set of states, for p2m__move()'s sources. */
+#define P2M_BIT(state) (1u << (state))
+#define P2M_ANY ((1u << P2M_NR_STATES) - 1)
+
 struct p2m {
-	uint8_t *state;          /* one enum p2m_state per gfn */
-	uint64_t nr_frames;      /* gfns [0, nr_frames) */
-	uint64_t count[P2M_NR_STATES]; /* frames in each state; sums to nr_frames */
+	struct l1_lock lock;     /* serialises moves */
+	uint8_t *state;          /* one enum p2m_state per gfn; written under lock */
+	uint64_t nr_frames;      /* gfns [0, nr_frames); fixed */
+	uint64_t count[P2M_NR_STATES]; /* frames in each state, sums to nr_frames;
+					* written under lock, read with p2m__count() */
 };
 
 /* Allocate a p2m of nr_frames frames, all P2M_UNPOPULATED. 0 or -errno. */
 int p2m__init(struct p2m *p2m, uint64_t nr_frames);
 void p2m__destroy(struct p2m *p2m);
 
-/* Set frames [gfn, gfn + n) to state; false (nothing changed) if out of range. */
-bool p2m__set_range(struct p2m *p2m, uint64_t gfn, uint64_t n, enum p2m_state state);
+/* Whether the table allows a frame to move from one state to the other. */
+bool p2m__allowed(enum p2m_state from, enum p2m_state to);
+
+/*
+ * Move frames [gfn, gfn + n) to state to; each must be in one of the states
+ * of the set from (P2M_BIT()s) and its move allowed. When every frame may
+ * move, apply(ctx, gfn, n) (if given) does the host side (a discard of the
+ * frames' memory, say) under the p2m lock, and only if it succeeds do the
+ * states change. 0; -EINVAL (a range outside the p2m, or no such state),
+ * -EPERM (a frame in another state, or a move the table refuses), or
+ * apply's -errno: then no state changed.
+ */
+int p2m__move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from, enum p2m_state to,
+	      int (*apply)(void *ctx, uint64_t gfn, uint64_t n), void *ctx);
 
 /* The state of gfn; P2M_NR_STATES when gfn is out of range. */
 enum p2m_state p2m__get(const struct p2m *p2m, uint64_t gfn);
 
+/* Frames in state now. */
+uint64_t p2m__count(const struct p2m *p2m, enum p2m_state state);
 
 #endif

@@ -91,7 +91,7 @@ int hybrid__write_boot_tables(struct ept_mem *mem, const struct boot_image *img,
 			goto small;
 		for (uint64_t i = 0; i < 512; i++)
 			pd[i] = (g * GIB + i * (2ull << 20)) | PTE_P | PTE_RW | PTE_PS | PTE_A | PTE_D;
-		p2m__set_range(&mem->p2m, pd_gpa / EPT_PAGE_SIZE, 1, P2M_PRIVATE);
+		ept__mark_written(mem, pd_gpa, EPT_PAGE_SIZE);
 	}
 	return 0;
 small:

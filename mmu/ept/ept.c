@@ -105,8 +105,17 @@ bool ept__write(struct ept_mem *mem, uint64_t gpa, const void *src, uint64_t len
 	if (len == 0)
 		return true;
 	memcpy(dst, src, len);
-	uint64_t first = gpa / EPT_PAGE_SIZE;
-	uint64_t last = (gpa + len - 1) / EPT_PAGE_SIZE;
-	p2m__set_range(&mem->p2m, first, last - first + 1, P2M_PRIVATE);
+	ept__mark_written(mem, gpa, len);
 	return true;
+}
+
+int ept__mark_written(struct ept_mem *mem, uint64_t gpa, uint64_t len)
+{
+	if (len == 0)
+		return 0;
+	if (gpa + len < gpa)
+		return -EINVAL;
+	uint64_t first = gpa / EPT_PAGE_SIZE, last = (gpa + len - 1) / EPT_PAGE_SIZE;
+	return p2m__move(&mem->p2m, first, last - first + 1,
+			 P2M_BIT(P2M_UNPOPULATED) | P2M_BIT(P2M_PRIVATE), P2M_PRIVATE, NULL, NULL);
 }

@@ -67,6 +67,13 @@ void *ept__gpa_ptr(const struct ept_mem *mem, uint64_t gpa, uint64_t len);
  */
 bool ept__write(struct ept_mem *mem, uint64_t gpa, const void *src, uint64_t len);
 
+/*
+ * The host wrote guest bytes [gpa, gpa + len) before the guest runs (a
+ * loader, a boot structure): their frames are PRIVATE in the p2m. 0, or
+ * p2m__move()'s error (a frame that is neither unpopulated nor private).
+ */
+int ept__mark_written(struct ept_mem *mem, uint64_t gpa, uint64_t len);
+
 /* RAM bytes below the MMIO hole for a guest of mem_bytes. */
 uint64_t ept__ram_below_4g(uint64_t mem_bytes);
 

@@ -284,6 +284,10 @@ int shadow__build_boot_tables(struct shadow_guest *g, uint64_t at_gpa, uint64_t 
 	uint64_t pdpt0 = at + 1, pd0 = pdpt0 + pdpts, pt0 = pd0 + pds;
 	const uint64_t upper = PTE_P | PTE_RW | PTE_US | PTE_A;
 
+	/* the tables' frames are the host's writes; the p2m before g->lock (a
+	 * backend lock is never held across a p2m move) */
+	if (ept__mark_written(&g->view, at_gpa, total * EPT_PAGE_SIZE) < 0)
+		return -L1_EINVAL;
 	pthread_mutex_lock(&g->lock);
 	memset(ept__gpa_ptr(&g->view, at_gpa, total * EPT_PAGE_SIZE), 0, total * EPT_PAGE_SIZE);
 	for (uint64_t j = 0; j < pdpts; j++)
@@ -297,7 +301,6 @@ int shadow__build_boot_tables(struct shadow_guest *g, uint64_t at_gpa, uint64_t 
 		*walk_entry_ptr(&g->view, pt0 + f / 512, f % 512) =
 			(f << 12) | PTE_P | PTE_US | PTE_A | (table ? 0 : PTE_RW | PTE_D);
 	}
-	p2m__set_range(&g->view.p2m, at, total, P2M_PRIVATE);
 	int err = new_baseptr_locked(g, at_gpa);
 	pthread_mutex_unlock(&g->lock);
 	if (err)

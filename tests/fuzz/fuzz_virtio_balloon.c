@@ -121,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	w->mem = (struct virtq_mem){ .gpa_ptr = ram_ptr, .ctx = w };
 	if (p2m__init(&w->p2m, NR_FRAMES))
 		abort();
-	p2m__set_range(&w->p2m, 0, NR_FRAMES, P2M_PRIVATE);
+	p2m__move(&w->p2m, 0, NR_FRAMES, P2M_ANY, P2M_PRIVATE, NULL, NULL);
 	struct balloon_mem bm = { .p2m = &w->p2m, .ctx = w, .discard = discard };
 	if (balloon__init(&w->b, &bm))
 		abort();

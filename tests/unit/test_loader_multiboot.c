@@ -677,7 +677,7 @@ static void every_truncation_fails(void **state)
 		size_t full = f->im.size;
 		assert_int_equal(load(f), 0); /* the whole image is fine... */
 		memset(f->mem.base, FILL, GUEST_BYTES);
-		p2m__set_range(&f->mem.p2m, 0, f->mem.p2m.nr_frames, P2M_UNPOPULATED);
+		p2m__move(&f->mem.p2m, 0, f->mem.p2m.nr_frames, P2M_ANY, P2M_UNPOPULATED, NULL, NULL);
 		for (size_t len = 0; len < full; len++) {
 			f->im.size = len;
 			f->err[0] = '\0';

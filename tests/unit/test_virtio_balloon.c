@@ -206,7 +206,7 @@ static int setup(void **state)
 	f->ram = calloc(1, RAM_BYTES);
 	f->mem = (struct virtq_mem){ .gpa_ptr = ram_ptr, .ctx = f };
 	assert_int_equal(p2m__init(&f->p2m, NR_FRAMES), 0);
-	p2m__set_range(&f->p2m, 0, NR_FRAMES, P2M_PRIVATE);
+	p2m__move(&f->p2m, 0, NR_FRAMES, P2M_ANY, P2M_PRIVATE, NULL, NULL);
 	struct balloon_mem bm = { .p2m = &f->p2m, .ctx = f, .discard = discard };
 	assert_int_equal(balloon__init(&f->b, &bm), 0);
 	f->d = virtio_balloon__create(&f->b, &f->mem, set_irq, f);

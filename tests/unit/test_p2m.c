@@ -1,0 +1,235 @@
+/* Unit tests: the p2m's transition table, p2m__move(), and a model run. */
+#include "tests/unit/cmocka_all.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "mmu/p2m.h"
+
+/* The documented table (mmu/p2m.h), written out again on purpose: the
+ * implementation's table is checked against this one, not against itself. */
+static bool documented(enum p2m_state from, enum p2m_state to)
+{
+	switch (from) {
+	case P2M_UNPOPULATED:
+		return to == P2M_PRIVATE || to == P2M_BALLOONED;
+	case P2M_PRIVATE:
+		return to == P2M_SHARED || to == P2M_ZERO || to == P2M_BALLOONED ||
+		       to == P2M_UNPOPULATED;
+	case P2M_SHARED:
+	case P2M_ZERO:
+		return to == P2M_PRIVATE;
+	case P2M_BALLOONED:
+		return to == P2M_UNPOPULATED;
+	default:
+		return false;
+	}
+}
+
+/* Bring frame 0 of a fresh p2m to s by allowed moves; false if unreachable. */
+static bool reach(struct p2m *p, enum p2m_state s)
+{
+	static const enum p2m_state path[P2M_NR_STATES][3] = {
+		[P2M_UNPOPULATED] = { P2M_NR_STATES },
+		[P2M_PRIVATE] = { P2M_PRIVATE, P2M_NR_STATES },
+		[P2M_SHARED] = { P2M_PRIVATE, P2M_SHARED, P2M_NR_STATES },
+		[P2M_ZERO] = { P2M_PRIVATE, P2M_ZERO, P2M_NR_STATES },
+		[P2M_BALLOONED] = { P2M_BALLOONED, P2M_NR_STATES },
+		[P2M_COMPRESSED] = { P2M_NR_STATES },
+		[P2M_IN_FLIGHT] = { P2M_NR_STATES },
+	};
+	if (s == P2M_COMPRESSED || s == P2M_IN_FLIGHT)
+		return false;
+	for (int i = 0; i < 3 && path[s][i] != P2M_NR_STATES; i++)
+		assert_int_equal(p2m__move(p, 0, 1, P2M_ANY, path[s][i], NULL, NULL), 0);
+	return p2m__get(p, 0) == s;
+}
+
+static void counts_sum(const struct p2m *p)
+{
+	uint64_t sum = 0;
+	for (int s = 0; s < P2M_NR_STATES; s++)
+		sum += p2m__count(p, (enum p2m_state)s);
+	assert_int_equal(sum, p->nr_frames);
+}
+
+/* Every pair: allowed moves happen and are counted, refused ones change nothing. */
+static void each_move_allowed_or_refused(void **state)
+{
+	(void)state;
+	for (int from = 0; from < P2M_NR_STATES; from++) {
+		for (int to = 0; to < P2M_NR_STATES; to++) {
+			assert_int_equal(p2m__allowed((enum p2m_state)from, (enum p2m_state)to),
+					 documented((enum p2m_state)from, (enum p2m_state)to));
+			struct p2m p;
+			assert_int_equal(p2m__init(&p, 4), 0);
+			if (!reach(&p, (enum p2m_state)from)) {
+				p2m__destroy(&p);
+				continue;
+			}
+			bool ok = from == to || documented((enum p2m_state)from, (enum p2m_state)to);
+			int rc = p2m__move(&p, 0, 1, P2M_ANY, (enum p2m_state)to, NULL, NULL);
+			assert_int_equal(rc, ok ? 0 : -EPERM);
+			assert_int_equal(p2m__get(&p, 0), ok ? to : from);
+			assert_int_equal(p2m__count(&p, (enum p2m_state)(ok ? to : from)),
+					 (ok ? to : from) == P2M_UNPOPULATED ? 4 : 1);
+			counts_sum(&p);
+			/* a source set without the frame's state refuses even an allowed move */
+			rc = p2m__move(&p, 0, 1, P2M_ANY & ~P2M_BIT(p2m__get(&p, 0)), P2M_PRIVATE,
+				       NULL, NULL);
+			assert_int_equal(rc, -EPERM);
+			p2m__destroy(&p);
+		}
+	}
+}
+
+struct apply_log {
+	unsigned calls;
+	uint64_t gfn, n;
+	int fail;
+};
+
+static int apply_fn(void *ctx, uint64_t gfn, uint64_t n)
+{
+	struct apply_log *a = ctx;
+	a->calls++;
+	a->gfn = gfn;
+	a->n = n;
+	return a->fail;
+}
+
+/* All or nothing: a refused frame, a bad range or a failed host side change no state. */
+static void moves_are_all_or_nothing(void **state)
+{
+	(void)state;
+	struct p2m p;
+	struct apply_log a = { 0 };
+	assert_int_equal(p2m__init(&p, 16), 0);
+	assert_int_equal(p2m__move(&p, 0, 8, P2M_BIT(P2M_UNPOPULATED), P2M_PRIVATE, NULL, NULL), 0);
+	assert_int_equal(p2m__move(&p, 3, 1, P2M_BIT(P2M_PRIVATE), P2M_SHARED, NULL, NULL), 0);
+	/* frames 0..7 to the balloon: frame 3 is SHARED, which may not */
+	assert_int_equal(p2m__move(&p, 0, 8, P2M_ANY, P2M_BALLOONED, apply_fn, &a), -EPERM);
+	assert_int_equal(a.calls, 0); /* checked before the host side runs */
+	assert_int_equal(p2m__get(&p, 0), P2M_PRIVATE);
+	assert_int_equal(p2m__count(&p, P2M_PRIVATE), 7);
+	/* the host side fails: nothing moves */
+	a.fail = -EIO;
+	assert_int_equal(p2m__move(&p, 4, 4, P2M_BIT(P2M_PRIVATE), P2M_BALLOONED, apply_fn, &a),
+			 -EIO);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(a.gfn, 4);
+	assert_int_equal(a.n, 4);
+	assert_int_equal(p2m__count(&p, P2M_BALLOONED), 0);
+	/* it succeeds: every frame moves, unpopulated ones too */
+	a.fail = 0;
+	assert_int_equal(p2m__move(&p, 4, 8, P2M_BIT(P2M_PRIVATE) | P2M_BIT(P2M_UNPOPULATED),
+				   P2M_BALLOONED, apply_fn, &a), 0);
+	assert_int_equal(a.calls, 2);
+	assert_int_equal(p2m__count(&p, P2M_BALLOONED), 8);
+	assert_int_equal(p2m__count(&p, P2M_UNPOPULATED), 4);
+	/* a frame already there stays, nothing counted twice */
+	assert_int_equal(p2m__move(&p, 8, 8, P2M_BIT(P2M_UNPOPULATED) | P2M_BIT(P2M_BALLOONED),
+				   P2M_BALLOONED, NULL, NULL), 0);
+	assert_int_equal(p2m__count(&p, P2M_BALLOONED), 12);
+	counts_sum(&p);
+	/* ranges */
+	assert_int_equal(p2m__move(&p, 15, 2, P2M_ANY, P2M_PRIVATE, NULL, NULL), -EINVAL);
+	assert_int_equal(p2m__move(&p, UINT64_MAX, 2, P2M_ANY, P2M_PRIVATE, NULL, NULL), -EINVAL);
+	assert_int_equal(p2m__move(&p, 0, 1, P2M_ANY, P2M_NR_STATES, NULL, NULL), -EINVAL);
+	assert_int_equal(p2m__get(&p, 16), P2M_NR_STATES);
+	assert_int_equal(p2m__move(&p, 16, 0, P2M_ANY, P2M_PRIVATE, NULL, NULL), 0); /* empty */
+	counts_sum(&p);
+	p2m__destroy(&p);
+}
+
+/* ---- a model run: the mechanisms' moves at random, checked after each ---- */
+
+#define MODEL_FRAMES 256
+#define MODEL_STEPS 20000
+
+enum op { OP_POPULATE, OP_SHARE, OP_ZERO, OP_COW, OP_INFLATE, OP_DEFLATE, OP_REPORT, OP_NR };
+
+static const struct {
+	uint32_t from;
+	enum p2m_state to;
+	bool release;
+} ops[OP_NR] = {
+	[OP_POPULATE] = { P2M_BIT(P2M_UNPOPULATED), P2M_PRIVATE, false },
+	[OP_SHARE] = { P2M_BIT(P2M_PRIVATE), P2M_SHARED, false },
+	[OP_ZERO] = { P2M_BIT(P2M_PRIVATE), P2M_ZERO, true },
+	[OP_COW] = { P2M_BIT(P2M_SHARED) | P2M_BIT(P2M_ZERO), P2M_PRIVATE, false },
+	[OP_INFLATE] = { P2M_BIT(P2M_UNPOPULATED) | P2M_BIT(P2M_PRIVATE), P2M_BALLOONED, true },
+	[OP_DEFLATE] = { P2M_BIT(P2M_BALLOONED), P2M_UNPOPULATED, false },
+	[OP_REPORT] = { P2M_BIT(P2M_UNPOPULATED) | P2M_BIT(P2M_PRIVATE), P2M_UNPOPULATED, true },
+};
+
+static int discard_fn(void *ctx, uint64_t gfn, uint64_t n)
+{
+	struct apply_log *a = ctx;
+	(void)gfn;
+	a->calls++;
+	a->n += n;
+	/* now and then the host fails, and the move must not happen */
+	return a->fail && (a->calls % 7 == 0) ? -ENOMEM : 0;
+}
+
+static void model_run(void **state)
+{
+	(void)state;
+	struct p2m p;
+	uint8_t model[MODEL_FRAMES] = { 0 }; /* all P2M_UNPOPULATED */
+	struct apply_log a = { .fail = 1 };
+	unsigned done[OP_NR] = { 0 }, refused = 0, failed = 0;
+	assert_int_equal(p2m__init(&p, MODEL_FRAMES), 0);
+	srandom(12345);
+	for (int step = 0; step < MODEL_STEPS; step++) {
+		enum op op = (enum op)(random() % OP_NR);
+		/* single frames mostly (the engine's moves), runs for the balloon's */
+		uint64_t n = op >= OP_INFLATE ? 1 + (uint64_t)random() % 8 : 1;
+		uint64_t gfn = (uint64_t)random() % (MODEL_FRAMES - n + 1);
+		bool ok = true;
+		for (uint64_t g = gfn; g < gfn + n; g++)
+			ok &= (ops[op].from & P2M_BIT(model[g])) != 0 &&
+			      (model[g] == ops[op].to ||
+			       documented((enum p2m_state)model[g], ops[op].to));
+		unsigned calls = a.calls;
+		int rc = p2m__move(&p, gfn, n, ops[op].from, ops[op].to,
+				   ops[op].release ? discard_fn : NULL, &a);
+		if (!ok) {
+			assert_int_equal(rc, -EPERM);
+			assert_int_equal(a.calls, calls);
+			refused++;
+		} else if (rc == -ENOMEM) {
+			assert_true(ops[op].release);
+			failed++;
+		} else {
+			assert_int_equal(rc, 0);
+			for (uint64_t g = gfn; g < gfn + n; g++)
+				model[g] = (uint8_t)ops[op].to;
+			done[op]++;
+		}
+		uint64_t count[P2M_NR_STATES] = { 0 };
+		for (uint64_t g = 0; g < MODEL_FRAMES; g++) {
+			assert_int_equal(p2m__get(&p, g), model[g]);
+			count[model[g]]++;
+		}
+		for (int s = 0; s < P2M_NR_STATES; s++)
+			assert_int_equal(p2m__count(&p, (enum p2m_state)s), count[s]);
+	}
+	/* the run exercised every kind of move, refusals and host failures */
+	for (int o = 0; o < OP_NR; o++)
+		assert_true(done[o] > 50);
+	assert_true(refused > 1000);
+	assert_true(failed > 10);
+	p2m__destroy(&p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(each_move_allowed_or_refused),
+		cmocka_unit_test(moves_are_all_or_nothing),
+		cmocka_unit_test(model_run),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
