@@ -26,15 +26,10 @@
 #include <time.h>
 
 #include "pvops/l1vmm_abi.h"
+#include "mmu/clock.h"
 
 #define MAX_EXTENT_ORDER L1_BALLOON_MAX_ORDER
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int balloon__init(struct balloon *b, const struct balloon_mem *mem)
 {
@@ -194,7 +189,7 @@ static long move(struct balloon *b, const uint64_t *gfns, size_t n, unsigned ord
 		balloon__refuse_request(b, "extent order above 9 or more than 512 extents");
 		return -EINVAL;
 	}
-	double t0 = now();
+	double t0 = clock__mono_s();
 	l1_lock__acquire(&b->lock);
 	size_t ok = check_extents(b, gfns, n, order, inflate);
 	uint64_t frames = 1ull << order;
@@ -218,7 +213,7 @@ static long move(struct balloon *b, const uint64_t *gfns, size_t n, unsigned ord
 		}
 	}
 	uint64_t moved = ok * frames;
-	double t1 = now();
+	double t1 = clock__mono_s();
 	if (inflate) {
 		b->actual_frames += moved;
 		b->c.inflated_frames += moved;
@@ -295,7 +290,7 @@ void balloon__set_target(struct balloon *b, uint64_t frames)
 	bool changed = frames != b->target_frames;
 	if (changed) {
 		b->target_frames = frames;
-		b->target_set_at = now();
+		b->target_set_at = clock__mono_s();
 		b->target_reached_after = b->actual_frames == frames ? 0 : -1;
 		b->move_frames = 0;
 		b->c.target_changes++;
@@ -316,7 +311,7 @@ void balloon__set_guest_stats(struct balloon *b, const uint64_t *val, uint32_t p
 			b->gs.val[i] = val[i];
 	b->gs.present = present;
 	b->gs.reports++;
-	b->gs.when = now();
+	b->gs.when = clock__mono_s();
 	l1_lock__release(&b->lock);
 }
 

@@ -72,6 +72,7 @@
 #include <xxhash.h>
 
 #include "dedup/dedup_priv.h"
+#include "mmu/clock.h"
 
 /*
  * Backoff for pages without a twin (as KSM's smart_scan): after BACKOFF_FROM
@@ -431,18 +432,12 @@ static bool scan_one(struct dedup *e, struct dedup_vm *v, uint64_t gfn)
 	return true;
 }
 
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 uint64_t dedup__scan(struct dedup *e, uint64_t max_pages)
 {
 	uint64_t done = 0, visited = 0;
 	lock(e);
-	uint64_t t0 = thread_cpu_ns();
+	uint64_t t0 = clock__thread_cpu_ns();
 	/* max_pages counts private pages examined (as KSM counts present pages);
 	 * gfns with nothing to examine are skipped, at most one pass of them */
 	uint64_t max_visits = max_pages;
@@ -464,14 +459,14 @@ uint64_t dedup__scan(struct dedup *e, uint64_t max_pages)
 			}
 		}
 		if (visited % SCAN_LOCK_BATCH == 0) {
-			uint64_t t1 = thread_cpu_ns();
+			uint64_t t1 = clock__thread_cpu_ns();
 			e->scan_cpu_ns += t1 - t0;
 			unlock(e);
 			lock(e);
-			t0 = thread_cpu_ns();
+			t0 = clock__thread_cpu_ns();
 		}
 	}
-	e->scan_cpu_ns += thread_cpu_ns() - t0;
+	e->scan_cpu_ns += clock__thread_cpu_ns() - t0;
 	unlock(e);
 	return done;
 }

@@ -75,6 +75,7 @@
 #include <unistd.h>
 
 #include "l1vmm/vm.h"
+#include "mmu/array.h"
 
 #define PAGE EPT_PAGE_SIZE
 #define STORE_MAX_BYTES (64ull << 30)   /* virtual reservation for the store */
@@ -493,15 +494,10 @@ static void copy_free(void *ctx, void *copy)
 	/* give the memory back now; the page reads as zeros until reused */
 	fallocate(b->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(p * PAGE),
 		  (off_t)PAGE);
-	if (b->nr_free == b->free_cap) {
-		uint64_t cap = b->free_cap ? b->free_cap * 2 : 1024;
-		uint32_t *f = realloc(b->free_pages, cap * sizeof(*f));
-		if (!f) { /* the page is leaked in the memfd (its memory is already freed) */
-			l1_lock__release(&b->lock);
-			return;
-		}
-		b->free_pages = f;
-		b->free_cap = cap;
+	if (ARRAY_ROOM(b->free_pages, b->free_cap, b->nr_free, 1024) < 0) {
+		/* the page is leaked in the memfd (its memory is already freed) */
+		l1_lock__release(&b->lock);
+		return;
 	}
 	b->free_pages[b->nr_free++] = (uint32_t)p;
 	l1_lock__release(&b->lock);
@@ -675,16 +671,9 @@ static int queue(void *vm, uint64_t gfn, uint64_t copy)
 	} else if (!room_for_mappings(b)) {
 		rc = -ENOSPC;
 	} else {
-		if (b->nr_pending == b->pending_cap) {
-			size_t cap = b->pending_cap ? b->pending_cap * 2 : 1024;
-			struct pending *q = realloc(b->pending, cap * sizeof(*q));
-			if (!q) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			b->pending = q;
-			b->pending_cap = cap;
-		}
+		rc = ARRAY_ROOM(b->pending, b->pending_cap, b->nr_pending, 1024);
+		if (rc < 0)
+			goto out;
 		b->pending[b->nr_pending++] = (struct pending){ ev, gfn, copy };
 	}
 out:

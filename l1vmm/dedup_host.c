@@ -32,6 +32,7 @@
 
 #include "l1vmm/ctl.h"
 #include "l1vmm/vm.h"
+#include "mmu/clock.h"
 
 #define KSM_DIR "/sys/kernel/mm/ksm/"
 
@@ -77,12 +78,6 @@ struct dedup_host {
 	char paths[DEDUP_NR_KNOBS + 32][48]; /* the dedup/ entries' paths */
 };
 
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- ksm ---- */
 
@@ -235,9 +230,9 @@ void dedup_host__sync(struct dedup_host *h)
 		struct engine *en = &h->eng[i];
 		if (!en->e)
 			continue;
-		uint64_t t0 = thread_cpu_ns();
+		uint64_t t0 = clock__thread_cpu_ns();
 		sync_engine(h, en);
-		dedup__add_scan_cpu(en->e, thread_cpu_ns() - t0);
+		dedup__add_scan_cpu(en->e, clock__thread_cpu_ns() - t0);
 	}
 }
 
@@ -262,15 +257,15 @@ static void *scanner(void *arg)
 			 * before the share for a break of it).
 			 */
 			l1_lock__acquire(&h->sync_lock);
-			uint64_t t0 = thread_cpu_ns();
+			uint64_t t0 = clock__thread_cpu_ns();
 			en->b.sync(en->b.ctx, en->e);
-			uint64_t t1 = thread_cpu_ns();
+			uint64_t t1 = clock__thread_cpu_ns();
 			dedup__scan(en->e, pages);
-			uint64_t t2 = thread_cpu_ns();
+			uint64_t t2 = clock__thread_cpu_ns();
 			if (en->b.scan_end)
 				en->b.scan_end(en->b.ctx);
 			/* dedup__scan() counts its own time */
-			dedup__add_scan_cpu(en->e, (t1 - t0) + (thread_cpu_ns() - t2));
+			dedup__add_scan_cpu(en->e, (t1 - t0) + (clock__thread_cpu_ns() - t2));
 			l1_lock__release(&h->sync_lock);
 		}
 		l1_lock__acquire(&h->lock);

@@ -47,6 +47,7 @@
 #include "l1vmm/dedup_host.h"
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vm.h"
+#include "mmu/array.h"
 
 #define NR_ZERO 16u
 
@@ -194,16 +195,8 @@ static int b_attach(void *ctx, struct vm *vm)
 	for (size_t i = 0; i < d->nr_vms; i++)
 		if (d->vms[i] == vm)
 			rc = -EEXIST;
-	if (!rc && d->nr_vms == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 8;
-		struct vm **vms = realloc(d->vms, cap * sizeof(*vms));
-		if (vms) {
-			d->vms = vms;
-			d->cap = cap;
-		} else {
-			rc = -ENOMEM;
-		}
-	}
+	if (!rc)
+		rc = ARRAY_ROOM(d->vms, d->cap, d->nr_vms, 8);
 	if (!rc)
 		rc = shadow__track_start(&vm->shadow->g, &vm->ram->p2m);
 	if (!rc)

@@ -15,6 +15,7 @@
 #include "l1vmm/balloon_host.h"
 #include "l1vmm/vm.h"
 #include "pvops/hypercall.h"
+#include "mmu/clock.h"
 
 #define PAGE 4096ull
 #define BLOCK_SLICE_NS 50000000L
@@ -42,12 +43,6 @@ unsigned shadow_vm__vcpu_id(struct vm *vm, unsigned index)
 	return svc->machine_id;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 int shadow_vm__create(struct vm *vm, struct machine *m, const struct vm_config *cfg,
 		      char *err, size_t errlen)
@@ -125,7 +120,7 @@ int shadow_vm__finish(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "reading the machine vCPU's TSC failed: %s", strerror(errno));
 		return -1;
 	}
-	sv->clock_start_ns = mono_ns();
+	sv->clock_start_ns = clock__mono_ns();
 	sv->si->clock = (struct l1_pvclock){ .version = 2, .tsc_timestamp = msr.h.entries[0].data,
 					     .system_time_ns = 0, .tsc_khz = si_start->tsc_khz };
 
@@ -295,7 +290,7 @@ static bool deliver_events(struct vcpu *v)
 	struct shadow_vm *sv = v->vm->shadow;
 	struct shadow_vcpu *svc = &sv->vcpus[v->index];
 	struct l1_vcpu_info *info = &sv->si->vcpu[v->index];
-	if (svc->timer_deadline && mono_ns() - sv->clock_start_ns >= svc->timer_deadline) {
+	if (svc->timer_deadline && clock__mono_ns() - sv->clock_start_ns >= svc->timer_deadline) {
 		svc->timer_deadline = 0;
 		__atomic_fetch_or(&info->pending, L1_EVT_TIMER, __ATOMIC_RELAXED);
 	}
@@ -380,7 +375,7 @@ static void block(struct vcpu *v)
 	__atomic_store_n(&info->masked, 0, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&sv->lock);
 	while (!__atomic_load_n(&info->pending, __ATOMIC_ACQUIRE) && !vm__ended(v->vm)) {
-		uint64_t now = mono_ns() - sv->clock_start_ns;
+		uint64_t now = clock__mono_ns() - sv->clock_start_ns;
 		if (svc->timer_deadline && now >= svc->timer_deadline)
 			break;
 		uint64_t wait = BLOCK_SLICE_NS;

@@ -16,6 +16,7 @@
 #include "pvops/l1vmm_abi.h"
 
 #include "balloon/virtio_balloon.h"
+#include "mmu/clock.h"
 _Static_assert(L1_VIRTIO_BALLOON_GPA == 0xd0001000ull && L1_VIRTIO_BALLOON_IRQ == 5 &&
 	       L1_VIRTIO_BALLOON_SIZE == 4096, "BALLOON_HOST_VIRTIO_CMDLINE describes the device");
 
@@ -30,9 +31,7 @@ bool vm__ended(const struct vm *vm)
 
 double vm__now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return clock__mono_s();
 }
 
 static void on_guest_exit(void *ctx, uint32_t code)

@@ -11,6 +11,7 @@
  * (with a TSS loaded) where Intel hosts let it through (docs/machine-notes.md).
  */
 #include "cpu/hybrid/hybrid.h"
+#include "mmu/clock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -34,12 +35,6 @@ static const uint8_t loop_code[] = {
 };
 _Static_assert(MMIO_GPA == 0x400000ull, "the absolute address in loop_code");
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Time one run of the loop with the given privilege; seconds, or < 0. */
 static double run_loop(int vcpu, struct kvm_run *run, const struct vcpu_boot *boot, bool cpl3,
@@ -58,9 +53,9 @@ static double run_loop(int vcpu, struct kvm_run *run, const struct vcpu_boot *bo
 	}
 	if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0 || ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
 		return -1;
-	double t0 = now();
+	double t0 = clock__mono_s();
 	int rc = ioctl(vcpu, KVM_RUN, 0);
-	double t = now() - t0;
+	double t = clock__mono_s() - t0;
 	if (rc < 0 || run->exit_reason != KVM_EXIT_MMIO || !run->mmio.is_write ||
 	    run->mmio.phys_addr != MMIO_GPA)
 		return -1;

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "mmu/shadow/shadow_priv.h"
+#include "mmu/array.h"
 
 #define UPPER_FLAGS (PTE_P | PTE_RW | PTE_US | PTE_A)
 
@@ -85,14 +86,8 @@ static uint32_t record_alloc(struct shadow_guest *g)
 		p->sp_free = p->sp[r].next;
 		return r;
 	}
-	if (p->nsp == p->sp_cap) {
-		uint32_t cap = p->sp_cap ? p->sp_cap * 2 : 64;
-		struct spage *n = realloc(p->sp, sizeof(*n) * cap);
-		if (!n)
-			return NONE32;
-		p->sp = n;
-		p->sp_cap = cap;
-	}
+	if (ARRAY_ROOM(p->sp, p->sp_cap, p->nsp, 64) < 0)
+		return NONE32;
 	return p->nsp++;
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "mmu/shadow/shadow_priv.h"
+#include "mmu/array.h"
 
 static uint32_t bucket_of(const struct hmap *h, uint64_t key)
 {
@@ -58,14 +59,8 @@ int hmap_add(struct hmap *h, uint64_t key, uint64_t val)
 		i = h->free_head;
 		h->free_head = h->node[i].next;
 	} else {
-		if (h->nnodes == h->cap) {
-			uint32_t cap = h->cap ? h->cap * 2 : 64;
-			struct hnode *n = realloc(h->node, sizeof(*n) * cap);
-			if (!n)
-				return -ENOMEM;
-			h->node = n;
-			h->cap = cap;
-		}
+		if (ARRAY_ROOM(h->node, h->cap, h->nnodes, 64) < 0)
+			return -ENOMEM;
 		i = h->nnodes++;
 	}
 	uint32_t k = bucket_of(h, key);

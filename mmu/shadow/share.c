@@ -50,25 +50,15 @@
 #include <unistd.h>
 
 #include "mmu/shadow/shadow_priv.h"
+#include "mmu/clock.h"
+#include "mmu/array.h"
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void record(struct shadow_guest *g, uint64_t gfn, enum shadow_event_kind kind)
 {
-	if (g->nev == g->ev_cap) {
-		size_t cap = g->ev_cap ? g->ev_cap * 2 : 256;
-		struct shadow_event *ev = realloc(g->ev, cap * sizeof(*ev));
-		if (!ev) {
-			g->stats.lost_events++;
-			return;
-		}
-		g->ev = ev;
-		g->ev_cap = cap;
+	if (ARRAY_ROOM(g->ev, g->ev_cap, g->nev, 256) < 0) {
+		g->stats.lost_events++;
+		return;
 	}
 	g->ev[g->nev++] = (struct shadow_event){ .gfn = gfn, .kind = kind };
 }
@@ -79,17 +69,14 @@ static void record(struct shadow_guest *g, uint64_t gfn, enum shadow_event_kind 
 
 static void forget(struct shadow_guest *g, uint64_t mfn, uint64_t n)
 {
-	struct timespec c0, c1;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-	uint64_t t0 = now_ns();
+	uint64_t c0 = clock__thread_cpu_ns(), t0 = clock__mono_ns();
 	g->stats.forgets++;
 	/* Cannot fail for a range of machine memory short of the kernel running
 	 * out of VMAs; then the next machine flush is the only way left. */
 	if (shadow__machine_forget(g->m, mfn, n) < 0)
 		g->flush_needed = true;
-	g->stats.forget_ns += now_ns() - t0;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
-	g->stats.forget_cpu_ns += (uint64_t)((c1.tv_sec - c0.tv_sec) * 1000000000ll + (c1.tv_nsec - c0.tv_nsec));
+	g->stats.forget_ns += clock__mono_ns() - t0;
+	g->stats.forget_cpu_ns += clock__thread_cpu_ns() - c0;
 }
 
 /* A write to gfn from va (NO_VA: the host, or an emulated write). */
@@ -103,7 +90,7 @@ static void note_write(struct shadow_guest *g, uint64_t gfn, uint64_t va)
 	uint64_t own = own_mfn(g, gfn), from = g->p2m_mfn[gfn];
 	if (from != own) {
 		/* copy-on-write: the bytes the guest reads now, in its own frame */
-		uint64_t t0 = now_ns();
+		uint64_t t0 = clock__mono_ns();
 		memcpy(shadow__mfn_ptr(g->m, own), shadow__mfn_ptr(g->m, from), EPT_PAGE_SIZE);
 		g->p2m_mfn[gfn] = own;
 		*f = (uint8_t)((*f & ~(SF_WP | SF_STALE)) | SF_WRITTEN);
@@ -123,7 +110,7 @@ static void note_write(struct shadow_guest *g, uint64_t gfn, uint64_t va)
 			forget(g, from, 1);
 		record(g, gfn, SHADOW_EV_BREAK);
 		g->stats.cow_breaks++;
-		g->stats.break_ns += now_ns() - t0;
+		g->stats.break_ns += clock__mono_ns() - t0;
 		return;
 	}
 	if (*f & SF_UNPOP) {
@@ -158,14 +145,8 @@ void shadow__pin(struct shadow_guest *g, uint64_t gfn)
 
 static bool push(struct shadow_gfns *l, uint64_t gfn)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		uint64_t *v = realloc(l->gfn, cap * sizeof(*v));
-		if (!v)
-			return false;
-		l->gfn = v;
-		l->cap = cap;
-	}
+	if (ARRAY_ROOM(l->gfn, l->cap, l->n, 256) < 0)
+		return false;
 	l->gfn[l->n++] = gfn;
 	return true;
 }
@@ -208,7 +189,7 @@ static void flush_stale(struct shadow_guest *g)
 {
 	uint64_t *v = g->stale.gfn;
 	size_t live = 0;
-	g->stale_ns = now_ns();
+	g->stale_ns = clock__mono_ns();
 	for (size_t i = 0; i < g->stale.n; i++) {
 		if (!(g->frame[v[i]] & SF_STALE))
 			continue;
@@ -255,7 +236,7 @@ static void discard_own(struct shadow_guest *g, uint64_t first, uint64_t n)
 
 static void flush_discard(struct shadow_guest *g, bool now)
 {
-	uint64_t t = now_ns();
+	uint64_t t = clock__mono_ns();
 	if (!g->discard.n || (!now && g->discard.n < FLUSH_BATCH &&
 			      t - g->discard_ns < FLUSH_DELAY_NS))
 		return;
@@ -518,7 +499,7 @@ void shadow__track_flush(struct shadow_guest *g)
 	 * meanwhile goes unseen by written() (a page the engine asks about again
 	 * a pass later, seconds on), never by shadow__share().
 	 */
-	if (g->stale.n >= FLUSH_BATCH || now_ns() - g->stale_ns >= FLUSH_DELAY_NS)
+	if (g->stale.n >= FLUSH_BATCH || clock__mono_ns() - g->stale_ns >= FLUSH_DELAY_NS)
 		flush_stale(g);
 	flush_discard(g, false);
 	pthread_mutex_unlock(&g->lock);
