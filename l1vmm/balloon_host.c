@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 
 #include "balloon/balloon.h"
 #include "balloon/virtio_balloon.h"
@@ -31,39 +30,17 @@
 
 /* ---- releasing host memory ---- */
 
+/* The mode's backend releases the memory (mmu/ept, mmu/shadow). */
 static int discard_ept(void *ctx, uint64_t gfn, uint64_t n)
 {
 	struct vm *vm = ctx;
-	void *hva = ept__gpa_ptr(vm->ram, gfn * PAGE, n * PAGE);
-	if (!hva)
-		return -EFAULT;
-	return madvise(hva, n * PAGE, MADV_DONTNEED) < 0 ? -errno : 0;
+	return ept__discard(vm->ram, gfn, n);
 }
 
-/*
- * One madvise per run of consecutive machine frames. The frames are not
- * freed in the machine's bitmap: a guest's own frame is first_mfn + gfn for
- * as long as the guest lives (shadow.h), and the machine mapping is
- * MAP_NORESERVE with room for every guest and copy, so the memory that
- * matters is the host's, and the discard returns it.
- */
 static int discard_shadow(void *ctx, uint64_t gfn, uint64_t n)
 {
 	struct vm *vm = ctx;
-	struct shadow_guest *g = &vm->shadow->g;
-	const struct shadow_machine *m = &vm->shadow->machine->mem;
-	for (uint64_t i = 0; i < n;) {
-		uint64_t first = g->p2m_mfn[gfn + i], run = 1;
-		while (i + run < n && g->p2m_mfn[gfn + i + run] == first + run)
-			run++;
-		uint8_t *hva = shadow__mfn_ptr(m, first);
-		if (!hva || !shadow__mfn_ptr(m, first + run - 1))
-			return -EFAULT;
-		if (madvise(hva, run * PAGE, MADV_DONTNEED) < 0)
-			return -errno;
-		i += run;
-	}
-	return 0;
+	return shadow__discard(&vm->shadow->g, gfn, n);
 }
 
 /*

@@ -3,12 +3,14 @@
  * DOC: a VM's balloon on the host: the PV balloon and the wiring of both devices.
  *
  * Every VM booted with the l1vmm protocol gets a balloon (balloon/balloon.h)
- * whose frames go back to the host the way its mode holds memory:
- *   ept     MADV_DONTNEED on the guest's RAM mapping (KVM's MMU notifier drops
- *           the EPT entries; the next guest access faults in a zero page);
- *   shadow  MADV_DONTNEED on the guest's machine frames, one call per run of
- *           consecutive machine frames (KVM drops the machine's translations
- *           of those host pages; the shadow entries stay and read zero).
+ * whose frames go back to the host through its mode's backend:
+ *   ept     ept__discard(): MADV_DONTNEED on the guest's RAM mapping (KVM's
+ *           MMU notifier drops the EPT entries; the next guest access faults
+ *           in a zero page);
+ *   shadow  shadow__discard(): MADV_DONTNEED on the guest's machine frames,
+ *           one call per run of consecutive machine frames (KVM drops the
+ *           machine's translations of those host pages; the shadow entries
+ *           stay and read zero).
  * The PV balloon (pvops/l1vmm_abi.h) runs in both modes: the target goes into
  * shared_info.balloon, the event is L1_EVT_BALLOON on vCPU 0 (shadow) or an
  * MSI at the vector the guest chose (ept), and L1_HC_BALLOON arrives as a

@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -373,12 +372,12 @@ int dedup_host__add_vm(struct dedup_host *h, struct vm *vm, struct machine *mach
 	l1_lock__acquire(&h->lock);
 	int rc = -1;
 	if (vm->mode == CPU_MODE_EPT && h->backend == BACKEND_KSM) {
-		for (unsigned i = 0; i < vm->mem.nr_regions; i++)
-			if (madvise(vm->mem.region[i].hva, vm->mem.region[i].size, MADV_MERGEABLE) < 0) {
-				snprintf(err, errlen, "dedup/backend=ksm: madvise(MADV_MERGEABLE) "
-					 "failed: %s", strerror(errno));
-				goto out;
-			}
+		int mrc = ept__mergeable(&vm->mem);
+		if (mrc < 0) {
+			snprintf(err, errlen, "dedup/backend=ksm: madvise(MADV_MERGEABLE) failed: %s",
+				 strerror(-mrc));
+			goto out;
+		}
 		vm->dedup_host = h;
 		vm->dedup_balloon = dedup_host__balloon;
 		vm->dedup_kind = -1;

@@ -109,6 +109,24 @@ bool ept__write(struct ept_mem *mem, uint64_t gpa, const void *src, uint64_t len
 	return true;
 }
 
+int ept__discard(struct ept_mem *mem, uint64_t gfn, uint64_t n)
+{
+	if (n > UINT64_MAX / EPT_PAGE_SIZE || gfn > UINT64_MAX / EPT_PAGE_SIZE)
+		return -EFAULT;
+	void *hva = ept__gpa_ptr(mem, gfn * EPT_PAGE_SIZE, n * EPT_PAGE_SIZE);
+	if (!hva)
+		return -EFAULT;
+	return madvise(hva, n * EPT_PAGE_SIZE, MADV_DONTNEED) < 0 ? -errno : 0;
+}
+
+int ept__mergeable(struct ept_mem *mem)
+{
+	for (unsigned i = 0; i < mem->nr_regions; i++)
+		if (madvise(mem->region[i].hva, mem->region[i].size, MADV_MERGEABLE) < 0)
+			return -errno;
+	return 0;
+}
+
 int ept__mark_written(struct ept_mem *mem, uint64_t gpa, uint64_t len)
 {
 	if (len == 0)

@@ -68,6 +68,17 @@ void *ept__gpa_ptr(const struct ept_mem *mem, uint64_t gpa, uint64_t len);
 bool ept__write(struct ept_mem *mem, uint64_t gpa, const void *src, uint64_t len);
 
 /*
+ * Release the host memory of frames [gfn, gfn + n) (MADV_DONTNEED): they
+ * read zero afterwards, and KVM's MMU notifier drops its translations of
+ * them. 0, -EFAULT (not RAM within one region), or -errno. The p2m is the
+ * caller's (p2m__move's host side).
+ */
+int ept__discard(struct ept_mem *mem, uint64_t gfn, uint64_t n);
+
+/* Offer all of guest RAM to Linux KSM (MADV_MERGEABLE). 0 or -errno. */
+int ept__mergeable(struct ept_mem *mem);
+
+/*
  * The host wrote guest bytes [gpa, gpa + len) before the guest runs (a
  * loader, a boot structure): their frames are PRIVATE in the p2m. 0, or
  * p2m__move()'s error (a frame that is neither unpopulated nor private).

@@ -315,6 +315,19 @@ int shadow__share(struct shadow_guest *g, uint64_t gfn, uint64_t to_mfn);
  * before the guest runs on. 0 or -EINVAL (out of range; nothing changed).
  */
 int shadow__unshare(struct shadow_guest *g, uint64_t gfn, uint64_t n);
+
+/*
+ * Release the host memory of frames [gfn, gfn + n) of g (a balloon's
+ * discard): one MADV_DONTNEED per run of consecutive machine frames, which
+ * also makes KVM drop its translations of them. The frames are not freed in
+ * the machine's bitmap: a guest's own frame is first_mfn + gfn for as long as
+ * the guest lives, and the machine mapping is MAP_NORESERVE with room for
+ * every guest and copy, so the memory that matters is the host's, and the
+ * discard returns it. The frames must map no copy (shadow__unshare first);
+ * nothing else changes their p2m_mfn meanwhile (the caller's p2m move).
+ * 0, -EFAULT (a frame outside machine memory), or -errno.
+ */
+int shadow__discard(struct shadow_guest *g, uint64_t gfn, uint64_t n);
 /* Frames [gfn, gfn + n) are UNPOPULATED again: report their first write as a
  * populate (shadow__poll_populated, or the write fault). */
 void shadow__unpopulated(struct shadow_guest *g, uint64_t gfn, uint64_t n);

@@ -515,3 +515,21 @@ size_t shadow__take_events(struct shadow_guest *g, struct shadow_event **out)
 	pthread_mutex_unlock(&g->lock);
 	return n;
 }
+
+int shadow__discard(struct shadow_guest *g, uint64_t gfn, uint64_t n)
+{
+	if (gfn > g->nr_frames || n > g->nr_frames - gfn)
+		return -EFAULT;
+	for (uint64_t i = 0; i < n;) {
+		uint64_t first = g->p2m_mfn[gfn + i], run = 1;
+		while (i + run < n && g->p2m_mfn[gfn + i + run] == first + run)
+			run++;
+		uint8_t *hva = shadow__mfn_ptr(g->m, first);
+		if (!hva || !shadow__mfn_ptr(g->m, first + run - 1))
+			return -EFAULT;
+		if (madvise(hva, run * EPT_PAGE_SIZE, MADV_DONTNEED) < 0)
+			return -errno;
+		i += run;
+	}
+	return 0;
+}
