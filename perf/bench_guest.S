@@ -5,7 +5,7 @@
  * Contract (registers at entry, variants): bench_guest.h. The loops are
  * unrolled so that nearly every instruction the guest runs between two exits
  * is the exiting access itself: at CPL0 each instruction is emulated (about
- * 2 us, DESIGN.md §1), and a jmp per exit would be a second emulated
+ * 2 us, docs/machine-notes.md), and a jmp per exit would be a second emulated
  * instruction charged to the exit. The CPL3 loops could also be left rolled (CPL3 runs natively),
  * but one loop serves both levels.
  *

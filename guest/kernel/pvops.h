@@ -4,7 +4,7 @@
  *
  * The kernel never executes a privileged instruction or touches a device
  * outside a pv_ops backend: it calls through this table. Two backends
- * (DESIGN.md §5):
+ * (docs/design.md §5):
  *  - native (arch/x86/pvops_native.c): real instructions, LAPIC MMIO and
  *    ports; used in ept mode, where the kernel runs at CPL0;
  *  - pv (arch/x86/pvops_pv.c): l1vmm hypercalls and the shared-info page,
