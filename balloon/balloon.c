@@ -12,9 +12,10 @@
  * again. The guest has promised not to touch the frames, so the order does
  * not matter to it; a guest that breaks the promise reads zeros.
  *
- * A VM under l1vmm's page sharing has its p2m written by the sharing engine
- * too: then every change goes through mem.move (l1vmm/balloon_host.c), which
- * takes the engine's lock and takes shared frames off their copies first.
+ * Every change is one p2m__move() with the discard as its host side. For a
+ * VM under l1vmm's page sharing the p2m hands the move to its client, the
+ * sharing engine, which takes shared frames off their copies first, under
+ * its lock (mmu/p2m.h): the balloon never calls page sharing itself.
  */
 #include "balloon/balloon.h"
 
@@ -92,8 +93,7 @@ static int apply(struct balloon *b, uint64_t gfn, uint64_t n, uint32_t from,
 {
 	if (release)
 		b->c.discard_calls++;
-	if (b->mem.move)
-		return b->mem.move(b->mem.ctx, gfn, n, from, state, release);
+	/* shared frames leave their copies through the p2m's client (page sharing) */
 	return p2m__move(b->mem.p2m, gfn, n, from, state, release ? b->mem.discard : NULL,
 			 b->mem.ctx);
 }

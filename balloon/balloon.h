@@ -17,8 +17,9 @@
  * policy; a device registers notify() to pass it on to its guest.
  *
  * Locking: b->lock (rank L1_RANK_BALLOON, mmu/lock.h) protects everything
- * in struct balloon; a move of the VM's p2m states happens under it (through
- * mem.move when page sharing has the VM). notify() is called without b->lock.
+ * in struct balloon; a move of the VM's p2m states happens under it (and,
+ * for a VM under page sharing, the engine's lock under it, taken by
+ * p2m__move). notify() is called without b->lock.
  */
 #ifndef L1_BALLOON_BALLOON_H
 #define L1_BALLOON_BALLOON_H
@@ -41,17 +42,6 @@ struct balloon_mem {
 	 * zero. ept: MADV_DONTNEED on guest RAM; shadow: on the machine frames.
 	 * 0 or -errno (the frames stay as they were). */
 	int (*discard)(void *ctx, uint64_t gfn, uint64_t n);
-	/*
-	 * Optional: move frames [gfn, gfn + n) from the states of from
-	 * (P2M_BIT()s) to state (P2M_BALLOONED or P2M_UNPOPULATED), releasing
-	 * their host memory first when release is set; the p2m changes only if
-	 * all of it succeeds. For a VM whose p2m page sharing writes too (it
-	 * must happen under the sharing engine's lock, and shared frames leave
-	 * their copies first). NULL: the core moves the p2m itself, with
-	 * discard() as the move's host side. 0 or -errno.
-	 */
-	int (*move)(void *ctx, uint64_t gfn, uint64_t n, uint32_t from, enum p2m_state state,
-		    bool release);
 	/* Optional: whether [gfn, gfn + n) is all guest RAM (not a hole the p2m
 	 * spans). NULL: every frame of the p2m is. */
 	bool (*is_ram)(void *ctx, uint64_t gfn, uint64_t n);

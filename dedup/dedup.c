@@ -204,6 +204,9 @@ static void vm_free(struct dedup *e, struct dedup_vm *v)
 	meta_free(e, v, sizeof(*v));
 }
 
+static int client_release(void *ctx, uint64_t gfn, uint64_t n);
+static void client_moved(void *ctx, uint64_t gfn, uint64_t n, enum p2m_state to);
+
 int dedup__add_vm(struct dedup *e, void *vm, const char *name, uint32_t domain,
 		  struct p2m *p2m)
 {
@@ -229,7 +232,7 @@ int dedup__add_vm(struct dedup *e, void *vm, const char *name, uint32_t domain,
 	struct dedup_vm *v = meta_calloc(e, 1, sizeof(*v));
 	if (!v)
 		goto out;
-	*v = (struct dedup_vm){ .handle = vm, .p2m = p2m };
+	*v = (struct dedup_vm){ .handle = vm, .p2m = p2m, .engine = e };
 	v->copy_of = meta_calloc(e, p2m->nr_frames, sizeof(*v->copy_of));
 	v->volatile_map = meta_calloc(e, (p2m->nr_frames + 63) / 64, sizeof(*v->volatile_map));
 	v->unique_streak = meta_calloc(e, p2m->nr_frames, 1);
@@ -241,6 +244,8 @@ int dedup__add_vm(struct dedup *e, void *vm, const char *name, uint32_t domain,
 	v->domain = resolve_domain(e, domain);
 	v->meta_bytes = e->meta_bytes - before;
 	e->vms[e->nr_vms++] = v;
+	p2m__set_client(p2m, &(struct p2m_client){ .lock = &e->lock, .release = client_release,
+						   .moved = client_moved, .ctx = v });
 	rc = 0;
 out:
 	unlock(e);
@@ -256,6 +261,7 @@ int dedup__remove_vm(struct dedup *e, void *vm)
 		unlock(e);
 		return -ENOENT;
 	}
+	p2m__set_client(v->p2m, NULL);
 	for (uint64_t gfn = 0; gfn < v->p2m->nr_frames; gfn++)
 		if (v->copy_of[gfn])
 			copy_put(e, v->copy_of[gfn] - 1);
@@ -303,7 +309,7 @@ static int share_onto(struct dedup *e, struct dedup_vm *v, uint64_t gfn, uint32_
 	}
 	/* PRIVATE when the scan took it, and nothing else moves the frames of a
 	 * VM the engine has without its lock */
-	if (p2m__move(v->p2m, gfn, 1, P2M_BIT(P2M_PRIVATE), P2M_SHARED, NULL, NULL) < 0) {
+	if (p2m__client_move(v->p2m, gfn, 1, P2M_BIT(P2M_PRIVATE), P2M_SHARED, NULL, NULL) < 0) {
 		e->backend_errors++; /* mapped, but not counted: its next write is a plain one */
 		return -EPERM;
 	}
@@ -315,7 +321,7 @@ static int share_onto(struct dedup *e, struct dedup_vm *v, uint64_t gfn, uint32_
 static void zero_one(struct dedup *e, struct dedup_vm *v, uint64_t gfn)
 {
 	if (e->be.zero(v->handle, gfn) != 0 ||
-	    p2m__move(v->p2m, gfn, 1, P2M_BIT(P2M_PRIVATE), P2M_ZERO, NULL, NULL) < 0)
+	    p2m__client_move(v->p2m, gfn, 1, P2M_BIT(P2M_PRIVATE), P2M_ZERO, NULL, NULL) < 0)
 		e->backend_errors++;
 }
 
@@ -490,7 +496,7 @@ int dedup__cow_break(struct dedup *e, void *vm, uint64_t gfn)
 	default:
 		goto out;
 	}
-	p2m__move(v->p2m, gfn, 1, P2M_BIT(P2M_SHARED) | P2M_BIT(P2M_ZERO), P2M_PRIVATE, NULL, NULL);
+	p2m__client_move(v->p2m, gfn, 1, P2M_BIT(P2M_SHARED) | P2M_BIT(P2M_ZERO), P2M_PRIVATE, NULL, NULL);
 	v->unique_streak[gfn] = 0; /* new content: look at it at the next pass */
 	e->cow_breaks++;
 	rc = 0;
@@ -499,56 +505,44 @@ out:
 	return rc;
 }
 
-int dedup__balloon(struct dedup *e, void *vm, uint64_t gfn, uint64_t n, uint32_t from,
-		   enum p2m_state state, int (*release)(void *ctx, uint64_t gfn, uint64_t n),
-		   void *ctx)
+/*
+ * The p2m's client (mmu/p2m.h): another mechanism moves frames of v (the
+ * balloon). Both run with the engine lock held, taken by p2m__move().
+ */
+static int client_release(void *ctx, uint64_t gfn, uint64_t n)
 {
-	lock(e);
-	int rc = -ENOENT;
-	struct dedup_vm *v = find_vm(e, vm, NULL);
-	if (!v)
-		goto out;
-	rc = -EINVAL;
-	if ((state != P2M_BALLOONED && state != P2M_UNPOPULATED) || !n || gfn + n < gfn ||
-	    gfn + n > v->p2m->nr_frames)
-		goto out;
-	if (release) {
-		rc = -EOPNOTSUPP;
-		if (!e->be.unshare)
-			goto out;
-		uint64_t done = 0;
-		rc = e->be.unshare(vm, gfn, n, &done);
-		if (done > n)
-			done = n;
-		/* the frames done have a page of their own now: none maps a copy */
-		for (uint64_t g = gfn; g < gfn + done; g++) {
-			enum p2m_state s = p2m__get(v->p2m, g);
-			if (s != P2M_SHARED && s != P2M_ZERO)
-				continue;
-			if (v->copy_of[g])
-				copy_put(e, v->copy_of[g] - 1);
-			v->copy_of[g] = 0;
-			p2m__move(v->p2m, g, 1, P2M_BIT(P2M_SHARED) | P2M_BIT(P2M_ZERO), P2M_PRIVATE, NULL, NULL);
-		}
-		if (rc < 0)
-			goto out;
+	struct dedup_vm *v = ctx;
+	struct dedup *e = v->engine;
+	if (!e->be.unshare)
+		return -EOPNOTSUPP;
+	uint64_t done = 0;
+	int rc = e->be.unshare(v->handle, gfn, n, &done);
+	if (done > n)
+		done = n;
+	/* the frames done have a page of their own now: none maps a copy */
+	for (uint64_t g = gfn; g < gfn + done; g++) {
+		enum p2m_state s = p2m__get(v->p2m, g);
+		if (s != P2M_SHARED && s != P2M_ZERO)
+			continue;
+		if (v->copy_of[g])
+			copy_put(e, v->copy_of[g] - 1);
+		v->copy_of[g] = 0;
+		p2m__client_move(v->p2m, g, 1, P2M_BIT(P2M_SHARED) | P2M_BIT(P2M_ZERO), P2M_PRIVATE,
+				 NULL, NULL);
 	}
-	/* a frame mapping a copy cannot move: the sources never hold SHARED or ZERO */
-	rc = p2m__move(v->p2m, gfn, n, from & ~(P2M_BIT(P2M_SHARED) | P2M_BIT(P2M_ZERO)), state, release, ctx);
-	if (rc < 0) {
-		rc = rc == -EPERM ? -EINVAL : rc;
-		goto out;
-	}
+	return rc;
+}
+
+static void client_moved(void *ctx, uint64_t gfn, uint64_t n, enum p2m_state to)
+{
+	struct dedup_vm *v = ctx;
+	struct dedup *e = v->engine;
 	for (uint64_t g = gfn; g < gfn + n; g++) {
 		set_volatile(v, g, false);
 		v->unique_streak[g] = 0;
 	}
-	if (state == P2M_UNPOPULATED && e->be.unpopulated)
-		e->be.unpopulated(vm, gfn, n);
-	rc = 0;
-out:
-	unlock(e);
-	return rc;
+	if (to == P2M_UNPOPULATED && e->be.unpopulated)
+		e->be.unpopulated(v->handle, gfn, n);
 }
 
 int dedup__cursor(struct dedup *e, void **vm, uint64_t *gfn)
@@ -571,7 +565,7 @@ int dedup__populate(struct dedup *e, void *vm, uint64_t gfn)
 	struct dedup_vm *v = find_vm(e, vm, NULL);
 	if (v) {
 		rc = -EINVAL;
-		if (p2m__move(v->p2m, gfn, 1, P2M_BIT(P2M_UNPOPULATED), P2M_PRIVATE, NULL, NULL) == 0)
+		if (p2m__client_move(v->p2m, gfn, 1, P2M_BIT(P2M_UNPOPULATED), P2M_PRIVATE, NULL, NULL) == 0)
 			rc = 0;
 	}
 	unlock(e);

@@ -23,9 +23,10 @@
  * taken before any backend lock (the engine lock -> the backend's own locks);
  * a backend must therefore not hold its locks while calling
  * dedup__cow_break(). The engine moves the p2m states of the VMs added to it
- * under its lock (engine lock, then the p2m's); another mechanism that moves
- * those frames does it through the engine (dedup__balloon) so no scan sees a
- * frame half-way.
+ * under its lock (engine lock, then the p2m's) with p2m__client_move(): it is
+ * the client of each VM's p2m (mmu/p2m.h), so another mechanism's move of
+ * those frames (the balloon's p2m__move()) runs under the engine lock too, and
+ * no scan sees a frame half-way.
  */
 #ifndef L1_DEDUP_DEDUP_H
 #define L1_DEDUP_DEDUP_H
@@ -76,12 +77,13 @@ struct dedup_backend {
 	/* Discard (vm, gfn) to the zero page. 0 or -errno; nothing changed on error. */
 	int (*zero)(void *vm, uint64_t gfn);
 	/*
-	 * Optional, for ballooning (dedup__balloon): frames [gfn, gfn + n) of
-	 * vm are about to be discarded; give every one of them a page of its
-	 * own, writable, content undefined (a SHARED or ZERO frame leaves its
-	 * copy or the zero page). 0 or -errno; *done is set to the frames from
-	 * gfn on that have their own page (n on success; the ones after are
-	 * unchanged). NULL: dedup__balloon() refuses to discard (-EOPNOTSUPP).
+	 * Optional, for another mechanism's move (the balloon's, through the
+	 * p2m's client): frames [gfn, gfn + n) of vm are about to be
+	 * discarded; give every one of them a page of its own, writable,
+	 * content undefined (a SHARED or ZERO frame leaves its copy or the
+	 * zero page). 0 or -errno; *done is set to the frames from gfn on that
+	 * have their own page (n on success; the ones after are unchanged).
+	 * NULL: such a move of a shared frame is refused (-EOPNOTSUPP).
 	 */
 	int (*unshare)(void *vm, uint64_t gfn, uint64_t n, uint64_t *done);
 	/*
@@ -236,25 +238,6 @@ int dedup__cow_break(struct dedup *e, void *vm, uint64_t gfn);
  */
 int dedup__populate(struct dedup *e, void *vm, uint64_t gfn);
 
-/*
- * The balloon moves frames [gfn, gfn + n) of vm from the states in from
- * (P2M_BIT()s) to state: P2M_BALLOONED (given back) or P2M_UNPOPULATED
- * (taken back, or reported free). The engine keeps per-frame maps of its
- * VMs, so the balloon does it through here, under the engine lock: no scan
- * sees a frame half-way. With release (the caller's discard of host memory),
- * every frame first gets a page of its own (backend unshare(); SHARED and
- * ZERO frames leave their copy or the zero page and are PRIVATE from then
- * on), then p2m__move() runs release(ctx, gfn, n) and, only if it succeeds,
- * sets state. Without release (a deflate: BALLOONED frames have no host
- * page) only the p2m changes. 0, -ENOENT (vm not added), -EINVAL (state, a
- * range outside the p2m, or a frame in no state of from, SHARED and ZERO
- * never counting as one; nothing changed), -EOPNOTSUPP (release given,
- * backend without unshare), or the -errno of unshare or release (frames
- * unshared stay PRIVATE).
- */
-int dedup__balloon(struct dedup *e, void *vm, uint64_t gfn, uint64_t n, uint32_t from,
-		   enum p2m_state state, int (*release)(void *ctx, uint64_t gfn, uint64_t n),
-		   void *ctx);
 
 /*
  * Where the next dedup__scan() starts: the VM's handle and the gfn. A

@@ -44,7 +44,8 @@ struct dedup_vm {
 	void *handle;          /* the backend's vm */
 	char name[32];         /* for messages only */
 	uint64_t domain;       /* < 2^32: given by the caller; above: its own */
-	struct p2m *p2m;       /* the caller's; the engine writes it under its lock */
+	struct p2m *p2m;       /* the caller's; the engine is its client (p2m__set_client) */
+	struct dedup *engine;  /* the engine this VM belongs to */
 	uint32_t *copy_of;     /* per gfn: copy index + 1 while P2M_SHARED, else 0 */
 	uint64_t *volatile_map; /* per gfn: found written at its last scan */
 	uint64_t nr_volatile;  /* bits set in volatile_map */

@@ -43,20 +43,6 @@ static int discard_shadow(void *ctx, uint64_t gfn, uint64_t n)
 	return shadow__discard(&vm->shadow->g, gfn, n);
 }
 
-/*
- * Page sharing, if the VM has it (set before its vCPUs start), writes the
- * p2m too: then the change goes through it (dedup_host__balloon).
- */
-static int move(void *ctx, uint64_t gfn, uint64_t n, uint32_t from, enum p2m_state state,
-		bool release)
-{
-	struct vm *vm = ctx;
-	int (*discard)(void *, uint64_t, uint64_t) = vm->shadow ? discard_shadow : discard_ept;
-	if (vm->dedup_balloon)
-		return vm->dedup_balloon(vm, gfn, n, from, state, release ? discard : NULL, vm);
-	return p2m__move(&vm->ram->p2m, gfn, n, from, state, release ? discard : NULL, vm);
-}
-
 static bool is_ram(void *ctx, uint64_t gfn, uint64_t n)
 {
 	struct vm *vm = ctx;
@@ -224,7 +210,7 @@ int balloon_host__create(struct vm *vm, char *err, size_t errlen)
 		return -1;
 	}
 	struct balloon_mem mem = { .p2m = &vm->ram->p2m, .ctx = vm, .is_ram = is_ram,
-				   .discard = vm->shadow ? discard_shadow : discard_ept, .move = move };
+				   .discard = vm->shadow ? discard_shadow : discard_ept };
 	int rc = balloon__init(vm->balloon, &mem);
 	if (rc < 0) {
 		free(vm->balloon);

@@ -21,10 +21,10 @@
  * (BALLOON_HOST_VIRTIO_CMDLINE, appended by vm.c). Shadow-mode guests are PV
  * by construction and use the PV balloon.
  *
- * Page sharing and ballooning compose: for a VM l1vmm's engine shares, a
- * balloon move goes through the engine (dedup_host__balloon: a shared frame
- * leaves its copy first, under the engine lock); with KSM the host kernel
- * unshares what the discard drops.
+ * Page sharing and ballooning compose: for a VM l1vmm's engine shares, the
+ * p2m hands a balloon move to its client, the engine (a shared frame leaves
+ * its copy first, under the engine lock; mmu/p2m.h); with KSM the host
+ * kernel unshares what the discard drops.
  */
 #ifndef L1VMM_BALLOON_HOST_H
 #define L1VMM_BALLOON_HOST_H

@@ -379,7 +379,6 @@ int dedup_host__add_vm(struct dedup_host *h, struct vm *vm, struct machine *mach
 			goto out;
 		}
 		vm->dedup_host = h;
-		vm->dedup_balloon = dedup_host__balloon;
 		vm->dedup_kind = -1;
 		rc = 0;
 		goto out;
@@ -390,8 +389,7 @@ int dedup_host__add_vm(struct dedup_host *h, struct vm *vm, struct machine *mach
 		rc = attach_vm(h, vm, machine, id, err, errlen);
 		if (rc == 0) {
 			vm->dedup_host = h;
-			vm->dedup_balloon = dedup_host__balloon;
-		}
+			}
 		goto out;
 	}
 	/* off: no dirty logging, no write protection until run is set to 1 */
@@ -401,7 +399,6 @@ int dedup_host__add_vm(struct dedup_host *h, struct vm *vm, struct machine *mach
 	}
 	h->pending[h->nr_pending++] = (struct pending){ vm, machine, id };
 	vm->dedup_host = h;
-	vm->dedup_balloon = dedup_host__balloon;
 	vm->dedup_kind = -2;
 	rc = 0;
 out:
@@ -442,24 +439,6 @@ void dedup_host__stop(struct dedup_host *h)
 	h->stop = false;
 	ksm_stop(h);
 	l1_lock__release(&h->lock);
-}
-
-int dedup_host__balloon(struct vm *vm, uint64_t gfn, uint64_t n, uint32_t from,
-			enum p2m_state state,
-			int (*release)(void *ctx, uint64_t gfn, uint64_t n), void *ctx)
-{
-	struct dedup_host *h = vm->dedup_host;
-	l1_lock__acquire(&h->lock);
-	int rc = 0;
-	if (vm->dedup_kind >= 0) {
-		/* handed to an engine for good (until the VM is removed) */
-		struct dedup *e = h->eng[vm->dedup_kind].e;
-		l1_lock__release(&h->lock);
-		return dedup__balloon(e, vm, gfn, n, from, state, release, ctx);
-	}
-	rc = p2m__move(&vm->ram->p2m, gfn, n, from, state, release, ctx);
-	l1_lock__release(&h->lock);
-	return rc;
 }
 
 void dedup_host__remove_vm(struct dedup_host *h, struct vm *vm)

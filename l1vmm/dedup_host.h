@@ -134,18 +134,6 @@ int dedup_host__start(struct dedup_host *h, char *err, size_t errlen);
 void dedup_host__stop(struct dedup_host *h);
 /* After vm's vCPUs stopped, before its memory goes. */
 void dedup_host__remove_vm(struct dedup_host *h, struct vm *vm);
-/*
- * The balloon moves frames [gfn, gfn + n) of vm from the states of from to
- * state (P2M_BALLOONED or P2M_UNPOPULATED), releasing their host memory with
- * release(ctx, gfn, n) first if given. Under vm's engine (dedup__balloon: shared frames leave
- * their copies first, all under the engine lock); for a VM waiting for
- * dedup/run or with KSM, directly, under the host lock so it cannot be
- * handed to an engine half-way. The p2m changes only on success. 0 or
- * -errno. A shadow VM whose frames left copies has flush_needed set.
- */
-int dedup_host__balloon(struct vm *vm, uint64_t gfn, uint64_t n, uint32_t from,
-			enum p2m_state state,
-			int (*release)(void *ctx, uint64_t gfn, uint64_t n), void *ctx);
 /* Let every backend report what happened (counters exact after this). */
 void dedup_host__sync(struct dedup_host *h);
 

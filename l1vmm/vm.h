@@ -84,12 +84,6 @@ struct vm {
 	 * sharing (dedup_ept__host_writes). Under lock. */
 	struct { uint64_t gfn, n; } host_writes[VM_HOST_WRITES_MAX];
 	unsigned nr_host_writes;
-	/* Set with dedup_host: dedup_host__balloon(), through which the balloon
-	 * changes the p2m page sharing writes too (a pointer: l1_vmm is below
-	 * l1_ctl, which holds dedup_host.c). */
-	int (*dedup_balloon)(struct vm *vm, uint64_t gfn, uint64_t n, uint32_t from,
-			     enum p2m_state state,
-			     int (*release)(void *ctx, uint64_t gfn, uint64_t n), void *ctx);
 	struct balloon *balloon;  /* l1vmm-protocol guests (balloon_host.h), else NULL */
 	struct virtio_balloon *virtio_balloon; /* ept mode, with balloon; else NULL */
 	struct l1_shared_info *shared_info; /* in guest RAM, with balloon; the guest writes it */

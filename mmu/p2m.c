@@ -44,13 +44,22 @@ bool p2m__allowed(enum p2m_state from, enum p2m_state to)
 	return from < P2M_NR_STATES && to < P2M_NR_STATES && (allowed[from] & P2M_BIT(to));
 }
 
-int p2m__move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from, enum p2m_state to,
-	      int (*apply)(void *ctx, uint64_t gfn, uint64_t n), void *ctx)
+#define CLIENT_STATES (P2M_BIT(P2M_SHARED) | P2M_BIT(P2M_ZERO))
+
+/*
+ * The move itself, p2m->lock taken here. With no_client, refuse with -EAGAIN
+ * when a client is registered (the caller then goes through it).
+ */
+static int move_locked(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from,
+		       enum p2m_state to, int (*apply)(void *ctx, uint64_t gfn, uint64_t n),
+		       void *ctx, bool no_client)
 {
-	if (to >= P2M_NR_STATES || gfn > p2m->nr_frames || n > p2m->nr_frames - gfn)
-		return -EINVAL;
 	uint64_t moved[P2M_NR_STATES] = { 0 };
 	l1_lock__acquire(&p2m->lock);
+	if (no_client && p2m->client.lock) {
+		l1_lock__release(&p2m->lock);
+		return -EAGAIN;
+	}
 	for (uint64_t i = gfn; i < gfn + n; i++) {
 		enum p2m_state s = p2m->state[i];
 		if (!(from & P2M_BIT(s)) || (s != to && !p2m__allowed(s, to))) {
@@ -76,6 +85,67 @@ int p2m__move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from, enum p2m
 		__atomic_store_n(&p2m->state[i], (uint8_t)to, __ATOMIC_RELAXED);
 	l1_lock__release(&p2m->lock);
 	return 0;
+}
+
+static bool bad_range(const struct p2m *p2m, uint64_t gfn, uint64_t n, enum p2m_state to)
+{
+	return to >= P2M_NR_STATES || gfn > p2m->nr_frames || n > p2m->nr_frames - gfn;
+}
+
+int p2m__client_move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from,
+		     enum p2m_state to, int (*apply)(void *ctx, uint64_t gfn, uint64_t n),
+		     void *ctx)
+{
+	if (bad_range(p2m, gfn, n, to))
+		return -EINVAL;
+	return move_locked(p2m, gfn, n, from, to, apply, ctx, false);
+}
+
+static struct p2m_client client_of(struct p2m *p2m)
+{
+	l1_lock__acquire(&p2m->lock);
+	struct p2m_client c = p2m->client;
+	l1_lock__release(&p2m->lock);
+	return c;
+}
+
+int p2m__move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from, enum p2m_state to,
+	      int (*apply)(void *ctx, uint64_t gfn, uint64_t n), void *ctx)
+{
+	if (bad_range(p2m, gfn, n, to))
+		return -EINVAL;
+	if (CLIENT_STATES & P2M_BIT(to))
+		return -EPERM;
+	for (;;) {
+		int rc = move_locked(p2m, gfn, n, from & ~CLIENT_STATES, to, apply, ctx, true);
+		if (rc != -EAGAIN)
+			return rc;
+		/* a client: its lock first (it ranks before ours), then make sure it
+		 * is still the one registered (it removes itself under that lock) */
+		struct p2m_client c = client_of(p2m);
+		if (!c.lock)
+			continue;
+		l1_lock__acquire(c.lock);
+		struct p2m_client now = client_of(p2m);
+		if (now.lock != c.lock || now.ctx != c.ctx) {
+			l1_lock__release(c.lock);
+			continue;
+		}
+		rc = apply && (from & CLIENT_STATES) ? c.release(c.ctx, gfn, n) : 0;
+		if (rc == 0)
+			rc = move_locked(p2m, gfn, n, from & ~CLIENT_STATES, to, apply, ctx, false);
+		if (rc == 0 && c.moved)
+			c.moved(c.ctx, gfn, n, to);
+		l1_lock__release(c.lock);
+		return rc;
+	}
+}
+
+void p2m__set_client(struct p2m *p2m, const struct p2m_client *c)
+{
+	l1_lock__acquire(&p2m->lock);
+	p2m->client = c ? *c : (struct p2m_client){ 0 };
+	l1_lock__release(&p2m->lock);
 }
 
 enum p2m_state p2m__get(const struct p2m *p2m, uint64_t gfn)

@@ -23,9 +23,20 @@
  * the caller allows that state as a source. COMPRESSED and IN_FLIGHT have no
  * transitions yet (host reclaim will add them).
  *
- * Locking: p2m->lock (rank L1_RANK_P2M, mmu/lock.h) serialises moves; the
- * callers hold the mechanism's own lock around it (engine, balloon), never
- * a backend's. p2m__get() and p2m__count() read without it: a state byte and a
+ * SHARED and ZERO belong to page sharing, which keeps per-frame state of its
+ * own (which stored copy a frame maps). It registers as the p2m's client
+ * (struct p2m_client) and makes its own moves with p2m__client_move(); every
+ * other mechanism uses p2m__move(), which never moves a frame into those
+ * states, and moves a frame out of them only through the client: under the
+ * client's lock, the client's release() gives the frames their own pages and
+ * drops their copies, then the move happens, then the client hears of it
+ * (moved()). So the balloon, and later reclaim, never call the sharing
+ * engine, and no scan sees a frame half-way.
+ *
+ * Locking: p2m->lock (rank L1_RANK_P2M, mmu/lock.h) serialises moves and
+ * the client's registration; a move through the client holds the client's
+ * lock (rank L1_RANK_DEDUP_ENGINE) around it. Callers hold their own
+ * mechanism's lock (balloon, engine), never a backend's. p2m__get() and p2m__count() read without it: a state byte and a
  * counter are read whole (atomics), a value one move later is possible and
  * the caller's own lock decides whether that matters.
  */
@@ -53,8 +64,22 @@ enum p2m_state {
 #define P2M_BIT(state) (1u << (state))
 #define P2M_ANY ((1u << P2M_NR_STATES) - 1)
 
+/* What a p2m__move() of another mechanism needs from page sharing. */
+struct p2m_client {
+	struct l1_lock *lock;    /* the client's own, held around every move through it */
+	/* Give frames [gfn, gfn + n) that are SHARED or ZERO a page of their own
+	 * and move them to PRIVATE (p2m__client_move); the others are left as
+	 * they are. Called with *lock held. 0, or -errno: the frames done are
+	 * PRIVATE, the others unchanged. */
+	int (*release)(void *ctx, uint64_t gfn, uint64_t n);
+	/* Frames [gfn, gfn + n) moved to `to` by another mechanism. *lock held. */
+	void (*moved)(void *ctx, uint64_t gfn, uint64_t n, enum p2m_state to);
+	void *ctx;
+};
+
 struct p2m {
-	struct l1_lock lock;     /* serialises moves */
+	struct l1_lock lock;     /* serialises moves and the client's registration */
+	struct p2m_client client; /* under lock; client.lock == NULL: none */
 	uint8_t *state;          /* one enum p2m_state per gfn; written under lock */
 	uint64_t nr_frames;      /* gfns [0, nr_frames); fixed */
 	uint64_t count[P2M_NR_STATES]; /* frames in each state, sums to nr_frames;
@@ -73,12 +98,27 @@ bool p2m__allowed(enum p2m_state from, enum p2m_state to);
  * of the set from (P2M_BIT()s) and its move allowed. When every frame may
  * move, apply(ctx, gfn, n) (if given) does the host side (a discard of the
  * frames' memory, say) under the p2m lock, and only if it succeeds do the
- * states change. 0; -EINVAL (a range outside the p2m, or no such state),
- * -EPERM (a frame in another state, or a move the table refuses), or
- * apply's -errno: then no state changed.
+ * states change. Never into SHARED or ZERO; frames in them (when from has
+ * them) leave through the client first, and only with an apply (a move
+ * that keeps the frames' memory cannot take them off their copies). 0;
+ * -EINVAL (a range outside the p2m, or no such state), -EPERM (a frame in
+ * another state, a move the table refuses, or into SHARED or ZERO), or the
+ * -errno of the client's release() or of apply: then the frames the client
+ * released are PRIVATE and no other state changed.
  */
 int p2m__move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from, enum p2m_state to,
 	      int (*apply)(void *ctx, uint64_t gfn, uint64_t n), void *ctx);
+
+/* The client's own moves (with its lock held): as p2m__move(), into SHARED
+ * and ZERO too, never through the client. */
+int p2m__client_move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from,
+		     enum p2m_state to, int (*apply)(void *ctx, uint64_t gfn, uint64_t n),
+		     void *ctx);
+
+/* Register c as the p2m's client (copied), or none with NULL. Not while a
+ * move through the old client could still run (the client removes itself
+ * holding its own lock). */
+void p2m__set_client(struct p2m *p2m, const struct p2m_client *c);
 
 /* The state of gfn; P2M_NR_STATES when gfn is out of range. */
 enum p2m_state p2m__get(const struct p2m *p2m, uint64_t gfn);

@@ -751,7 +751,9 @@ static void random_run(unsigned seed)
 				v[i]->map[h] = OWN;
 				v[i]->copy[h] = NULL;
 			}
-			assert_int_equal(p2m__move(&v[i]->p2m, 0, RN, P2M_ANY, P2M_PRIVATE, NULL, NULL), 0);
+			/* the memory's owner resets what the removed engine left */
+			assert_int_equal(p2m__client_move(&v[i]->p2m, 0, RN, P2M_ANY, P2M_PRIVATE,
+							  NULL, NULL), 0);
 			assert_int_equal(dedup__add_vm(e, v[i], "r", domain[i], &v[i]->p2m), 0);
 		}
 		check_model(e, v, model, domain, seed, step);
@@ -804,7 +806,7 @@ static void test_balloon_unshares(void **state)
 	assert_int_equal(fk.live_copies, 7);
 
 	/* v0 gives back gfns 0..5: shared, shared, ..., zero */
-	assert_int_equal(dedup__balloon(e, v[0], 0, 6, TAKE, P2M_BALLOONED, b_release, v[0]), 0);
+	assert_int_equal(p2m__move(&v[0]->p2m, 0, 6, TAKE, P2M_BALLOONED, b_release, v[0]), 0);
 	assert_int_equal(fk.released, 6);
 	for (uint64_t g = 0; g < 6; g++)
 		assert_int_equal(p2m__get(&v[0]->p2m, g), P2M_BALLOONED);
@@ -823,34 +825,34 @@ static void test_balloon_unshares(void **state)
 
 	/* v1 gives back the same frames: their copies go */
 	long before = fk.live_copies;
-	assert_int_equal(dedup__balloon(e, v[1], 0, 5, TAKE, P2M_BALLOONED, b_release, v[1]), 0);
+	assert_int_equal(p2m__move(&v[1]->p2m, 0, 5, TAKE, P2M_BALLOONED, b_release, v[1]), 0);
 	assert_int_equal(fk.live_copies, before - 5);
 	assert_int_equal(dedup__check(e), 0);
 
 	/* back: only the p2m changes, and the backend hears the frames are unpopulated */
-	assert_int_equal(dedup__balloon(e, v[0], 0, 6, P2M_BIT(P2M_BALLOONED), P2M_UNPOPULATED, NULL, NULL), 0);
+	assert_int_equal(p2m__move(&v[0]->p2m, 0, 6, P2M_BIT(P2M_BALLOONED), P2M_UNPOPULATED, NULL,
+				   NULL), 0);
 	assert_int_equal(p2m__get(&v[0]->p2m, 2), P2M_UNPOPULATED);
 	assert_int_equal(fk.unpopulated, 6);
 	/* without release a frame mapping a copy cannot move */
-	assert_int_equal(dedup__balloon(e, v[0], 6, 1, TAKE, P2M_BALLOONED, NULL, NULL), -EINVAL);
+	assert_int_equal(p2m__move(&v[0]->p2m, 6, 1, TAKE, P2M_BALLOONED, NULL, NULL), -EPERM);
 	assert_int_equal(p2m__get(&v[0]->p2m, 6), P2M_SHARED);
 	/* bad arguments change nothing */
-	assert_int_equal(dedup__balloon(e, v[0], 7, 2, TAKE, P2M_BALLOONED, b_release, v[0]), -EINVAL);
-	assert_int_equal(dedup__balloon(e, v[0], 6, 1, TAKE, P2M_SHARED, b_release, v[0]), -EINVAL);
-	assert_int_equal(dedup__balloon(e, e, 6, 1, TAKE, P2M_BALLOONED, b_release, v[0]), -ENOENT);
+	assert_int_equal(p2m__move(&v[0]->p2m, 7, 2, TAKE, P2M_BALLOONED, b_release, v[0]), -EINVAL);
+	assert_int_equal(p2m__move(&v[0]->p2m, 6, 1, TAKE, P2M_SHARED, b_release, v[0]), -EPERM);
 	/* a failed release: the frame was unshared, stays PRIVATE (its own page), copy kept right */
 	fk.fail_release = 1;
-	assert_int_equal(dedup__balloon(e, v[0], 6, 1, TAKE, P2M_BALLOONED, b_release, v[0]), -EIO);
+	assert_int_equal(p2m__move(&v[0]->p2m, 6, 1, TAKE, P2M_BALLOONED, b_release, v[0]), -EIO);
 	assert_int_equal(p2m__get(&v[0]->p2m, 6), P2M_PRIVATE);
 	assert_int_equal(dedup__check(e), 0);
 	/* a failed unshare: the frames it did are PRIVATE, the others unchanged */
 	fk.fail_unshare = 1;
-	assert_int_equal(dedup__balloon(e, v[0], 7, 1, TAKE, P2M_BALLOONED, b_release, v[0]), -ENOMEM);
+	assert_int_equal(p2m__move(&v[0]->p2m, 7, 1, TAKE, P2M_BALLOONED, b_release, v[0]), -ENOMEM);
 	assert_int_equal(p2m__get(&v[0]->p2m, 7), P2M_SHARED);
 	assert_int_equal(dedup__check(e), 0);
-	assert_int_equal(dedup__balloon(e, v[1], 5, 3, TAKE, P2M_BALLOONED, NULL, NULL), -EINVAL);
+	assert_int_equal(p2m__move(&v[1]->p2m, 5, 3, TAKE, P2M_BALLOONED, NULL, NULL), -EPERM);
 	fk.fail_unshare = 3; /* v1's 5, 6 done, 7 not */
-	assert_int_equal(dedup__balloon(e, v[1], 5, 3, TAKE, P2M_BALLOONED, b_release, v[1]), -ENOMEM);
+	assert_int_equal(p2m__move(&v[1]->p2m, 5, 3, TAKE, P2M_BALLOONED, b_release, v[1]), -ENOMEM);
 	assert_int_equal(p2m__get(&v[1]->p2m, 5), P2M_PRIVATE);
 	assert_int_equal(p2m__get(&v[1]->p2m, 6), P2M_PRIVATE);
 	assert_int_equal(p2m__get(&v[1]->p2m, 7), P2M_SHARED);
@@ -868,7 +870,7 @@ static void test_balloon_needs_unshare(void **state)
 	struct dedup *e = engine(&be);
 	struct fvm *v[1];
 	twins(e, v, 1, 4, 7);
-	assert_int_equal(dedup__balloon(e, v[0], 0, 2, TAKE, P2M_BALLOONED, b_release, v[0]), -EOPNOTSUPP);
+	assert_int_equal(p2m__move(&v[0]->p2m, 0, 2, TAKE, P2M_BALLOONED, b_release, v[0]), -EOPNOTSUPP);
 	assert_int_equal(p2m__get(&v[0]->p2m, 0), P2M_PRIVATE);
 	assert_int_equal(fk.released, 0);
 	teardown_all(e, v, 1);

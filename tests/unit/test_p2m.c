@@ -41,7 +41,7 @@ static bool reach(struct p2m *p, enum p2m_state s)
 	if (s == P2M_COMPRESSED || s == P2M_IN_FLIGHT)
 		return false;
 	for (int i = 0; i < 3 && path[s][i] != P2M_NR_STATES; i++)
-		assert_int_equal(p2m__move(p, 0, 1, P2M_ANY, path[s][i], NULL, NULL), 0);
+		assert_int_equal(p2m__client_move(p, 0, 1, P2M_ANY, path[s][i], NULL, NULL), 0);
 	return p2m__get(p, 0) == s;
 }
 
@@ -68,15 +68,20 @@ static void each_move_allowed_or_refused(void **state)
 				continue;
 			}
 			bool ok = from == to || documented((enum p2m_state)from, (enum p2m_state)to);
-			int rc = p2m__move(&p, 0, 1, P2M_ANY, (enum p2m_state)to, NULL, NULL);
+			/* only page sharing's own moves enter or leave its states freely */
+			bool sharing = to == P2M_SHARED || to == P2M_ZERO;
+			if (sharing)
+				assert_int_equal(p2m__move(&p, 0, 1, P2M_ANY, (enum p2m_state)to,
+							   NULL, NULL), -EPERM);
+			int rc = p2m__client_move(&p, 0, 1, P2M_ANY, (enum p2m_state)to, NULL, NULL);
 			assert_int_equal(rc, ok ? 0 : -EPERM);
 			assert_int_equal(p2m__get(&p, 0), ok ? to : from);
 			assert_int_equal(p2m__count(&p, (enum p2m_state)(ok ? to : from)),
 					 (ok ? to : from) == P2M_UNPOPULATED ? 4 : 1);
 			counts_sum(&p);
 			/* a source set without the frame's state refuses even an allowed move */
-			rc = p2m__move(&p, 0, 1, P2M_ANY & ~P2M_BIT(p2m__get(&p, 0)), P2M_PRIVATE,
-				       NULL, NULL);
+			rc = p2m__client_move(&p, 0, 1, P2M_ANY & ~P2M_BIT(p2m__get(&p, 0)),
+					      P2M_PRIVATE, NULL, NULL);
 			assert_int_equal(rc, -EPERM);
 			p2m__destroy(&p);
 		}
@@ -106,7 +111,7 @@ static void moves_are_all_or_nothing(void **state)
 	struct apply_log a = { 0 };
 	assert_int_equal(p2m__init(&p, 16), 0);
 	assert_int_equal(p2m__move(&p, 0, 8, P2M_BIT(P2M_UNPOPULATED), P2M_PRIVATE, NULL, NULL), 0);
-	assert_int_equal(p2m__move(&p, 3, 1, P2M_BIT(P2M_PRIVATE), P2M_SHARED, NULL, NULL), 0);
+	assert_int_equal(p2m__client_move(&p, 3, 1, P2M_BIT(P2M_PRIVATE), P2M_SHARED, NULL, NULL), 0);
 	/* frames 0..7 to the balloon: frame 3 is SHARED, which may not */
 	assert_int_equal(p2m__move(&p, 0, 8, P2M_ANY, P2M_BALLOONED, apply_fn, &a), -EPERM);
 	assert_int_equal(a.calls, 0); /* checked before the host side runs */
@@ -193,8 +198,10 @@ static void model_run(void **state)
 			      (model[g] == ops[op].to ||
 			       documented((enum p2m_state)model[g], ops[op].to));
 		unsigned calls = a.calls;
-		int rc = p2m__move(&p, gfn, n, ops[op].from, ops[op].to,
-				   ops[op].release ? discard_fn : NULL, &a);
+		/* page sharing's moves are its own (the client's) */
+		bool own = op == OP_SHARE || op == OP_ZERO || op == OP_COW;
+		int rc = (own ? p2m__client_move : p2m__move)(&p, gfn, n, ops[op].from, ops[op].to,
+							       ops[op].release ? discard_fn : NULL, &a);
 		if (!ok) {
 			assert_int_equal(rc, -EPERM);
 			assert_int_equal(a.calls, calls);
@@ -224,12 +231,97 @@ static void model_run(void **state)
 	p2m__destroy(&p);
 }
 
+/* ---- the client: page sharing hears of every move of its frames ---- */
+
+struct fake_client {
+	struct l1_lock lock;
+	struct p2m *p2m;
+	unsigned releases, moves;
+	bool locked_in_release, locked_in_moved;
+	enum p2m_state last_to;
+	int fail;
+};
+
+static int fc_release(void *ctx, uint64_t gfn, uint64_t n)
+{
+	struct fake_client *c = ctx;
+	c->releases++;
+	c->locked_in_release = l1_lock__held(&c->lock);
+	if (c->fail)
+		return c->fail;
+	for (uint64_t g = gfn; g < gfn + n; g++)
+		if (p2m__get(c->p2m, g) == P2M_SHARED || p2m__get(c->p2m, g) == P2M_ZERO)
+			assert_int_equal(p2m__client_move(c->p2m, g, 1, P2M_ANY, P2M_PRIVATE, NULL,
+							  NULL), 0);
+	return 0;
+}
+
+static void fc_moved(void *ctx, uint64_t gfn, uint64_t n, enum p2m_state to)
+{
+	struct fake_client *c = ctx;
+	(void)gfn;
+	(void)n;
+	c->moves++;
+	c->last_to = to;
+	c->locked_in_moved = l1_lock__held(&c->lock);
+}
+
+static void moves_go_through_the_client(void **state)
+{
+	(void)state;
+	bool was = l1_lock__checking();
+	l1_lock__set_checking(true); /* so l1_lock__held() answers */
+	struct p2m p;
+	struct apply_log a = { 0 };
+	assert_int_equal(p2m__init(&p, 8), 0);
+	struct fake_client c = { .p2m = &p };
+	l1_lock__init(&c.lock, L1_RANK_DEDUP_ENGINE, "fake engine");
+	assert_int_equal(p2m__client_move(&p, 0, 8, P2M_ANY, P2M_PRIVATE, NULL, NULL), 0);
+	assert_int_equal(p2m__client_move(&p, 2, 1, P2M_ANY, P2M_SHARED, NULL, NULL), 0);
+	assert_int_equal(p2m__client_move(&p, 3, 1, P2M_ANY, P2M_ZERO, NULL, NULL), 0);
+	p2m__set_client(&p, &(struct p2m_client){ .lock = &c.lock, .release = fc_release,
+						  .moved = fc_moved, .ctx = &c });
+	const uint32_t take = P2M_ANY & ~P2M_BIT(P2M_BALLOONED);
+
+	/* a move that keeps the frames' memory cannot take them off their copies */
+	assert_int_equal(p2m__move(&p, 0, 4, take, P2M_BALLOONED, NULL, NULL), -EPERM);
+	assert_int_equal(c.releases, 0);
+	assert_int_equal(p2m__get(&p, 2), P2M_SHARED);
+	/* the client fails to release: nothing moves, the host side never runs */
+	c.fail = -ENOMEM;
+	assert_int_equal(p2m__move(&p, 0, 4, take, P2M_BALLOONED, apply_fn, &a), -ENOMEM);
+	assert_int_equal(a.calls, 0);
+	assert_int_equal(c.moves, 0);
+	/* it succeeds: released under its lock, moved, told under its lock */
+	c.fail = 0;
+	assert_int_equal(p2m__move(&p, 0, 4, take, P2M_BALLOONED, apply_fn, &a), 0);
+	assert_int_equal(c.releases, 2);
+	assert_true(c.locked_in_release);
+	assert_int_equal(c.moves, 1);
+	assert_true(c.locked_in_moved);
+	assert_int_equal(c.last_to, P2M_BALLOONED);
+	assert_int_equal(a.calls, 1);
+	assert_int_equal(p2m__count(&p, P2M_BALLOONED), 4);
+	assert_int_equal(p2m__count(&p, P2M_SHARED) + p2m__count(&p, P2M_ZERO), 0);
+	assert_false(l1_lock__held(&c.lock));
+	/* without the client, a frame is moved directly and nobody is told */
+	p2m__set_client(&p, NULL);
+	assert_int_equal(p2m__move(&p, 0, 4, P2M_BIT(P2M_BALLOONED), P2M_UNPOPULATED, NULL, NULL),
+			 0);
+	assert_int_equal(c.moves, 1);
+	counts_sum(&p);
+	l1_lock__destroy(&c.lock);
+	p2m__destroy(&p);
+	l1_lock__set_checking(was);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(each_move_allowed_or_refused),
 		cmocka_unit_test(moves_are_all_or_nothing),
 		cmocka_unit_test(model_run),
+		cmocka_unit_test(moves_go_through_the_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
