@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * DOC: page sharing on the host (see dedup_host.h): the engines, the scanner
- * thread, the ksm backend and the dedup/ entries of the control tree.
+ * thread, the choice of the ksm backend and the dedup/ entries of the tree.
  *
  * Knobs live here (one value for every engine) and are pushed to each engine
  * when it is created and on every write. With dedup/backend = ksm the ept
- * guests' RAM is madvise(MADV_MERGEABLE)d and the same knobs are written to
- * /sys/kernel/mm/ksm/ (their previous values are put back when l1vmm ends);
- * the statistics then are KSM's own, read from the same directory.
+ * guests' RAM is offered to KSM (ept__mergeable) and dedup/ksm.c drives KSM's
+ * own knobs with the same values (put back when l1vmm ends); the statistics
+ * then are KSM's own.
  *
  * Locking: h->lock protects the knob values, the engines array and the
  * scanner's state. The scanner does not hold it across dedup__scan; knob
@@ -19,7 +19,6 @@
  */
 #include "l1vmm/dedup_host.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -29,11 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dedup/ksm.h"
 #include "l1vmm/ctl.h"
 #include "l1vmm/vm.h"
 #include "mmu/clock.h"
 
-#define KSM_DIR "/sys/kernel/mm/ksm/"
 
 enum engine_kind { ENGINE_EPT, ENGINE_SHADOW, NR_ENGINES };
 enum backend_choice { BACKEND_L1VMM, BACKEND_KSM };
@@ -67,152 +66,12 @@ struct dedup_host {
 	pthread_t thread;
 	struct pending pending[MAX_PENDING];
 	unsigned nr_pending;
-	/* ksm: the values found in /sys/kernel/mm/ksm/ at start, put back at the end */
-	bool ksm_active;
-	char ksm_saved[DEDUP_NR_KNOBS][32];
-	uint64_t ksmd_cpu_base;  /* ksmd's CPU time (ms) when l1vmm started KSM */
+	struct dedup_ksm ksm;    /* backend ksm: KSM's saved knobs while l1vmm drives it */
 	struct ctl_entry *entries; /* dedup/: built from the engine's tables */
 	size_t nr_entries;
 	struct ctl_table table;
 	char paths[DEDUP_NR_KNOBS + 32][48]; /* the dedup/ entries' paths */
 };
-
-
-/* ---- ksm ---- */
-
-static int ksm_read(const char *name, char *buf, size_t len)
-{
-	char path[128];
-	snprintf(path, sizeof(path), KSM_DIR "%s", name);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	bool ok = fgets(buf, (int)len, f) != NULL;
-	fclose(f);
-	if (!ok)
-		return -EIO;
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-static int ksm_write(const char *name, const char *value)
-{
-	char path[128];
-	snprintf(path, sizeof(path), KSM_DIR "%s", name);
-	FILE *f = fopen(path, "we");
-	if (!f)
-		return -errno;
-	int rc = fputs(value, f) < 0 ? -EIO : 0;
-	if (fclose(f) != 0 && rc == 0)
-		rc = -errno;
-	return rc;
-}
-
-/* KSM has every knob of ours but max_meta_bytes (its own memory is not capped). */
-static bool ksm_has(enum dedup_knob k)
-{
-	return k != DEDUP_MAX_META_BYTES;
-}
-
-static int ksm_push(struct dedup_host *h, enum dedup_knob k, uint64_t value)
-{
-	if (!h->ksm_active || !ksm_has(k))
-		return 0;
-	char v[32];
-	snprintf(v, sizeof(v), "%llu", (unsigned long long)value);
-	return ksm_write(dedup__knob_desc(k)->name, v);
-}
-
-/* utime + stime of process pid in ms if it is ksmd, else -1. */
-static int64_t ksmd_cpu_of(const char *pid)
-{
-	char path[300], buf[512];
-	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *name = strchr(buf, '(');
-	char *end = strrchr(buf, ')');
-	unsigned long long utime, stime;
-	/* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
-	if (!name || !end || strncmp(name, "(ksmd)", 6) != 0 ||
-	    sscanf(end + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-		   &utime, &stime) != 2)
-		return -1;
-	return (int64_t)((utime + stime) * 1000ull / (unsigned long long)sysconf(_SC_CLK_TCK));
-}
-
-/* CPU time of ksmd (the kernel thread), milliseconds; 0 when not found. */
-static uint64_t ksmd_cpu_ms(void)
-{
-	static char pid[256]; /* found once (under h->lock: callers hold it) */
-	int64_t ms = pid[0] ? ksmd_cpu_of(pid) : -1;
-	if (ms >= 0)
-		return (uint64_t)ms;
-	DIR *d = opendir("/proc");
-	if (!d)
-		return 0;
-	struct dirent *de;
-	while ((de = readdir(d)) && ms < 0)
-		if (de->d_name[0] >= '1' && de->d_name[0] <= '9' &&
-		    (ms = ksmd_cpu_of(de->d_name)) >= 0)
-			snprintf(pid, sizeof(pid), "%s", de->d_name);
-	closedir(d);
-	return ms >= 0 ? (uint64_t)ms : 0;
-}
-
-/* Save KSM's knobs and write ours; -1 with a reason when KSM cannot be driven. */
-static int ksm_start(struct dedup_host *h, char *err, size_t errlen)
-{
-	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++) {
-		if (!ksm_has(k))
-			continue;
-		int rc = ksm_read(dedup__knob_desc(k)->name, h->ksm_saved[k], sizeof(h->ksm_saved[k]));
-		if (rc < 0) {
-			snprintf(err, errlen, "dedup/backend=ksm: cannot read " KSM_DIR "%s: %s",
-				 dedup__knob_desc(k)->name, strerror(-rc));
-			return -1;
-		}
-	}
-	h->ksm_active = true;
-	h->ksmd_cpu_base = ksmd_cpu_ms();
-	/* run last, so KSM starts with our budget; max_page_sharing is refused by
-	 * KSM while it shares pages: an older value stays, and is reported */
-	static const enum dedup_knob order[] = { DEDUP_PAGES_TO_SCAN, DEDUP_SLEEP_MILLISECS,
-						 DEDUP_USE_ZERO_PAGES, DEDUP_MAX_PAGE_SHARING,
-						 DEDUP_RUN };
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		int rc = ksm_push(h, order[i], h->knob[order[i]]);
-		if (rc < 0 && !(order[i] == DEDUP_MAX_PAGE_SHARING && rc == -EBUSY)) {
-			snprintf(err, errlen, "dedup/backend=ksm: cannot write " KSM_DIR "%s: %s%s",
-				 dedup__knob_desc(order[i])->name, strerror(-rc),
-				 rc == -EACCES || rc == -EPERM || rc == -EROFS ? " (KSM needs root)" : "");
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static void ksm_stop(struct dedup_host *h)
-{
-	if (!h->ksm_active)
-		return;
-	ksm_write("run", "0");
-	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++)
-		if (ksm_has(k) && k != DEDUP_RUN && h->ksm_saved[k][0])
-			ksm_write(dedup__knob_desc(k)->name, h->ksm_saved[k]);
-	ksm_write("run", h->ksm_saved[DEDUP_RUN]);
-	h->ksm_active = false;
-}
-
-static uint64_t ksm_stat(const char *name)
-{
-	char buf[32];
-	return ksm_read(name, buf, sizeof(buf)) == 0 ? strtoull(buf, NULL, 10) : 0;
-}
 
 /* ---- the engines ---- */
 
@@ -411,7 +270,7 @@ int dedup_host__start(struct dedup_host *h, char *err, size_t errlen)
 	l1_lock__acquire(&h->lock);
 	int rc = 0;
 	if (h->backend == BACKEND_KSM)
-		rc = ksm_start(h, err, errlen);
+		rc = dedup_ksm__start(&h->ksm, h->knob, err, errlen);
 	if (rc == 0 && !h->started) {
 		int e = pthread_create(&h->thread, NULL, scanner, h);
 		if (e) {
@@ -437,7 +296,7 @@ void dedup_host__stop(struct dedup_host *h)
 	l1_lock__acquire(&h->lock);
 	h->started = false;
 	h->stop = false;
-	ksm_stop(h);
+	dedup_ksm__stop(&h->ksm);
 	l1_lock__release(&h->lock);
 }
 
@@ -509,21 +368,6 @@ static void totals(struct dedup_host *h, struct dedup_stats *sum, uint64_t *mapp
 
 /* KSM's counters under our names (KSM's own meanings); scan_cpu_ms is
  * ksmd's CPU time since l1vmm started KSM. */
-static void ksm_totals(const struct dedup_host *h, struct dedup_stats *s)
-{
-	uint64_t cpu = ksmd_cpu_ms();
-	*s = (struct dedup_stats){
-		.pages_shared = ksm_stat("pages_shared"),
-		.pages_sharing = ksm_stat("pages_sharing"),
-		.pages_unshared = ksm_stat("pages_unshared"),
-		.pages_volatile = ksm_stat("pages_volatile"),
-		.full_scans = ksm_stat("full_scans"),
-		.zero_pages = ksm_stat("ksm_zero_pages"),
-		.general_profit = (int64_t)ksm_stat("general_profit"),
-		.scan_cpu_ms = cpu > h->ksmd_cpu_base ? cpu - h->ksmd_cpu_base : 0,
-		.pages_scanned = ksm_stat("pages_scanned"),
-	};
-}
 
 enum { ARG_BACKEND = 1000, ARG_MAPPINGS, ARG_MAP_CALLS, ARG_CHECK };
 
@@ -533,8 +377,8 @@ static int show_stat(void *obj, const struct ctl_entry *ce, char *buf, size_t le
 	struct dedup_stats s;
 	uint64_t mappings = 0, calls = 0;
 	l1_lock__acquire(&h->lock);
-	if (h->ksm_active)
-		ksm_totals(h, &s);
+	if (h->ksm.active)
+		dedup_ksm__stats(&h->ksm, &s);
 	else
 		totals(h, &s, &mappings, &calls);
 	l1_lock__release(&h->lock);
@@ -600,7 +444,7 @@ static int store_knob(void *obj, const struct ctl_entry *ce, const union ctl_val
 		if (h->eng[i].e)
 			rc = dedup__knob_set(h->eng[i].e, k, value);
 	if (rc == 0)
-		rc = ksm_push(h, k, value);
+		rc = dedup_ksm__push(&h->ksm, k, value);
 	if (rc == 0) {
 		h->knob[k] = value;
 		if (k == DEDUP_RUN && value)
