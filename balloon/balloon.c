@@ -98,11 +98,12 @@ static int apply(struct balloon *b, uint64_t gfn, uint64_t n, uint32_t from,
 			 b->mem.ctx);
 }
 
-/* What an inflate takes (the guest's frames, shared or not: page sharing
- * gives a shared one its own page first), and what a deflate gives back. */
-#define INFLATE_FROM (P2M_BIT(P2M_UNPOPULATED) | P2M_BIT(P2M_PRIVATE) | P2M_BIT(P2M_SHARED) | \
+/* The guest's own frames, shared or not (page sharing gives a shared one its
+ * own page first): what an inflate or a free page report takes; and the
+ * frames in the balloon, what a deflate gives back. */
+#define GUEST_FRAMES (P2M_BIT(P2M_UNPOPULATED) | P2M_BIT(P2M_PRIVATE) | P2M_BIT(P2M_SHARED) | \
 		      P2M_BIT(P2M_ZERO))
-#define DEFLATE_FROM P2M_BIT(P2M_BALLOONED)
+#define IN_BALLOON P2M_BIT(P2M_BALLOONED)
 
 /*
  * Move the n extents of gfns (sorted in place) to state, coalesced into
@@ -121,14 +122,14 @@ static int apply_runs(struct balloon *b, uint64_t *gfns, size_t n, uint64_t fram
 			end += frames;
 			j++;
 		}
-		int rc = apply(b, first, end - first, inflate ? INFLATE_FROM : DEFLATE_FROM,
+		int rc = apply(b, first, end - first, inflate ? GUEST_FRAMES : IN_BALLOON,
 			       inflate ? P2M_BALLOONED : P2M_UNPOPULATED, inflate);
 		if (rc < 0) {
 			/* back out (no release): an inflate's frames are the guest's
 			 * again, a deflate's (unpopulated, or written since) go back */
 			for (size_t k = 0; k < i; k++)
 				apply(b, gfns[k], frames,
-				      inflate ? DEFLATE_FROM
+				      inflate ? IN_BALLOON
 					      : P2M_BIT(P2M_UNPOPULATED) | P2M_BIT(P2M_PRIVATE),
 				      inflate ? P2M_UNPOPULATED : P2M_BALLOONED, false);
 			return rc;
@@ -260,7 +261,7 @@ int balloon__report_free(struct balloon *b, uint64_t gfn, uint64_t n)
 			}
 	}
 	if (!rc) {
-		rc = apply(b, gfn, n, INFLATE_FROM, P2M_UNPOPULATED, true);
+		rc = apply(b, gfn, n, GUEST_FRAMES, P2M_UNPOPULATED, true);
 		if (rc == 0) {
 			b->c.reported_frames += n;
 		} else {

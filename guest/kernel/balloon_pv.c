@@ -10,7 +10,6 @@
  * and the event is an interrupt at VEC_BALLOON. Statistics are published
  * under a seqcount (stats_seq odd while they change).
  */
-#include "arch/x86/hypercall.h"
 #include "arch/x86/x86.h"
 #include "kernel/balloon.h"
 #include "kernel/pvops.h"
