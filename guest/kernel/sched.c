@@ -26,6 +26,7 @@
 #include "kernel/mm.h"
 #include "kernel/pvops.h"
 #include "kernel/sched.h"
+#include "lib/cpu.h"
 #include "lib/string.h"
 
 union kstack {
@@ -45,12 +46,29 @@ static struct spinlock tasks_lock;
 static struct task *task_table[MAX_TASKS]; /* tid - 1 -> task, until reaped */
 static unsigned int spread_next;
 
+/*
+ * Make every page of t's kernel stack above struct task unlike any other
+ * page, here or in another guest. In ept mode, where the CPU's pushes of an
+ * interrupt frame are emulated here, l1vmm's page sharing write-protects a
+ * page for a moment while it compares and maps it; an identical kernel stack
+ * page of two guests (the same kernel, the same workload) can be caught in
+ * that moment, the emulated push fails and the task sees a #DF (seen once in
+ * CI). A page no other page equals is never shared, so never protected. The
+ * stamp sits at the bottom of the page, far below the frames at its top.
+ */
+static void stamp_kstack(struct task *t)
+{
+	for (uint64_t off = PAGE_SIZE; off < KSTACK_SIZE; off += PAGE_SIZE)
+		*(volatile uint64_t *)((uint8_t *)t + off) = cpu__rdtsc() ^ (uint64_t)t;
+}
+
 void sched__init(unsigned int ncpus)
 {
 	nr_cpus = ncpus;
 	for (unsigned int i = 0; i < ncpus; i++) {
 		struct task *idle = &idle_stacks[i].task;
 
+		stamp_kstack(idle);
 		cpus[i].index = i;
 		cpus[i].idle = idle;
 		idle->cpu = &cpus[i];
@@ -128,6 +146,7 @@ int64_t sched__spawn(uint64_t start, uint64_t fn, uint64_t arg, int cpu)
 		return -L1G_ENOMEM;
 	}
 	memset(t, 0, sizeof(*t));
+	stamp_kstack(t);
 
 	spin__lock(&tasks_lock);
 	for (slot = 0; slot < MAX_TASKS && task_table[slot]; slot++)
