@@ -7,8 +7,10 @@
  *   SHARED   mapped read-only onto a stored copy (copy_of[gfn] names it);
  *   ZERO     discarded to the zero page, no copy;
  *   other    not the engine's business (unpopulated, ballooned, ...): skipped.
- * Only the engine moves a frame into SHARED or ZERO, and only the backend's
- * report of a write (dedup__cow_break) moves it back to PRIVATE.
+ * Only the engine moves a frame into SHARED or ZERO; it goes back to PRIVATE
+ * when the backend records a write (p2m__record_written, which calls the
+ * engine's client_broken) or when another mechanism's move has the engine
+ * release it (client_release).
  *
  * Two tables, as KSM's two trees:
  *   stable    hash -> stored copies (chained: several copies may have one
@@ -44,8 +46,8 @@
  * sharing, never correctness.
  *
  * Exactness: copy_of[gfn] != 0 exactly when the p2m says SHARED, and a
- * copy's users is the number of frames naming it. dedup__cow_break() and
- * dedup__remove_vm() walk from the frame to its copy, so unsharing never
+ * copy's users is the number of frames naming it. client_broken(),
+ * client_release() and dedup__remove_vm() walk from the frame to its copy, so unsharing never
  * searches and never guesses; a copy is freed when its last user goes.
  * Statistics about frames are read from the p2m counters, not kept apart.
  * dedup__check() verifies all of this.
@@ -89,8 +91,8 @@
 #define BACKOFF_MAX_SHIFT 6
 
 /*
- * dedup__scan() lets go of the lock after this many gfns, so a vCPU waiting
- * in dedup__cow_break() is not held up for a whole pages_to_scan batch (a
+ * dedup__scan() lets go of the lock after this many gfns, so a backend
+ * recording writes (p2m__record_written) is not held up for a whole pages_to_scan batch (a
  * mutex is not fair: this bounds the common case, not the worst).
  */
 #define SCAN_LOCK_BATCH 64u
@@ -206,6 +208,7 @@ static void vm_free(struct dedup *e, struct dedup_vm *v)
 
 static int client_release(void *ctx, uint64_t gfn, uint64_t n);
 static void client_moved(void *ctx, uint64_t gfn, uint64_t n, enum p2m_state to);
+static void client_broken(void *ctx, uint64_t gfn, enum p2m_state from);
 
 int dedup__add_vm(struct dedup *e, void *vm, const char *name, uint32_t domain,
 		  struct p2m *p2m)
@@ -245,7 +248,8 @@ int dedup__add_vm(struct dedup *e, void *vm, const char *name, uint32_t domain,
 	v->meta_bytes = e->meta_bytes - before;
 	e->vms[e->nr_vms++] = v;
 	p2m__set_client(p2m, &(struct p2m_client){ .lock = &e->lock, .release = client_release,
-						   .moved = client_moved, .ctx = v });
+						   .moved = client_moved, .broken = client_broken,
+						   .ctx = v });
 	rc = 0;
 out:
 	unlock(e);
@@ -477,34 +481,6 @@ uint64_t dedup__scan(struct dedup *e, uint64_t max_pages)
 	return done;
 }
 
-int dedup__cow_break(struct dedup *e, void *vm, uint64_t gfn)
-{
-	lock(e);
-	int rc = -ENOENT;
-	struct dedup_vm *v = find_vm(e, vm, NULL);
-	if (!v)
-		goto out;
-	rc = -EINVAL;
-	switch (p2m__get(v->p2m, gfn)) {
-	case P2M_SHARED:
-		if (v->copy_of[gfn]) /* 0 only if someone else wrote the p2m: dedup__check says so */
-			copy_put(e, v->copy_of[gfn] - 1);
-		v->copy_of[gfn] = 0;
-		break;
-	case P2M_ZERO:
-		break;
-	default:
-		goto out;
-	}
-	p2m__client_move(v->p2m, gfn, 1, P2M_BIT(P2M_SHARED) | P2M_BIT(P2M_ZERO), P2M_PRIVATE, NULL, NULL);
-	v->unique_streak[gfn] = 0; /* new content: look at it at the next pass */
-	e->cow_breaks++;
-	rc = 0;
-out:
-	unlock(e);
-	return rc;
-}
-
 /*
  * The p2m's client (mmu/p2m.h): another mechanism moves frames of v (the
  * balloon). Both run with the engine lock held, taken by p2m__move().
@@ -545,6 +521,24 @@ static void client_moved(void *ctx, uint64_t gfn, uint64_t n, enum p2m_state to)
 		e->be.unpopulated(v->handle, gfn, n);
 }
 
+/*
+ * A write broke shared or zero frame gfn of v (p2m__record_written, the
+ * backend's report): the writer already has its own page with the old bytes
+ * plus the write. Drop the frame from its copy (freeing the copy at no
+ * users); the p2m moves it to PRIVATE next. Engine lock held.
+ */
+static void client_broken(void *ctx, uint64_t gfn, enum p2m_state from)
+{
+	struct dedup_vm *v = ctx;
+	struct dedup *e = v->engine;
+	if (from == P2M_SHARED && v->copy_of[gfn]) /* 0 only if someone else wrote the p2m:
+						     * dedup__check says so */
+		copy_put(e, v->copy_of[gfn] - 1);
+	v->copy_of[gfn] = 0;
+	v->unique_streak[gfn] = 0; /* new content: look at it at the next pass */
+	e->cow_breaks++;
+}
+
 int dedup__cursor(struct dedup *e, void **vm, uint64_t *gfn)
 {
 	lock(e);
@@ -553,20 +547,6 @@ int dedup__cursor(struct dedup *e, void **vm, uint64_t *gfn)
 		*vm = e->vms[e->cursor_vm]->handle;
 		*gfn = e->cursor_gfn;
 		rc = 0;
-	}
-	unlock(e);
-	return rc;
-}
-
-int dedup__populate(struct dedup *e, void *vm, uint64_t gfn)
-{
-	lock(e);
-	int rc = -ENOENT;
-	struct dedup_vm *v = find_vm(e, vm, NULL);
-	if (v) {
-		rc = -EINVAL;
-		if (p2m__client_move(v->p2m, gfn, 1, P2M_BIT(P2M_UNPOPULATED), P2M_PRIVATE, NULL, NULL) == 0)
-			rc = 0;
 	}
 	unlock(e);
 	return rc;

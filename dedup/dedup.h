@@ -11,18 +11,19 @@
  * The engine never touches host memory or KVM itself: a backend (mmu/ept,
  * mmu/shadow) implements struct dedup_backend. The engine owns the p2m
  * transitions it causes: PRIVATE -> SHARED / ZERO when it shares, and back to
- * PRIVATE when the backend reports a copy-on-write break, all through
- * p2m__move(). The p2m is the truth: every per-page statistic is derived
- * from it.
+ * PRIVATE when the backend records a copy-on-write break
+ * (p2m__record_written(), which calls the engine as the p2m's client). The
+ * p2m is the truth: every per-page statistic is derived from it.
  *
  * Locking: one mutex per engine (struct dedup's lock) serialises every
  * dedup__* call below, so a scanner thread may call dedup__scan() every
- * sleep_millisecs while vCPU threads call dedup__cow_break() and the control
- * tree reads statistics and sets knobs. Backend callbacks run with the engine
+ * sleep_millisecs while backends record guest writes (p2m__record_written(),
+ * which takes the engine lock as the p2m's client) and the control tree reads
+ * statistics and sets knobs. Backend callbacks run with the engine
  * lock held: a callback must not call back into the engine. The lock is
  * taken before any backend lock (the engine lock -> the backend's own locks);
  * a backend must therefore not hold its locks while calling
- * dedup__cow_break(). The engine moves the p2m states of the VMs added to it
+ * p2m__record_written(). The engine moves the p2m states of the VMs added to it
  * under its lock (engine lock, then the p2m's) with p2m__client_move(): it is
  * the client of each VM's p2m (mmu/p2m.h), so another mechanism's move of
  * those frames (the balloon's p2m__move()) runs under the engine lock too, and
@@ -220,24 +221,6 @@ uint64_t dedup__scan(struct dedup *e, uint64_t max_pages);
  * (a page shared and soon unshared), never correctness.
  */
 #define DEDUP_WATCH_AHEAD(n) (4 * (uint64_t)(n) + 1024)
-
-/*
- * The backend reports a write to (vm, gfn) that was SHARED or ZERO: it has
- * already given the writer its own page holding the old content plus the
- * write. The engine drops the frame from its copy (freeing the copy at no
- * users), counts a cow_break and sets the p2m to PRIVATE. 0, -ENOENT (vm not
- * added) or -EINVAL (gfn not shared or zero; nothing changed).
- */
-int dedup__cow_break(struct dedup *e, void *vm, uint64_t gfn);
-
-/*
- * The backend saw (vm, gfn) get content for the first time (a write to an
- * UNPOPULATED frame): it becomes PRIVATE, so scans visit it. Frames the
- * guest never wrote stay UNPOPULATED and are never counted as savings. 0,
- * -ENOENT, or -EINVAL (the frame was not UNPOPULATED; nothing changed).
- */
-int dedup__populate(struct dedup *e, void *vm, uint64_t gfn);
-
 
 /*
  * Where the next dedup__scan() starts: the VM's handle and the gfn. A

@@ -4,7 +4,8 @@
  *
  * The engine (dedup/) decides what to share; a backend applies it to host
  * memory. l1vmm runs one engine per backend in use:
- *   ept     ept-mode guests (l1vmm/dedup_ept.c): stored copies live in a
+ *   ept     ept-mode guests (mmu/ept/share.h, wired in l1vmm/dedup_ept.c):
+ *           stored copies live in a
  *           memfd; a shared frame is that memfd mapped MAP_PRIVATE over guest
  *           RAM, so a guest write is a copy-on-write by the host kernel; the
  *           KVM dirty log tells which frames were written;
@@ -38,13 +39,14 @@ struct dedup_host_backend {
 	struct dedup_backend ops;   /* the engine's callbacks (ops.ctx = ctx) */
 	void *ctx;
 	/*
-	 * Report to e what the guests did since the last call:
-	 * dedup__populate() for the first write to an UNPOPULATED frame,
-	 * dedup__cow_break() for a write that unshared a SHARED or ZERO frame
-	 * (the writer already has its own page with the old bytes plus the
-	 * write). Called with no engine lock and no backend lock held, by the
-	 * scanner before every scan and by every reader of statistics, so
-	 * counters are exact when read.
+	 * Record in the VMs' p2ms what the guests wrote since the last call
+	 * (p2m__record_written(): a first write to an UNPOPULATED frame, a
+	 * write that unshared a SHARED or ZERO frame, whose writer already has
+	 * its own page with the old bytes plus the write); the p2m tells the
+	 * engine e as its client. Called with no engine lock and no backend
+	 * lock held, by the scanner before every scan and by every reader of
+	 * statistics, so counters are exact when read. e: for where it scans
+	 * next (ept tracks writes just ahead of it).
 	 */
 	void (*sync)(void *ctx, struct dedup *e);
 	/* After each dedup__scan() (engine lock not held): apply what the scan

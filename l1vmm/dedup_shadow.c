@@ -135,6 +135,7 @@ static void b_unpopulated(void *vm, uint64_t gfn, uint64_t n)
 
 static void b_sync(void *ctx, struct dedup *e)
 {
+	(void)e; /* the writes go to the p2m, which tells the engine */
 	struct dedup_shadow *d = ctx;
 	struct taken {
 		struct vm *vm;
@@ -156,15 +157,11 @@ static void b_sync(void *ctx, struct dedup *e)
 			free(x->ev);
 	}
 	l1_lock__release(&d->lock);
-	/* no lock held: the engine takes its own */
+	/* no lock held: the p2m takes the engine's (its client's) for a break;
+	 * a populate and a break are both "written, has its own page now" */
 	for (size_t i = 0; i < nt; i++) {
-		for (size_t k = 0; k < t[i].n; k++) {
-			const struct shadow_event *ev = &t[i].ev[k];
-			if (ev->kind == SHADOW_EV_POPULATE)
-				dedup__populate(e, t[i].vm, ev->gfn);
-			else
-				dedup__cow_break(e, t[i].vm, ev->gfn);
-		}
+		for (size_t k = 0; k < t[i].n; k++)
+			p2m__record_written(&t[i].vm->ram->p2m, t[i].ev[k].gfn, 1);
 		free(t[i].ev);
 	}
 	free(t);

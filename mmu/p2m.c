@@ -141,6 +141,41 @@ int p2m__move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from, enum p2m
 	}
 }
 
+int p2m__record_written(struct p2m *p2m, uint64_t gfn, uint64_t n)
+{
+	const uint32_t from = P2M_BIT(P2M_UNPOPULATED) | P2M_BIT(P2M_PRIVATE) | CLIENT_STATES;
+	if (bad_range(p2m, gfn, n, P2M_PRIVATE))
+		return -EINVAL;
+	for (;;) {
+		int rc = move_locked(p2m, gfn, n, from, P2M_PRIVATE, NULL, NULL, true);
+		if (rc != -EAGAIN)
+			return rc;
+		struct p2m_client c = client_of(p2m);
+		if (!c.lock)
+			continue;
+		l1_lock__acquire(c.lock);
+		struct p2m_client now = client_of(p2m);
+		if (now.lock != c.lock || now.ctx != c.ctx) {
+			l1_lock__release(c.lock);
+			continue;
+		}
+		/* with the client's lock held no frame changes state but through
+		 * us: check them all, tell the client of the breaks, then move */
+		for (uint64_t g = gfn; g < gfn + n && rc == -EAGAIN; g++)
+			if (!(from & P2M_BIT(p2m__get(p2m, g))))
+				rc = -EPERM;
+		for (uint64_t g = gfn; g < gfn + n && rc == -EAGAIN; g++) {
+			enum p2m_state s = p2m__get(p2m, g);
+			if ((CLIENT_STATES & P2M_BIT(s)) && c.broken)
+				c.broken(c.ctx, g, s);
+		}
+		if (rc == -EAGAIN)
+			rc = move_locked(p2m, gfn, n, from, P2M_PRIVATE, NULL, NULL, false);
+		l1_lock__release(c.lock);
+		return rc;
+	}
+}
+
 void p2m__set_client(struct p2m *p2m, const struct p2m_client *c)
 {
 	l1_lock__acquire(&p2m->lock);

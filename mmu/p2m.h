@@ -30,8 +30,21 @@
  * states, and moves a frame out of them only through the client: under the
  * client's lock, the client's release() gives the frames their own pages and
  * drops their copies, then the move happens, then the client hears of it
- * (moved()). So the balloon, and later reclaim, never call the sharing
- * engine, and no scan sees a frame half-way.
+ * (moved()). A write the host already served (a copy-on-write break, a
+ * first write) is recorded with p2m__record_written(), which tells the client
+ * through broken(). So the balloon, later reclaim, and the backends that see
+ * the writes never call the sharing engine, and no scan sees a frame
+ * half-way.
+ *
+ * When the p2m is exact: a write that breaks a shared frame is served by
+ * the host at once (ept: the host kernel copies on write, no exit; shadow:
+ * the write fault copies, holding the backend's locks, which rank after the
+ * engine's), and recorded at the backend's next sync (the scanner's, before
+ * every scan and every statistics read). Until then the p2m may still say
+ * SHARED or ZERO for a frame the guest has written since. The frame's bytes
+ * are right either way; only the state lags, and no decision is taken on
+ * the stale state: a scan that meets the frame again compares bytes under
+ * the backend's write protection first.
  *
  * Locking: p2m->lock (rank L1_RANK_P2M, mmu/lock.h) serialises moves and
  * the client's registration; a move through the client holds the client's
@@ -74,6 +87,10 @@ struct p2m_client {
 	int (*release)(void *ctx, uint64_t gfn, uint64_t n);
 	/* Frames [gfn, gfn + n) moved to `to` by another mechanism. *lock held. */
 	void (*moved)(void *ctx, uint64_t gfn, uint64_t n, enum p2m_state to);
+	/* Frame gfn, in state from (SHARED or ZERO), already has a page of its own:
+	 * a write broke it (p2m__record_written). Drop what the client keeps for
+	 * it (the stored copy's reference); the move to PRIVATE follows. *lock held. */
+	void (*broken)(void *ctx, uint64_t gfn, enum p2m_state from);
 	void *ctx;
 };
 
@@ -108,6 +125,18 @@ bool p2m__allowed(enum p2m_state from, enum p2m_state to);
  */
 int p2m__move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from, enum p2m_state to,
 	      int (*apply)(void *ctx, uint64_t gfn, uint64_t n), void *ctx);
+
+/*
+ * Record what the host already did: frames [gfn, gfn + n) were written and
+ * have a page of their own. UNPOPULATED ones got content (a populate),
+ * SHARED and ZERO ones were copied on write (a break: the client's broken()
+ * hears of each, under its lock, before the move), PRIVATE ones stay. The
+ * backends call this when they see a write (the ept dirty log, a shadow
+ * write fault); no other call moves a frame out of SHARED or ZERO without
+ * the client's release(). 0, -EINVAL (a range outside the p2m) or -EPERM (a
+ * frame in another state: nothing moved).
+ */
+int p2m__record_written(struct p2m *p2m, uint64_t gfn, uint64_t n);
 
 /* The client's own moves (with its lock held): as p2m__move(), into SHARED
  * and ZERO too, never through the client. */

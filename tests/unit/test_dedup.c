@@ -4,8 +4,9 @@
  * share/zero record the mapping, page() returns what the guest would read
  * (the copy for a shared frame, zeros for a zero frame), and a guest write to
  * a shared or zero frame does what a real backend does on copy-on-write: the
- * old content goes to a private page, the write lands there, then
- * dedup__cow_break(). A randomized test checks the engine against a model of
+ * old content goes to a private page, the write lands there, then it is
+ * recorded in the p2m (p2m__record_written), which tells the engine as its
+ * client. A randomized test checks the engine against a model of
  * every guest byte and against the p2m after each step.
  */
 #include <errno.h>
@@ -191,7 +192,7 @@ static const uint8_t *guest_read(struct fvm *v, uint64_t gfn)
 }
 
 /* A guest write of len bytes at off, with the copy-on-write a real backend does. */
-static void guest_write(struct dedup *e, struct fvm *v, uint64_t gfn, unsigned off,
+static void guest_write(struct fvm *v, uint64_t gfn, unsigned off,
 			const uint8_t *src, unsigned len)
 {
 	uint8_t *own = v->ram + gfn * PAGE;
@@ -199,15 +200,15 @@ static void guest_write(struct dedup *e, struct fvm *v, uint64_t gfn, unsigned o
 		memcpy(own, f_page(v, gfn), PAGE);
 		v->map[gfn] = OWN;
 		v->copy[gfn] = NULL;
-		assert_int_equal(dedup__cow_break(e, v, gfn), 0);
+		assert_int_equal(p2m__record_written(&v->p2m, gfn, 1), 0);
 	}
 	memcpy(own + off, src, len);
 	v->written[gfn] = true;
 }
 
-static void write_byte(struct dedup *e, struct fvm *v, uint64_t gfn, unsigned off, uint8_t b)
+static void write_byte(struct fvm *v, uint64_t gfn, unsigned off, uint8_t b)
 {
-	guest_write(e, v, gfn, off, &b, 1);
+	guest_write(v, gfn, off, &b, 1);
 }
 
 static struct dedup *engine(const struct dedup_backend *be)
@@ -376,8 +377,8 @@ static void test_volatile_skipped(void **state)
 	assert_int_equal(stats(e).pages_volatile, 0);
 
 	/* A candidate written after it was seen is not merged (and is volatile). */
-	write_byte(e, v[0], 1, 0, 5);
-	write_byte(e, v[1], 1, 0, 5);
+	write_byte(v[0], 1, 0, 5);
+	write_byte(v[1], 1, 0, 5);
 	/* (dedup__scan counts only private pages: the shared ones are skipped) */
 	dedup__scan(e, 2);       /* both gfn 1s: written, so volatile */
 	assert_int_equal(stats(e).pages_volatile, 2);
@@ -425,7 +426,7 @@ static void test_zero_pages(void **state)
 	assert_int_equal(stats(e).zero_pages, 3);
 	assert_memory_equal(guest_read(v[1], 0), zeros, PAGE);
 	/* A write to a zero page: the writer's byte on zeros, private again. */
-	write_byte(e, v[1], 2, 10, 0x7f);
+	write_byte(v[1], 2, 10, 0x7f);
 	assert_int_equal(p2m__get(&v[1]->p2m, 2), P2M_PRIVATE);
 	assert_int_equal(guest_read(v[1], 2)[10], 0x7f);
 	assert_int_equal(guest_read(v[1], 2)[11], 0);
@@ -455,7 +456,7 @@ static void test_max_page_sharing(void **state)
 	assert_int_equal(dedup__knob_set(e, DEDUP_MAX_PAGE_SHARING, 3), -EBUSY);
 	assert_int_equal(dedup__knob_set(e, DEDUP_MAX_PAGE_SHARING, 2), 0);
 	/* A break frees room in a copy: the lone page joins it on the next pass. */
-	write_byte(e, v[0], 0, 0, 1);
+	write_byte(v[0], 0, 0, 1);
 	dedup__scan(e, 5);
 	assert_int_equal(p2m__get(&v[4]->p2m, 0), P2M_SHARED);
 	assert_int_equal(fk.live_copies, 2);
@@ -476,7 +477,7 @@ static void test_cow_break_keeps_bytes(void **state)
 	const uint8_t w[3] = { 0xab, 0xcd, 0xef };
 	memcpy(mine + 100, w, sizeof(w));
 
-	guest_write(e, v[0], 0, 100, w, sizeof(w));
+	guest_write(v[0], 0, 100, w, sizeof(w));
 	assert_memory_equal(guest_read(v[0], 0), mine, PAGE); /* old content + the write */
 	assert_memory_equal(guest_read(v[1], 0), old, PAGE);  /* the other sharer untouched */
 	assert_int_equal(p2m__get(&v[0]->p2m, 0), P2M_PRIVATE);
@@ -489,14 +490,19 @@ static void test_cow_break_keeps_bytes(void **state)
 	assert_int_equal(dedup__check(e), 0);
 
 	/* The last user's break frees the copy. */
-	write_byte(e, v[1], 0, 0, 9);
+	write_byte(v[1], 0, 0, 9);
 	old[0] = 9;
 	assert_memory_equal(guest_read(v[1], 0), old, PAGE);
 	assert_int_equal(fk.live_copies, 1);
 	assert_int_equal(stats(e).pages_shared, 1);
-	assert_int_equal(dedup__cow_break(e, v[1], 0), -EINVAL); /* private now */
-	assert_int_equal(dedup__cow_break(e, v[1], 99), -EINVAL); /* out of range */
-	assert_int_equal(dedup__cow_break(e, e, 0), -ENOENT);
+	uint64_t breaks = stats(e).cow_breaks;
+	assert_int_equal(breaks, 2);
+	/* recording the write again changes nothing: the frame is private now */
+	assert_int_equal(p2m__record_written(&v[1]->p2m, 0, 1), 0);
+	assert_int_equal(stats(e).cow_breaks, breaks);
+	assert_int_equal(p2m__get(&v[1]->p2m, 0), P2M_PRIVATE);
+	assert_int_equal(p2m__record_written(&v[1]->p2m, 99, 1), -EINVAL); /* out of range */
+	assert_int_equal(dedup__check(e), 0);
 	teardown_all(e, v, 2);
 }
 
@@ -725,13 +731,13 @@ static void random_run(unsigned seed)
 			uint8_t page[PAGE];
 			fill(page, (unsigned)rand() % 5);
 			cow_breaks += v[i]->map[g] != OWN;
-			guest_write(e, v[i], g, 0, page, PAGE);
+			guest_write(v[i], g, 0, page, PAGE);
 			memcpy(model[i][g], page, PAGE);
 		} else if (op < 4) { /* write one byte */
 			unsigned off = (unsigned)rand() % PAGE;
 			uint8_t b = (uint8_t)rand();
 			cow_breaks += v[i]->map[g] != OWN;
-			write_byte(e, v[i], g, off, b);
+			write_byte(v[i], g, off, b);
 			model[i][g][off] = b;
 		} else if (op < 8) {
 			fk.fail_share = rand() % 20 == 0;

@@ -88,6 +88,31 @@ static void each_move_allowed_or_refused(void **state)
 	}
 }
 
+/* A recorded write leaves every state it may come from as PRIVATE, refuses the others. */
+static void record_written_from_each_state(void **state)
+{
+	(void)state;
+	for (int from = 0; from < P2M_NR_STATES; from++) {
+		struct p2m p;
+		assert_int_equal(p2m__init(&p, 4), 0);
+		if (!reach(&p, (enum p2m_state)from)) {
+			p2m__destroy(&p);
+			continue;
+		}
+		/* a first write (populate), a copy-on-write break, or no change */
+		bool ok = from == P2M_UNPOPULATED || from == P2M_PRIVATE || from == P2M_SHARED ||
+			  from == P2M_ZERO;
+		assert_int_equal(p2m__record_written(&p, 0, 1), ok ? 0 : -EPERM);
+		assert_int_equal(p2m__get(&p, 0), ok ? P2M_PRIVATE : from);
+		counts_sum(&p);
+		/* all or nothing: frame 1 is UNPOPULATED, frame 0 decides */
+		assert_int_equal(p2m__record_written(&p, 0, 2), ok ? 0 : -EPERM);
+		assert_int_equal(p2m__get(&p, 1), ok ? P2M_PRIVATE : P2M_UNPOPULATED);
+		assert_int_equal(p2m__record_written(&p, 3, 2), -EINVAL);
+		p2m__destroy(&p);
+	}
+}
+
 struct apply_log {
 	unsigned calls;
 	uint64_t gfn, n;
@@ -154,15 +179,21 @@ static void moves_are_all_or_nothing(void **state)
 
 enum op { OP_POPULATE, OP_SHARE, OP_ZERO, OP_COW, OP_INFLATE, OP_DEFLATE, OP_REPORT, OP_NR };
 
+/* what a recorded write may find: p2m__record_written() */
+#define WRITTEN (P2M_BIT(P2M_UNPOPULATED) | P2M_BIT(P2M_PRIVATE) | P2M_BIT(P2M_SHARED) | \
+		 P2M_BIT(P2M_ZERO))
+
 static const struct {
 	uint32_t from;
 	enum p2m_state to;
 	bool release;
 } ops[OP_NR] = {
-	[OP_POPULATE] = { P2M_BIT(P2M_UNPOPULATED), P2M_PRIVATE, false },
+	/* a populate and a break are both recorded writes, picked at random
+	 * frames: two names so that each shows in the tally */
+	[OP_POPULATE] = { WRITTEN, P2M_PRIVATE, false },
 	[OP_SHARE] = { P2M_BIT(P2M_PRIVATE), P2M_SHARED, false },
 	[OP_ZERO] = { P2M_BIT(P2M_PRIVATE), P2M_ZERO, true },
-	[OP_COW] = { P2M_BIT(P2M_SHARED) | P2M_BIT(P2M_ZERO), P2M_PRIVATE, false },
+	[OP_COW] = { WRITTEN, P2M_PRIVATE, false },
 	[OP_INFLATE] = { P2M_BIT(P2M_UNPOPULATED) | P2M_BIT(P2M_PRIVATE), P2M_BALLOONED, true },
 	[OP_DEFLATE] = { P2M_BIT(P2M_BALLOONED), P2M_UNPOPULATED, false },
 	[OP_REPORT] = { P2M_BIT(P2M_UNPOPULATED) | P2M_BIT(P2M_PRIVATE), P2M_UNPOPULATED, true },
@@ -198,10 +229,15 @@ static void model_run(void **state)
 			      (model[g] == ops[op].to ||
 			       documented((enum p2m_state)model[g], ops[op].to));
 		unsigned calls = a.calls;
-		/* page sharing's moves are its own (the client's) */
-		bool own = op == OP_SHARE || op == OP_ZERO || op == OP_COW;
-		int rc = (own ? p2m__client_move : p2m__move)(&p, gfn, n, ops[op].from, ops[op].to,
-							       ops[op].release ? discard_fn : NULL, &a);
+		/* page sharing's moves are its own (the client's); writes are recorded */
+		bool own = op == OP_SHARE || op == OP_ZERO;
+		int rc;
+		if (op == OP_POPULATE || op == OP_COW)
+			rc = p2m__record_written(&p, gfn, n);
+		else
+			rc = (own ? p2m__client_move : p2m__move)(&p, gfn, n, ops[op].from,
+								   ops[op].to, ops[op].release ?
+								   discard_fn : NULL, &a);
 		if (!ok) {
 			assert_int_equal(rc, -EPERM);
 			assert_int_equal(a.calls, calls);
@@ -236,8 +272,9 @@ static void model_run(void **state)
 struct fake_client {
 	struct l1_lock lock;
 	struct p2m *p2m;
-	unsigned releases, moves;
-	bool locked_in_release, locked_in_moved;
+	unsigned releases, moves, breaks;
+	bool locked_in_release, locked_in_moved, locked_in_broken;
+	enum p2m_state broken_from, state_in_broken;
 	enum p2m_state last_to;
 	int fail;
 };
@@ -266,6 +303,15 @@ static void fc_moved(void *ctx, uint64_t gfn, uint64_t n, enum p2m_state to)
 	c->locked_in_moved = l1_lock__held(&c->lock);
 }
 
+static void fc_broken(void *ctx, uint64_t gfn, enum p2m_state from)
+{
+	struct fake_client *c = ctx;
+	c->breaks++;
+	c->broken_from = from;
+	c->state_in_broken = p2m__get(c->p2m, gfn); /* told before the move */
+	c->locked_in_broken = l1_lock__held(&c->lock);
+}
+
 static void moves_go_through_the_client(void **state)
 {
 	(void)state;
@@ -280,7 +326,8 @@ static void moves_go_through_the_client(void **state)
 	assert_int_equal(p2m__client_move(&p, 2, 1, P2M_ANY, P2M_SHARED, NULL, NULL), 0);
 	assert_int_equal(p2m__client_move(&p, 3, 1, P2M_ANY, P2M_ZERO, NULL, NULL), 0);
 	p2m__set_client(&p, &(struct p2m_client){ .lock = &c.lock, .release = fc_release,
-						  .moved = fc_moved, .ctx = &c });
+						  .moved = fc_moved, .broken = fc_broken,
+						  .ctx = &c });
 	const uint32_t take = P2M_ANY & ~P2M_BIT(P2M_BALLOONED);
 
 	/* a move that keeps the frames' memory cannot take them off their copies */
@@ -304,6 +351,21 @@ static void moves_go_through_the_client(void **state)
 	assert_int_equal(p2m__count(&p, P2M_BALLOONED), 4);
 	assert_int_equal(p2m__count(&p, P2M_SHARED) + p2m__count(&p, P2M_ZERO), 0);
 	assert_false(l1_lock__held(&c.lock));
+	/* a recorded write: the client hears of each break, under its lock,
+	 * before the move; a refused record tells it nothing */
+	assert_int_equal(p2m__client_move(&p, 5, 1, P2M_ANY, P2M_SHARED, NULL, NULL), 0);
+	assert_int_equal(p2m__client_move(&p, 6, 1, P2M_ANY, P2M_ZERO, NULL, NULL), 0);
+	assert_int_equal(p2m__record_written(&p, 3, 4), -EPERM); /* 3 is BALLOONED */
+	assert_int_equal(c.breaks, 0);
+	assert_int_equal(p2m__record_written(&p, 4, 3), 0);
+	assert_int_equal(c.breaks, 2);
+	assert_true(c.locked_in_broken);
+	assert_int_equal(c.broken_from, P2M_ZERO);
+	assert_int_equal(c.state_in_broken, P2M_ZERO);
+	assert_int_equal(p2m__get(&p, 5), P2M_PRIVATE);
+	assert_int_equal(p2m__get(&p, 6), P2M_PRIVATE);
+	assert_int_equal(c.moves, 1); /* not a move by another mechanism */
+	assert_false(l1_lock__held(&c.lock));
 	/* without the client, a frame is moved directly and nobody is told */
 	p2m__set_client(&p, NULL);
 	assert_int_equal(p2m__move(&p, 0, 4, P2M_BIT(P2M_BALLOONED), P2M_UNPOPULATED, NULL, NULL),
@@ -320,6 +382,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(each_move_allowed_or_refused),
 		cmocka_unit_test(moves_are_all_or_nothing),
+		cmocka_unit_test(record_written_from_each_state),
 		cmocka_unit_test(model_run),
 		cmocka_unit_test(moves_go_through_the_client),
 	};
