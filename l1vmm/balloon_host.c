@@ -1,12 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * DOC: a VM's balloon on the host (balloon_host.h).
- *
- * The shared-info page is guest RAM the guest writes concurrently: l1vmm
- * only stores whole aligned 64-bit words into it (target, actual) and reads
- * the statistics under the guest's seqcount, retrying a torn read a bounded
- * number of times (a guest that never finishes its update keeps its old
- * statistics).
+ * DOC: a VM's balloon on the host (balloon_host.h): the wiring of the
+ * balloon core and its devices (balloon/) to the VM: the mode's discard,
+ * the balloon event (an MSI in ept mode, an upcall in shadow mode), the
+ * virtio-balloon device's place on the bus and its interrupt line.
  */
 #include "l1vmm/balloon_host.h"
 
@@ -18,15 +15,14 @@
 #include <sys/ioctl.h>
 
 #include "balloon/balloon.h"
+#include "balloon/pv.h"
 #include "balloon/virtio_balloon.h"
 #include "l1vmm/dedup_host.h"
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vcpu.h"
 #include "l1vmm/vm.h"
-#include "pvops/hypercall.h"
 
 #define PAGE 4096ull
-#define STATS_READ_TRIES 16
 
 /* ---- releasing host memory ---- */
 
@@ -51,18 +47,9 @@ static bool is_ram(void *ctx, uint64_t gfn, uint64_t n)
 
 /* ---- the PV device: shared info and the event ---- */
 
-static void store_u64(uint64_t *p, uint64_t v)
-{
-	/* pairs with the guest's acquire load of the field */
-	__atomic_store_n(p, v, __ATOMIC_RELEASE);
-}
-
 static void pv_publish(struct vm *vm)
 {
-	struct balloon_snapshot s;
-	balloon__snapshot(vm->balloon, &s);
-	store_u64(&vm->shared_info->balloon.target_frames, s.target_frames);
-	store_u64(&vm->shared_info->balloon.actual_frames, s.actual_frames);
+	balloon_pv__publish(vm->balloon, &vm->shared_info->balloon);
 }
 
 static void raise_event(struct vm *vm)
@@ -93,25 +80,8 @@ static void pv_notify(void *ctx)
 
 void balloon_host__pull_stats(struct vm *vm)
 {
-	if (!vm->balloon || !vm->shared_info)
-		return;
-	struct l1_balloon_info *bi = &vm->shared_info->balloon;
-	if (!(__atomic_load_n(&bi->flags, __ATOMIC_ACQUIRE) & L1_BALLOON_G_READY))
-		return;
-	uint64_t val[L1_BSTAT_NR];
-	for (unsigned t = 0; t < STATS_READ_TRIES; t++) {
-		/* a seqcount read: pairs with the guest's release stores of stats_seq */
-		uint32_t seq = __atomic_load_n(&bi->stats_seq, __ATOMIC_ACQUIRE);
-		if (seq & 1)
-			continue;
-		for (unsigned i = 0; i < L1_BSTAT_NR; i++)
-			val[i] = __atomic_load_n(&bi->stats[i], __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&bi->stats_seq, __ATOMIC_RELAXED) == seq) {
-			balloon__set_guest_stats(vm->balloon, val, (1u << (L1_BSTAT_OOM_DEFLATE + 1)) - 1);
-			return;
-		}
-	}
+	if (vm->balloon && vm->shared_info)
+		balloon_pv__pull_stats(vm->balloon, &vm->shared_info->balloon);
 }
 
 /* ---- L1_HC_BALLOON ---- */
@@ -119,25 +89,10 @@ void balloon_host__pull_stats(struct vm *vm)
 int64_t balloon_host__hypercall(struct vm *vm, const struct pv_mem *mem, uint64_t op,
 				uint64_t list, uint64_t count, uint64_t order)
 {
-	static _Thread_local uint64_t gfns[L1_BALLOON_MAX_EXTENTS];
 	if (!vm->balloon)
 		return -L1_ENOSYS;
-	if ((op != L1_BALLOON_INFLATE && op != L1_BALLOON_DEFLATE) || order > L1_BALLOON_MAX_ORDER) {
-		balloon__refuse_request(vm->balloon, "L1_HC_BALLOON with an unknown op or an order above 9");
-		return -L1_EINVAL;
-	}
-	int64_t n = pv__fetch_balloon_gfns(mem, list, count, gfns);
-	if (n < 0) {
-		balloon__refuse_request(vm->balloon, n == -L1_E2BIG ? "L1_HC_BALLOON: more than 512 extents"
-							    : "L1_HC_BALLOON: the gfn list is not readable");
-		return n;
-	}
-	long rc = op == L1_BALLOON_INFLATE ? balloon__inflate(vm->balloon, gfns, (size_t)n, (unsigned)order)
-					   : balloon__deflate(vm->balloon, gfns, (size_t)n, (unsigned)order);
-	pv_publish(vm);
-	if (rc >= 0)
-		return rc;
-	return rc == -EPERM ? -L1_EPERM : -L1_EINVAL;
+	return balloon_pv__hypercall(vm->balloon, &vm->shared_info->balloon, mem, op, list, count,
+				     order);
 }
 
 /* ---- the virtio-balloon device (ept mode) ---- */
@@ -185,8 +140,7 @@ static int create_virtio(struct vm *vm, char *err, size_t errlen)
 
 const char *balloon_host__driver(struct vm *vm)
 {
-	if (vm->shared_info && (__atomic_load_n(&vm->shared_info->balloon.flags, __ATOMIC_ACQUIRE) &
-				L1_BALLOON_G_READY))
+	if (vm->shared_info && balloon_pv__ready(&vm->shared_info->balloon))
 		return "pv";
 	if (vm->virtio_balloon) {
 		struct virtio_balloon_state st;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * DOC: page sharing on the host (see dedup_host.h): the engines, the scanner
- * thread, the choice of the ksm backend and the dedup/ entries of the tree.
+ * DOC: page sharing on the host (see dedup_host.h): the engines, their
+ * scanner (dedup/scanner.h), the choice of the ksm backend and the dedup/
+ * entries of the tree.
  *
  * Knobs live here (one value for every engine) and are pushed to each engine
  * when it is created and on every write. With dedup/backend = ksm the ept
@@ -9,26 +10,24 @@
  * own knobs with the same values (put back when l1vmm ends); the statistics
  * then are KSM's own.
  *
- * Locking: h->lock protects the knob values, the engines array and the
- * scanner's state. The scanner does not hold it across dedup__scan; knob
- * pushes, statistics readers (a sync first, so counters are exact), the
- * check and VM removal do hold it across engine and backend calls, none of
- * which waits for a vCPU. h->sync_lock lets one backend sync run at a time.
- * Order (ranks, mmu/lock.h): tree lock, vm_ctl lock, then h->lock, h->sync_lock,
- * the engine's lock, a p2m's, the backend's.
+ * Locking: h->lock protects the knob values, the engines array and the VMs
+ * waiting for run. The scanner thread never takes it; knob pushes,
+ * statistics readers (a sync first, so counters are exact), the check and
+ * VM removal hold it across scanner, engine and backend calls, none of
+ * which waits for a vCPU. Order (ranks, mmu/lock.h): tree lock, vm_ctl lock,
+ * then h->lock, the scanner's locks, the engine's lock, a p2m's, the
+ * backend's.
  */
 #include "l1vmm/dedup_host.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "dedup/ksm.h"
+#include "dedup/scanner.h"
 #include "l1vmm/ctl.h"
 #include "l1vmm/vm.h"
 #include "mmu/clock.h"
@@ -54,16 +53,13 @@ struct pending {
 
 struct dedup_host {
 	struct l1_lock lock;
-	struct l1_lock sync_lock; /* one backend sync at a time; the scanner holds it
-				    * across sync, scan and scan_end */
-	pthread_cond_t cv;       /* wakes the scanner: a knob changed, or stop */
+	struct dedup_scanner scanner;
 	uint64_t knob[DEDUP_NR_KNOBS];
 	enum backend_choice backend;
 	struct engine eng[NR_ENGINES];
 	char domains[MAX_DOMAINS][VM_CTL_DOMAIN_MAX + 1]; /* name -> id (the index) */
 	unsigned nr_domains;
-	bool started, stop;
-	pthread_t thread;
+	bool started;            /* dedup_host__start() .. dedup_host__stop() */
 	struct pending pending[MAX_PENDING];
 	unsigned nr_pending;
 	struct dedup_ksm ksm;    /* backend ksm: KSM's saved knobs while l1vmm drives it */
@@ -75,63 +71,16 @@ struct dedup_host {
 
 /* ---- the engines ---- */
 
-static void sync_engine(struct dedup_host *h, struct engine *en)
-{
-	l1_lock__acquire(&h->sync_lock);
-	en->b.sync(en->b.ctx, en->e);
-	l1_lock__release(&h->sync_lock);
-}
-
 void dedup_host__sync(struct dedup_host *h)
 {
-	for (unsigned i = 0; i < NR_ENGINES; i++) {
-		struct engine *en = &h->eng[i];
-		if (!en->e)
-			continue;
-		uint64_t t0 = clock__thread_cpu_ns();
-		sync_engine(h, en);
-		dedup__add_scan_cpu(en->e, clock__thread_cpu_ns() - t0);
-	}
+	dedup_scanner__sync(&h->scanner);
 }
 
-static void *scanner(void *arg)
+/* The scanner's settings from the knobs (h->lock held). */
+static void push_scanner(struct dedup_host *h)
 {
-	struct dedup_host *h = arg;
-	l1_lock__acquire(&h->lock);
-	while (!h->stop) {
-		uint64_t pages = h->knob[DEDUP_PAGES_TO_SCAN];
-		uint64_t sleep_ms = h->knob[DEDUP_SLEEP_MILLISECS];
-		bool run = h->knob[DEDUP_RUN] != 0;
-		l1_lock__release(&h->lock);
-		for (unsigned i = 0; run && i < NR_ENGINES; i++) {
-			struct engine *en = &h->eng[i];
-			/* the engine is made under h->lock: see it with acquire */
-			if (!__atomic_load_n(&en->e, __ATOMIC_ACQUIRE))
-				continue;
-			/*
-			 * sync, scan and scan_end are one unit: a reader's sync must
-			 * not harvest between a share the scan queued and the
-			 * scan_end that applies it (it would take a write made
-			 * before the share for a break of it).
-			 */
-			l1_lock__acquire(&h->sync_lock);
-			uint64_t t0 = clock__thread_cpu_ns();
-			en->b.sync(en->b.ctx, en->e);
-			uint64_t t1 = clock__thread_cpu_ns();
-			dedup__scan(en->e, pages);
-			uint64_t t2 = clock__thread_cpu_ns();
-			if (en->b.scan_end)
-				en->b.scan_end(en->b.ctx);
-			/* dedup__scan() counts its own time */
-			dedup__add_scan_cpu(en->e, (t1 - t0) + (clock__thread_cpu_ns() - t2));
-			l1_lock__release(&h->sync_lock);
-		}
-		l1_lock__acquire(&h->lock);
-		if (!h->stop)
-			vm__timedwait(&h->cv, &h->lock.mutex, (double)sleep_ms / 1000.0);
-	}
-	l1_lock__release(&h->lock);
-	return NULL;
+	dedup_scanner__set(&h->scanner, h->knob[DEDUP_PAGES_TO_SCAN], h->knob[DEDUP_SLEEP_MILLISECS],
+			   h->knob[DEDUP_RUN] != 0);
 }
 
 struct dedup_host *dedup_host__create(void)
@@ -140,10 +89,10 @@ struct dedup_host *dedup_host__create(void)
 	if (!h)
 		return NULL;
 	l1_lock__init(&h->lock, L1_RANK_DEDUP_HOST, "dedup host");
-	l1_lock__init(&h->sync_lock, L1_RANK_DEDUP_SYNC, "dedup sync");
-	pthread_cond_init(&h->cv, NULL);
+	dedup_scanner__init(&h->scanner);
 	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++)
 		h->knob[k] = dedup__knob_desc(k)->def;
+	push_scanner(h);
 	return h;
 }
 
@@ -180,7 +129,10 @@ static struct engine *engine_for(struct dedup_host *h, enum engine_kind kind,
 	}
 	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++)
 		dedup__knob_set(e, k, h->knob[k]);
-	__atomic_store_n(&en->e, e, __ATOMIC_RELEASE); /* the scanner may see it now */
+	/* two kinds of engine, room for four jobs: cannot fail */
+	dedup_scanner__add(&h->scanner, &(struct dedup_scan_job){
+		.e = e, .sync = en->b.sync, .scan_end = en->b.scan_end, .ctx = en->b.ctx });
+	en->e = e;
 	return en;
 }
 
@@ -272,9 +224,9 @@ int dedup_host__start(struct dedup_host *h, char *err, size_t errlen)
 	if (h->backend == BACKEND_KSM)
 		rc = dedup_ksm__start(&h->ksm, h->knob, err, errlen);
 	if (rc == 0 && !h->started) {
-		int e = pthread_create(&h->thread, NULL, scanner, h);
-		if (e) {
-			snprintf(err, errlen, "cannot start the dedup scanner: %s", strerror(e));
+		int e = dedup_scanner__start(&h->scanner);
+		if (e < 0) {
+			snprintf(err, errlen, "cannot start the dedup scanner: %s", strerror(-e));
 			rc = -1;
 		} else {
 			h->started = true;
@@ -286,16 +238,9 @@ int dedup_host__start(struct dedup_host *h, char *err, size_t errlen)
 
 void dedup_host__stop(struct dedup_host *h)
 {
-	l1_lock__acquire(&h->lock);
-	bool started = h->started;
-	h->stop = true;
-	pthread_cond_broadcast(&h->cv);
-	l1_lock__release(&h->lock);
-	if (started)
-		pthread_join(h->thread, NULL);
+	dedup_scanner__stop(&h->scanner);
 	l1_lock__acquire(&h->lock);
 	h->started = false;
-	h->stop = false;
 	dedup_ksm__stop(&h->ksm);
 	l1_lock__release(&h->lock);
 }
@@ -310,7 +255,7 @@ void dedup_host__remove_vm(struct dedup_host *h, struct vm *vm)
 			h->pending[i--] = h->pending[--h->nr_pending];
 	if (vm->dedup_kind >= 0) {
 		struct engine *en = &h->eng[vm->dedup_kind];
-		sync_engine(h, en);
+		dedup_host__sync(h);
 		dedup__remove_vm(en->e, vm);
 		en->b.detach(en->b.ctx, vm);
 	}
@@ -330,8 +275,7 @@ void dedup_host__destroy(struct dedup_host *h)
 		h->eng[i].b.destroy(h->eng[i].b.ctx);
 	}
 	free(h->entries);
-	pthread_cond_destroy(&h->cv);
-	l1_lock__destroy(&h->sync_lock);
+	dedup_scanner__destroy(&h->scanner);
 	l1_lock__destroy(&h->lock);
 	free(h);
 }
@@ -449,7 +393,7 @@ static int store_knob(void *obj, const struct ctl_entry *ce, const union ctl_val
 		h->knob[k] = value;
 		if (k == DEDUP_RUN && value)
 			attach_pending(h);
-		pthread_cond_broadcast(&h->cv);
+		push_scanner(h);
 	}
 out:
 	l1_lock__release(&h->lock);

@@ -269,14 +269,7 @@ void vm__stop(struct vm *vm, enum vm_end why, uint32_t code, char *crash_report)
 
 void vm__timedwait(pthread_cond_t *cv, pthread_mutex_t *lock, double seconds)
 {
-	/* condition variables time out on CLOCK_REALTIME by default */
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	int64_t ns = seconds > 0 ? (int64_t)(seconds * 1e9) : 0;
-	ns += ts.tv_nsec;
-	ts.tv_sec += (time_t)(ns / 1000000000);
-	ts.tv_nsec = (long)(ns % 1000000000);
-	pthread_cond_timedwait(cv, lock, &ts);
+	clock__cond_wait(cv, lock, seconds);
 }
 
 /* Kick until every vCPU thread has left its loop: a kick can land in the

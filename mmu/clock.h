@@ -8,6 +8,7 @@
 #ifndef L1_MMU_CLOCK_H
 #define L1_MMU_CLOCK_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -34,6 +35,22 @@ static inline double clock__mono_s(void)
 static inline uint64_t clock__thread_cpu_ns(void)
 {
 	return clock__ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+/*
+ * Wait on cv (mutex held) for at most seconds (<= 0: a poll). Condition
+ * variables time out on CLOCK_REALTIME by default, so the deadline is taken
+ * from it; a jump of the wall clock shortens or stretches this one wait.
+ */
+static inline void clock__cond_wait(pthread_cond_t *cv, pthread_mutex_t *mutex, double seconds)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t ns = seconds > 0 ? (int64_t)(seconds * 1e9) : 0;
+	ns += ts.tv_nsec;
+	ts.tv_sec += (time_t)(ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	pthread_cond_timedwait(cv, mutex, &ts);
 }
 
 #endif
