@@ -91,11 +91,19 @@ static int cmp_u64(const void *a, const void *b)
 static int apply(struct balloon *b, uint64_t gfn, uint64_t n, uint32_t from,
 		 enum p2m_state state, bool release)
 {
+	/* into the balloon: taken (not present) where the mode can, else
+	 * discarded if asked; out of it: present again */
+	int (*host)(void *ctx, uint64_t gfn, uint64_t n) = NULL;
+	if (state == P2M_BALLOONED)
+		host = b->mem.take ? b->mem.take : release ? b->mem.discard : NULL;
+	else if (release)
+		host = b->mem.discard;
+	else if (from == P2M_BIT(P2M_BALLOONED))
+		host = b->mem.give_back;
 	if (release)
 		b->c.discard_calls++;
 	/* shared frames leave their copies through the p2m's client (page sharing) */
-	return p2m__move(b->mem.p2m, gfn, n, from, state, release ? b->mem.discard : NULL,
-			 b->mem.ctx);
+	return p2m__move(b->mem.p2m, gfn, n, from, state, host, b->mem.ctx);
 }
 
 /* The guest's own frames, shared or not (page sharing gives a shared one its

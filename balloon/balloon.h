@@ -45,6 +45,12 @@ struct balloon_mem {
 	/* Optional: whether [gfn, gfn + n) is all guest RAM (not a hole the p2m
 	 * spans). NULL: every frame of the p2m is. */
 	bool (*is_ram)(void *ctx, uint64_t gfn, uint64_t n);
+	/* Optional: the inflate's host side in place of discard(): release the
+	 * memory and make the frames not present to the guest (shadow mode:
+	 * an access faults). 0 or -errno (the frames stay as they were). */
+	int (*take)(void *ctx, uint64_t gfn, uint64_t n);
+	/* Optional: the deflate's host side: the frames are present again. */
+	int (*give_back)(void *ctx, uint64_t gfn, uint64_t n);
 };
 
 /* Guest statistics, as the last report had them (virtio tags 0..9, plus OOM). */

@@ -39,6 +39,19 @@ static int discard_shadow(void *ctx, uint64_t gfn, uint64_t n)
 	return shadow__discard(&vm->shadow->g, gfn, n);
 }
 
+/* Shadow mode: a ballooned frame is not present in the shadows. */
+static int take_shadow(void *ctx, uint64_t gfn, uint64_t n)
+{
+	struct vm *vm = ctx;
+	return shadow__take(&vm->shadow->g, gfn, n);
+}
+
+static int give_back_shadow(void *ctx, uint64_t gfn, uint64_t n)
+{
+	struct vm *vm = ctx;
+	return shadow__give_back(&vm->shadow->g, gfn, n);
+}
+
 static bool is_ram(void *ctx, uint64_t gfn, uint64_t n)
 {
 	struct vm *vm = ctx;
@@ -164,7 +177,9 @@ int balloon_host__create(struct vm *vm, char *err, size_t errlen)
 		return -1;
 	}
 	struct balloon_mem mem = { .p2m = &vm->ram->p2m, .ctx = vm, .is_ram = is_ram,
-				   .discard = vm->shadow ? discard_shadow : discard_ept };
+				   .discard = vm->shadow ? discard_shadow : discard_ept,
+				   .take = vm->shadow ? take_shadow : NULL,
+				   .give_back = vm->shadow ? give_back_shadow : NULL };
 	int rc = balloon__init(vm->balloon, &mem);
 	if (rc < 0) {
 		free(vm->balloon);

@@ -510,6 +510,8 @@ static const struct ctl_entry vm_entries[] = {
 	SHADOW_STAT("fills", fills, "faults fixed by filling shadow entries"),
 	SHADOW_STAT("prefetched", prefetched, "entries filled ahead of a fault"),
 	SHADOW_STAT("guest_faults", guest_faults, "faults bounced to the guest"),
+	SHADOW_STAT("ballooned_touches", ballooned_touches,
+		    "faults on frames the guest gave the balloon (mapped again, reading zero)"),
 	SHADOW_STAT("pt_writes", pt_writes, "trapped page-table writes emulated"),
 	SHADOW_STAT("updates", updates, "mmu_update entries applied"),
 	SHADOW_STAT("tables", tables, "shadow page tables in use"),

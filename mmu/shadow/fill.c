@@ -253,8 +253,13 @@ static bool same_derivation(const struct spage *a, const struct spage *b)
 				 a->syn_gfn == b->syn_gfn);
 }
 
-/* The shadow leaf for entry i of shadow L1 table r, from the guest's entries now. */
-static bool leaf_for(const struct shadow_guest *g, uint32_t r, unsigned i, uint64_t *out)
+/*
+ * The shadow leaf for entry i of shadow L1 table r, from the guest's entries
+ * now. A frame the balloon took (SF_ABSENT) has none, except for the fault
+ * path (absent != NULL), which is given its leaf and the gfn in *absent.
+ */
+static bool leaf_for(const struct shadow_guest *g, uint32_t r, unsigned i, uint64_t *out,
+		     uint64_t *absent)
 {
 	const struct spage *s = rec(g, r);
 	struct entry_info info;
@@ -281,6 +286,11 @@ static bool leaf_for(const struct shadow_guest *g, uint32_t r, unsigned i, uint6
 	}
 	if (gfn >= g->nr_frames)
 		return false;
+	if (g->frame[gfn] & SF_ABSENT) {
+		if (!absent)
+			return false;
+		*absent = gfn;
+	}
 	/* page tables trap their writes; tracked, shared and zero frames too */
 	rw = rw && !g->pt_level[gfn] && !(g->frame[gfn] & SF_WP);
 	*out = (g->p2m_mfn[gfn] << 12) | PTE_P | PTE_US | PTE_A | (rw ? PTE_RW | PTE_D : 0) |
@@ -334,7 +344,7 @@ static void prefetch(struct shadow_guest *g, uint32_t r, unsigned fidx)
 			int j = side ? (int)fidx - (int)d : (int)(fidx + d);
 			uint64_t v;
 			if (j < 0 || j >= (int)PT_ENTRIES || (t[j] & PTE_P) ||
-			    !leaf_for(g, r, (unsigned)j, &v))
+			    !leaf_for(g, r, (unsigned)j, &v, NULL))
 				continue;
 			if (!set_leaf(g, r, (unsigned)j, v))
 				return;
@@ -369,9 +379,15 @@ enum fill_result fill_fault(struct shadow_guest *g, uint64_t va, const struct gu
 		r = child;
 	}
 	unsigned i = PT_INDEX(va, 1);
-	uint64_t v;
-	if (!leaf_for(g, r, i, &v))
+	uint64_t v, absent = UINT64_MAX;
+	if (!leaf_for(g, r, i, &v, &absent))
 		return FILL_GUEST;
+	if (absent != UINT64_MAX) {
+		/* the guest touched a frame it gave the balloon: it reads zero,
+		 * and what it writes takes host memory again; counted */
+		g->frame[absent] &= (uint8_t)~SF_ABSENT;
+		g->stats.ballooned_touches++;
+	}
 	if (!set_leaf(g, r, i, v))
 		return FILL_NO_MEMORY;
 	prefetch(g, r, i);
@@ -437,7 +453,7 @@ unsigned fill_refresh_mfn(struct shadow_guest *g, uint64_t mfn, uint64_t *first_
 		uint64_t v = 0;
 		if (r == NONE32)
 			continue;
-		if (!leaf_for(g, r, idx, &v))
+		if (!leaf_for(g, r, idx, &v, NULL))
 			v = 0;
 		uint64_t old = fill_table(g, rec(g, r)->mfn)[idx];
 		if ((old & PTE_ADDR) != (v & PTE_ADDR) || !(v & PTE_P)) {

@@ -147,6 +147,7 @@ struct shadow_stats {
 	uint64_t discard_errors;     /* own frames madvise() would not discard */
 	uint64_t discards;           /* madvise(MADV_DONTNEED) calls on own frames */
 	uint64_t discarded;          /* own frames they gave back */
+	uint64_t ballooned_touches;  /* faults on frames the balloon took (mapped again) */
 	uint64_t refusals[SHADOW_NR_REFUSALS];
 };
 
@@ -161,6 +162,7 @@ enum {
 	SF_STALE = 16,   /* write-protected, KVM not yet told (shadow__track_flush) */
 	SF_ZEROPAGE = 32, /* SF_UNPOP, and the host mapped its zero page (a read):
 			   * shadow__poll_populated() checks its content only */
+	SF_ABSENT = 64,  /* not present in the shadows (ballooned): shadow__take() */
 };
 
 /* A growing list of gfns. */
@@ -328,6 +330,19 @@ int shadow__unshare(struct shadow_guest *g, uint64_t gfn, uint64_t n);
  * 0, -EFAULT (a frame outside machine memory), or -errno.
  */
 int shadow__discard(struct shadow_guest *g, uint64_t gfn, uint64_t n);
+/*
+ * The balloon takes frames [gfn, gfn + n): they are not present in g's
+ * shadows from now on (their leaves are dropped, flush_needed set; prefetch
+ * leaves them out), then discarded as above. A guest access to one faults
+ * into l1vmm, which counts it (stats.ballooned_touches) and maps the frame
+ * again: it reads zero, and a write takes host memory back, as in ept mode,
+ * where KVM repopulates silently. 0, or shadow__discard()'s error (the
+ * frames are present again).
+ */
+int shadow__take(struct shadow_guest *g, uint64_t gfn, uint64_t n);
+/* The balloon gives frames [gfn, gfn + n) back: present again (they fill on
+ * the next access, reading zero). 0, or -EFAULT (outside g). */
+int shadow__give_back(struct shadow_guest *g, uint64_t gfn, uint64_t n);
 /* Frames [gfn, gfn + n) are UNPOPULATED again: report their first write as a
  * populate (shadow__poll_populated, or the write fault). */
 void shadow__unpopulated(struct shadow_guest *g, uint64_t gfn, uint64_t n);

@@ -274,8 +274,8 @@ int shadow__track_start(struct shadow_guest *g, const struct p2m *p2m)
 	pthread_mutex_lock(&g->lock);
 	g->tracking = true;
 	for (uint64_t gfn = 0; gfn < g->nr_frames; gfn++) {
-		g->frame[gfn] &= SF_PINNED;
-		if (g->pt_level[gfn] || (g->frame[gfn] & SF_PINNED))
+		g->frame[gfn] &= SF_PINNED | SF_ABSENT; /* the host's, and the balloon's */
+		if (g->pt_level[gfn] || (g->frame[gfn] & (SF_PINNED | SF_ABSENT)))
 			continue;
 		if (p2m__get(p2m, gfn) == P2M_UNPOPULATED) {
 			/* found by shadow__poll_populated(), without a fault */
@@ -371,7 +371,7 @@ void shadow__track_stop(struct shadow_guest *g)
 			rmap_unmap(g, g->p2m_mfn[gfn]);
 			g->p2m_mfn[gfn] = own;
 		}
-		g->frame[gfn] &= SF_PINNED;
+		g->frame[gfn] &= SF_PINNED | SF_ABSENT;
 	}
 	g->tracking = false;
 	free(g->ev);
@@ -385,7 +385,8 @@ void shadow__track_stop(struct shadow_guest *g)
 
 static bool shareable(const struct shadow_guest *g, uint64_t gfn)
 {
-	return gfn < g->nr_frames && !g->pt_level[gfn] && !(g->frame[gfn] & SF_PINNED);
+	return gfn < g->nr_frames && !g->pt_level[gfn] &&
+	       !(g->frame[gfn] & (SF_PINNED | SF_ABSENT));
 }
 
 const void *shadow__frame_content(struct shadow_guest *g, uint64_t gfn)
@@ -514,6 +515,40 @@ size_t shadow__take_events(struct shadow_guest *g, struct shadow_event **out)
 	g->nev = g->ev_cap = 0;
 	pthread_mutex_unlock(&g->lock);
 	return n;
+}
+
+/* Set or clear SF_ABSENT on [gfn, gfn + n); with set, drop their leaves. */
+static void set_absent(struct shadow_guest *g, uint64_t gfn, uint64_t n, bool set)
+{
+	pthread_mutex_lock(&g->lock);
+	for (uint64_t i = gfn; i < gfn + n; i++) {
+		if (!set) {
+			g->frame[i] &= (uint8_t)~SF_ABSENT;
+			continue;
+		}
+		g->frame[i] |= SF_ABSENT;
+		rmap_unmap(g, g->p2m_mfn[i]); /* sets flush_needed when one was there */
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+int shadow__take(struct shadow_guest *g, uint64_t gfn, uint64_t n)
+{
+	if (gfn > g->nr_frames || n > g->nr_frames - gfn)
+		return -EFAULT;
+	set_absent(g, gfn, n, true);
+	int rc = shadow__discard(g, gfn, n);
+	if (rc < 0)
+		set_absent(g, gfn, n, false);
+	return rc;
+}
+
+int shadow__give_back(struct shadow_guest *g, uint64_t gfn, uint64_t n)
+{
+	if (gfn > g->nr_frames || n > g->nr_frames - gfn)
+		return -EFAULT;
+	set_absent(g, gfn, n, false);
+	return 0;
 }
 
 int shadow__discard(struct shadow_guest *g, uint64_t gfn, uint64_t n)

@@ -6,6 +6,7 @@
  */
 #include "cmocka_all.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -543,6 +544,46 @@ static void unmap_frame_exact(void **state)
 	check_consistent(g);
 }
 
+/* A frame the balloon took is not present: prefetch leaves it out, and a
+ * touch faults into l1vmm, which counts it and maps it again (reading zero). */
+static void taken_frames_not_present(void **state)
+{
+	struct fx *f = *state;
+	struct shadow_guest *g = &f->g;
+	uint8_t zero[4096] = { 0 };
+	assert_int_equal(shadow__fault(g, 7 * 4096, W), SHADOW_FIXED);
+	assert_true(sleaf(g, 7 * 4096, NULL) & PTE_P);
+	memset(shadow__mfn_ptr(g->m, g->first_mfn + 7), 0xab, 4096);
+	shadow__take_flush_needed(g);
+	assert_int_equal(shadow__take(g, 7, 2), 0);
+	assert_int_equal(sleaf(g, 7 * 4096, NULL), 0);
+	assert_true(shadow__take_flush_needed(g));
+	assert_memory_equal(shadow__mfn_ptr(g->m, g->first_mfn + 7), zero, 4096); /* host memory went */
+	/* the neighbours fill, and their prefetch leaves the taken frames out */
+	assert_int_equal(shadow__fault(g, 6 * 4096, 0), SHADOW_FIXED);
+	assert_int_equal(shadow__fault(g, 9 * 4096, 0), SHADOW_FIXED);
+	assert_int_equal(sleaf(g, 7 * 4096, NULL), 0);
+	assert_int_equal(sleaf(g, 8 * 4096, NULL), 0);
+	assert_int_equal(g->stats.ballooned_touches, 0);
+	check_consistent(g);
+	/* a touch: counted, mapped again onto its own frame, reading zero */
+	uint64_t guest_faults = g->stats.guest_faults;
+	assert_int_equal(shadow__fault(g, 7 * 4096 + 8, W), SHADOW_FIXED);
+	assert_int_equal(g->stats.ballooned_touches, 1);
+	assert_int_equal(g->stats.guest_faults, guest_faults);
+	assert_int_equal(sleaf(g, 7 * 4096, NULL) >> 12, g->first_mfn + 7);
+	assert_memory_equal(shadow__mfn_ptr(g->m, g->first_mfn + 7), zero, 4096);
+	assert_int_equal(sleaf(g, 8 * 4096, NULL), 0); /* its neighbour stays out */
+	/* given back: present again on its next fault, with no touch counted */
+	assert_int_equal(shadow__give_back(g, 7, 2), 0);
+	assert_int_equal(shadow__fault(g, 8 * 4096, 0), SHADOW_FIXED);
+	assert_int_equal(sleaf(g, 8 * 4096, NULL) >> 12, g->first_mfn + 8);
+	assert_int_equal(g->stats.ballooned_touches, 1);
+	assert_int_equal(shadow__take(g, g->nr_frames, 1), -EFAULT);
+	assert_int_equal(shadow__give_back(g, g->nr_frames - 1, 2), -EFAULT);
+	check_consistent(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -559,6 +600,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(flushes, setup_boot, teardown),
 		cmocka_unit_test(running_out_of_frames),
 		cmocka_unit_test_setup_teardown(unmap_frame_exact, setup_boot, teardown),
+		cmocka_unit_test_setup_teardown(taken_frames_not_present, setup_boot, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
  */
 #include "cmocka_all.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -692,6 +693,81 @@ static void concurrent_host_and_guest(void **state)
 	assert_int_equal(rd(f, VIRTIO_MMIO_STATUS), 0xf);
 }
 
+/* --- the core with a mode that takes frames away (shadow: not present) --- */
+
+struct hooks {
+	unsigned takes, gives, discards, fail_give_at;
+	uint64_t taken, given;
+};
+
+static int h_take(void *ctx, uint64_t gfn, uint64_t n)
+{
+	struct hooks *h = ctx;
+	(void)gfn;
+	h->takes++;
+	h->taken += n;
+	return 0;
+}
+
+static int h_give(void *ctx, uint64_t gfn, uint64_t n)
+{
+	struct hooks *h = ctx;
+	(void)gfn;
+	if (++h->gives == h->fail_give_at)
+		return -EIO;
+	h->given += n;
+	return 0;
+}
+
+static int h_discard(void *ctx, uint64_t gfn, uint64_t n)
+{
+	struct hooks *h = ctx;
+	(void)gfn;
+	(void)n;
+	h->discards++;
+	return 0;
+}
+
+/* Inflate takes (in runs), deflate gives back, a failed deflate takes its
+ * done extents again, free page reporting only discards. */
+static void core_takes_and_gives_back(void **state)
+{
+	(void)state;
+	const uint64_t B = L1_BALLOON_MIN_GFN; /* below it: the boot area */
+	struct p2m p;
+	struct balloon b;
+	struct hooks h = { 0 };
+	assert_int_equal(p2m__init(&p, B + 64), 0);
+	assert_int_equal(p2m__move(&p, 0, B + 64, P2M_ANY, P2M_PRIVATE, NULL, NULL), 0);
+	struct balloon_mem bm = { .p2m = &p, .ctx = &h, .discard = h_discard, .take = h_take,
+				  .give_back = h_give };
+	assert_int_equal(balloon__init(&b, &bm), 0);
+	uint64_t g[] = { B + 10, B + 11, B + 20 };
+	assert_int_equal(balloon__inflate(&b, g, 3, 0), 3);
+	assert_int_equal(h.takes, 2); /* runs {10, 11} and {20} */
+	assert_int_equal(h.taken, 3);
+	assert_int_equal(h.discards, 0);
+	assert_int_equal(p2m__count(&p, P2M_BALLOONED), 3);
+	/* the second run's give-back fails: the first run's extents are taken again */
+	h.fail_give_at = 2;
+	assert_true(balloon__deflate(&b, g, 3, 0) < 0);
+	assert_int_equal(p2m__count(&p, P2M_BALLOONED), 3);
+	assert_int_equal(h.given, 2);
+	assert_int_equal(h.takes, 4); /* extents 10 and 11, one by one */
+	assert_int_equal(h.taken, 5);
+	h.fail_give_at = 0;
+	assert_int_equal(balloon__deflate(&b, g, 3, 0), 3);
+	assert_int_equal(p2m__count(&p, P2M_BALLOONED), 0);
+	assert_int_equal(p2m__get(&p, B + 20), P2M_UNPOPULATED);
+	assert_int_equal(h.given, 5);
+	/* reported free pages stay the guest's: discarded, not taken */
+	assert_int_equal(balloon__report_free(&b, B + 30, 2), 0);
+	assert_int_equal(h.discards, 1);
+	assert_int_equal(h.takes, 4);
+	balloon__destroy(&b);
+	p2m__destroy(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -712,6 +788,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(odd_register_accesses_are_harmless, setup, teardown),
 		cmocka_unit_test_setup_teardown(queue_stop_and_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(concurrent_host_and_guest, setup, teardown),
+		cmocka_unit_test(core_takes_and_gives_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
