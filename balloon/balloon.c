@@ -28,6 +28,7 @@
 
 #include "pvops/l1vmm_abi.h"
 #include "mmu/clock.h"
+#include "mmu/runs.h"
 
 #define MAX_EXTENT_ORDER L1_BALLOON_MAX_ORDER
 
@@ -78,12 +79,6 @@ static void refused(struct balloon *b, const char *fmt, ...)
 	b->c.refused_extents++;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /*
  * Frames [gfn, gfn + n) from the states of from to state, their host memory
  * released first if asked.
@@ -122,14 +117,13 @@ static int apply(struct balloon *b, uint64_t gfn, uint64_t n, uint32_t from,
 static int apply_runs(struct balloon *b, uint64_t *gfns, size_t n, uint64_t frames,
 		      bool inflate)
 {
-	qsort(gfns, n, sizeof(*gfns), cmp_u64);
+	/* extents are aligned and distinct (check_extents): neighbours at most
+	 * frames apart are end to end */
+	runs__sort(gfns, n);
 	for (size_t i = 0; i < n;) {
-		uint64_t first = gfns[i], end = first + frames;
-		size_t j = i + 1;
-		while (j < n && gfns[j] == end) {
-			end += frames;
-			j++;
-		}
+		uint64_t first, last;
+		size_t j = runs__next(gfns, n, i, frames, &first, &last);
+		uint64_t end = last + frames;
 		int rc = apply(b, first, end - first, inflate ? GUEST_FRAMES : IN_BALLOON,
 			       inflate ? P2M_BALLOONED : P2M_UNPOPULATED, inflate);
 		if (rc < 0) {

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "l1vmm/ctl.h"
+#include "mmu/array.h"
 
 #define STAT_VALUE_MAX (1u << 20) /* a value larger than this is not a control file */
 #define STAT_MAX_DEPTH 16
@@ -200,14 +201,8 @@ static void indent(FILE *out, int depth)
 
 static int add_item(struct walk *w, const char *rel, char *value, size_t len)
 {
-	if (w->nr_items == w->cap_items) {
-		size_t cap = w->cap_items ? 2 * w->cap_items : 64;
-		struct item *items = realloc(w->items, cap * sizeof(*items));
-		if (!items)
-			goto oom;
-		w->items = items;
-		w->cap_items = cap;
-	}
+	if (ARRAY_ROOM(w->items, w->cap_items, w->nr_items, 64) < 0)
+		goto oom;
 	char *path = strdup(rel);
 	if (!path)
 		goto oom;

@@ -52,6 +52,7 @@
 #include "mmu/shadow/shadow_priv.h"
 #include "mmu/clock.h"
 #include "mmu/array.h"
+#include "mmu/runs.h"
 
 
 static void record(struct shadow_guest *g, uint64_t gfn, enum shadow_event_kind kind)
@@ -179,12 +180,6 @@ static void protect(struct shadow_guest *g, uint64_t gfn)
  */
 #define STALE_GAP 256
 
-static int cmp_gfn(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 static void flush_stale(struct shadow_guest *g)
 {
 	uint64_t *v = g->stale.gfn;
@@ -199,11 +194,10 @@ static void flush_stale(struct shadow_guest *g)
 	g->stale.n = 0;
 	if (!live)
 		return;
-	qsort(v, live, sizeof(*v), cmp_gfn);
+	runs__sort(v, live);
 	for (size_t i = 0; i < live;) {
-		uint64_t first = v[i], last = v[i];
-		while (++i < live && v[i] - last <= STALE_GAP)
-			last = v[i];
+		uint64_t first, last;
+		i = runs__next(v, live, i, STALE_GAP, &first, &last);
 		forget(g, own_mfn(g, first), last - first + 1);
 	}
 }
@@ -244,22 +238,16 @@ static void flush_discard(struct shadow_guest *g, bool now)
 	uint64_t *v = g->discard.gfn;
 	size_t n = g->discard.n;
 	g->discard.n = 0;
-	qsort(v, n, sizeof(*v), cmp_gfn);
-	for (size_t i = 0; i < n;) {
-		uint64_t first = v[i], len = 0;
-		if (g->p2m_mfn[first] == own_mfn(g, first)) {
-			i++; /* unshared since: its own frame holds its bytes */
-			continue;
-		}
-		while (i < n && v[i] <= first + len) {
-			if (v[i] == first + len) {
-				if (g->p2m_mfn[v[i]] == own_mfn(g, v[i]))
-					break;
-				len++;
-			}
-			i++; /* v[i] < first + len: a duplicate */
-		}
-		discard_own(g, first, len);
+	/* a frame unshared since is its own again: its own frame holds its bytes */
+	size_t live = 0;
+	for (size_t i = 0; i < n; i++)
+		if (g->p2m_mfn[v[i]] != own_mfn(g, v[i]))
+			v[live++] = v[i];
+	runs__sort(v, live);
+	for (size_t i = 0; i < live;) {
+		uint64_t first, last;
+		i = runs__next(v, live, i, 1, &first, &last);
+		discard_own(g, first, last - first + 1);
 	}
 }
 
@@ -471,7 +459,7 @@ int shadow__unshare(struct shadow_guest *g, uint64_t gfn, uint64_t n)
 			fill_refresh_mfn(g, was, NULL); /* no memory to batch: one by one */
 	}
 	if (nf) {
-		qsort(from, nf, sizeof(*from), cmp_gfn); /* any uint64_t */
+		runs__sort(from, nf);
 		for (size_t k = 0; k < nf; k++)
 			if (k == 0 || from[k] != from[k - 1])
 				fill_refresh_mfn(g, from[k], NULL);
