@@ -3,6 +3,11 @@
  * What ept guests wrote (share.h): KVM's dirty log, which only this file
  * reads or clears, with manual protection (a harvest clears only what it
  * read), and l1vmm's own writes for the guest (host_written).
+ *
+ * One consumer today: page sharing's volatility (the watch window ahead of
+ * the scan cursor). Host reclaim's coldness tracking is to be the second;
+ * since no other file touches the log, it becomes a second watch here, and
+ * a harvest re-arms the union of the watched frames once.
  */
 #include <errno.h>
 #include <linux/kvm.h>
