@@ -52,6 +52,14 @@ static void sync_job(const struct dedup_scan_job *j)
 	dedup__add_scan_cpu(j->e, clock__thread_cpu_ns() - t0);
 }
 
+/* A copy of the jobs (s->lock held): they run without it. Their number. */
+static unsigned copy_jobs(const struct dedup_scanner *s, struct dedup_scan_job *jobs)
+{
+	for (unsigned i = 0; i < s->nr_jobs; i++)
+		jobs[i] = s->job[i];
+	return s->nr_jobs;
+}
+
 static void *scanner(void *arg)
 {
 	struct dedup_scanner *s = arg;
@@ -60,9 +68,7 @@ static void *scanner(void *arg)
 		uint64_t pages = s->pages_to_scan;
 		double sleep_s = (double)s->sleep_ms / 1000.0;
 		struct dedup_scan_job jobs[DEDUP_SCANNER_MAX_JOBS];
-		unsigned nr = s->run ? s->nr_jobs : 0;
-		for (unsigned i = 0; i < nr; i++)
-			jobs[i] = s->job[i];
+		unsigned nr = s->run ? copy_jobs(s, jobs) : 0;
 		l1_lock__release(&s->lock);
 		for (unsigned i = 0; i < nr; i++) {
 			l1_lock__acquire(&s->sync_lock);
@@ -120,11 +126,9 @@ bool dedup_scanner__running(struct dedup_scanner *s)
 
 void dedup_scanner__sync(struct dedup_scanner *s)
 {
-	l1_lock__acquire(&s->lock);
 	struct dedup_scan_job jobs[DEDUP_SCANNER_MAX_JOBS];
-	unsigned nr = s->nr_jobs;
-	for (unsigned i = 0; i < nr; i++)
-		jobs[i] = s->job[i];
+	l1_lock__acquire(&s->lock);
+	unsigned nr = copy_jobs(s, jobs);
 	l1_lock__release(&s->lock);
 	for (unsigned i = 0; i < nr; i++) {
 		l1_lock__acquire(&s->sync_lock);

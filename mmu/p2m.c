@@ -109,6 +109,25 @@ static struct p2m_client client_of(struct p2m *p2m)
 	return c;
 }
 
+/*
+ * The registered client, with its lock held: its lock first (it ranks before
+ * ours), then make sure it is still the one registered (it removes itself
+ * under that lock). False: there is none now.
+ */
+static bool lock_client(struct p2m *p2m, struct p2m_client *c)
+{
+	for (;;) {
+		*c = client_of(p2m);
+		if (!c->lock)
+			return false;
+		l1_lock__acquire(c->lock);
+		struct p2m_client now = client_of(p2m);
+		if (now.lock == c->lock && now.ctx == c->ctx)
+			return true;
+		l1_lock__release(c->lock);
+	}
+}
+
 int p2m__move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from, enum p2m_state to,
 	      int (*apply)(void *ctx, uint64_t gfn, uint64_t n), void *ctx)
 {
@@ -120,17 +139,9 @@ int p2m__move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from, enum p2m
 		int rc = move_locked(p2m, gfn, n, from & ~CLIENT_STATES, to, apply, ctx, true);
 		if (rc != -EAGAIN)
 			return rc;
-		/* a client: its lock first (it ranks before ours), then make sure it
-		 * is still the one registered (it removes itself under that lock) */
-		struct p2m_client c = client_of(p2m);
-		if (!c.lock)
+		struct p2m_client c;
+		if (!lock_client(p2m, &c))
 			continue;
-		l1_lock__acquire(c.lock);
-		struct p2m_client now = client_of(p2m);
-		if (now.lock != c.lock || now.ctx != c.ctx) {
-			l1_lock__release(c.lock);
-			continue;
-		}
 		rc = apply && (from & CLIENT_STATES) ? c.release(c.ctx, gfn, n) : 0;
 		if (rc == 0)
 			rc = move_locked(p2m, gfn, n, from & ~CLIENT_STATES, to, apply, ctx, false);
@@ -150,15 +161,9 @@ int p2m__record_written(struct p2m *p2m, uint64_t gfn, uint64_t n)
 		int rc = move_locked(p2m, gfn, n, from, P2M_PRIVATE, NULL, NULL, true);
 		if (rc != -EAGAIN)
 			return rc;
-		struct p2m_client c = client_of(p2m);
-		if (!c.lock)
+		struct p2m_client c;
+		if (!lock_client(p2m, &c))
 			continue;
-		l1_lock__acquire(c.lock);
-		struct p2m_client now = client_of(p2m);
-		if (now.lock != c.lock || now.ctx != c.ctx) {
-			l1_lock__release(c.lock);
-			continue;
-		}
 		/* with the client's lock held no frame changes state but through
 		 * us: check them all, tell the client of the breaks, then move */
 		for (uint64_t g = gfn; g < gfn + n && rc == -EAGAIN; g++)
