@@ -22,12 +22,18 @@
  * dedup__scan() visits gfns round robin (every gfn of the first VM, then the
  * next VM, ...); passing the end of the last VM completes a full scan. For
  * each gfn in state PRIVATE with content (backend page() != NULL):
- *  1. Written since the last scan (backend written(), which also forgets)?
- *     Then it is volatile: counted, skipped. A page that changes this often
- *     would be unshared soon after sharing; one dirty-log pass replaces KSM's
- *     "checksum twice" test.
- *  2. h = XXH3_64bits_withSeed(content, seed): a secret seed per engine, so
+ *  1. h = XXH3_64bits_withSeed(content, seed): a secret seed per engine, so
  *     a guest cannot aim collisions at one bucket (see random_seed()).
+ *  2. Volatile? Its content changed since its last visit (32 bits of h are
+ *     kept per frame), or, for a frame with a twin (step 3, 4 or 5 would
+ *     share it), the backend saw it written lately (backend written(),
+ *     optional). Then it is counted, skipped, and is nobody's candidate. A
+ *     frame seen for the first time is not volatile: a page written once and
+ *     quiet since is shared at its first visit (KSM checksums it at two).
+ *     written() is asked only for frames about to be shared, so a backend
+ *     that tracks writes by protecting frames re-arms only those, and the
+ *     guest's writes to its other pages never trap; ept passes NULL (the
+ *     hash alone), shadow tracks.
  *  3. Zero page (h equals the zero page's hash and every byte is 0) and
  *     use_zero_pages: backend zero() -> ZERO. Without use_zero_pages a zero
  *     page is ordinary content (KSM's meaning of the knob).
@@ -36,7 +42,8 @@
  *     SHARED, one more user.
  *  5. Unstable: the candidate under (h, domain), if it is another frame,
  *     still PRIVATE, not written since (asking clears its written state; a
- *     written candidate is marked volatile) and byte-equal to ours ->
+ *     written candidate is marked volatile) and byte-equal to ours (a
+ *     candidate that changed since fails here) ->
  *     backend copy_new() from our content, share() both -> SHARED, and the
  *     candidate slot is emptied. Otherwise we become the candidate.
  * Bytes are compared before every share: an equal hash is only a hint.
@@ -164,7 +171,7 @@ static void set_volatile(struct dedup_vm *v, uint64_t gfn, bool on)
 
 struct dedup *dedup__create(const struct dedup_backend *backend)
 {
-	if (!backend || !backend->page || !backend->written || !backend->copy_new ||
+	if (!backend || !backend->page || !backend->copy_new ||
 	    !backend->copy_free || !backend->copy_data || !backend->share || !backend->zero)
 		return NULL;
 	struct dedup *e = calloc(1, sizeof(*e));
@@ -203,6 +210,7 @@ static void vm_free(struct dedup *e, struct dedup_vm *v)
 	meta_free(e, v->copy_of, n * sizeof(*v->copy_of));
 	meta_free(e, v->volatile_map, (n + 63) / 64 * sizeof(*v->volatile_map));
 	meta_free(e, v->unique_streak, n);
+	meta_free(e, v->seen_hash, n * sizeof(*v->seen_hash));
 	meta_free(e, v, sizeof(*v));
 }
 
@@ -239,7 +247,8 @@ int dedup__add_vm(struct dedup *e, void *vm, const char *name, uint32_t domain,
 	v->copy_of = meta_calloc(e, p2m->nr_frames, sizeof(*v->copy_of));
 	v->volatile_map = meta_calloc(e, (p2m->nr_frames + 63) / 64, sizeof(*v->volatile_map));
 	v->unique_streak = meta_calloc(e, p2m->nr_frames, 1);
-	if (!v->copy_of || !v->volatile_map || !v->unique_streak) {
+	v->seen_hash = meta_calloc(e, p2m->nr_frames, sizeof(*v->seen_hash));
+	if (!v->copy_of || !v->volatile_map || !v->unique_streak || !v->seen_hash) {
 		vm_free(e, v);
 		goto out;
 	}
@@ -359,8 +368,9 @@ static bool merge_candidate(struct dedup *e, struct dedup_vm *v, uint64_t gfn, c
 	uint64_t cgfn = s->gfn;
 	if (cv->domain != v->domain || p2m__get(cv->p2m, cgfn) != P2M_PRIVATE)
 		return false;
-	if (e->be.written(cv->handle, cgfn)) {
+	if (e->be.written && e->be.written(cv->handle, cgfn)) {
 		set_volatile(cv, cgfn, true);
+		cv->unique_streak[cgfn] = 0; /* not unique: written, with a twin */
 		return false;
 	}
 	const void *other = e->be.page(cv->handle, cgfn);
@@ -390,11 +400,29 @@ static bool merge_candidate(struct dedup *e, struct dedup_vm *v, uint64_t gfn, c
 	return true;
 }
 
+/*
+ * Step 1: whether (v, gfn), about to be shared, is volatile: its content
+ * changed since its last visit (its hash did), or the backend saw it
+ * written lately (asked only here, for a frame with a twin: a backend that
+ * tracks writes by protecting frames re-arms only the ones about to be
+ * shared, and the guest's other writes stay free).
+ */
+static bool is_volatile(struct dedup *e, struct dedup_vm *v, uint64_t gfn, bool changed)
+{
+	bool vol = changed || (e->be.written && e->be.written(v->handle, gfn));
+	set_volatile(v, gfn, vol);
+	if (vol)
+		v->unique_streak[gfn] = 0;
+	return vol;
+}
+
 /* Visit one gfn; false when it was not a private page (nothing to examine). */
 static bool scan_one(struct dedup *e, struct dedup_vm *v, uint64_t gfn)
 {
 	const void *page = NULL;
 	if (p2m__get(v->p2m, gfn) != P2M_PRIVATE || !(page = e->be.page(v->handle, gfn))) {
+		/* a shared frame keeps the hash it was shared with: after a
+		 * break, a visit that finds other bytes finds it volatile */
 		set_volatile(v, gfn, false);
 		return false;
 	}
@@ -408,29 +436,41 @@ static bool scan_one(struct dedup *e, struct dedup_vm *v, uint64_t gfn)
 		if (e->full_scans % period)
 			return false;
 	}
-	if (e->be.written(v->handle, gfn)) {
-		set_volatile(v, gfn, true);
-		v->unique_streak[gfn] = 0;
+	uint64_t h = page_hash(e, page);
+	uint32_t seen = (uint32_t)(h >> 32) | 1, before = v->seen_hash[gfn];
+	bool changed = before && before != seen;
+	v->seen_hash[gfn] = seen;
+	if (e->knob[DEDUP_USE_ZERO_PAGES] && h == e->zero_hash && is_zero_page(page)) {
+		if (!is_volatile(e, v, gfn, changed)) {
+			zero_one(e, v, gfn);
+			v->unique_streak[gfn] = 0;
+		}
 		return true;
 	}
-	set_volatile(v, gfn, false);
-
-	uint64_t h = page_hash(e, page);
-	if (e->knob[DEDUP_USE_ZERO_PAGES] && h == e->zero_hash && is_zero_page(page)) {
-		zero_one(e, v, gfn);
-		v->unique_streak[gfn] = 0;
+	struct dedup_cand *s = cand_find(e, h, v->domain);
+	bool cand = s && s->vm && !(s->vm == v && s->gfn == gfn);
+	bool twin = cand || copy_first(e, h) != NO_COPY;
+	if (twin && is_volatile(e, v, gfn, changed)) {
+		if (cand)
+			s->vm->unique_streak[s->gfn] = 0; /* it has a twin: not unique */
 		return true;
+	}
+	if (!twin) {
+		/* a unique page that keeps changing is volatile all the same */
+		set_volatile(v, gfn, changed);
+		if (changed)
+			v->unique_streak[gfn] = 0;
 	}
 	if (join_stable(e, v, gfn, page, h)) {
 		v->unique_streak[gfn] = 0;
 		return true;
 	}
-
-	struct dedup_cand *s = cand_find(e, h, v->domain);
-	if (s && s->vm && !(s->vm == v && s->gfn == gfn) && merge_candidate(e, v, gfn, page, h, s)) {
+	if (cand && merge_candidate(e, v, gfn, page, h, s)) {
 		v->unique_streak[gfn] = 0;
 		return true;
 	}
+	if (changed)
+		return true; /* changing: not a candidate others should wait for */
 	if (streak < UINT8_MAX)
 		v->unique_streak[gfn] = streak + 1;
 	if (!s && !(s = cand_claim(e, h, v->domain)))
@@ -441,7 +481,6 @@ static bool scan_one(struct dedup *e, struct dedup_vm *v, uint64_t gfn)
 	s->gfn = gfn;
 	return true;
 }
-
 
 uint64_t dedup__scan(struct dedup *e, uint64_t max_pages)
 {
@@ -516,6 +555,7 @@ static void client_moved(void *ctx, uint64_t gfn, uint64_t n, enum p2m_state to)
 	for (uint64_t g = gfn; g < gfn + n; g++) {
 		set_volatile(v, g, false);
 		v->unique_streak[g] = 0;
+		v->seen_hash[g] = 0; /* ballooned or reported free: its next content is new */
 	}
 	if (to == P2M_UNPOPULATED && e->be.unpopulated)
 		e->be.unpopulated(v->handle, gfn, n);
@@ -537,19 +577,6 @@ static void client_broken(void *ctx, uint64_t gfn, enum p2m_state from)
 	v->copy_of[gfn] = 0;
 	v->unique_streak[gfn] = 0; /* new content: look at it at the next pass */
 	e->cow_breaks++;
-}
-
-int dedup__cursor(struct dedup *e, void **vm, uint64_t *gfn)
-{
-	lock(e);
-	int rc = -ENOENT;
-	if (e->nr_vms) {
-		*vm = e->vms[e->cursor_vm]->handle;
-		*gfn = e->cursor_gfn;
-		rc = 0;
-	}
-	unlock(e);
-	return rc;
 }
 
 static int broken(const char *what, const struct dedup_vm *v, uint64_t gfn)

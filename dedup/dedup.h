@@ -54,11 +54,12 @@ struct dedup_backend {
 	 */
 	const void *(*page)(void *vm, uint64_t gfn);
 	/*
-	 * Whether (vm, gfn) was written recently: during the last scan
-	 * interval or so (KVM dirty log in ept mode, write protection in
-	 * shadow mode). Such a page is volatile: not a candidate now. A page
-	 * written once and quiet since is not volatile, whenever it was
-	 * written: that is what lets one pass find it (KSM needs two).
+	 * Optional: whether (vm, gfn) was written recently (shadow mode: write
+	 * protection). Asked only for a frame about to be shared or to be
+	 * shared with; such a page is volatile: not shared now. A page written
+	 * once and quiet since is not volatile, whenever it was written: that
+	 * is what lets one pass find it (KSM needs two). NULL: the engine's own
+	 * test alone (the page's hash changed since its last visit).
 	 */
 	bool (*written)(void *vm, uint64_t gfn);
 	/* A new stored copy of 4 KiB of content; NULL when out of memory. */
@@ -213,21 +214,7 @@ int dedup__set_domain(struct dedup *e, void *vm, uint32_t domain);
  * private and is counted.
  */
 uint64_t dedup__scan(struct dedup *e, uint64_t max_pages);
-/*
- * How far ahead of the cursor a backend that tracks writes only just ahead
- * of it (dedup__cursor) watches for a scan of n pages. A call that skips
- * many gfns (shared, unpopulated, backed off) may examine pages beyond it;
- * those are judged without recent write information, which costs sharing
- * (a page shared and soon unshared), never correctness.
- */
-#define DEDUP_WATCH_AHEAD(n) (4 * (uint64_t)(n) + 1024)
 
-/*
- * Where the next dedup__scan() starts: the VM's handle and the gfn. A
- * backend may track writes only just ahead of it (what written() must
- * answer soon). 0, or -ENOENT when there are no VMs.
- */
-int dedup__cursor(struct dedup *e, void **vm, uint64_t *gfn);
 
 /* The knob's description (name, range, default, doc); NULL when out of range. */
 const struct dedup_knob_desc *dedup__knob_desc(enum dedup_knob knob);

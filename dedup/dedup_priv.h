@@ -50,6 +50,7 @@ struct dedup_vm {
 	uint64_t *volatile_map; /* per gfn: found written at its last scan */
 	uint64_t nr_volatile;  /* bits set in volatile_map */
 	uint8_t *unique_streak; /* per gfn: visits in a row that found no twin (backoff) */
+	uint32_t *seen_hash;   /* per gfn: 32 bits of its hash at its last visit, | 1; 0: never */
 	size_t meta_bytes;     /* this struct and its maps */
 };
 

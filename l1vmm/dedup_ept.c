@@ -41,9 +41,9 @@ static const void *page(void *vm, uint64_t gfn)
 	return ept_share__page(guest_of(vm), gfn);
 }
 
-static bool written(void *vm, uint64_t gfn)
+static void unpopulated(void *vm, uint64_t gfn, uint64_t n)
 {
-	return ept_share__written(guest_of(vm), gfn);
+	ept_share__unpopulated(guest_of(vm), gfn, n);
 }
 
 static void *copy_new(void *ctx, const void *content)
@@ -80,12 +80,8 @@ static int unshare_frames(void *vm, uint64_t gfn, uint64_t n, uint64_t *done)
 
 static void sync_guests(void *ctx, struct dedup *e)
 {
-	void *cursor_vm = NULL;
-	uint64_t cursor_gfn = 0;
-	dedup__cursor(e, &cursor_vm, &cursor_gfn);
-	/* the gfns the next scans will visit first (a VM boundary aside) */
-	uint64_t window = DEDUP_WATCH_AHEAD(dedup__knob_get(e, DEDUP_PAGES_TO_SCAN));
-	ept_share__sync(ctx, cursor_vm ? &((struct vm *)cursor_vm)->mem : NULL, cursor_gfn, window);
+	(void)e; /* the p2m tells the engine */
+	ept_share__sync(ctx);
 }
 
 static void scan_end(void *ctx)
@@ -154,9 +150,11 @@ int dedup_ept__create(struct dedup_host_backend *out, char *err, size_t errlen)
 		return -1;
 	*out = (struct dedup_host_backend){
 		.name = "ept",
-		.ops = { .page = page, .written = written, .copy_new = copy_new,
-			 .copy_free = copy_free, .copy_data = copy_data, .share = share,
-			 .zero = zero, .unshare = unshare_frames, .ctx = b },
+		.ops = { .page = page, .copy_new = copy_new, .copy_free = copy_free,
+			 .copy_data = copy_data, .share = share, .zero = zero,
+			 .unshare = unshare_frames, .unpopulated = unpopulated, .ctx = b },
+		/* no written(): volatility from the engine's hashes, so the
+		 * guests' writes to their own pages never trap */
 		.ctx = b,
 		.sync = sync_guests,
 		.scan_end = scan_end,

@@ -130,10 +130,8 @@ static void keep_private(struct ept_guest *g, uint64_t gfn, uint64_t n)
 			 (unsigned long long)(gfn + n - 1), strerror(err));
 		g->stuck_fn(g->owner, why);
 	}
-	for (uint64_t k = 0; k < n; k++) {
+	for (uint64_t k = 0; k < n; k++)
 		BIT_SET(g->host_written, gfn + k);
-		BIT_SET(g->written, gfn + k);
-	}
 }
 
 static bool all_zero(const uint8_t *p)

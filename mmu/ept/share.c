@@ -74,8 +74,7 @@ static void guest_free(struct ept_guest *g)
 {
 	for (unsigned i = 0; i < g->nr_slots; i++)
 		free(g->slot[i].log);
-	free(g->written);
-	free(g->written_prev);
+	free(g->quiet);
 	free(g->file_page);
 	free(g->host_written);
 	free(g->pinned);
@@ -91,13 +90,11 @@ int ept_share__attach(struct ept_share *b, struct ept_mem *mem, int vm_fd,
 	*g = (struct ept_guest){ .b = b, .mem = mem, .vm_fd = vm_fd, .stuck_fn = stuck,
 				 .owner = owner, .nr_frames = mem->p2m.nr_frames };
 	uint64_t words = (g->nr_frames + 63) / 64;
-	g->written = calloc(words, sizeof(uint64_t));
-	g->written_prev = calloc(words, sizeof(uint64_t));
+	g->quiet = calloc(words, sizeof(uint64_t));
 	g->file_page = calloc(g->nr_frames, sizeof(uint32_t));
 	g->host_written = calloc(words, sizeof(uint64_t));
 	g->pinned = calloc(words, sizeof(uint64_t));
-	int rc = g->written && g->written_prev && g->file_page && g->host_written && g->pinned
-			 ? 0 : -ENOMEM;
+	int rc = g->quiet && g->file_page && g->host_written && g->pinned ? 0 : -ENOMEM;
 	for (unsigned i = 0; rc == 0 && i < mem->nr_regions; i++) {
 		const struct ept_region *r = &mem->region[i];
 		struct ept_slot *s = &g->slot[g->nr_slots++];

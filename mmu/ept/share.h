@@ -22,13 +22,10 @@
  * KVM_GET_DIRTY_LOG, then KVM_CLEAR_DIRTY_LOG of what was read), which only
  * this backend reads. ept_share__sync() harvests it: a written SHARED or
  * ZERO frame was copied on write, a written UNPOPULATED frame got content;
- * both are recorded written in the p2m. Every written frame is remembered
- * for ept_share__written(), which says whether the frame was written
- * recently: in the current window of harvests or the one before (a window
- * is at least WINDOW_SECONDS; the scanner's harvest every sleep_millisecs
- * starts a new one). A page written once and quiet since is a candidate at
- * its first visit: one pass, where KSM needs two (its checksum must be the
- * same at two visits).
+ * both are recorded written in the p2m. A PRIVATE frame's bit is never
+ * cleared, so KVM never write-protects it again and the guest's writes to
+ * its own pages cost nothing: whether such a page is volatile, the engine
+ * tells from its content hash.
  *
  * The window between the engine's byte compare and the new mapping is
  * closed by write-protecting the frame's host page first (mprotect): a vCPU
@@ -137,16 +134,12 @@ int ept_share__unshare(struct ept_guest *g, uint64_t gfn, uint64_t n, uint64_t *
 void ept_share__pin(struct ept_guest *g, uint64_t gfn, uint64_t n);
 
 /* ---- what the guests wrote (track.c) ---- */
-/*
- * Apply the queue, then harvest every guest's dirty log and record in its
- * p2m what was written. Write tracking covers the watch window: window
- * frames from cursor_gfn on in cursor (the guest memory the engine scans
- * next; NULL: none) and the first window frames of the others.
- */
-void ept_share__sync(struct ept_share *b, const struct ept_mem *cursor, uint64_t cursor_gfn,
-		     uint64_t window);
-/* Whether gfn was written in this window of harvests or the last one. */
-bool ept_share__written(struct ept_guest *g, uint64_t gfn);
+/* Apply the queue, then harvest every guest's dirty log and record in its
+ * p2m what was written (p2m__record_written). */
+void ept_share__sync(struct ept_share *b);
+/* Frames [gfn, gfn + n) are UNPOPULATED again (the balloon gave them back):
+ * their next write is a populate. */
+void ept_share__unpopulated(struct ept_guest *g, uint64_t gfn, uint64_t n);
 
 /* ---- a vCPU meets a write-protected frame (share.c) ---- */
 /* Wait until no frame of g is write-protected. False: g is stuck. */

@@ -7,7 +7,6 @@
 #include "mmu/lock.h"
 
 #define PAGE EPT_PAGE_SIZE
-#define WINDOW_SECONDS 0.010 /* ept_share__written(): a write in this window or the last */
 
 struct ept_slot {
 	unsigned slot;
@@ -25,10 +24,8 @@ struct ept_guest {
 	struct ept_slot slot[EPT_MAX_REGIONS];
 	unsigned nr_slots;
 	uint64_t nr_frames;
-	uint64_t *written;      /* bit per gfn: written in the current window */
-	uint64_t *written_prev; /* ... in the window before */
-	double window_start;    /* monotonic seconds */
-	uint64_t win_lo, win_hi; /* the watch window: gfns whose writes are tracked */
+	uint64_t *quiet;        /* bit per gfn: its bit stays set in KVM's log, nothing to
+				 * learn from it (a PRIVATE frame's; track.c) */
 	bool stuck;             /* a frame could not be made writable again */
 	uint32_t *file_page;    /* gfn -> memfd page + 1 mapped there, 0: anonymous */
 	uint64_t *host_written; /* bit per gfn: written by l1vmm for the guest (MMIO to RAM) */

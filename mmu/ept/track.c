@@ -4,10 +4,17 @@
  * reads or clears, with manual protection (a harvest clears only what it
  * read), and l1vmm's own writes for the guest (host_written).
  *
- * One consumer today: page sharing's volatility (the watch window ahead of
- * the scan cursor). Host reclaim's coldness tracking is to be the second;
- * since no other file touches the log, it becomes a second watch here, and
- * a harvest re-arms the union of the watched frames once.
+ * What sharing needs from it: a write to a SHARED or ZERO frame (a
+ * copy-on-write break) and the first write to an UNPOPULATED one (it has
+ * content now). Whether a PRIVATE page is volatile the engine tells from its
+ * content hash, so a PRIVATE frame's dirty bit is never cleared: KVM does
+ * not write-protect it again, and the guest writes it at full speed. Its bit
+ * stays set in KVM's log, and g->quiet says so, so a harvest skips it. Only a
+ * share clears a frame's bit (track__forget_writes, under the write
+ * protection): the next write to it is a break.
+ *
+ * Host reclaim's coldness tracking is to be a second consumer; no other file
+ * touches the log, so it is added here.
  */
 #include <errno.h>
 #include <linux/kvm.h>
@@ -55,8 +62,7 @@ static int clear_log(const struct ept_guest *g, const struct ept_slot *s, uint64
 int track__forget_writes(struct ept_guest *g, uint64_t gfn, uint64_t n)
 {
 	for (uint64_t k = 0; k < n; k++) {
-		BIT_CLEAR(g->written, gfn + k);
-		BIT_CLEAR(g->written_prev, gfn + k);
+		BIT_CLEAR(g->quiet, gfn + k);
 		BIT_CLEAR(g->host_written, gfn + k);
 	}
 	const struct ept_slot *s = share__slot_of(g, gfn);
@@ -93,46 +99,11 @@ static void report_add(struct report *r, uint64_t gfn)
 }
 
 /*
- * Move g's watch window to [lo, hi): the PRIVATE frames that enter it get
- * their dirty bits cleared (KVM write-protects them) without counting as
- * written, so the next harvests tell whether they are being written now.
- * The bits of other frames are left for the harvest: for an UNPOPULATED
- * frame a bit means it got content, for a SHARED or ZERO one a break.
- */
-static void move_window(struct ept_guest *g, uint64_t lo, uint64_t hi)
-{
-	const struct p2m *p2m = &g->mem->p2m;
-	for (unsigned i = 0; i < g->nr_slots; i++) {
-		const struct ept_slot *s = &g->slot[i];
-		uint64_t a = lo > s->first_gfn ? lo : s->first_gfn;
-		uint64_t z = hi < s->first_gfn + s->nr_pages ? hi : s->first_gfn + s->nr_pages;
-		for (uint64_t chunk = (a - s->first_gfn) & ~63ull; s->first_gfn + chunk < z; chunk += 64) {
-			uint64_t bits = 0;
-			for (unsigned k = 0; k < 64 && chunk + k < s->nr_pages; k++) {
-				uint64_t f = s->first_gfn + chunk + k;
-				if (f < a || f >= z || (f >= g->win_lo && f < g->win_hi) ||
-				    p2m__get(p2m, f) != P2M_PRIVATE)
-					continue;
-				bits |= 1ull << k;
-				BIT_CLEAR(g->written, f);
-				BIT_CLEAR(g->written_prev, f);
-			}
-			if (bits)
-				clear_log(g, s, chunk, 64, &bits);
-		}
-	}
-	g->win_lo = lo;
-	g->win_hi = hi;
-}
-
-/*
- * Harvest g's dirty log. Which writes matter: to a SHARED or ZERO frame (a
- * copy-on-write break), to an UNPOPULATED one (it has content now), and to a
- * PRIVATE frame in the watch window just ahead of the scan cursor (it is
- * volatile). Only frames in the window have their dirty bits cleared (and
- * are write-protected again by KVM); a private frame the scanner is far
- * from stays writable at full speed however often the guest writes it:
- * write tracking costs a guest about one fault per frame per full scan.
+ * Harvest g's dirty log: every frame written since its bit was last cleared,
+ * but the quiet ones (PRIVATE frames seen before), and l1vmm's own writes
+ * for the guest. A written UNPOPULATED, SHARED or ZERO frame is reported;
+ * every written frame is quiet from now on (it is PRIVATE once reported).
+ * Nothing is cleared in KVM's log here.
  */
 static void harvest(struct ept_guest *g, struct report *r)
 {
@@ -146,60 +117,27 @@ static void harvest(struct ept_guest *g, struct report *r)
 		for (uint64_t w = 0; w < words; w++) {
 			/* writes l1vmm made for the guest count as the guest's
 			 * (slots start at multiples of 64 gfns) */
-			uint64_t bits = s->log[w] | g->host_written[base + w];
+			uint64_t bits = (s->log[w] & ~g->quiet[base + w]) | g->host_written[base + w];
 			g->host_written[base + w] = 0;
-			uint64_t clear = 0;
+			g->quiet[base + w] |= s->log[w];
 			for (; bits; bits &= bits - 1) {
-				unsigned bit = (unsigned)__builtin_ctzll(bits);
-				uint64_t gfn = s->first_gfn + w * 64 + bit;
+				uint64_t gfn = s->first_gfn + w * 64 + (unsigned)__builtin_ctzll(bits);
 				/* a frame being shared now is queued, and the queue
-				 * was applied (its dirty bits cleared) before this */
+				 * was applied (its dirty bit cleared) before this */
 				enum p2m_state st = p2m__get(p2m, gfn);
 				if (st == P2M_UNPOPULATED || st == P2M_SHARED || st == P2M_ZERO)
 					report_add(r, gfn);
-				/* a PRIVATE frame in the window is being written:
-				 * volatile, and watched again */
-				if (gfn >= g->win_lo && gfn < g->win_hi && st == P2M_PRIVATE) {
-					BIT_SET(g->written, gfn);
-					clear |= 1ull << bit;
-				}
 			}
-			s->log[w] = clear;
-		}
-		for (uint64_t w = 0; w < words; ) {
-			if (!s->log[w]) {
-				w++;
-				continue;
-			}
-			uint64_t end = w;
-			while (end < words && s->log[end])
-				end++;
-			clear_log(g, s, w * 64, (end - w) * 64, &s->log[w]);
-			w = end;
 		}
 	}
 }
 
-void ept_share__sync(struct ept_share *b, const struct ept_mem *cursor, uint64_t cursor_gfn,
-		     uint64_t window)
+void ept_share__sync(struct ept_share *b)
 {
 	l1_lock__acquire(&b->lock);
 	maps__apply_pending(b); /* the frames it leaves private are recorded below */
-	double now = clock__mono_s();
 	for (struct ept_guest *g = b->guests; g; g = g->next) {
 		struct report r = { 0 };
-		if (now - g->window_start >= WINDOW_SECONDS) {
-			uint64_t *t = g->written_prev;
-			g->written_prev = g->written;
-			g->written = t;
-			memset(t, 0, (g->nr_frames + 63) / 64 * sizeof(uint64_t));
-			g->window_start = now;
-		}
-		/* watch the frames the scanner examines next; in the other
-		 * guests their first frames, where it will start */
-		uint64_t lo = g->mem == cursor ? cursor_gfn : 0;
-		uint64_t hi = lo + window < g->nr_frames ? lo + window : g->nr_frames;
-		move_window(g, lo, hi);
 		harvest(g, &r);
 		if (r.n) {
 			/* the p2m takes its client's (the engine's) lock, which
@@ -214,12 +152,11 @@ void ept_share__sync(struct ept_share *b, const struct ept_mem *cursor, uint64_t
 	l1_lock__release(&b->lock);
 }
 
-bool ept_share__written(struct ept_guest *g, uint64_t gfn)
+void ept_share__unpopulated(struct ept_guest *g, uint64_t gfn, uint64_t n)
 {
-	if (gfn >= g->nr_frames)
-		return false;
+	/* their next write is a populate: a bit set since is news again */
 	l1_lock__acquire(&g->b->lock);
-	bool w = BIT_TEST(g->written, gfn) || BIT_TEST(g->written_prev, gfn);
+	for (uint64_t f = gfn; f < gfn + n && f < g->nr_frames; f++)
+		BIT_CLEAR(g->quiet, f);
 	l1_lock__release(&g->b->lock);
-	return w;
 }
