@@ -7,6 +7,8 @@
 # pages_sharing + zero_pages, scanner CPU), host MemAvailable (/proc/meminfo)
 # and l1vmm's RSS (host/l1vmm_rss). The contenders (CONTENDERS, in this order):
 #   none          dedup/run=0: the baseline of every "saved" and "cost" figure
+#   none-shadow   dedup/run=0 with shadow guests: when run, the baseline of the
+#                 shadow contenders' guest figures (verify, rewrite, COW break)
 #   ksm           dedup/backend=ksm: ept guests' RAM MADV_MERGEABLE, ksmd scans
 #   l1vmm-ept     l1vmm's engine, ept guests
 #   l1vmm-shadow  l1vmm's engine, shadow guests (prints NOT MEASURED while
@@ -20,7 +22,7 @@
 #   SHARED [40]  INTERNAL [20]  ZERO [20]: the mix, % of SIZE; SEED [1]
 #   PAGES_TO_SCAN [500]  SLEEP_MS [20]: the scan budget
 #   SCAN_S [50]  MUTATE_S [10]  MUTATE [1]: the phases (seconds) and the rewrite %
-#   SAMPLE_S [0.5]  CONTENDERS ["none ksm l1vmm-ept l1vmm-shadow"]
+#   SAMPLE_S [0.5]  CONTENDERS ["none none-shadow ksm l1vmm-ept l1vmm-shadow"]
 #   MAX_MAP_COUNT [1048576]: vm.max_map_count during the run (put back at the
 #     end; "keep" leaves the host's value). l1vmm's ept backend needs about one
 #     host mapping per shared page that is not next to another one, and stops
@@ -49,7 +51,7 @@ N=${N:-4} MEM=${MEM:-256M} SIZE=${SIZE:-192M} SEED=${SEED:-1}
 SHARED=${SHARED:-40} INTERNAL=${INTERNAL:-20} ZERO=${ZERO:-20}
 PAGES_TO_SCAN=${PAGES_TO_SCAN:-500} SLEEP_MS=${SLEEP_MS:-20}
 SCAN_S=${SCAN_S:-50} MUTATE_S=${MUTATE_S:-10} MUTATE=${MUTATE:-1} SAMPLE_S=${SAMPLE_S:-0.5}
-CONTENDERS=${CONTENDERS:-none ksm l1vmm-ept l1vmm-shadow}
+CONTENDERS=${CONTENDERS:-none none-shadow ksm l1vmm-ept l1vmm-shadow}
 out=${OUT_DIR:-$build/perf-results/dedup-$(date -u +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 MAX_MAP_COUNT=${MAX_MAP_COUNT:-1048576}
@@ -99,6 +101,7 @@ run_contender() {
   local log=$out/log-$name.txt samples=$out/samples-$name.tsv
   case $name in
   none) sets=(--set dedup/run=0) ;;
+  none-shadow) sets=(--set dedup/run=0); mode=shadow ;;
   ksm) sets=(--set dedup/backend=ksm --set dedup/run=1) ;;
   l1vmm-ept) sets=(--set dedup/backend=l1vmm --set dedup/run=1) ;;
   l1vmm-shadow) sets=(--set dedup/backend=l1vmm --set dedup/run=1); mode=shadow ;;
@@ -232,15 +235,19 @@ for c in "${measured[@]}"; do summarize "$c" "$ideal"; done
 # The table: saved memory and costs against the none run of the same process order.
 awk -F'\t' -v OFS='\t' -v hdr="$(printf "$header")" '
   { row[NR] = $0; name[NR] = $1; used[NR] = $7; rss[NR] = $8; ver[NR] = $9; dup[NR] = $10
-    if ($1 == "none") { u0 = $7; r0 = $8; v0 = $9; d0 = $10; base = 1 } }
+    if ($1 == "none") { u0 = $7; r0 = $8; v0 = $9; d0 = $10; base = 1 }
+    if ($1 == "none-shadow") { sv0 = $9; sd0 = $10; sbase = 1 } }
   END {
     print hdr
     for (i = 1; i <= NR; i++) {
       split(row[i], f, "\t")
       ms = base ? sprintf("%.0f", u0 - used[i]) : "-"
       rs = base ? sprintf("%.0f", r0 - rss[i]) : "-"
-      vr = base && v0 > 0 ? sprintf("%.3f", ver[i] / v0) : "-"
-      cb = base && dup[i] != "n/a" && d0 != "n/a" ? sprintf("%.2f", (dup[i] - d0) / 1000) : "-"
+      # guest figures of shadow guests against shadow guests without sharing, when measured
+      shadow = name[i] ~ /shadow$/ && sbase
+      gv = shadow ? sv0 : v0; gd = shadow ? sd0 : d0; gb = shadow || base
+      vr = gb && gv > 0 ? sprintf("%.3f", ver[i] / gv) : "-"
+      cb = gb && dup[i] != "n/a" && gd != "n/a" ? sprintf("%.2f", (dup[i] - gd) / 1000) : "-"
       print f[1], f[2], f[3], f[4], f[5], f[6], ms, rs, f[9], vr, f[10], f[11], cb, f[12], f[13]
     } }' "$out/raw.tsv" > "$out/summary.tsv"
 column -t -s $'\t' "$out/summary.tsv"
