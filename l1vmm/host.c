@@ -308,6 +308,14 @@ static void report(struct host_vm *h)
 			 (unsigned long long)st->refusals[SHADOW_REFUSE_NOT_PT],
 			 (unsigned long long)st->refusals[SHADOW_REFUSE_TOO_MANY],
 			 (unsigned long long)st->refusals[SHADOW_REFUSE_BAD_WRITE]);
+		host_log(LOG_DEBUG, "%s: shadow sharing: %llu wp faults, %llu cow breaks (%.1f ms), "
+			 "%llu shares, %llu forgets (%.1f ms), %llu discards; machine: %llu memslot "
+			 "flushes", vm->name, (unsigned long long)st->wp_faults,
+			 (unsigned long long)st->cow_breaks, (double)st->break_ns / 1e6,
+			 (unsigned long long)st->shares, (unsigned long long)st->forgets,
+			 (double)st->forget_ns / 1e6, (unsigned long long)st->discards,
+			 (unsigned long long)__atomic_load_n(&vm->shadow->machine->recycles,
+							     __ATOMIC_RELAXED));
 	}
 }
 
