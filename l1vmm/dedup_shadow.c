@@ -27,9 +27,17 @@
  * MMU notifier; mmu/shadow/share.c says which and why). scan_end() tells KVM
  * about the frames written() write-protected during the scan, in runs.
  *
- * Zero frames: NR_ZERO of them, chosen by gfn, so that unsharing one zero
- * page makes KVM drop the translations of 1/NR_ZERO of the zero pages, not
- * of all of them.
+ * Zero frames: one per ZERO_USERS machine frames (at least MIN_ZERO), a
+ * zero page mapping the one its own machine frame picks, so that none has
+ * more than ZERO_USERS users. KVM's shadow MMU drops every translation of a
+ * frame that more than 1000 entries map (its RMAP_RECYCLE_THRESHOLD) each
+ * time one more is made: with 16 zero frames for all guests, each mapped by
+ * thousands of zero pages, the guests refaulted ~100,000 times a second and
+ * read their memory 4x slower for as long as the pages stayed shared
+ * (perf/README.md, issue 14; docs/machine-notes.md). Stored copies are bound
+ * the same way by dedup/max_page_sharing (256 by default). It also keeps an
+ * unshare of one zero page from making KVM drop the translations of more
+ * than ZERO_USERS others.
  *
  * Lifetime: the backend may outlive the machine (the host destroys the
  * machine first); machine__destroy() tells it, and it touches machine memory
@@ -49,12 +57,14 @@
 #include "l1vmm/vm.h"
 #include "mmu/array.h"
 
-#define NR_ZERO 16u
+#define ZERO_USERS 256u /* zero pages per zero frame, at most */
+#define MIN_ZERO 16u
 
 struct dedup_shadow {
 	struct machine *m;
 	struct shadow_machine *mem;
-	uint64_t zero_mfn[NR_ZERO];
+	uint64_t *zero_mfn;
+	uint64_t nr_zero;
 	struct l1_lock lock;   /* protects vms, nr_vms, cap */
 	struct vm **vms;       /* attached */
 	size_t nr_vms, cap;
@@ -116,7 +126,8 @@ static int b_zero(void *vm, uint64_t gfn)
 	const struct dedup_shadow *d = ((struct vm *)vm)->shadow->machine->dedup_shadow;
 	if (!d)
 		return -EINVAL;
-	return shadow__share(guest_of(vm), gfn, d->zero_mfn[gfn % NR_ZERO]);
+	struct shadow_guest *g = guest_of(vm);
+	return shadow__share(g, gfn, d->zero_mfn[(g->first_mfn + gfn) % d->nr_zero]);
 }
 
 /* The balloon discards the frames next: they map their own frames again.
@@ -221,9 +232,10 @@ static void b_destroy(void *ctx)
 	struct dedup_shadow *d = ctx;
 	if (d->m && d->m->dedup_shadow == d)
 		d->m->dedup_shadow = NULL;
-	for (unsigned i = 0; d->mem && i < NR_ZERO; i++)
+	for (uint64_t i = 0; d->mem && d->zero_mfn && i < d->nr_zero; i++)
 		if (d->zero_mfn[i])
 			shadow__free_data_frames(d->mem, d->zero_mfn[i], 1);
+	free(d->zero_mfn);
 	l1_lock__destroy(&d->lock);
 	free(d->vms);
 	free(d);
@@ -246,7 +258,17 @@ int dedup_shadow__create(struct machine *m, struct dedup_host_backend *out, char
 	}
 	d->mem = &m->mem;
 	l1_lock__init(&d->lock, L1_RANK_BACKEND, "shadow sharing backend");
-	for (unsigned i = 0; i < NR_ZERO; i++) {
+	/* machine frames map at most one zero page each: ZERO_USERS per zero frame */
+	d->nr_zero = d->mem->nr_frames / ZERO_USERS + 1;
+	if (d->nr_zero < MIN_ZERO)
+		d->nr_zero = MIN_ZERO;
+	d->zero_mfn = calloc(d->nr_zero, sizeof(*d->zero_mfn));
+	if (!d->zero_mfn) {
+		snprintf(err, errlen, "out of memory for the shadow zero frames");
+		b_destroy(d);
+		return -1;
+	}
+	for (uint64_t i = 0; i < d->nr_zero; i++) {
 		int64_t mfn = shadow__alloc_frames(d->mem, 1);
 		if (mfn < 0) {
 			snprintf(err, errlen, "no machine frame for the shadow zero pages");
