@@ -338,13 +338,20 @@ static void zero_one(struct dedup *e, struct dedup_vm *v, uint64_t gfn)
 		e->backend_errors++;
 }
 
+/* Users a copy may have: max_page_sharing, within the backend's bound. */
+static uint64_t max_users(const struct dedup *e)
+{
+	uint64_t n = e->knob[DEDUP_MAX_PAGE_SHARING];
+	return e->be.max_users && n > e->be.max_users ? e->be.max_users : n;
+}
+
 /* Step 4: join a stored copy. True when the frame was dealt with. */
 static bool join_stable(struct dedup *e, struct dedup_vm *v, uint64_t gfn, const void *page,
 			uint64_t h)
 {
 	for (uint32_t i = copy_first(e, h); i != NO_COPY; i = copy_next(e, i)) {
 		const struct dedup_copy *c = &e->copies[i];
-		if (c->domain != v->domain || c->users >= e->knob[DEDUP_MAX_PAGE_SHARING])
+		if (c->domain != v->domain || c->users >= max_users(e))
 			continue;
 		if (memcmp(page, e->be.copy_data(e->be.ctx, c->handle), DEDUP_PAGE_SIZE) != 0) {
 			e->hash_collisions++;
@@ -617,7 +624,7 @@ static int check_locked(struct dedup *e, uint32_t *users)
 			continue;
 		live++;
 		sum += c->users;
-		if (c->users == 0 || c->users != users[i] || c->users > e->knob[DEDUP_MAX_PAGE_SHARING])
+		if (c->users == 0 || c->users != users[i] || c->users > max_users(e))
 			return broken("copy users", NULL, i);
 		if (copy_first(e, c->hash) == NO_COPY)
 			return broken("copy not in its hash bucket", NULL, i);

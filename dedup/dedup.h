@@ -95,6 +95,12 @@ struct dedup_backend {
 	 */
 	void (*unpopulated)(void *vm, uint64_t gfn, uint64_t n);
 	/*
+	 * Optional: the most frames one stored copy may have, whatever
+	 * max_page_sharing says (shadow mode: KVM rebuilds every translation of
+	 * a frame mapped too many times). 0: no bound of the backend's.
+	 */
+	uint32_t max_users;
+	/*
 	 * Optional: the content hash. NULL means XXH3_64bits with the engine's
 	 * secret seed, which is what every backend uses; tests set it to force
 	 * collisions.

@@ -35,7 +35,8 @@
  * thousands of zero pages, the guests refaulted ~100,000 times a second and
  * read their memory 4x slower for as long as the pages stayed shared
  * (perf/README.md, issue 14; docs/machine-notes.md). Stored copies are bound
- * the same way by dedup/max_page_sharing (256 by default). It also keeps an
+ * the same way: at most ZERO_USERS users each (the engine's max_users), even
+ * when dedup/max_page_sharing allows more. It also keeps an
  * unshare of one zero page from making KVM drop the translations of more
  * than ZERO_USERS others.
  *
@@ -293,7 +294,7 @@ int dedup_shadow__create(struct machine *m, struct dedup_host_backend *out, char
 		.ops = { .page = b_page, .written = b_written, .copy_new = b_copy_new,
 			 .copy_free = b_copy_free, .copy_data = b_copy_data, .share = b_share,
 			 .zero = b_zero, .unshare = b_unshare, .unpopulated = b_unpopulated,
-			 .ctx = d },
+			 .max_users = ZERO_USERS, .ctx = d },
 		.ctx = d,
 		.sync = b_sync,
 		.scan_end = b_scan_end,

@@ -484,6 +484,26 @@ static void test_zero_pages(void **state)
 	teardown_all(e, v, 2);
 }
 
+/* A backend's own bound (shadow: KVM) caps a copy's users below the knob. */
+static void test_backend_max_users(void **state)
+{
+	(void)state;
+	struct dedup_backend be = fake_backend;
+	be.max_users = 2;
+	struct dedup *e = engine(&be);
+	assert_int_equal(dedup__knob_get(e, DEDUP_MAX_PAGE_SHARING), 256);
+	struct fvm *v[5];
+	twins(e, v, 5, 1, 1);
+	dedup__scan(e, 5);
+	/* as with max_page_sharing=2: two copies of two users, one page waiting */
+	assert_int_equal(fk.live_copies, 2);
+	assert_ptr_equal(v[0]->copy[0], v[1]->copy[0]);
+	assert_ptr_equal(v[2]->copy[0], v[3]->copy[0]);
+	assert_int_equal(p2m__get(&v[4]->p2m, 0), P2M_PRIVATE);
+	assert_int_equal(dedup__check(e), 0);
+	teardown_all(e, v, 5);
+}
+
 static void test_max_page_sharing(void **state)
 {
 	(void)state;
@@ -951,6 +971,7 @@ int main(void)
 		cmocka_unit_test(test_volatile_by_hash),
 		cmocka_unit_test(test_zero_pages),
 		cmocka_unit_test(test_max_page_sharing),
+		cmocka_unit_test(test_backend_max_users),
 		cmocka_unit_test(test_cow_break_keeps_bytes),
 		cmocka_unit_test(test_remove_vm_exact),
 		cmocka_unit_test(test_meta_cap),
