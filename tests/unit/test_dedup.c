@@ -484,6 +484,19 @@ static void test_zero_pages(void **state)
 	teardown_all(e, v, 2);
 }
 
+/* Five twins scanned with room for two users a copy: v0+v1 fill one copy, v2
+ * finds it full and waits, v3 joins v2 in a second, v4 waits. */
+static void two_copies_of_two(struct dedup *e, struct fvm **v)
+{
+	twins(e, v, 5, 1, 1);
+	dedup__scan(e, 5);
+	assert_int_equal(fk.live_copies, 2);
+	assert_ptr_equal(v[0]->copy[0], v[1]->copy[0]);
+	assert_ptr_equal(v[2]->copy[0], v[3]->copy[0]);
+	assert_ptr_not_equal(v[0]->copy[0], v[2]->copy[0]);
+	assert_int_equal(p2m__get(&v[4]->p2m, 0), P2M_PRIVATE);
+}
+
 /* A backend's own bound (shadow: KVM) caps a copy's users below the knob. */
 static void test_backend_max_users(void **state)
 {
@@ -493,13 +506,7 @@ static void test_backend_max_users(void **state)
 	struct dedup *e = engine(&be);
 	assert_int_equal(dedup__knob_get(e, DEDUP_MAX_PAGE_SHARING), 256);
 	struct fvm *v[5];
-	twins(e, v, 5, 1, 1);
-	dedup__scan(e, 5);
-	/* as with max_page_sharing=2: two copies of two users, one page waiting */
-	assert_int_equal(fk.live_copies, 2);
-	assert_ptr_equal(v[0]->copy[0], v[1]->copy[0]);
-	assert_ptr_equal(v[2]->copy[0], v[3]->copy[0]);
-	assert_int_equal(p2m__get(&v[4]->p2m, 0), P2M_PRIVATE);
+	two_copies_of_two(e, v);
 	assert_int_equal(dedup__check(e), 0);
 	teardown_all(e, v, 5);
 }
@@ -510,14 +517,7 @@ static void test_max_page_sharing(void **state)
 	struct dedup *e = engine(NULL);
 	assert_int_equal(dedup__knob_set(e, DEDUP_MAX_PAGE_SHARING, 2), 0);
 	struct fvm *v[5];
-	twins(e, v, 5, 1, 1);
-	dedup__scan(e, 5);
-	/* v0+v1 fill one copy; v2 finds it full and waits; v3 joins v2 in a second. */
-	assert_int_equal(fk.live_copies, 2);
-	assert_ptr_equal(v[0]->copy[0], v[1]->copy[0]);
-	assert_ptr_equal(v[2]->copy[0], v[3]->copy[0]);
-	assert_ptr_not_equal(v[0]->copy[0], v[2]->copy[0]);
-	assert_int_equal(p2m__get(&v[4]->p2m, 0), P2M_PRIVATE);
+	two_copies_of_two(e, v);
 	struct dedup_stats s = stats(e);
 	assert_int_equal(s.pages_shared, 2);
 	assert_int_equal(s.pages_sharing, 2);
