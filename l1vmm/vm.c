@@ -331,7 +331,8 @@ int vm__exit_status(const struct vm *vm)
 
 void vm__describe_end(const struct vm *vm, char *buf, size_t len)
 {
-	double t = vm->end_time - vm->start_time;
+	uint64_t stopped_ns = __atomic_load_n(&vm->stopped_ns, __ATOMIC_ACQUIRE);
+	double t = (stopped_ns ? (double)stopped_ns / 1e9 : vm__now()) - vm->start_time;
 	switch (vm->end) {
 	case VM_END_EXIT:
 		snprintf(buf, len, "exited with code %u after %.2f s", vm->exit_code, t);

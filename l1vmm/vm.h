@@ -102,7 +102,8 @@ struct vm {
 	uint32_t exit_code;       /* VM_END_EXIT */
 	char *crash_report;       /* VM_END_CRASH: formatted report */
 	unsigned nr_running;      /* vCPU threads not yet returned */
-	double start_time, end_time; /* monotonic seconds */
+	double start_time, end_time; /* monotonic seconds: start, and when the first cause came */
+	uint64_t stopped_ns;      /* atomic: monotonic ns when the last vCPU thread left; 0 before */
 	void (*on_end)(void *ctx);
 	void *on_end_ctx;
 };
@@ -125,7 +126,8 @@ void vm__destroy(struct vm *vm);
 
 /* The process exit status for how the VM ended (README's table). */
 int vm__exit_status(const struct vm *vm);
-/* One line: "exited with code 0", "crashed", "timed out after 2.0 s", ... */
+/* One line: "exited with code 0 after 1.20 s", "crashed ...", "timed out ...": the
+ * time is from the start to when the vCPUs stopped (to now while any runs). */
 void vm__describe_end(const struct vm *vm, char *buf, size_t len);
 
 double vm__now(void);
