@@ -42,6 +42,7 @@ struct dedup_host;
 struct balloon;
 struct virtio_balloon;
 struct l1_shared_info;
+struct console;
 
 struct vm_config {
 	const char *name;         /* for messages and the console prefix */
@@ -91,6 +92,7 @@ struct vm {
 	struct boot_image image;
 	struct bus pio, mmio;     /* registered before start, read-only after */
 	struct uart uart;
+	struct console *console;  /* the uart's sink until vm__join(), then NULL */
 	struct testdev testdev;
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;
