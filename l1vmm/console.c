@@ -141,11 +141,10 @@ struct console *console__open(int fd)
 	return c;
 }
 
-uint64_t console__close(struct console *c)
+uint64_t console__close(struct console *c, double until)
 {
 	if (!c)
 		return 0;
-	double until = clock__mono_s() + CONSOLE_DRAIN_SECONDS;
 	pthread_mutex_lock(&c->lock);
 	while (c->head != c->tail && clock__mono_s() < until)
 		clock__cond_wait(&c->cv, &c->lock, until - clock__mono_s());

@@ -31,7 +31,7 @@
 #define CONSOLE_BUF_BYTES (64u << 10)
 /* The longest escaped line: every byte as \xNN, its prefix, its newline. */
 #define CONSOLE_LINE_MAX (4 * (UART_LINE_MAX + 64) + 2)
-/* How long closing waits for the writer to drain the buffer. */
+/* How long after a VM's end its console may take to drain. */
 #define CONSOLE_DRAIN_SECONDS 0.25
 
 struct console;
@@ -47,11 +47,12 @@ size_t console__escape(char *out, size_t cap, const char *in, size_t len);
 /* A console writing to fd from a thread of its own. NULL: no memory or thread. */
 struct console *console__open(int fd);
 /*
- * Wait up to CONSOLE_DRAIN_SECONDS for the buffer to be written, then stop.
- * A writer still stuck in write() is left behind with its buffer (the
- * process is ending). NULL is a no-op. Returns the lines dropped overall.
+ * Wait until drain_until (monotonic seconds; VMs stopped together share it)
+ * for the buffer to be written, then stop. A writer still stuck in write()
+ * is left behind with its buffer (the process is ending). NULL is a no-op.
+ * Returns the lines dropped overall.
  */
-uint64_t console__close(struct console *c);
+uint64_t console__close(struct console *c, double drain_until);
 
 /* The UART sink (ctx: a struct console *, NULL once closed: the line is
  * discarded): escape and queue one line. */

@@ -51,6 +51,8 @@ struct host_stop {
 	struct dedup_host *dedup;
 	const char *sysfs_dir;     /* --sysfs DIR, or NULL */
 	bool mounted;              /* atomic: the live tree is mounted at sysfs_dir */
+	volatile sig_atomic_t *stop_signal;
+	bool running;              /* atomic: every VM started (set-up is over) */
 	int claim;                 /* atomic enum stop_claim: who prints the summary */
 	int status;                /* the exit status, once STOP_ORDERLY_REPORTED */
 	struct watchdog dog;
@@ -391,6 +393,10 @@ static void force_exit(void *ctx)
 						  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 	int status = report ? 0 : hs->status;
 	char line[320], how[160];
+	if (report && !__atomic_load_n(&hs->running, __ATOMIC_ACQUIRE)) {
+		report = false; /* stuck in set-up: no VM ran */
+		status = 128 + (int)*hs->stop_signal;
+	}
 	for (unsigned i = 0; report && i < hs->n; i++) {
 		struct vm *vm = &hs->vms[i].vm;
 		if (vm->crash_report)
@@ -476,9 +482,10 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 		}
 		vms[i].deadline = timeout > 0 ? vms[i].vm.start_time + timeout : 0;
 	}
+	__atomic_store_n(&hs->running, status == 0, __ATOMIC_RELEASE);
 	if (status == 0) {
 		supervise(vms, n, ev, stop_signal);
-		watchdog__arm(&hs->dog, STOP_GRACE_SECONDS);
+		watchdog__arm(&hs->dog);
 		for (unsigned i = 0; i < n; i++)
 			vm__join(&vms[i].vm);
 		fflush(stdout);
@@ -567,8 +574,8 @@ int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
 	struct host_events ev = { .lock = PTHREAD_MUTEX_INITIALIZER,
 				  .cv = PTHREAD_COND_INITIALIZER };
 	struct host_stop hs = { .vms = vms, .n = n, .dedup = dedup, .sysfs_dir = o->sysfs_dir,
-				.mounted = mount != NULL };
-	int rc = watchdog__start(&hs.dog, force_exit, &hs);
+				.mounted = mount != NULL, .stop_signal = stop_signal };
+	int rc = watchdog__start(&hs.dog, STOP_GRACE_SECONDS, stop_signal, force_exit, &hs);
 	if (rc < 0) {
 		ctl_fuse__unmount(mount);
 		snprintf(err, sizeof(err), "cannot start the shutdown watchdog: %s", strerror(-rc));

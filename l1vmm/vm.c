@@ -306,7 +306,7 @@ void vm__join(struct vm *vm)
 	pthread_mutex_lock(&vm->uart.lock);
 	vm->uart.sink_ctx = NULL; /* a closed console discards */
 	pthread_mutex_unlock(&vm->uart.lock);
-	console__close(vm->console);
+	console__close(vm->console, vm->end_time + CONSOLE_DRAIN_SECONDS);
 	vm->console = NULL;
 }
 

@@ -6,7 +6,7 @@
 
 #include "mmu/clock.h"
 
-#define IDLE_WAIT_SECONDS 3600.0
+#define SIGNAL_POLL_SECONDS 0.05
 
 static void *watch(void *arg)
 {
@@ -14,21 +14,27 @@ static void *watch(void *arg)
 	pthread_mutex_lock(&w->lock);
 	while (!w->stopping) {
 		double now = clock__mono_s();
+		if (!w->deadline && w->stop_signal && *w->stop_signal)
+			w->deadline = now + w->grace;
 		if (w->deadline && now >= w->deadline) {
 			pthread_mutex_unlock(&w->lock);
 			w->fire(w->ctx);
 			return NULL; /* not reached: fire ends the process */
 		}
-		clock__cond_wait(&w->cv, &w->lock,
-				 w->deadline ? w->deadline - now : IDLE_WAIT_SECONDS);
+		double wait = w->deadline ? w->deadline - now : SIGNAL_POLL_SECONDS;
+		if (!w->deadline && !w->stop_signal)
+			wait = 3600.0; /* only watchdog__arm() wakes it */
+		clock__cond_wait(&w->cv, &w->lock, wait);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
 
-int watchdog__start(struct watchdog *w, void (*fire)(void *ctx), void *ctx)
+int watchdog__start(struct watchdog *w, double grace, volatile sig_atomic_t *stop_signal,
+		    void (*fire)(void *ctx), void *ctx)
 {
-	*w = (struct watchdog){ .fire = fire, .ctx = ctx };
+	*w = (struct watchdog){ .grace = grace, .stop_signal = stop_signal, .fire = fire,
+				.ctx = ctx };
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	sigset_t all, old;
@@ -42,10 +48,10 @@ int watchdog__start(struct watchdog *w, void (*fire)(void *ctx), void *ctx)
 	return 0;
 }
 
-void watchdog__arm(struct watchdog *w, double seconds)
+void watchdog__arm(struct watchdog *w)
 {
 	pthread_mutex_lock(&w->lock);
-	double at = clock__mono_s() + seconds;
+	double at = clock__mono_s() + w->grace;
 	if (!w->deadline || at < w->deadline)
 		w->deadline = at;
 	pthread_cond_broadcast(&w->cv);

@@ -60,7 +60,7 @@ static void uart_lines_are_prefixed_and_escaped(void **state)
 	for (const char *s = guest; *s; s++)
 		uart__ops.write(&u, 0, s, 1);
 	uart__destroy(&u);
-	assert_int_equal(console__close(c), 0);
+	assert_int_equal(console__close(c, clock__mono_s() + 1.0), 0);
 	close(p[1]);
 	char got[256] = { 0 };
 	ssize_t n = read(p[0], got, sizeof(got) - 1);
@@ -104,7 +104,7 @@ static void stalled_reader_drops_and_counts(void **state)
 		usleep(10000);
 	}
 	console__sink(c, "after\n", 6);
-	uint64_t dropped = console__close(c);
+	uint64_t dropped = console__close(c, clock__mono_s() + 1.0);
 	len = drain(p[0], out, len, sizeof(out) - 1);
 	out[len] = '\0';
 	assert_true(dropped > LINES / 2);
