@@ -40,7 +40,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_run import SKIP, need_kvm  # noqa: E402
+from check_run import SKIP, need_kvm, wait_until  # noqa: E402
 
 STOP_BOUND = 1.0  # seconds from the signal to the exit (issue 15)
 REFUSE_BOUND = 3.0  # "at once": a whole process start (ASan too), where a FIFO blocked forever
@@ -60,18 +60,6 @@ def skip(why):
         sys.exit(1)
     print(f"SKIP: {why}", file=sys.stderr)
     sys.exit(SKIP)
-
-
-def wait_for(cond, seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            if cond():
-                return True
-        except OSError:
-            pass
-        time.sleep(0.02)
-    return False
 
 
 class Run:
@@ -140,7 +128,7 @@ def case_sigterm(l1vmm, work):
             "workload=memtouch size=64M passes=1000"
         cmd += ["--vm", f'name={name},{spec},cmdline="{work_load}"']
     r = Run(cmd)
-    up = wait_for(lambda: all(r.first_line(rf"^\[{n}\] l1guest: ") for n, _ in vms), 60)
+    up = wait_until(lambda: all(r.first_line(rf"^\[{n}\] l1guest: ") for n, _ in vms), 60)
     if not check(up, "every VM printed its first line within 60 s"):
         r.proc.kill()
         r.wait()
@@ -183,7 +171,7 @@ def case_stalled_stdout(l1vmm, work):
         buf = bytearray(4)
         fcntl.ioctl(rd, 0x541B, buf)  # FIONREAD
         return int.from_bytes(buf, sys.byteorder)
-    full = wait_for(lambda: pending() >= 3072, 60)  # the next line does not fit
+    full = wait_until(lambda: pending() >= 3072, 60)  # the next line does not fit
     check(full, f"the guests filled the unread stdout pipe ({pending()} bytes)")
     time.sleep(1.0)
     check(r.proc.poll() is None, "l1vmm still runs with its stdout stalled")
@@ -216,7 +204,7 @@ def case_stalled_stderr(l1vmm, work):
     print("$ " + " ".join(cmd), flush=True)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=wr, stdin=subprocess.DEVNULL)
     os.close(wr)
-    check(wait_for(lambda: is_mount(mnt), 30), "the live tree is mounted")
+    check(wait_until(lambda: is_mount(mnt), 30), "the live tree is mounted")
     time.sleep(1.0)
     check(proc.poll() is None, "l1vmm is stuck writing to its full stderr")
     signalled = time.monotonic()
@@ -230,7 +218,7 @@ def case_stalled_stderr(l1vmm, work):
     os.close(rd)
     check(proc.returncode == 143, f"exit status 143 (got {proc.returncode})")
     check(took < STOP_BOUND, f"exit {took:.3f} s after SIGTERM while stuck in set-up")
-    check(wait_for(lambda: not is_mount(mnt), 2), "the forced exit removed the live tree")
+    check(wait_until(lambda: not is_mount(mnt), 2), "the forced exit removed the live tree")
 
 
 def case_fifo(l1vmm, work):
@@ -302,7 +290,7 @@ def case_fuse_perms(l1vmm, work):
 def fuse_perms_check(mnt, group):
     """What each of owner, outsider and group member may do in the tree."""
     label = f"--sysfs-group {group}" if group else "no group"
-    if not check(wait_for(lambda: os.path.exists(f"{mnt}/vms/vm0/mem"), 30),
+    if not check(wait_until(lambda: os.path.exists(f"{mnt}/vms/vm0/mem"), 30),
                  f"{label}: the tree is up"):
         return
     rw = os.stat(f"{mnt}/log_level")
@@ -350,13 +338,13 @@ def case_dead_mount(l1vmm, work):
            "workload=compute", "iterations=1000000000000"]
     # 1. SIGKILL l1vmm alone: its fusermount3 takes the mount away
     r = Run(cmd)
-    check(wait_for(lambda: os.path.exists(f"{mnt}/vms/vm0/mem"), 30), "first run: tree up")
+    check(wait_until(lambda: os.path.exists(f"{mnt}/vms/vm0/mem"), 30), "first run: tree up")
     r.proc.kill()
     r.wait()
-    check(wait_for(lambda: not is_mount(mnt), 5), "SIGKILL: auto_unmount removed the mount")
+    check(wait_until(lambda: not is_mount(mnt), 5), "SIGKILL: auto_unmount removed the mount")
     # 2. SIGKILL its fusermount3 and then l1vmm: a dead mount stays
     r = Run(cmd)
-    check(wait_for(lambda: os.path.exists(f"{mnt}/vms/vm0/mem"), 30), "second run: tree up")
+    check(wait_until(lambda: os.path.exists(f"{mnt}/vms/vm0/mem"), 30), "second run: tree up")
     helper = helper_of(r.proc.pid)
     check(helper is not None, "l1vmm's fusermount3 (auto_unmount) found")
     if helper:
@@ -371,7 +359,7 @@ def case_dead_mount(l1vmm, work):
     check(dead, "the mount is dead (ENOTCONN)")
     # 3. the next l1vmm on the same directory detaches it and serves the tree
     r = Run(cmd)
-    up = wait_for(lambda: open(f"{mnt}/vms/vm0/state").read() == "running\n", 30)
+    up = wait_until(lambda: open(f"{mnt}/vms/vm0/state").read() == "running\n", 30)
     check(up, "third run: the tree is served again on the same directory")
     r.proc.send_signal(signal.SIGTERM)
     r.wait()
@@ -408,7 +396,7 @@ def case_ksm_crash(l1vmm, work):
                  "--set", "dedup/backend=ksm", "--set", "dedup/run=1",
                  "--set", f"dedup/pages_to_scan={ours}", "--",
                  "workload=compute", "iterations=1000000000000"], env=env)
-        check(wait_for(lambda: ksm_read("pages_to_scan") == ours and os.path.exists(state), 30),
+        check(wait_until(lambda: ksm_read("pages_to_scan") == ours and os.path.exists(state), 30),
               f"l1vmm drives KSM (pages_to_scan={ours}) and saved KSM's values in {state}")
         with open(state) as f:
             text = f.read()
