@@ -177,7 +177,9 @@ static int open_state(struct dedup_ksm *ks, char *err, size_t errlen)
 	char dir[256];
 	snprintf(dir, sizeof(dir), "%s", ks->state_path);
 	*strrchr(dir, '/') = '\0';
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+	/* searchable by all: another user's l1vmm then tells "no file" (ENOENT)
+	 * from "a file it may not read" (EACCES, the file is 0600) */
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "dedup/backend=ksm: cannot create %s for KSM's saved "
 			 "settings: %s", dir, strerror(errno));
 		return -1;
