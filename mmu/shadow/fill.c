@@ -86,7 +86,14 @@ static uint32_t record_alloc(struct shadow_guest *g)
 		p->sp_free = p->sp[r].next;
 		return r;
 	}
-	if (ARRAY_ROOM(p->sp, p->sp_cap, p->nsp, 64) < 0)
+	if (p->nsp >= p->sp_cap) {
+		/* the records and their leaves' reverse-map nodes double together */
+		size_t more = (p->sp_cap ? p->sp_cap : 64) *
+			      (sizeof(*p->sp) + PT_ENTRIES * sizeof(struct rnode));
+		if (!meta_allows(g, more + hmap_grow_bytes(&p->pages)))
+			return NONE32;
+	}
+	if (ARRAY_ROOM(p->sp, p->sp_cap, p->nsp, 64) < 0 || rmap_reserve(g, p->sp_cap) < 0)
 		return NONE32;
 	return p->nsp++;
 }
@@ -98,9 +105,15 @@ static void record_free(struct shadow_guest *g, uint32_t r)
 	p->sp_free = r;
 }
 
-/* A zeroed shadow table described by tmpl; its record, or NONE32. */
+/* A zeroed shadow table described by tmpl; its record, or NONE32 (no frame,
+ * no memory, or the guest's table or metadata quota reached). */
 static uint32_t new_table(struct shadow_guest *g, const struct spage *tmpl)
 {
+	uint64_t quota = __atomic_load_n(&g->table_quota, __ATOMIC_RELAXED);
+	if (quota && g->stats.tables >= quota) {
+		g->stats.table_quota_hits++;
+		return NONE32;
+	}
 	int64_t mfn = shadow__alloc_frames(g->m, 1);
 	if (mfn < 0)
 		return NONE32;
@@ -120,6 +133,7 @@ static uint32_t new_table(struct shadow_guest *g, const struct spage *tmpl)
 	if (!s->synthetic)
 		derived_link(g, r);
 	g->stats.tables++;
+	g->stats.meta_bytes = meta_bytes(g);
 	return r;
 }
 
@@ -146,7 +160,7 @@ static void free_subtree(struct shadow_guest *g, uint32_t r)
 		if (!(e & PTE_P))
 			continue;
 		if (level == 1) {
-			rmap_del(g, (e & PTE_ADDR) >> 12, RMAP_SLOT(mfn, i));
+			rmap_del(g, r, i, (e & PTE_ADDR) >> 12);
 		} else {
 			uint32_t child = record_of(g, (e & PTE_ADDR) >> 12);
 			if (child != NONE32)
@@ -166,7 +180,7 @@ static void zap(struct shadow_guest *g, uint32_t r, unsigned i)
 	if (!(e & PTE_P))
 		return;
 	if (s->level == 1) {
-		rmap_del(g, (e & PTE_ADDR) >> 12, RMAP_SLOT(s->mfn, i));
+		rmap_del(g, r, i, (e & PTE_ADDR) >> 12);
 	} else {
 		uint32_t child = record_of(g, (e & PTE_ADDR) >> 12);
 		if (child != NONE32)
@@ -299,32 +313,41 @@ static bool leaf_for(const struct shadow_guest *g, uint32_t r, unsigned i, uint6
 }
 
 /*
- * Write shadow leaf i of table r, keeping the rmap exact. False: no memory.
- * quiet: the caller tells KVM about the frames itself (no flush_needed).
+ * Write shadow leaf i of table r, keeping the rmap exact. quiet: the caller
+ * tells KVM about the frames itself (no flush_needed). evict: make room on a
+ * frame at RMAP_FRAME_MAX leaves (rmap_add). 0, or -EMLINK / -ENOMEM with the
+ * leaf left not present.
  */
-static bool write_leaf(struct shadow_guest *g, uint32_t r, unsigned i, uint64_t v, bool quiet)
+static int write_leaf(struct shadow_guest *g, uint32_t r, unsigned i, uint64_t v, bool quiet,
+		      bool evict)
 {
-	uint64_t mfn = rec(g, r)->mfn;
-	uint64_t *t = fill_table(g, mfn);
+	uint64_t *t = fill_table(g, rec(g, r)->mfn);
 	uint64_t old = t[i];
 	if (old == v)
-		return true;
-	uint64_t slot = RMAP_SLOT(mfn, i);
-	if ((v & PTE_P) && rmap_add(g, (v & PTE_ADDR) >> 12, slot))
-		return false;
-	if (old & PTE_P) {
-		rmap_del(g, (old & PTE_ADDR) >> 12, slot);
-		if (!quiet && (!(v & PTE_P) || (old & PTE_ADDR) != (v & PTE_ADDR) ||
-			       ((old & PTE_RW) && !(v & PTE_RW)) || (!(old & PTE_NX) && (v & PTE_NX))))
-			g->flush_needed = true;
+		return 0;
+	bool same_frame = (old & PTE_P) && (v & PTE_P) && (old & PTE_ADDR) == (v & PTE_ADDR);
+	if ((old & PTE_P) && !quiet &&
+	    (!same_frame || ((old & PTE_RW) && !(v & PTE_RW)) || (!(old & PTE_NX) && (v & PTE_NX))))
+		g->flush_needed = true;
+	if (same_frame) {
+		t[i] = v;
+		return 0;
+	}
+	if (old & PTE_P)
+		rmap_del(g, r, i, (old & PTE_ADDR) >> 12);
+	t[i] = 0;
+	if (v & PTE_P) {
+		int err = rmap_add(g, r, i, (v & PTE_ADDR) >> 12, evict);
+		if (err)
+			return err;
 	}
 	t[i] = v;
-	return true;
+	return 0;
 }
 
-static bool set_leaf(struct shadow_guest *g, uint32_t r, unsigned i, uint64_t v)
+static int set_leaf(struct shadow_guest *g, uint32_t r, unsigned i, uint64_t v, bool evict)
 {
-	return write_leaf(g, r, i, v, false);
+	return write_leaf(g, r, i, v, false, evict);
 }
 
 /*
@@ -346,7 +369,10 @@ static void prefetch(struct shadow_guest *g, uint32_t r, unsigned fidx)
 			if (j < 0 || j >= (int)PT_ENTRIES || (t[j] & PTE_P) ||
 			    !leaf_for(g, r, (unsigned)j, &v, NULL))
 				continue;
-			if (!set_leaf(g, r, (unsigned)j, v))
+			int err = set_leaf(g, r, (unsigned)j, v, false);
+			if (err == -EMLINK)
+				continue; /* a fault there will make room */
+			if (err)
 				return;
 			g->stats.prefetched++;
 			want--;
@@ -388,7 +414,7 @@ enum fill_result fill_fault(struct shadow_guest *g, uint64_t va, const struct gu
 		g->frame[absent] &= (uint8_t)~SF_ABSENT;
 		g->stats.ballooned_touches++;
 	}
-	if (!set_leaf(g, r, i, v))
+	if (set_leaf(g, r, i, v, true))
 		return FILL_NO_MEMORY;
 	prefetch(g, r, i);
 	return FILL_OK;
@@ -425,46 +451,27 @@ void fill_flush_va(struct shadow_guest *g, uint64_t va)
 
 unsigned fill_refresh_mfn(struct shadow_guest *g, uint64_t mfn, uint64_t *first_moved)
 {
-	/* collect first: rewriting a leaf moves it in the rmap being walked */
-	const struct hmap *h = &g->priv->rmap;
-	size_t n = 0, cap = 0;
-	unsigned moved = 0;
-	for (uint32_t i = hmap_first(h, mfn); i != NONE32; i = hmap_next_of(h, i, mfn))
-		cap++;
-	if (cap == 0)
-		return 0;
-	uint64_t *slots = malloc(cap * sizeof(*slots));
-	if (!slots) {
-		/* no memory to do it leaf by leaf: drop them all, they fill again */
-		struct hmap *hm = &g->priv->rmap;
-		uint32_t i;
-		while ((i = hmap_first(hm, mfn)) != NONE32) {
-			uint64_t slot = hm->node[i].val;
-			fill_table(g, RMAP_TABLE(slot))[RMAP_INDEX(slot)] = 0;
-			hmap_del(hm, mfn, slot);
-		}
-		return UINT32_MAX;
-	}
-	for (uint32_t i = hmap_first(h, mfn); i != NONE32; i = hmap_next_of(h, i, mfn))
-		slots[n++] = h->node[i].val;
-	for (size_t k = 0; k < n; k++) {
-		uint32_t r = record_of(g, RMAP_TABLE(slots[k]));
-		unsigned idx = RMAP_INDEX(slots[k]);
+	/* collect first: rewriting a leaf moves it off the list being walked
+	 * (at most RMAP_FRAME_MAX of them) */
+	uint32_t nodes[RMAP_FRAME_MAX];
+	unsigned n = 0, moved = 0;
+	for (uint32_t k = rmap_first(g, mfn); k != NONE32 && n < RMAP_FRAME_MAX;
+	     k = rmap_next(g, mfn, k))
+		nodes[n++] = k;
+	for (unsigned k = 0; k < n; k++) {
+		uint32_t r = RMAP_NODE_RECORD(nodes[k]);
+		unsigned idx = RMAP_NODE_INDEX(nodes[k]);
 		uint64_t v = 0;
-		if (r == NONE32)
-			continue;
 		if (!leaf_for(g, r, idx, &v, NULL))
 			v = 0;
 		uint64_t old = fill_table(g, rec(g, r)->mfn)[idx];
 		if ((old & PTE_ADDR) != (v & PTE_ADDR) || !(v & PTE_P)) {
 			if (moved++ == 0 && first_moved)
-				*first_moved = slots[k];
+				*first_moved = RMAP_SLOT(rec(g, r)->mfn, idx);
 		}
-		/* no rmap node for the new target: drop the leaf, it fills again */
-		if (!write_leaf(g, r, idx, v, true))
-			write_leaf(g, r, idx, 0, true);
+		/* no room on the new target: the leaf stays dropped, it fills again */
+		write_leaf(g, r, idx, v, true, false);
 	}
-	free(slots);
 	return moved;
 }
 

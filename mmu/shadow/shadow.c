@@ -51,12 +51,16 @@ static void free_guest_arrays(struct shadow_guest *g)
 	struct shadow_guest_priv *p = g->priv;
 	if (p) {
 		hmap_destroy(&p->pages);
-		hmap_destroy(&p->rmap);
+		rmap_destroy(&p->rmap);
 		free(p->sp);
 		free(p->derived);
 		free(p->refs);
+		free(p->typed_2m);
+		free(p->typed_1g);
 		free(p->ctx.pend);
 		free(p->ctx.pend_list);
+		free(p->ctx.pend_2m);
+		free(p->ctx.pend_1g);
 		free(p);
 	}
 	free(g->p2m_mfn);
@@ -73,9 +77,21 @@ static void free_guest_arrays(struct shadow_guest *g)
 	g->pt_level = NULL;
 }
 
+uint64_t shadow__default_table_quota(uint64_t mem_bytes)
+{
+	return SHADOW_TABLES_BASE + mem_bytes / (256 * 1024);
+}
+
+uint64_t shadow__default_meta_quota(uint64_t mem_bytes)
+{
+	return shadow__default_table_quota(mem_bytes) * SHADOW_META_PER_TABLE;
+}
+
 int shadow__guest_init(struct shadow_guest *g, struct shadow_machine *m, uint64_t mem_bytes)
 {
-	*g = (struct shadow_guest){ .m = m, .prefetch = PT_ENTRIES };
+	*g = (struct shadow_guest){ .m = m, .prefetch = PT_ENTRIES,
+				    .table_quota = shadow__default_table_quota(mem_bytes),
+				    .meta_quota = shadow__default_meta_quota(mem_bytes) };
 	if (mem_bytes == 0 || mem_bytes % EPT_PAGE_SIZE || mem_bytes > SHADOW_MAX_GUEST_MEM)
 		return -EINVAL;
 	uint64_t n = mem_bytes / EPT_PAGE_SIZE;
@@ -98,10 +114,15 @@ int shadow__guest_init(struct shadow_guest *g, struct shadow_machine *m, uint64_
 		p->refs = calloc(n, sizeof(*p->refs));
 		p->ctx.pend = calloc(n, 1);
 		p->ctx.pend_list = malloc(n * sizeof(*p->ctx.pend_list));
+		p->typed_2m = calloc(REGION_2M(n) + 1, sizeof(uint32_t));
+		p->typed_1g = calloc(REGION_1G(n) + 1, sizeof(uint32_t));
+		p->ctx.pend_2m = calloc(REGION_2M(n) + 1, sizeof(uint32_t));
+		p->ctx.pend_1g = calloc(REGION_1G(n) + 1, sizeof(uint32_t));
 	}
 	int err = -ENOMEM;
 	if (!p || !g->p2m_mfn || !g->pt_level || !g->frame || !p->derived || !p->refs || !p->ctx.pend ||
-	    !p->ctx.pend_list || (err = ept__mem_view(&g->view, hva, mem_bytes))) {
+	    !p->ctx.pend_list || !p->typed_2m || !p->typed_1g || !p->ctx.pend_2m || !p->ctx.pend_1g ||
+	    (err = ept__mem_view(&g->view, hva, mem_bytes))) {
 		free_guest_arrays(g);
 		shadow__free_frames(m, g->first_mfn, n);
 		*g = (struct shadow_guest){ 0 };
@@ -111,12 +132,14 @@ int shadow__guest_init(struct shadow_guest *g, struct shadow_machine *m, uint64_
 		g->p2m_mfn[i] = g->first_mfn + i;
 	memset(p->derived, 0xff, n * sizeof(*p->derived));
 	p->pages = (struct hmap){ .free_head = NONE32 };
-	p->rmap = (struct hmap){ .free_head = NONE32 };
+	p->rmap = (struct rmap){ .heads = { .free_head = NONE32 } };
 	p->sp_free = NONE32;
 	p->root = NONE32;
 	p->ctx.mem = &g->view;
 	p->ctx.nr_frames = n;
 	p->ctx.pt_level = g->pt_level;
+	p->ctx.typed_2m = p->typed_2m;
+	p->ctx.typed_1g = p->typed_1g;
 	p->ctx.g = g;
 	pthread_mutex_init(&g->lock, NULL);
 	return 0;
@@ -146,7 +169,7 @@ static void unref(struct shadow_guest *g, uint64_t gfn)
 	if (gfn >= g->nr_frames || refs[gfn] == 0 || --refs[gfn])
 		return;
 	unsigned level = g->pt_level[gfn];
-	g->pt_level[gfn] = 0;
+	walk_set_typed(g, gfn, 0);
 	for (unsigned i = 0; level > 1 && i < PT_ENTRIES; i++) {
 		struct entry_info info;
 		enum shadow_refusal why;
@@ -162,7 +185,7 @@ static void type_pending(struct shadow_guest *g, bool write_protect)
 	struct walk_ctx *c = &g->priv->ctx;
 	for (uint64_t k = 0; k < c->pend_n; k++) {
 		uint64_t gfn = c->pend_list[k];
-		g->pt_level[gfn] = c->pend[gfn];
+		walk_set_typed(g, gfn, c->pend[gfn]);
 		/* a table is the guest's own frame: the host reads and writes it
 		 * there (typed first, so the leaves that move to it are read-only) */
 		if (g->p2m_mfn[gfn] != own_mfn(g, gfn))
@@ -346,6 +369,8 @@ enum shadow_fault_result shadow__fault(struct shadow_guest *g, uint64_t va, uint
 	set_accessed(g, &w, va, write);
 	enum fill_result f = fill_fault(g, va, &w);
 	if (f == FILL_NO_MEMORY) {
+		/* a quota, or the machine's frames: this guest's shadows go */
+		g->stats.quota_drops++;
 		fill_drop_all(g, false);
 		f = fill_fault(g, va, &w);
 	}

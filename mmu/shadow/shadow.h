@@ -148,6 +148,11 @@ struct shadow_stats {
 	uint64_t discards;           /* madvise(MADV_DONTNEED) calls on own frames */
 	uint64_t discarded;          /* own frames they gave back */
 	uint64_t ballooned_touches;  /* faults on frames the balloon took (mapped again) */
+	uint64_t rmap_evictions;     /* leaves dropped: their frame had RMAP_FRAME_MAX */
+	uint64_t table_quota_hits;   /* shadow tables refused: table_quota reached */
+	uint64_t meta_quota_hits;    /* growths refused: meta_quota reached */
+	uint64_t quota_drops;        /* all shadows dropped to stay within a quota */
+	uint64_t meta_bytes;         /* l1vmm's growable memory for the shadows now */
 	uint64_t refusals[SHADOW_NR_REFUSALS];
 };
 
@@ -189,6 +194,8 @@ struct shadow_guest {
 	uint64_t guest_root_gpa;     /* the guest's PML4 (0 before the first baseptr) */
 	uint64_t shadow_root_mfn;    /* what the machine vCPUs' CR3 holds for this guest */
 	unsigned prefetch;           /* entries filled per fault, 1..512 (1 = none ahead) */
+	uint64_t table_quota;        /* atomic: shadow tables at most (0: no limit) */
+	uint64_t meta_quota;         /* atomic: meta_bytes at most (0: no limit) */
 	bool flush_needed;           /* a present shadow entry changed since last taken */
 	uint8_t *frame;              /* gfn → SF_* flags */
 	bool tracking;               /* page sharing attached: writes are tracked */
@@ -203,8 +210,20 @@ struct shadow_guest {
 	struct shadow_guest_priv *priv;
 };
 
+/*
+ * Quotas (per guest; reaching one costs that guest only: the table that
+ * would exceed it is not made, so the fault drops the guest's own shadows and
+ * fills again). The defaults for a guest of mem_bytes: SHADOW_TABLES_BASE
+ * tables plus one per 256 KiB of RAM (8x what a 4 KiB map of all of it takes);
+ * SHADOW_META_PER_TABLE bytes of metadata per table of that quota.
+ */
+#define SHADOW_TABLES_BASE 256u
+#define SHADOW_META_PER_TABLE 32768u
+uint64_t shadow__default_table_quota(uint64_t mem_bytes);
+uint64_t shadow__default_meta_quota(uint64_t mem_bytes);
+
 /* Give a guest mem_bytes (<= SHADOW_MAX_GUEST_MEM, page multiple) of machine
- * frames. 0 or -errno (-ENOMEM: the machine is full). */
+ * frames, with the default quotas. 0 or -errno (-ENOMEM: the machine is full). */
 int shadow__guest_init(struct shadow_guest *g, struct shadow_machine *m, uint64_t mem_bytes);
 void shadow__guest_destroy(struct shadow_guest *g);
 

@@ -61,6 +61,8 @@ struct hmap {
 };
 
 int hmap_add(struct hmap *h, uint64_t key, uint64_t val);
+/* Bytes the next hmap_add() may allocate (0: it fits). */
+size_t hmap_grow_bytes(const struct hmap *h);
 bool hmap_del(struct hmap *h, uint64_t key, uint64_t val);
 /* First node of key, or NONE32; then hmap_next_of() until NONE32. */
 uint32_t hmap_first(const struct hmap *h, uint64_t key);
@@ -74,15 +76,63 @@ size_t hmap_bytes(const struct hmap *h);
 #define RMAP_TABLE(slot) ((slot) >> 9)
 #define RMAP_INDEX(slot) ((unsigned)((slot) & 511u))
 
+/*
+ * The reverse map: per machine frame, a circular doubly linked list of the
+ * shadow leaves that map it. Every leaf slot has its node at a fixed place,
+ * RMAP_NODE(record, index), so a delete is O(1) whatever the list's length.
+ */
+#define RMAP_NODE(r, i) (((uint32_t)(r) << 9) | (uint32_t)(i))
+#define RMAP_NODE_RECORD(n) ((n) >> 9)
+#define RMAP_NODE_INDEX(n) ((unsigned)((n) & 511u))
+/* Leaves of one guest that may map one machine frame: a fill beyond it evicts
+ * the oldest (KVM here rebuilds a frame's translations on every new mapping
+ * above ~1000, docs/machine-notes.md; and it bounds every per-frame walk). */
+#define RMAP_FRAME_MAX 512u
+
+struct rnode {
+	uint32_t prev, next; /* the frame's list (valid while the leaf is present) */
+};
+
+struct rmap {
+	struct hmap heads;   /* mfn → RMAP_HEAD(leaves, first node), one per mapped frame */
+	struct rnode *node;  /* [node_records * 512], indexed by RMAP_NODE */
+	uint32_t node_records;
+	uint64_t count;      /* present leaves */
+};
+
 struct shadow_guest_priv;
-int rmap_add(struct shadow_guest *g, uint64_t mfn, uint64_t slot);
-void rmap_del(struct shadow_guest *g, uint64_t mfn, uint64_t slot);
+/*
+ * Put leaf i of shadow L1 table record r, which maps mfn, in the map.
+ * At RMAP_FRAME_MAX leaves on mfn: with evict, the oldest one is zeroed
+ * (KVM told through shadow__machine_forget, counted in rmap_evictions);
+ * without, -EMLINK. -ENOMEM: no memory (or the metadata quota).
+ */
+int rmap_add(struct shadow_guest *g, uint32_t r, unsigned i, uint64_t mfn, bool evict);
+void rmap_del(struct shadow_guest *g, uint32_t r, unsigned i, uint64_t mfn);
+/* Leaves that map mfn. */
+unsigned rmap_count(const struct shadow_guest *g, uint64_t mfn);
+/* Node of the first (newest) leaf that maps mfn, or NONE32; then rmap_next(). */
+uint32_t rmap_first(const struct shadow_guest *g, uint64_t mfn);
+uint32_t rmap_next(const struct shadow_guest *g, uint64_t mfn, uint32_t n);
+/* Slot (RMAP_SLOT) of node n. */
+uint64_t rmap_slot(const struct shadow_guest *g, uint32_t n);
+/* Whether the map has the leaf slot for mfn (tests, consistency checks). */
+bool rmap_has(const struct shadow_guest *g, uint64_t mfn, uint64_t slot);
+/* Room for the nodes of records [0, records). 0 or -ENOMEM. */
+int rmap_reserve(struct shadow_guest *g, uint32_t records);
+void rmap_destroy(struct rmap *rm);
+size_t rmap_bytes(const struct rmap *rm);
 /* Clear RW in every shadow leaf that maps mfn (sets flush_needed if any was RW). */
 void rmap_write_protect(struct shadow_guest *g, uint64_t mfn);
 /* The same without flush_needed (the caller tells KVM per frame); how many were RW. */
 unsigned rmap_clear_rw(struct shadow_guest *g, uint64_t mfn);
 /* Zero every shadow leaf that maps mfn; how many. */
 unsigned rmap_unmap(struct shadow_guest *g, uint64_t mfn);
+
+/* l1vmm's growable memory for this guest (tables' records, both maps), bytes. */
+size_t meta_bytes(const struct shadow_guest *g);
+/* Whether growing by bytes more stays within g's metadata quota (counted when not). */
+bool meta_allows(struct shadow_guest *g, size_t bytes);
 
 /* ---- walk.c: guest walker and validator (pure) ---- */
 
@@ -101,7 +151,18 @@ struct walk_ctx {
 	uint8_t *pend;
 	uint64_t *pend_list;     /* nr_frames entries */
 	uint64_t pend_n;
+	/*
+	 * Tables per region, so that a large leaf's check costs O(1), not a
+	 * scan of every frame it covers: typed_2m/typed_1g count the pages
+	 * pt_level types in each 2 MiB / 1 GiB of gfns (kept with pt_level,
+	 * set_typed()), pend_2m/pend_1g the pages in pend.
+	 */
+	const uint32_t *typed_2m, *typed_1g;
+	uint32_t *pend_2m, *pend_1g;
 };
+
+#define REGION_2M(gfn) ((gfn) >> 9)
+#define REGION_1G(gfn) ((gfn) >> 18)
 
 enum entry_kind { ENTRY_NONE, ENTRY_LEAF, ENTRY_LINK };
 
@@ -147,6 +208,8 @@ int walk_validate_update(struct walk_ctx *c, uint64_t ptr, uint64_t val,
 			 enum shadow_refusal *why);
 
 void walk_pend_reset(struct walk_ctx *c);
+/* Give gfn the level (0: untyped), keeping the region counts. */
+void walk_set_typed(struct shadow_guest *g, uint64_t gfn, unsigned level);
 
 /* A translation through the guest's tables. */
 struct guest_walk {
@@ -187,9 +250,11 @@ struct shadow_guest_priv {
 	uint32_t nsp, sp_cap;   /* records handed out / allocated */
 	uint32_t sp_free;       /* recycled records */
 	struct hmap pages;      /* shadow table mfn → record index */
-	struct hmap rmap;       /* mapped mfn → RMAP_SLOT of each shadow leaf */
+	struct rmap rmap;       /* mapped mfn → the shadow leaves that map it */
 	uint32_t *derived;      /* gfn → first record derived from that guest table */
 	uint32_t *refs;         /* gfn → links to it from typed tables (+1: the root) */
+	uint32_t *typed_2m;     /* REGION_2M → typed pages in it (ctx.typed_2m) */
+	uint32_t *typed_1g;     /* REGION_1G → the same per 1 GiB */
 	uint32_t root;          /* record of the shadow root, or NONE32 */
 	bool has_root;          /* guest_root_gpa is valid */
 	struct walk_ctx ctx;    /* the validator's scratch (pend) */
@@ -220,8 +285,9 @@ void fill_flush_va(struct shadow_guest *g, uint64_t va);
  * Recompute every shadow leaf that maps mfn from the guest's entries and
  * p2m_mfn now (after p2m_mfn or the frame flags changed); flush_needed is not
  * set: the caller tells KVM about the frames (shadow__machine_forget). How
- * many leaves left mfn (UINT32_MAX: all dropped, no memory), and the slot of
- * the first one in *first_moved (may be NULL).
+ * many leaves left mfn (a leaf whose new frame has RMAP_FRAME_MAX leaves
+ * already is dropped: it left too), and the slot of the first one in
+ * *first_moved (may be NULL). At most RMAP_FRAME_MAX leaves: bounded.
  */
 unsigned fill_refresh_mfn(struct shadow_guest *g, uint64_t mfn, uint64_t *first_moved);
 /* The slot (RMAP_SLOT) of va's shadow leaf, if its path is there. */

@@ -113,9 +113,22 @@ unsigned walk_level_of(const struct walk_ctx *c, uint64_t gfn)
 
 void walk_pend_reset(struct walk_ctx *c)
 {
-	for (uint64_t i = 0; i < c->pend_n; i++)
-		c->pend[c->pend_list[i]] = 0;
+	for (uint64_t i = 0; i < c->pend_n; i++) {
+		uint64_t gfn = c->pend_list[i];
+		c->pend[gfn] = 0;
+		c->pend_2m[REGION_2M(gfn)]--;
+		c->pend_1g[REGION_1G(gfn)]--;
+	}
 	c->pend_n = 0;
+}
+
+void walk_set_typed(struct shadow_guest *g, uint64_t gfn, unsigned level)
+{
+	struct shadow_guest_priv *p = g->priv;
+	int delta = (level != 0) - (g->pt_level[gfn] != 0);
+	g->pt_level[gfn] = (uint8_t)level;
+	p->typed_2m[REGION_2M(gfn)] += (uint32_t)delta;
+	p->typed_1g[REGION_1G(gfn)] += (uint32_t)delta;
 }
 
 /* Pass 1: give gfn (and, through its links, its subtree) the level. */
@@ -131,6 +144,8 @@ static int type_subtree(struct walk_ctx *c, uint64_t gfn, unsigned level,
 		return refuse(SHADOW_REFUSE_FOREIGN_GFN, why);
 	c->pend[gfn] = (uint8_t)level;
 	c->pend_list[c->pend_n++] = gfn;
+	c->pend_2m[REGION_2M(gfn)]++;
+	c->pend_1g[REGION_1G(gfn)]++;
 	for (unsigned i = 0; i < PT_ENTRIES; i++) {
 		struct entry_info info;
 		int err = walk_check_shape(c->nr_frames, level, i, ctx_read(c, gfn, i),
@@ -146,12 +161,15 @@ static int type_subtree(struct walk_ctx *c, uint64_t gfn, unsigned level,
 	return 0;
 }
 
+/* Whether a table (typed or pending) lies in the leaf's frames: a 4 KiB page,
+ * or an aligned 2 MiB or 1 GiB region (walk_check_shape), O(1) either way. */
 static bool range_has_table(const struct walk_ctx *c, uint64_t gfn, uint64_t frames)
 {
-	for (uint64_t f = gfn; f < gfn + frames; f++)
-		if (walk_level_of(c, f))
-			return true;
-	return false;
+	if (frames == 1)
+		return walk_level_of(c, gfn) != 0;
+	if (frames == PT_FRAMES(2))
+		return c->pend_2m[REGION_2M(gfn)] || (c->pt_level && c->typed_2m[REGION_2M(gfn)]);
+	return c->pend_1g[REGION_1G(gfn)] || (c->pt_level && c->typed_1g[REGION_1G(gfn)]);
 }
 
 static int check_leaf(const struct walk_ctx *c, const struct entry_info *info, uint64_t e,

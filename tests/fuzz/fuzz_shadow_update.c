@@ -95,10 +95,7 @@ static void check_shadow(struct shadow_guest *g, uint64_t mfn, unsigned level,
 		CHECK(to >= g->first_mfn && to < g->first_mfn + g->nr_frames);
 		if (t[i] & PTE_RW)
 			CHECK(g->pt_level[to - g->first_mfn] == 0);
-		bool found = false;
-		const struct hmap *h = &g->priv->rmap;
-		for (uint32_t k = hmap_first(h, to); k != NONE32; k = hmap_next_of(h, k, to))
-			found |= h->node[k].val == RMAP_SLOT(mfn, i);
+		bool found = rmap_has(g, to, RMAP_SLOT(mfn, i));
 		CHECK(found);
 	}
 	for (unsigned i = 256; level == 4 && i < SHADOW_STUB_SLOT; i++)

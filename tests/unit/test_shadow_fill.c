@@ -72,10 +72,7 @@ static void walk_shadows(struct shadow_guest *g, uint64_t mfn, unsigned level,
 		assert_true(to >= g->first_mfn && to < g->first_mfn + g->nr_frames);
 		if (t[i] & PTE_RW)
 			assert_int_equal(g->pt_level[to - g->first_mfn], 0);
-		bool found = false;
-		const struct hmap *h = &g->priv->rmap;
-		for (uint32_t k = hmap_first(h, to); k != NONE32; k = hmap_next_of(h, k, to))
-			found |= h->node[k].val == RMAP_SLOT(mfn, i);
+		bool found = rmap_has(g, to, RMAP_SLOT(mfn, i));
 		assert_true(found);
 	}
 }
