@@ -69,6 +69,16 @@ enum l1g_pvt {
 	L1G_PVT_NR_FRAMES,     /* () -> frames of RAM (gfns the guest owns) */
 	L1G_PVT_RESTORE,       /* () -> 1 if a hostile mapping at va 0 had to be undone, else 0 */
 	L1G_PVT_NULL_HYPERCALLS, /* (n <= 10000) -> TSC cycles n L1_HC_VCPU_INFO round trips took */
+	L1G_PVT_ATTACK,        /* (kind | regions << 4 | 2 MiB-aligned user address) -> one round
+				* of workload=attack (kernel/pvattack.c): 0 or what l1vmm said */
+};
+
+/* L1G_PVT_ATTACK kinds. */
+enum l1g_attack {
+	L1G_ATTACK_ALIAS = 1,    /* one frame under every leaf of `regions` 2 MiB, then FLUSH(ALL) */
+	L1G_ATTACK_FLUSHSTORM,   /* `regions` FLUSH(ALL) in a row */
+	L1G_ATTACK_VALIDATE,     /* NEW_BASEPTR of a large tree refused at its last leaf */
+	L1G_ATTACK_QUOTA,        /* a shadow table per 2 MiB touched, `regions` of them */
 };
 
 /* The pattern L1G_PVT_MMU_MAP writes: word w of mapped page p. */

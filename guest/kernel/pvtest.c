@@ -218,6 +218,8 @@ int64_t pvtest__run(uint64_t which, uint64_t arg)
 		return restore();
 	case L1G_PVT_NULL_HYPERCALLS:
 		return null_hypercalls(arg);
+	case L1G_PVT_ATTACK:
+		return pvattack__round(arg);
 	default:
 		return -L1G_EINVAL;
 	}

@@ -23,5 +23,7 @@ int64_t ktest__run(uint64_t which);
 /* pvtest.c: SYS_PVTEST, shadow-mode probes for selftest and hostile:
  * a result >= 0, or a negative failure / refusal code (-L1G_ENOSYS in ept mode). */
 int64_t pvtest__run(uint64_t which, uint64_t arg);
+/* One round of workload=attack (L1G_PVT_ATTACK), kernel/pvattack.c. */
+int64_t pvattack__round(uint64_t arg);
 
 #endif

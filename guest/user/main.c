@@ -18,7 +18,7 @@ char user__cmdline[L1_CMDLINE_MAX];
 static const struct workload *const workloads[] = {
 	&workload__hello, &workload__compute, &workload__memtouch,
 	&workload__selftest, &workload__crash, &workload__hostile, &workload__dup,
-	&workload__churn,
+	&workload__churn, &workload__attack,
 };
 
 void args__bad(const char *fmt, ...)

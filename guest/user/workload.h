@@ -56,6 +56,7 @@ enum workload_result result__fail(struct result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 extern const struct workload workload__hello, workload__compute, workload__memtouch,
-	workload__selftest, workload__crash, workload__hostile, workload__dup, workload__churn;
+	workload__selftest, workload__crash, workload__hostile, workload__dup, workload__churn,
+	workload__attack;
 
 #endif
