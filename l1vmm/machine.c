@@ -17,6 +17,7 @@
 #include "cpu/hybrid/stub.h"
 #include "l1vmm/vcpu.h"
 #include "l1vmm/vm.h"
+#include "mmu/clock.h"
 
 #define MACHINE_SLACK (16ull << 20)
 #define QUIESCE_RETRY_SECONDS 0.01 /* kick again if a vCPU is still inside */
@@ -132,9 +133,11 @@ void shadow_vm__release(struct shadow_vm *sv)
  * deleted and added again (KVM drops all it built from them) before anyone
  * runs again. Filling a not-present entry needs none of this.
  */
-void machine__hold(struct machine *m, struct vm *vms[], unsigned *n)
+void machine__hold(struct machine *m, struct vm *by, struct vm *vms[], unsigned *n)
 {
 	pthread_mutex_lock(&m->recycle_lock);
+	m->hold_start_ns = clock__mono_ns();
+	m->hold_by = by;
 	pthread_mutex_lock(&m->lock);
 	*n = m->nr_vms;
 	memcpy(vms, m->vms, *n * sizeof(vms[0]));
@@ -147,6 +150,24 @@ void machine__release(struct machine *m, struct vm *vms[], unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
 		shadow_vm__release(vms[i]->shadow);
+	uint64_t ns = clock__mono_ns() - m->hold_start_ns;
+	struct shadow_stats_vm *st = &m->hold_by->shadow->stats;
+	__atomic_fetch_add(&st->holds, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->hold_ns, ns, __ATOMIC_RELAXED);
+	if (ns > __atomic_load_n(&st->hold_max_ns, __ATOMIC_RELAXED))
+		__atomic_store_n(&st->hold_max_ns, ns, __ATOMIC_RELAXED);
+	if (ns > __atomic_load_n(&m->hold_max_ns, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&m->hold_max_ns, ns, __ATOMIC_RELAXED);
+		snprintf(m->hold_max_vm, sizeof(m->hold_max_vm), "%s", m->hold_by->name);
+	}
+	pthread_mutex_unlock(&m->recycle_lock);
+}
+
+void machine__hold_max(struct machine *m, uint64_t *ns, char *vm, size_t len)
+{
+	pthread_mutex_lock(&m->recycle_lock);
+	*ns = m->hold_max_ns;
+	snprintf(vm, len, "%s", m->hold_max_vm[0] ? m->hold_max_vm : "none");
 	pthread_mutex_unlock(&m->recycle_lock);
 }
 

@@ -395,7 +395,7 @@ static int64_t with_machine_held(struct vcpu *v, const struct pv_call *c,
 	uint64_t done = 0;
 	struct vm *vms[STUB_MAX_VCPUS];
 	unsigned n;
-	machine__hold(sv->machine, vms, &n);
+	machine__hold(sv->machine, v->vm, vms, &n);
 	switch (c->nr) {
 	case L1_HC_MMU_UPDATE:
 		ret = shadow__mmu_update(&sv->g, reqs, c->arg[1], &done);
@@ -501,7 +501,7 @@ static bool hypercall(struct vcpu *v, struct kvm_regs *r, bool *set_state, int64
 		if (__atomic_load_n(&sv->g.flush_needed, __ATOMIC_RELAXED)) {
 			struct vm *vms[STUB_MAX_VCPUS];
 			unsigned n;
-			machine__hold(sv->machine, vms, &n);
+			machine__hold(sv->machine, v->vm, vms, &n);
 			settle_shadow_change(sv, vms, n);
 			machine__release(sv->machine, vms, n);
 		}
@@ -564,7 +564,7 @@ static bool on_trap_port(struct vcpu *v)
 	enum shadow_fault_result res = shadow__fault(&sv->g, cr2, (uint32_t)f.error);
 	if (res == SHADOW_NO_MEMORY) {
 		/* freed table frames may wait in quarantine: flush, release them, retry */
-		machine__hold(sv->machine, vms, &n);
+		machine__hold(sv->machine, v->vm, vms, &n);
 		machine__flush(sv->machine, vms, n);
 		res = shadow__fault(&sv->g, cr2, (uint32_t)f.error);
 		settle_shadow_change(sv, vms, n);
@@ -575,7 +575,7 @@ static bool on_trap_port(struct vcpu *v)
 		if (sv->g.flush_needed || sv->g.shadow_root_mfn != sv->root_mfn ||
 		    machine__quarantine_due(sv->machine)) {
 			/* a fill that replaced a present entry (rare): as for an update */
-			machine__hold(sv->machine, vms, &n);
+			machine__hold(sv->machine, v->vm, vms, &n);
 			settle_shadow_change(sv, vms, n);
 			machine__release(sv->machine, vms, n);
 		}
@@ -591,7 +591,7 @@ static bool on_trap_port(struct vcpu *v)
 			if (len && guest_copy(sv, f.rip, insn, len, false) < 0)
 				len = 0;
 		}
-		machine__hold(sv->machine, vms, &n);
+		machine__hold(sv->machine, v->vm, vms, &n);
 		int skip = len ? shadow__emulate_pt_write(&sv->g, cr2, insn, len, &r) : -L1_EFAULT;
 		settle_shadow_change(sv, vms, n);
 		machine__release(sv->machine, vms, n);

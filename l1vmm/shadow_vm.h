@@ -73,6 +73,12 @@ struct machine {
 	unsigned nr_vms;
 	pthread_mutex_t recycle_lock;  /* one machine-wide hold at a time; taken first */
 	uint64_t recycles;             /* atomic: memslot flushes done */
+	uint64_t hold_start_ns;        /* CLOCK_MONOTONIC when the current hold began
+					* (under recycle_lock) */
+	struct vm *hold_by;            /* the VM whose vCPU holds the machine (recycle_lock) */
+	uint64_t hold_max_ns;          /* atomic: the longest machine hold so far ... */
+	char hold_max_vm[64];          /* ... and the VM that made it (under recycle_lock;
+					* readers take it too) */
 	struct dedup_shadow *dedup_shadow; /* page sharing's backend (its zero frames), or NULL;
 					    * set and cleared by l1vmm/dedup_shadow.c while
 					    * no VM is attached to it */
@@ -89,19 +95,27 @@ void machine__destroy(struct machine *m);
 
 /*
  * Hold every vCPU of every shadow VM out of KVM_RUN (the caller, a vCPU
- * thread of one of them, holds no VM). vms[] (STUB_MAX_VCPUS) and *n receive
- * the VMs held, for machine__flush() and machine__release().
+ * thread of VM by, holds no VM). vms[] (STUB_MAX_VCPUS) and *n receive
+ * the VMs held, for machine__flush() and machine__release(). The hold's
+ * length, from the first VM held to the release, is charged to by
+ * (shadow_stats_vm.hold_*) and kept in the machine's maximum.
  */
-void machine__hold(struct machine *m, struct vm *vms[], unsigned *n);
+void machine__hold(struct machine *m, struct vm *by, struct vm *vms[], unsigned *n);
 void machine__release(struct machine *m, struct vm *vms[], unsigned n);
 /* With the machine held: make KVM drop every translation, free the quarantine. */
 void machine__flush(struct machine *m, struct vm *vms[], unsigned n);
+/* The longest machine hold so far (ns) and the VM that made it ("none"). Takes
+ * recycle_lock: waits for a hold in progress. */
+void machine__hold_max(struct machine *m, uint64_t *ns, char *vm, size_t len);
 /* Enough freed frames wait in quarantine to warrant a flush. */
 bool machine__quarantine_due(struct machine *m);
 
 struct shadow_stats_vm {
 	uint64_t traps, bounces, hypercalls, hypercall_errors, events, port_io_refused;
 	uint64_t events_deferred; /* upcalls put off behind an exception KVM had not delivered */
+	uint64_t holds;           /* machine holds this VM's vCPUs made */
+	uint64_t hold_ns;         /* their time in all */
+	uint64_t hold_max_ns;     /* the longest of them */
 };
 
 struct shadow_vcpu {

@@ -287,6 +287,31 @@ static int show_shadow(void *obj, const struct ctl_entry *e, char *buf, size_t l
 	return 0;
 }
 
+/* shadow/ readings of the machine hold: this VM's (microseconds or a count,
+ * struct shadow_stats_vm at e->arg), or the machine's longest (HOLD_MACHINE_*). */
+enum { HOLD_MACHINE_MAX = 1 << 20, HOLD_MACHINE_BY }; /* above any offset */
+static int show_hold(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	struct vm_ctl *vmc = obj;
+	uint64_t v = 0;
+	char by[64] = "none";
+	pthread_mutex_lock(&vmc->lock);
+	struct vm *vm = vmc->vm;
+	if (vm && vm->shadow && e->arg < HOLD_MACHINE_MAX)
+		v = __atomic_load_n((const uint64_t *)((const char *)&vm->shadow->stats + e->arg),
+				    __ATOMIC_RELAXED);
+	else if (vm && vm->shadow)
+		machine__hold_max(vm->shadow->machine, &v, by, sizeof(by));
+	pthread_mutex_unlock(&vmc->lock);
+	if (e->arg == HOLD_MACHINE_BY)
+		snprintf(buf, len, "%s", by);
+	else if (e->arg == offsetof(struct shadow_stats_vm, holds))
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)(v / 1000));
+	return 0;
+}
+
 static int show_exits(void *obj, const struct ctl_entry *e, char *buf, size_t len)
 {
 	struct vm_ctl *vmc = obj;
@@ -522,6 +547,19 @@ static const struct ctl_entry vm_entries[] = {
 	SHADOW_STAT("discards", discards, "page sharing: host pages of shared frames given back (calls)"),
 	SHADOW_STAT("updates", updates, "mmu_update entries applied"),
 	SHADOW_STAT("tables", tables, "shadow page tables in use"),
+	{ .path = "shadow/holds", .type = CTL_TEXT, .show = show_hold,
+	  .arg = offsetof(struct shadow_stats_vm, holds),
+	  .doc = "machine holds this VM made (every shadow vCPU of the machine held out of the guest)" },
+	{ .path = "shadow/hold_us", .type = CTL_TEXT, .show = show_hold,
+	  .arg = offsetof(struct shadow_stats_vm, hold_ns), .doc = "their time in all, microseconds" },
+	{ .path = "shadow/hold_max_us", .type = CTL_TEXT, .show = show_hold,
+	  .arg = offsetof(struct shadow_stats_vm, hold_max_ns),
+	  .doc = "the longest of them, microseconds" },
+	{ .path = "shadow/machine_hold_max_us", .type = CTL_TEXT, .show = show_hold,
+	  .arg = HOLD_MACHINE_MAX,
+	  .doc = "the longest machine hold any VM of the machine made, microseconds" },
+	{ .path = "shadow/machine_hold_max_by", .type = CTL_TEXT, .show = show_hold,
+	  .arg = HOLD_MACHINE_BY, .doc = "the VM that made it (none: no hold yet)" },
 	SHADOW_STAT("refused/foreign_gfn", refusals[SHADOW_REFUSE_FOREIGN_GFN], "refused: a gfn the guest does not own"),
 	SHADOW_STAT("refused/pt_writable", refusals[SHADOW_REFUSE_PT_WRITABLE], "refused: a page-table page made writable"),
 	SHADOW_STAT("refused/reserved", refusals[SHADOW_REFUSE_RESERVED], "refused: reserved bits, alignment or level"),
