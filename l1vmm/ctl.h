@@ -217,6 +217,9 @@ struct vm_ctl {
 	unsigned shadow_prefetch;        /* shadow mode: entries filled per page fault (1..512) */
 	unsigned cpuid_leaves;           /* 1: the CPUID instruction shows l1vmm's leaves; 0: KVM's */
 	uint64_t balloon_target_mb;      /* balloon/target_mb as set: applied when the VM is attached */
+	uint64_t shadow_limit[3];        /* shadow/table_quota, meta_quota (0: the default for
+					  * the VM's RAM), flush_rate (0: none): applied when
+					  * the VM is attached, and at once while it runs */
 	bool frozen;                     /* a VM is being created from, or runs with, this config */
 	struct vm *vm;                   /* NULL until vm_ctl__attach() */
 };

@@ -31,9 +31,11 @@ int machine__create(struct machine *m, const struct kvm_host *kvm, uint64_t gues
 	*m = (struct machine){ .kvm = kvm, .fd = -1 };
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_mutex_init(&m->recycle_lock, NULL);
-	/* l1vmm's area, the guests, and their shadow tables (a 4 KiB leaf table per
-	 * 2 MiB of guest RAM at most, plus the levels above and the boot tables) */
-	uint64_t bytes = STUB_RESERVED_BYTES + guest_bytes + guest_bytes / 128 + MACHINE_SLACK;
+	/* l1vmm's area, the guests, and their shadow tables: room for every guest's
+	 * default table quota (shadow.h: a frame per 256 KiB of RAM, and
+	 * SHADOW_TABLES_BASE frames per guest, which the slack covers for up to
+	 * 16 guests), so that no guest's tables can take another's */
+	uint64_t bytes = STUB_RESERVED_BYTES + guest_bytes + guest_bytes / 64 + MACHINE_SLACK;
 	bytes = (bytes + (2ull << 20) - 1) & ~((2ull << 20) - 1);
 	/*
 	 * Room for page sharing's stored copies: at most one per guest frame.
@@ -91,14 +93,13 @@ void machine__destroy(struct machine *m)
 /* ---- quiescing a guest around shadow changes ---- */
 
 /* Hold every vCPU of vm but the one with index self (or all: -1) out of
- * KVM_RUN, kicking those inside, until shadow_vm__release(). */
+ * KVM_RUN, kicking those inside, until shadow_vm__release(). Holds nest: a
+ * machine hold does not wait for the guest's own change to end. */
 void shadow_vm__hold(struct vm *vm, int self)
 {
 	struct shadow_vm *sv = vm->shadow;
 	pthread_mutex_lock(&sv->lock);
-	while (sv->quiescing)
-		pthread_cond_wait(&sv->cv, &sv->lock);
-	sv->quiescing = true;
+	sv->holders++;
 	for (;;) {
 		bool busy = false;
 		for (unsigned j = 0; j < vm->nr_vcpus; j++) {
@@ -118,7 +119,7 @@ void shadow_vm__hold(struct vm *vm, int self)
 void shadow_vm__release(struct shadow_vm *sv)
 {
 	pthread_mutex_lock(&sv->lock);
-	sv->quiescing = false;
+	sv->holders--;
 	pthread_cond_broadcast(&sv->cv);
 	pthread_mutex_unlock(&sv->lock);
 }
@@ -128,10 +129,12 @@ void shadow_vm__release(struct shadow_vm *sv)
  * it built from l1vmm's shadow tables until the machine's memslots change
  * (docs/machine-notes.md): neither a CR3 reload nor invlpg at CPL0 drops
  * them. So a change that may remove or retarget a present entry is made with
- * every shadow vCPU of the machine held out of KVM_RUN; if it did change one,
- * or if enough freed table frames wait in quarantine, the memslots are
- * deleted and added again (KVM drops all it built from them) before anyone
- * runs again. Filling a not-present entry needs none of this.
+ * the guest's own vCPUs held out of KVM_RUN (shadow_vm__hold: its neighbours
+ * run on, whatever the change costs); if it did change one, or if enough
+ * freed table frames wait in quarantine, the guest stays out (sv->stale) and
+ * the machine is held only for the memslots to be deleted and added again
+ * (KVM drops all it built from them) before anyone runs again. Filling a
+ * not-present entry needs none of this.
  */
 void machine__hold(struct machine *m, struct vm *by, struct vm *vms[], unsigned *n)
 {
@@ -171,6 +174,16 @@ void machine__hold_max(struct machine *m, uint64_t *ns, char *vm, size_t len)
 	pthread_mutex_unlock(&m->recycle_lock);
 }
 
+static void set_stale(struct vm *vms[], unsigned n, bool stale)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct shadow_vm *sv = vms[i]->shadow;
+		pthread_mutex_lock(&sv->lock);
+		sv->stale = stale;
+		pthread_mutex_unlock(&sv->lock);
+	}
+}
+
 /* With the machine held: make KVM forget every translation, free the quarantine. */
 void machine__flush(struct machine *m, struct vm *vms[], unsigned n)
 {
@@ -182,14 +195,20 @@ void machine__flush(struct machine *m, struct vm *vms[], unsigned n)
 	}
 	int rc = ept__mem_register(mem, m->fd);
 	if (rc < 0) {
-		/* the guests cannot run without their memory: end them all */
-		for (unsigned i = 0; i < n; i++)
-			vcpu__crash(&vms[i]->vcpus[0], "re-registering machine memory failed: %s",
-				    strerror(-rc));
+		/*
+		 * The guests cannot run without their memory, and nothing of it is
+		 * lost: they stay out (stale), and a vCPU of each tries again
+		 * (shadow_vm__vcpu_loop); --timeout and signals still end them.
+		 */
+		if (__atomic_fetch_add(&m->memslot_failures, 1, __ATOMIC_RELAXED) == 0)
+			fprintf(stderr, "l1vmm: re-registering machine memory failed: %s; the shadow "
+				"guests wait, l1vmm retries\n", strerror(-rc));
+		set_stale(vms, n, true);
 		return;
 	}
 	shadow__machine_release_quarantine(&m->mem);
 	__atomic_fetch_add(&m->recycles, 1, __ATOMIC_RELAXED);
+	set_stale(vms, n, false); /* every guest's stale translations went with the memslots */
 }
 
 bool machine__quarantine_due(struct machine *m)

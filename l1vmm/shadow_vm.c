@@ -19,6 +19,9 @@
 
 #define PAGE 4096ull
 #define BLOCK_SLICE_NS 50000000L
+#define FLUSH_BURST 8                 /* machine flushes a VM may ask for at once */
+#define FLUSH_WAIT_SLICE_NS 10000000ull /* a waiting vCPU checks for the VM's end */
+#define STALE_WAIT_NS 50000000ull     /* then a vCPU of a stale VM flushes itself */
 #define MSR_IA32_TSC 0x10
 #define RFLAGS_IF (1ull << 9)
 
@@ -168,20 +171,76 @@ void shadow_vm__destroy(struct vm *vm)
 }
 
 /*
- * After a change to sv's shadows, with the machine held: flush KVM if a
- * present entry changed (or the quarantine is due), and tell the vCPUs about
- * a new root frame.
+ * Wait, holding nothing, until this VM may make one more machine flush at
+ * its flush_rate (a generic cell rate: up to FLUSH_BURST at once, then one
+ * per 1/rate s). Every shadow guest pays for a flush (~1.4 ms held, then
+ * their translations rebuilt): the guest that asks too often pays the wait.
  */
-static void settle_shadow_change(struct shadow_vm *sv, struct vm *vms[], unsigned n)
+static void wait_flush_credit(struct vcpu *v)
 {
-	if (shadow__take_flush_needed(&sv->g) || machine__quarantine_due(sv->machine))
-		machine__flush(sv->machine, vms, n);
+	struct shadow_vm *sv = v->vm->shadow;
+	uint64_t rate = __atomic_load_n(&sv->flush_rate, __ATOMIC_RELAXED);
+	if (!rate)
+		return;
+	uint64_t interval = 1000000000ull / rate, now = clock__mono_ns();
+	pthread_mutex_lock(&sv->lock);
+	uint64_t tat = sv->flush_tat > now ? sv->flush_tat : now;
+	uint64_t due = tat - interval * (FLUSH_BURST - 1);
+	if (due > now) {
+		uint64_t t0 = now;
+		__atomic_fetch_add(&sv->stats.flush_waits, 1, __ATOMIC_RELAXED);
+		while (!vm__ended(v->vm) && (now = clock__mono_ns()) < due)
+			vm__timedwait(&sv->cv, &sv->lock,
+				      (double)(due - now < FLUSH_WAIT_SLICE_NS ? due - now
+									 : FLUSH_WAIT_SLICE_NS) / 1e9);
+		__atomic_fetch_add(&sv->stats.flush_wait_ns, clock__mono_ns() - t0, __ATOMIC_RELAXED);
+	}
+	sv->flush_tat = tat + interval;
+	pthread_mutex_unlock(&sv->lock);
+}
+
+/* sv is stale: flush the machine, unless another VM's flush did meanwhile. */
+static void flush_machine(struct vcpu *v)
+{
+	struct shadow_vm *sv = v->vm->shadow;
+	wait_flush_credit(v);
+	pthread_mutex_lock(&sv->lock);
+	bool stale = sv->stale;
+	pthread_mutex_unlock(&sv->lock);
+	if (!stale || vm__ended(v->vm))
+		return;
+	struct vm *vms[STUB_MAX_VCPUS];
+	unsigned n;
+	machine__hold(sv->machine, v->vm, vms, &n);
+	machine__flush(sv->machine, vms, n);
+	machine__release(sv->machine, vms, n);
+}
+
+/*
+ * After a change to sv's shadows (own_held: made with sv's vCPUs held by
+ * this thread, which this releases): tell the vCPUs about a new root frame;
+ * if a present entry changed (or the quarantine is due), keep them out
+ * (stale) until a machine flush, which this makes.
+ */
+static void settle_shadow_change(struct vcpu *v, bool own_held)
+{
+	struct shadow_vm *sv = v->vm->shadow;
+	bool flush = shadow__take_flush_needed(&sv->g) || machine__quarantine_due(sv->machine);
+	if (flush && !own_held) {
+		shadow_vm__hold(v->vm, -1); /* its other vCPUs may be running on them */
+		own_held = true;
+	}
 	pthread_mutex_lock(&sv->lock);
 	if (sv->g.shadow_root_mfn != sv->root_mfn) {
 		sv->root_mfn = sv->g.shadow_root_mfn;
 		sv->generation++;
 	}
+	sv->stale |= flush;
 	pthread_mutex_unlock(&sv->lock);
+	if (own_held)
+		shadow_vm__release(sv);
+	if (flush)
+		flush_machine(v);
 }
 
 /* ---- entering the guest ---- */
@@ -386,16 +445,14 @@ static void block(struct vcpu *v)
 	pthread_mutex_unlock(&sv->lock);
 }
 
-/* A change to the shadows, made with the machine held. */
-static int64_t with_machine_held(struct vcpu *v, const struct pv_call *c,
-				const struct l1_mmu_update *reqs)
+/* A change to the shadows, made with the guest's own vCPUs held. */
+static int64_t with_guest_held(struct vcpu *v, const struct pv_call *c,
+			       const struct l1_mmu_update *reqs)
 {
 	struct shadow_vm *sv = v->vm->shadow;
 	int64_t ret = 0;
 	uint64_t done = 0;
-	struct vm *vms[STUB_MAX_VCPUS];
-	unsigned n;
-	machine__hold(sv->machine, v->vm, vms, &n);
+	shadow_vm__hold(v->vm, -1); /* the caller is not in KVM_RUN: -1 holds it too */
 	switch (c->nr) {
 	case L1_HC_MMU_UPDATE:
 		ret = shadow__mmu_update(&sv->g, reqs, c->arg[1], &done);
@@ -410,8 +467,7 @@ static int64_t with_machine_held(struct vcpu *v, const struct pv_call *c,
 	default:
 		break;
 	}
-	settle_shadow_change(sv, vms, n);
-	machine__release(sv->machine, vms, n);
+	settle_shadow_change(v, true);
 	return ret;
 }
 
@@ -449,11 +505,11 @@ static bool hypercall(struct vcpu *v, struct kvm_regs *r, bool *set_state, int64
 	case L1_HC_MMU_UPDATE:
 		*ret = pv__fetch_mmu_updates(&mem, c.arg[0], c.arg[1], reqs);
 		if (*ret >= 0)
-			*ret = with_machine_held(v, &c, reqs);
+			*ret = with_guest_held(v, &c, reqs);
 		break;
 	case L1_HC_NEW_BASEPTR:
 	case L1_HC_FLUSH:
-		*ret = with_machine_held(v, &c, NULL);
+		*ret = with_guest_held(v, &c, NULL);
 		break;
 	case L1_HC_SET_TRAP_TABLE: {
 		uint64_t handlers[256];
@@ -498,13 +554,8 @@ static bool hypercall(struct vcpu *v, struct kvm_regs *r, bool *set_state, int64
 		*ret = balloon_host__hypercall(v->vm, &mem, c.arg[0], c.arg[1], c.arg[2], c.arg[3]);
 		/* frames taken off shared copies: KVM may still read the copies
 		 * through them, so it forgets before the guest runs on */
-		if (__atomic_load_n(&sv->g.flush_needed, __ATOMIC_RELAXED)) {
-			struct vm *vms[STUB_MAX_VCPUS];
-			unsigned n;
-			machine__hold(sv->machine, v->vm, vms, &n);
-			settle_shadow_change(sv, vms, n);
-			machine__release(sv->machine, vms, n);
-		}
+		if (__atomic_load_n(&sv->g.flush_needed, __ATOMIC_RELAXED))
+			settle_shadow_change(v, false);
 		break;
 	default:
 		break;
@@ -559,26 +610,24 @@ static bool on_trap_port(struct vcpu *v)
 		return enter(v, &r, &from);
 	}
 	svc->zero_cr2_rip = 0;
-	struct vm *vms[STUB_MAX_VCPUS];
-	unsigned n;
 	enum shadow_fault_result res = shadow__fault(&sv->g, cr2, (uint32_t)f.error);
 	if (res == SHADOW_NO_MEMORY) {
 		/* freed table frames may wait in quarantine: flush, release them, retry */
-		machine__hold(sv->machine, v->vm, vms, &n);
-		machine__flush(sv->machine, vms, n);
+		shadow_vm__hold(v->vm, -1);
+		pthread_mutex_lock(&sv->lock);
+		sv->stale = true;
+		pthread_mutex_unlock(&sv->lock);
+		shadow_vm__release(sv);
+		flush_machine(v);
 		res = shadow__fault(&sv->g, cr2, (uint32_t)f.error);
-		settle_shadow_change(sv, vms, n);
-		machine__release(sv->machine, vms, n);
 	}
 	switch (res) {
 	case SHADOW_FIXED:
 		if (sv->g.flush_needed || sv->g.shadow_root_mfn != sv->root_mfn ||
-		    machine__quarantine_due(sv->machine)) {
-			/* a fill that replaced a present entry (rare): as for an update */
-			machine__hold(sv->machine, v->vm, vms, &n);
-			settle_shadow_change(sv, vms, n);
-			machine__release(sv->machine, vms, n);
-		}
+		    machine__quarantine_due(sv->machine))
+			/* a fill that replaced a present entry, or dropped the guest's
+			 * shadows for a quota: as for an update */
+			settle_shadow_change(v, false);
 		if (!pick_up_root(v))
 			return false;
 		return enter(v, &r, &from);
@@ -591,10 +640,9 @@ static bool on_trap_port(struct vcpu *v)
 			if (len && guest_copy(sv, f.rip, insn, len, false) < 0)
 				len = 0;
 		}
-		machine__hold(sv->machine, v->vm, vms, &n);
+		shadow_vm__hold(v->vm, -1);
 		int skip = len ? shadow__emulate_pt_write(&sv->g, cr2, insn, len, &r) : -L1_EFAULT;
-		settle_shadow_change(sv, vms, n);
-		machine__release(sv->machine, vms, n);
+		settle_shadow_change(v, true);
 		if (!pick_up_root(v))
 			return false;
 		if (skip > 0) {
@@ -686,13 +734,22 @@ void shadow_vm__vcpu_loop(struct vcpu *v)
 	make_timer(v);
 	while (!vm__ended(vm)) {
 		pthread_mutex_lock(&sv->lock);
-		while (sv->quiescing && !vm__ended(vm))
-			pthread_cond_wait(&sv->cv, &sv->lock);
+		uint64_t since = clock__mono_ns();
+		while ((sv->holders || sv->stale) && !vm__ended(vm)) {
+			vm__timedwait(&sv->cv, &sv->lock, STALE_WAIT_NS / 1e9);
+			if (!sv->holders && sv->stale && clock__mono_ns() - since >= STALE_WAIT_NS) {
+				/* nobody flushed (a re-registration failed): try again */
+				pthread_mutex_unlock(&sv->lock);
+				flush_machine(v);
+				pthread_mutex_lock(&sv->lock);
+				since = clock__mono_ns();
+			}
+		}
 		pthread_mutex_unlock(&sv->lock);
 		if (!pick_up_root(v) || !deliver_events(v))
 			break;
 		pthread_mutex_lock(&sv->lock);
-		bool held = sv->quiescing; /* someone started changing the shadows meanwhile */
+		bool held = sv->holders || sv->stale; /* someone is changing the shadows */
 		svc->in_guest = !held;
 		pthread_mutex_unlock(&sv->lock);
 		if (held)

@@ -21,12 +21,17 @@
  * Changing present shadow entries (mmu_update, new_baseptr, flush, an
  * emulated page-table write, a fill that replaced an entry): KVM here keeps
  * CPL3 translations built from the shadows until the machine's memslots
- * change (docs/machine-notes.md). Such a change is therefore made with every
- * vCPU of every shadow VM held out of KVM_RUN (machine_hold); if it changed a
- * present entry, the memslots are deleted and added again before anyone runs.
- * Frames freed from shadow tables wait in the machine's quarantine until
- * that flush, so no frame is reused while KVM may still hold a translation
- * built from it. Filling a not-present entry needs none of this. Page
+ * change (docs/machine-notes.md). Such a change is therefore made with the
+ * guest's own vCPUs held out of KVM_RUN (shadow_vm__hold), however long it
+ * takes: its neighbours run on. If it changed a present entry, the guest's
+ * vCPUs stay out (sv->stale) until the memslots are deleted and added again,
+ * which is the only thing done with every vCPU of every shadow VM held
+ * (machine__hold): bounded work, whatever the guest did. A VM asks for at
+ * most flush_rate such flushes a second (vms/NAME/shadow/flush_rate); above
+ * it the asking vCPU waits, its guest held, so the storm costs the guest
+ * that makes it. Frames freed from shadow tables wait in the machine's
+ * quarantine until a flush, so no frame is reused while KVM may still hold
+ * a translation built from it. Filling a not-present entry needs none of this. Page
  * sharing (l1vmm/dedup_shadow.c, mmu/shadow/share.c) retargets leaves of
  * *data* frames without either: KVM drops every translation of a host page
  * when its host mapping changes (MADV_DONTNEED, or an mprotect round trip),
@@ -37,8 +42,8 @@
  * a KVM_RUN with immediate_exit completes the pending I/O or MMIO first, so
  * KVM cannot advance RIP over the state l1vmm set.
  *
- * Locking: sv->lock protects quiescing, generation, root_mfn, handlers,
- * console_cons, and each shadow_vcpu's in_guest; sv->cv signals their
+ * Locking: sv->lock protects holders, stale, flush_tat, generation, root_mfn,
+ * handlers, console_cons, and each shadow_vcpu's in_guest; sv->cv signals their
  * changes. m->recycle_lock serialises machine-wide holds and is taken before
  * any VM is held; a vCPU never waits for it while it holds a VM. The shadow
  * guest's own lock (shadow.h) is taken inside shadow__* calls only; sv->lock
@@ -73,6 +78,7 @@ struct machine {
 	unsigned nr_vms;
 	pthread_mutex_t recycle_lock;  /* one machine-wide hold at a time; taken first */
 	uint64_t recycles;             /* atomic: memslot flushes done */
+	uint64_t memslot_failures;     /* atomic: flushes whose re-registration failed */
 	uint64_t hold_start_ns;        /* CLOCK_MONOTONIC when the current hold began
 					* (under recycle_lock) */
 	struct vm *hold_by;            /* the VM whose vCPU holds the machine (recycle_lock) */
@@ -116,6 +122,8 @@ struct shadow_stats_vm {
 	uint64_t holds;           /* machine holds this VM's vCPUs made */
 	uint64_t hold_ns;         /* their time in all */
 	uint64_t hold_max_ns;     /* the longest of them */
+	uint64_t flush_waits;     /* flushes this VM asked for above its flush_rate */
+	uint64_t flush_wait_ns;   /* time its vCPUs waited for them */
 };
 
 struct shadow_vcpu {
@@ -136,7 +144,12 @@ struct shadow_vm {
 	uint64_t clock_start_ns;       /* CLOCK_MONOTONIC at pvclock time 0 */
 	pthread_mutex_t lock;          /* see DOC */
 	pthread_cond_t cv;
-	bool quiescing;
+	unsigned holders;              /* shadow_vm__hold()s in force: no vCPU enters */
+	bool stale;                    /* present entries changed: no vCPU enters until a
+					* machine flush (machine__flush clears it) */
+	uint64_t flush_rate;           /* atomic: machine flushes a second this VM may ask
+					* for (0: no limit); the excess waits */
+	uint64_t flush_tat;            /* when the next flush is due at that rate (GCRA) */
 	uint64_t generation;           /* bumped when the shadow root changes */
 	uint64_t root_mfn;             /* the root the vCPUs were told about */
 	uint64_t handlers[256];        /* trap table: guest VAs */

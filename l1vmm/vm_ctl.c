@@ -35,6 +35,11 @@
 
 _Static_assert(VM_CTL_NAME_MAX < VM_NAME_MAX, "a VM directory name fits struct vm's name");
 
+enum { LIMIT_TABLES, LIMIT_META, LIMIT_FLUSH_RATE, NR_LIMITS };
+#define DEFAULT_FLUSH_RATE 50 /* machine flushes a second; a 1.4 ms hold each */
+_Static_assert(NR_LIMITS == sizeof(((struct vm_ctl *)0)->shadow_limit) / sizeof(uint64_t),
+	       "vm_ctl's shadow_limit[] has a slot per limit");
+
 bool vm_ctl__valid_name(const char *name)
 {
 	size_t n = strlen(name);
@@ -60,6 +65,7 @@ struct vm_ctl *vm_ctl__new(const char *name)
 	pthread_mutex_init(&vmc->lock, NULL);
 	vmc->vcpus = 1;
 	vmc->shadow_prefetch = 512;
+	vmc->shadow_limit[LIMIT_FLUSH_RATE] = DEFAULT_FLUSH_RATE;
 	vmc->cpuid_leaves = 1;
 	vmc->mode = CPU_MODE_AUTO;
 	return vmc;
@@ -113,10 +119,33 @@ void vm_ctl__freeze(struct vm_ctl *vmc, struct vm_config *cfg)
 	pthread_mutex_unlock(&vmc->lock);
 }
 
+/* Give the running VM vmc's shadow limit i (vmc->lock held). */
+static void apply_limit(struct vm_ctl *vmc, unsigned i)
+{
+	struct shadow_vm *sv = vmc->vm ? vmc->vm->shadow : NULL;
+	if (!sv)
+		return;
+	uint64_t v = vmc->shadow_limit[i], mem = sv->g.nr_frames * EPT_PAGE_SIZE;
+	switch (i) {
+	case LIMIT_TABLES:
+		__atomic_store_n(&sv->g.table_quota, v ? v : shadow__default_table_quota(mem),
+				 __ATOMIC_RELAXED);
+		break;
+	case LIMIT_META:
+		__atomic_store_n(&sv->g.meta_quota, v ? v : shadow__default_meta_quota(mem),
+				 __ATOMIC_RELAXED);
+		break;
+	default:
+		__atomic_store_n(&sv->flush_rate, v, __ATOMIC_RELAXED);
+	}
+}
+
 void vm_ctl__attach(struct vm_ctl *vmc, struct vm *vm)
 {
 	pthread_mutex_lock(&vmc->lock);
 	vmc->vm = vm;
+	for (unsigned i = 0; i < NR_LIMITS; i++)
+		apply_limit(vmc, i);
 	if (vm->balloon)
 		balloon__set_target(vm->balloon, vmc->balloon_target_mb << (20 - 12));
 	pthread_mutex_unlock(&vmc->lock);
@@ -305,7 +334,8 @@ static int show_hold(void *obj, const struct ctl_entry *e, char *buf, size_t len
 	pthread_mutex_unlock(&vmc->lock);
 	if (e->arg == HOLD_MACHINE_BY)
 		snprintf(buf, len, "%s", by);
-	else if (e->arg == offsetof(struct shadow_stats_vm, holds))
+	else if (e->arg == offsetof(struct shadow_stats_vm, holds) ||
+		 e->arg == offsetof(struct shadow_stats_vm, flush_waits))
 		snprintf(buf, len, "%llu", (unsigned long long)v);
 	else
 		snprintf(buf, len, "%llu", (unsigned long long)(v / 1000));
@@ -486,6 +516,33 @@ static int store_balloon_target(void *obj, const struct ctl_entry *e, const unio
 	return rc;
 }
 
+/* shadow/table_quota, meta_quota, flush_rate: what the running VM has, else
+ * what is set. */
+static int show_limit(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	struct vm_ctl *vmc = obj;
+	pthread_mutex_lock(&vmc->lock);
+	uint64_t v = vmc->shadow_limit[e->arg];
+	struct shadow_vm *sv = vmc->vm ? vmc->vm->shadow : NULL;
+	if (sv)
+		v = __atomic_load_n(e->arg == LIMIT_TABLES ? &sv->g.table_quota :
+				    e->arg == LIMIT_META ? &sv->g.meta_quota : &sv->flush_rate,
+				    __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&vmc->lock);
+	snprintf(buf, len, "%llu", (unsigned long long)v);
+	return 0;
+}
+
+static int store_limit(void *obj, const struct ctl_entry *e, const union ctl_value *v)
+{
+	struct vm_ctl *vmc = obj;
+	pthread_mutex_lock(&vmc->lock);
+	vmc->shadow_limit[e->arg] = e->type == CTL_SIZE ? v->size : (uint64_t)v->i;
+	apply_limit(vmc, (unsigned)e->arg);
+	pthread_mutex_unlock(&vmc->lock);
+	return 0;
+}
+
 #define BALLOON_STAT(name, type_, field, what) \
 	{ .path = "balloon/" name, .type = type_, .arg = field, .show = show_balloon, .doc = what }
 
@@ -547,6 +604,34 @@ static const struct ctl_entry vm_entries[] = {
 	SHADOW_STAT("discards", discards, "page sharing: host pages of shared frames given back (calls)"),
 	SHADOW_STAT("updates", updates, "mmu_update entries applied"),
 	SHADOW_STAT("tables", tables, "shadow page tables in use"),
+	{ .path = "shadow/table_quota", .type = CTL_INT, .flags = CTL_WRITABLE | CTL_CONFIG,
+	  .arg = LIMIT_TABLES, .min = 0, .max = 1 << 24, .show = show_limit, .store = store_limit,
+	  .doc = "shadow tables (4 KiB machine frames) this guest may have; above it its shadows "
+		 "are dropped and filled again. 0 when set: the default, 256 + 1 per 256 KiB of RAM" },
+	{ .path = "shadow/meta_quota", .type = CTL_SIZE, .flags = CTL_WRITABLE | CTL_CONFIG,
+	  .arg = LIMIT_META, .size_min = 0, .size_max = 1ull << 40, .size_align = 1,
+	  .show = show_limit, .store = store_limit,
+	  .doc = "bytes of l1vmm memory for this guest's shadows (reverse map, records: "
+		 "shadow/meta_bytes) it may take; above it, as for table_quota. 0 when set: "
+		 "the default, 32 KiB per table of the default table quota" },
+	{ .path = "shadow/flush_rate", .type = CTL_INT, .flags = CTL_WRITABLE | CTL_CONFIG,
+	  .arg = LIMIT_FLUSH_RATE, .min = 0, .max = 1000000, .show = show_limit,
+	  .store = store_limit,
+	  .doc = "machine flushes a second this guest may cause (every shadow guest pays for one); "
+		 "above it, after a burst of 8, its vCPU waits. 0: no limit" },
+	SHADOW_STAT("rmap_evictions", rmap_evictions,
+		    "leaves dropped because their frame had 512 leaves of this guest"),
+	SHADOW_STAT("table_quota_hits", table_quota_hits, "shadow tables refused at table_quota"),
+	SHADOW_STAT("meta_quota_hits", meta_quota_hits, "metadata growths refused at meta_quota"),
+	SHADOW_STAT("quota_drops", quota_drops,
+		    "times all of this guest's shadows were dropped to stay within a quota (or no frame)"),
+	SHADOW_STAT("meta_bytes", meta_bytes, "l1vmm memory for this guest's shadows now, bytes"),
+	{ .path = "shadow/flush_waits", .type = CTL_TEXT, .show = show_hold,
+	  .arg = offsetof(struct shadow_stats_vm, flush_waits),
+	  .doc = "machine flushes this guest asked for above flush_rate (its vCPU waited)" },
+	{ .path = "shadow/flush_wait_us", .type = CTL_TEXT, .show = show_hold,
+	  .arg = offsetof(struct shadow_stats_vm, flush_wait_ns),
+	  .doc = "time its vCPUs waited for them, microseconds" },
 	{ .path = "shadow/holds", .type = CTL_TEXT, .show = show_hold,
 	  .arg = offsetof(struct shadow_stats_vm, holds),
 	  .doc = "machine holds this VM made (every shadow vCPU of the machine held out of the guest)" },
