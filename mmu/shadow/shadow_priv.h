@@ -58,6 +58,7 @@ struct hmap {
 	uint32_t cap;       /* nodes allocated */
 	uint32_t free_head; /* recycled nodes */
 	uint64_t count;     /* live (key, val) pairs */
+	uint64_t probes;    /* nodes looked at by hmap_first(): the work, for tests */
 };
 
 int hmap_add(struct hmap *h, uint64_t key, uint64_t val);
@@ -98,6 +99,7 @@ struct rmap {
 	struct rnode *node;  /* [node_records * 512], indexed by RMAP_NODE */
 	uint32_t node_records;
 	uint64_t count;      /* present leaves */
+	uint64_t dels;       /* rmap_del() calls (with heads.probes: the work, for tests) */
 };
 
 struct shadow_guest_priv;
