@@ -203,16 +203,19 @@ static void unlink_node(struct rmap *rm, struct hnode *head, uint32_t n)
 	head->val = HEAD(count, first == n ? x->next : first);
 }
 
-/* Zero the oldest leaf on mfn's list and make KVM drop what it built from it. */
+/*
+ * Zero the oldest leaf on mfn's list. It was present: a flush (flush_needed)
+ * drops KVM's translation before the guest runs on. Not shadow__machine_forget():
+ * that shoots down the TLBs of every vCPU of the machine, once per eviction,
+ * where the flush is rate-limited and charged to this guest.
+ */
 static void evict_oldest(struct shadow_guest *g, struct hnode *head)
 {
 	struct rmap *rm = &g->priv->rmap;
 	uint32_t oldest = rm->node[HEAD_FIRST(head->val)].prev;
-	uint64_t mfn = head->key;
 	fill_table(g, RMAP_TABLE(rmap_slot(g, oldest)))[RMAP_NODE_INDEX(oldest)] = 0;
 	unlink_node(rm, head, oldest);
-	/* the leaf was present: its translation goes with the frame's (shadow.h) */
-	shadow__machine_forget(g->m, mfn, 1);
+	g->flush_needed = true;
 	g->stats.rmap_evictions++;
 }
 

@@ -106,8 +106,8 @@ struct shadow_guest_priv;
 /*
  * Put leaf i of shadow L1 table record r, which maps mfn, in the map.
  * At RMAP_FRAME_MAX leaves on mfn: with evict, the oldest one is zeroed
- * (KVM told through shadow__machine_forget, counted in rmap_evictions);
- * without, -EMLINK. -ENOMEM: no memory (or the metadata quota).
+ * (flush_needed set, counted in rmap_evictions); without, -EMLINK.
+ * -ENOMEM: no memory (or the metadata quota).
  */
 int rmap_add(struct shadow_guest *g, uint32_t r, unsigned i, uint64_t mfn, bool evict);
 void rmap_del(struct shadow_guest *g, uint32_t r, unsigned i, uint64_t mfn);

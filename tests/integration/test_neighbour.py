@@ -37,22 +37,16 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_run import need_kvm  # noqa: E402
+from test_dedup import check, failures, read  # noqa: E402
 
 MEM = "64M"
 SIGTERM_LIMIT = 1.0
-failures = []
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-
-
-def read(mnt, path):
+def read_now(mnt, path):
+    """A file of the live tree, or None (the VM may have ended)."""
     try:
-        with open(os.path.join(mnt, path)) as f:
-            return f.read().strip()
+        return read(mnt, path)
     except OSError:
         return None
 
@@ -84,10 +78,10 @@ class Run:
         return None
 
     def poll_tree(self, vm):
-        v = read(self.mnt, f"vms/{vm}/shadow/machine_hold_max_us")
+        v = read_now(self.mnt, f"vms/{vm}/shadow/machine_hold_max_us")
         if v is not None and v.isdigit() and int(v) >= self.hold_us:
             self.hold_us = int(v)
-            self.hold_by = read(self.mnt, f"vms/{vm}/shadow/machine_hold_max_by") or "?"
+            self.hold_by = read_now(self.mnt, f"vms/{vm}/shadow/machine_hold_max_by") or "?"
 
     def wait_for(self, pattern, timeout, vm):
         end = time.monotonic() + timeout
