@@ -65,6 +65,7 @@ class Run:
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         self.hold_us, self.hold_by = 0, "none"
+        self.holds = self.holds_us = 0  # the attacker's own, for the mean
 
     def _read(self):
         for line in self.proc.stdout:
@@ -82,6 +83,9 @@ class Run:
         if v is not None and v.isdigit() and int(v) >= self.hold_us:
             self.hold_us = int(v)
             self.hold_by = read_now(self.mnt, f"vms/{vm}/shadow/machine_hold_max_by") or "?"
+        n, us = (read_now(self.mnt, f"vms/a/shadow/{f}") for f in ("holds", "hold_us"))
+        if n and us and n.isdigit() and us.isdigit() and int(n) >= self.holds:
+            self.holds, self.holds_us = int(n), int(us)
 
     def wait_for(self, pattern, timeout, vm):
         end = time.monotonic() + timeout
@@ -160,7 +164,8 @@ def run_attacked(l1vmm, kind, seconds, sigterm, extra=""):
         if rc != 0:
             print("\n".join(r.lines[-20:]))
     check(m is not None, f"{kind}: the neighbour reported its rate")
-    return (int(m.group(1)) if m else 0), r.hold_us, r.hold_by, stop_s
+    mean = r.holds_us / r.holds if r.holds else 0.0
+    return (int(m.group(1)) if m else 0), r.hold_us, r.hold_by, (r.holds, mean)
 
 
 def main():
@@ -181,12 +186,14 @@ def main():
     rates = {k: [] for k in kinds}
     holds = {k: [] for k in kinds}
     bys = {k: "none" for k in kinds}
+    made = {k: [] for k in kinds}  # (holds, mean us) the attacker made
     for _ in range(args.runs):
         alone.append(run_alone(args.l1vmm, args.seconds))
         beside.append(run_beside(args.l1vmm, args.seconds))
         for kind in kinds:
-            rate, hold, bys[kind], _ = run_attacked(args.l1vmm, kind, args.seconds,
-                                                    args.sigterm, args.attack_args)
+            rate, hold, bys[kind], own = run_attacked(args.l1vmm, kind, args.seconds,
+                                                      args.sigterm, args.attack_args)
+            made[kind].append(own)
             rates[kind].append(rate)
             holds[kind].append(hold)
     base, benign = statistics.median(alone), statistics.median(beside)
@@ -202,14 +209,18 @@ def main():
               f"({rate / 1e6:.0f} M/s against {ref / 1e6:.0f} M/s; at least {args.min_ratio})")
         hold_ms = statistics.median(holds[kind]) / 1000
         print(f"     {kind}: longest machine hold {hold_ms:.1f} ms (by {bys[kind]})", flush=True)
-        table.append((kind, hold_ms, max(holds[kind]) / 1000, bys[kind], rate, base, benign))
+        n_holds = statistics.median(h for h, _ in made[kind])
+        mean_ms = statistics.median(us for _, us in made[kind]) / 1000
+        table.append((kind, hold_ms, max(holds[kind]) / 1000, bys[kind], n_holds, mean_ms, rate,
+                       base, benign))
     if args.report:
-        print(f"{'attack':<11} {'hold_max_ms':>11} {'worst_ms':>9} {'by':>4} {'neighbour_M/s':>13} "
-              f"{'alone_M/s':>9} {'benign_M/s':>10} {'vs_alone':>8} {'vs_benign':>9}")
-        for kind, hold, worst, by, rate, base, benign in table:
-            print(f"{kind:<11} {hold:>11.1f} {worst:>9.1f} {by:>4} {rate / 1e6:>13.0f} "
-                  f"{base / 1e6:>9.0f} {benign / 1e6:>10.0f} {rate / base:>8.2f} "
-                  f"{rate / benign:>9.2f}")
+        print(f"{'attack':<11} {'hold_max_ms':>11} {'worst_ms':>9} {'by':>4} {'a_holds':>7} "
+              f"{'a_mean_ms':>9} {'neighbour_M/s':>13} {'alone_M/s':>9} {'benign_M/s':>10} "
+              f"{'vs_alone':>8} {'vs_benign':>9}")
+        for kind, hold, worst, by, n_holds, mean_ms, rate, base, benign in table:
+            print(f"{kind:<11} {hold:>11.1f} {worst:>9.1f} {by:>4} {n_holds:>7.0f} {mean_ms:>9.2f} "
+                  f"{rate / 1e6:>13.0f} {base / 1e6:>9.0f} {benign / 1e6:>10.0f} "
+                  f"{rate / base:>8.2f} {rate / benign:>9.2f}")
     if failures:
         print(f"{len(failures)} check(s) failed", file=sys.stderr)
         sys.exit(1)
