@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "l1vmm/ctl.h"
+#include "l1vmm/sandbox.h"
 
 struct ctl_mount {
 	struct ctl_tree *tree;
@@ -204,6 +205,7 @@ static const struct fuse_operations ctl_ops = {
 static void *serve(void *arg)
 {
 	struct ctl_mount *m = arg;
+	bool confined = false;
 	struct fuse_session *se = fuse_get_session(m->fuse);
 	struct fuse_buf fbuf = { .mem = NULL };
 	while (!fuse_session_exited(se)) {
@@ -223,6 +225,8 @@ static void *serve(void *arg)
 			continue;
 		if (rc <= 0) /* 0: unmounted from outside; <0: the connection failed */
 			break;
+		if (!confined) /* requests made while l1vmm sets up are served unconfined */
+			confined = sandbox__enter_when_set_up(SANDBOX_FUSE, "fuse");
 		fuse_session_process_buf(se, &fbuf);
 	}
 	free(fbuf.mem);

@@ -134,6 +134,8 @@ int dedup_host__add_vm(struct dedup_host *h, struct vm *vm, struct machine *mach
 int dedup_host__start(struct dedup_host *h, char *err, size_t errlen);
 /* Stop the scanner and put KSM's knobs back (before the VMs are removed). */
 void dedup_host__stop(struct dedup_host *h);
+/* dedup/backend is ksm: l1vmm writes /sys/kernel/mm/ksm/ while it runs and at the end. */
+bool dedup_host__uses_ksm(struct dedup_host *h);
 /* After vm's vCPUs stopped, before its memory goes. */
 void dedup_host__remove_vm(struct dedup_host *h, struct vm *vm);
 /* Let every backend report what happened (counters exact after this). */
