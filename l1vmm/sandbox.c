@@ -95,8 +95,9 @@ static const struct allow drop_ids[] = {
  * these builds allow them (docs/design.md §12).
  */
 static const struct allow sanitizer[] = {
-	{ "openat", ALL, ANY }, { "read", ALL, ANY }, { "readlink", ALL, ANY },
-	{ "getdents64", ALL, ANY }, { "newfstatat", ALL, ANY }, { "lseek", ALL, ANY },
+	{ "open", ALL, ANY }, { "openat", ALL, ANY }, { "read", ALL, ANY }, { "readlink", ALL, ANY },
+	{ "getdents", ALL, ANY }, { "getdents64", ALL, ANY }, { "newfstatat", ALL, ANY },
+	{ "lseek", ALL, ANY },
 	{ "clone", ALL, ANY }, { "ptrace", ALL, ANY }, { "wait4", ALL, ANY },
 	{ "prctl", ALL, ANY }, { "sigaltstack", ALL, ANY }, { "rt_sigaction", ALL, ANY },
 	{ "sched_getaffinity", ALL, ANY }, { "getppid", ALL, ANY }, { "pipe2", ALL, ANY },
