@@ -16,7 +16,8 @@
  *
  * One thread serves the session with its own poll loop over /dev/fuse and a
  * stop pipe, so ctl_fuse__unmount() ends the loop without depending on the
- * kernel connection going away first. The thread blocks every signal: stop
+ * kernel connection going away first; a 'c' on it makes the thread confine
+ * itself (l1vmm/sandbox.h) once set-up is done. The thread blocks every signal: stop
  * signals and vCPU kicks belong to the other threads.
  */
 #define FUSE_USE_VERSION 31
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +43,8 @@ struct ctl_mount {
 	struct fuse *fuse;
 	pthread_t thread;
 	int stop[2];         /* pipe: a byte on stop[1] ends the loop */
+	pid_t watcher;       /* not root: unmounts when `watch` closes (or -1) */
+	int watch;           /* its pipe's write end, or -1 */
 	struct timespec mounted_at;
 };
 
@@ -218,8 +222,14 @@ static void *serve(void *arg)
 				continue;
 			break;
 		}
-		if (p[1].revents)
+		if (p[1].revents) {
+			char c = 'x';
+			if (read(m->stop[0], &c, 1) == 1 && c == 'c' && !confined) {
+				confined = sandbox__enter_when_set_up(SANDBOX_FUSE, "fuse");
+				continue;
+			}
 			break;
+		}
 		int rc = fuse_session_receive_buf(se, &fbuf);
 		if (rc == -EINTR || rc == -EAGAIN)
 			continue;
@@ -231,6 +241,48 @@ static void *serve(void *arg)
 	}
 	free(fbuf.mem);
 	return NULL;
+}
+
+/*
+ * Not root: the unmount needs fusermount3's setuid, which no_new_privs (the
+ * sandbox) takes away, so a child forked before any of that runs it when
+ * l1vmm's end of a pipe closes: at the end, or when l1vmm dies.
+ */
+static int start_watcher(struct ctl_mount *m, const char *dir)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[1]);
+		char c;
+		ssize_t n;
+		do
+			n = read(p[0], &c, 1);
+		while (n > 0 || (n < 0 && errno == EINTR));
+		execlp("fusermount3", "fusermount3", "-u", "-q", "-z", "--", dir, (char *)NULL);
+		_exit(127);
+	}
+	close(p[0]);
+	if (pid < 0) {
+		close(p[1]);
+		return -1;
+	}
+	m->watcher = pid;
+	m->watch = p[1];
+	return 0;
+}
+
+/* The watcher unmounts (if mounted) and ends. */
+static void stop_watcher(struct ctl_mount *m)
+{
+	if (m->watcher < 0)
+		return;
+	close(m->watch);
+	while (waitpid(m->watcher, NULL, 0) < 0 && errno == EINTR)
+		;
+	m->watcher = m->watch = -1;
 }
 
 struct ctl_mount *ctl_fuse__mount(struct ctl_tree *t, const char *dir, char *err, size_t errlen)
@@ -252,6 +304,7 @@ struct ctl_mount *ctl_fuse__mount(struct ctl_tree *t, const char *dir, char *err
 	}
 	m->tree = t;
 	m->stop[0] = m->stop[1] = -1;
+	m->watcher = m->watch = -1;
 	clock_gettime(CLOCK_REALTIME, &m->mounted_at);
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	if (fuse_opt_add_arg(&args, "l1vmm") || fuse_opt_add_arg(&args, "-o") ||
@@ -263,6 +316,11 @@ struct ctl_mount *ctl_fuse__mount(struct ctl_tree *t, const char *dir, char *err
 	m->fuse = fuse_new(&args, &ctl_ops, sizeof(ctl_ops), m);
 	if (!m->fuse) {
 		snprintf(err, errlen, "--sysfs %s: cannot set up FUSE (libfuse3)", dir);
+		goto fail;
+	}
+	if (geteuid() != 0 && start_watcher(m, dir) < 0) {
+		snprintf(err, errlen, "--sysfs %s: cannot start the unmount watcher: %s", dir,
+			 strerror(errno));
 		goto fail;
 	}
 	if (fuse_mount(m->fuse, dir) != 0) {
@@ -288,12 +346,23 @@ fail:
 	fuse_opt_free_args(&args);
 	if (m->fuse)
 		fuse_destroy(m->fuse);
+	stop_watcher(m);
 	if (m->stop[0] >= 0) {
 		close(m->stop[0]);
 		close(m->stop[1]);
 	}
 	free(m);
 	return NULL;
+}
+
+void ctl_fuse__confine(struct ctl_mount *m)
+{
+	if (!m)
+		return;
+	ssize_t n;
+	do
+		n = write(m->stop[1], "c", 1);
+	while (n < 0 && errno == EINTR);
 }
 
 void ctl_fuse__unmount(struct ctl_mount *m)
@@ -305,8 +374,10 @@ void ctl_fuse__unmount(struct ctl_mount *m)
 		n = write(m->stop[1], "x", 1);
 	while (n < 0 && errno == EINTR);
 	pthread_join(m->thread, NULL);
-	fuse_unmount(m->fuse);
+	if (m->watcher < 0)
+		fuse_unmount(m->fuse);
 	fuse_destroy(m->fuse);
+	stop_watcher(m);
 	close(m->stop[0]);
 	close(m->stop[1]);
 	free(m);

@@ -323,7 +323,7 @@ static void report(struct host_vm *h)
 /* Create, run and report every VM; the process exit status. */
 static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_events *ev,
 		   double timeout, struct dedup_host *dedup, struct balloon_ctl *balloon,
-		   volatile sig_atomic_t *stop_signal)
+		   struct ctl_mount *mount, volatile sig_atomic_t *stop_signal)
 {
 	char err[512];
 	const char *dev = getenv("L1VMM_KVM_DEVICE"); /* tests point it elsewhere */
@@ -389,6 +389,7 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 	}
 	if (status == 0) {
 		sandbox__set_up_done();
+		ctl_fuse__confine(mount);
 		sandbox__enter(SANDBOX_MAIN, "main");
 		supervise(vms, n, ev, stop_signal);
 		for (unsigned i = 0; i < n; i++)
@@ -483,7 +484,8 @@ int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
 		goto fail;
 	struct host_events ev = { .lock = PTHREAD_MUTEX_INITIALIZER,
 				  .cv = PTHREAD_COND_INITIALIZER };
-	status = run_vms(vms, n, o->multi, &ev, o->timeout, dedup, balloon, stop_signal);
+	status = run_vms(vms, n, o->multi, &ev, o->timeout, dedup, balloon, mount,
+			 stop_signal);
 	ctl_fuse__unmount(mount);
 	goto out;
 fail:
