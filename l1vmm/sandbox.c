@@ -51,7 +51,7 @@ struct allow {
 /*
  * The allowlists, from strace -f of both modes with dedup (l1vmm and ksm
  * backends), both balloons under balloon/policy=auto, --sysfs read and
- * written, and the end of the run (docs/design.md §12 lists them).
+ * written, and the end of the run (docs/design.md §11 lists them).
  */
 static const struct allow allowlist[] = {
 	/* every thread: locks, time, its memory, log lines, stdio, its end */
@@ -93,7 +93,7 @@ static const struct allow drop_ids[] = {
 /*
  * ASan+UBSan builds: a report reads /proc/self/maps and symbolizes, and the
  * leak check at exit stops the world from a cloned task it ptraces. Only
- * these builds allow them (docs/design.md §12).
+ * these builds allow them (docs/design.md §11).
  */
 static const struct allow sanitizer[] = {
 	{ "open", ALL, ANY }, { "openat", ALL, ANY }, { "read", ALL, ANY }, { "readlink", ALL, ANY },
