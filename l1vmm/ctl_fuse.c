@@ -355,24 +355,26 @@ fail:
 	return NULL;
 }
 
-void ctl_fuse__confine(struct ctl_mount *m)
+/* One byte to the FUSE thread: 'c' confine yourself, 'x' stop. */
+static void tell_thread(struct ctl_mount *m, char c)
 {
-	if (!m)
-		return;
 	ssize_t n;
 	do
-		n = write(m->stop[1], "c", 1);
+		n = write(m->stop[1], &c, 1);
 	while (n < 0 && errno == EINTR);
+}
+
+void ctl_fuse__confine(struct ctl_mount *m)
+{
+	if (m)
+		tell_thread(m, 'c');
 }
 
 void ctl_fuse__unmount(struct ctl_mount *m)
 {
 	if (!m)
 		return;
-	ssize_t n;
-	do
-		n = write(m->stop[1], "x", 1);
-	while (n < 0 && errno == EINTR);
+	tell_thread(m, 'x');
 	pthread_join(m->thread, NULL);
 	if (m->watcher < 0)
 		fuse_unmount(m->fuse);
