@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "l1vmm/builtin.h"
 #include "l1vmm/balloon_ctl.h"
@@ -420,7 +421,8 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 /* The sandbox's policy (l1vmm/sandbox.h), before any thread starts. */
 static int confine(const struct run_options *o, struct dedup_host *dedup, char *err, size_t errlen)
 {
-	struct sandbox_policy p = { .on = !o->no_sandbox, .ksm_writes = dedup_host__uses_ksm(dedup) };
+	struct sandbox_policy p = { .on = !o->no_sandbox, .ksm_writes = dedup_host__uses_ksm(dedup),
+				    .fork_fails = o->sysfs_dir && geteuid() != 0 };
 	if (o->user && sandbox__resolve_user(o->user, &p, err, errlen) < 0)
 		return -1;
 	if (o->user && (o->sysfs_dir || p.ksm_writes)) {

@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -40,6 +41,7 @@ enum arg_rule {
 	EMPTY_PATH,  /* newfstatat: fstat of an open fd only */
 	SAME_ID,     /* setresuid/setresgid: the --user ids, all three */
 	NR_GROUPS,   /* setgroups: the --user group count */
+	SHARES_VM,   /* clone: of a task sharing l1vmm's memory (not a fork) */
 };
 
 struct allow {
@@ -99,10 +101,10 @@ static const struct allow sanitizer[] = {
 	{ "open", ALL, ANY }, { "openat", ALL, ANY }, { "read", ALL, ANY }, { "readlink", ALL, ANY },
 	{ "getdents", ALL, ANY }, { "getdents64", ALL, ANY }, { "newfstatat", ALL, ANY },
 	{ "lseek", ALL, ANY },
-	{ "clone", ALL, ANY }, { "ptrace", ALL, ANY }, { "wait4", ALL, ANY },
+	{ "clone", ALL, SHARES_VM }, { "ptrace", ALL, ANY }, { "wait4", ALL, ANY },
 	{ "prctl", ALL, ANY }, { "sigaltstack", ALL, ANY }, { "rt_sigaction", ALL, ANY },
 	{ "sched_getaffinity", ALL, ANY }, { "getppid", ALL, ANY }, { "pipe2", ALL, ANY },
-	{ "dup2", ALL, ANY }, { "execve", ALL, ANY }, { "kill", ALL, ANY },
+	{ "dup2", ALL, ANY }, { "execve", ALL, ANY }, { "kill", ALL, ANY }, { "fcntl", ALL, ANY },
 	{ "mmap", ALL, ANY }, { "mprotect", ALL, ANY },
 };
 #define SANITIZER_LIST sanitizer, sizeof(sanitizer) / sizeof(sanitizer[0])
@@ -226,6 +228,9 @@ static int add_rule(scmp_filter_ctx ctx, const struct allow *a)
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 3, SCMP_A0(SCMP_CMP_EQ, id),
 					SCMP_A1(SCMP_CMP_EQ, id), SCMP_A2(SCMP_CMP_EQ, id));
 	}
+	case SHARES_VM:
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+					SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_VM, CLONE_VM));
 	case NR_GROUPS:
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 					SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)policy.nr_groups));
@@ -416,6 +421,9 @@ void sandbox__enter(enum sandbox_thread kind, const char *name)
 	if (!ctx)
 		fail_enter("out of memory");
 	int rc = for_each_rule(kind, &policy, add_to_ctx, ctx);
+	if (rc == 0 && kind == SANDBOX_MAIN && policy.fork_fails)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+				      SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
 	if (rc == 0)
 		rc = seccomp_load(ctx); /* sets no_new_privs first */
 	seccomp_release(ctx);

@@ -47,6 +47,10 @@ struct sandbox_policy {
 	bool on;
 	bool ksm_writes;    /* dedup/backend=ksm: /sys/kernel/mm/ksm/ is written while running */
 	bool drop_ids;      /* --user: the threads must let glibc change their ids */
+	bool fork_fails;    /* not root with --sysfs: main's fork fails with EPERM instead of a
+			     * kill (libfuse's unmount forks fusermount3, which no_new_privs
+			     * would leave without its setuid; l1vmm/ctl_fuse.c's watcher
+			     * unmounts instead) */
 	uid_t uid;          /* with drop_ids */
 	gid_t gid;
 	size_t nr_groups;
