@@ -189,7 +189,7 @@ static int add_rwx_range(scmp_filter_ctx ctx, int nr)
 			block >>= 1;
 		int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 2,
 					  SCMP_A0(SCMP_CMP_MASKED_EQ, ~(block - 1), at),
-					  SCMP_A2(SCMP_CMP_EQ, PROT_READ | PROT_WRITE | PROT_EXEC));
+					  SCMP_A2(SCMP_CMP_EQ, PROT_READ | PROT_WRITE | PROT_EXEC, 0));
 		if (rc)
 			return rc;
 		at += block;
@@ -210,30 +210,30 @@ static int add_rule(scmp_filter_ctx ctx, const struct allow *a)
 	}
 	case OWN_PID:
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-					SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)own_pid));
+					SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)own_pid, 0));
 	case KVM_IOCTL: {
 		int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 					  SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, KVMIO_TYPE));
 		return rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-						  SCMP_A1(SCMP_CMP_EQ, TCGETS));
+						  SCMP_A1(SCMP_CMP_EQ, TCGETS, 0));
 	}
 	case READ_ONLY:
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 					SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, 0));
 	case EMPTY_PATH:
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-					SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH));
+					SCMP_A3(SCMP_CMP_EQ, AT_EMPTY_PATH, 0));
 	case SAME_ID: {
 		scmp_datum_t id = strcmp(a->name, "setresuid") == 0 ? policy.uid : policy.gid;
-		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 3, SCMP_A0(SCMP_CMP_EQ, id),
-					SCMP_A1(SCMP_CMP_EQ, id), SCMP_A2(SCMP_CMP_EQ, id));
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 3, SCMP_A0(SCMP_CMP_EQ, id, 0),
+					SCMP_A1(SCMP_CMP_EQ, id, 0), SCMP_A2(SCMP_CMP_EQ, id, 0));
 	}
 	case SHARES_VM:
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 					SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_VM, CLONE_VM));
 	case NR_GROUPS:
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-					SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)policy.nr_groups));
+					SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)policy.nr_groups, 0));
 	case ANY:
 	default:
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
