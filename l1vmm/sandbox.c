@@ -65,7 +65,7 @@ static const struct allow allowlist[] = {
 	{ "brk", ALL, ANY }, { "mmap", ALL, NO_EXEC }, { "mprotect", ALL, NO_EXEC },
 	{ "munmap", ALL, ANY }, { "mremap", ALL, ANY }, { "madvise", ALL, ANY },
 	{ "close", ALL, ANY }, { "fstat", ALL, ANY }, { "newfstatat", V | S | B | F, EMPTY_PATH },
-	{ "tgkill", ALL, OWN_PID }, { "getrandom", ALL, ANY },
+	{ "tgkill", ALL, OWN_PID }, { "getrandom", ALL, ANY }, { "sysinfo", ALL, ANY },
 	/* guest memory and KVM: exits, dirty logs, interrupts, memslots,
 	 * stored copies (a memfd: grown, holes punched), residency */
 	{ "ioctl", ALL, KVM_IOCTL }, { "fallocate", ALL, ANY }, { "mincore", ALL, ANY },
@@ -75,7 +75,7 @@ static const struct allow allowlist[] = {
 	/* reading /proc (meminfo, PSI, pagemap, statm) and /sys/kernel/mm/ksm */
 	{ "openat", M | S | B | F, READ_ONLY }, { "read", M | S | B | F, ANY },
 	{ "pread64", M | S | B | F, ANY }, { "lseek", M | S | B | F, ANY },
-	{ "getdents64", M | F, ANY }, { "sysinfo", M | S | F, ANY },
+	{ "getdents64", M | F, ANY },
 	/* the FUSE session, and its unmount at the end */
 	{ "poll", M | F, ANY }, { "ppoll", M | F, ANY }, { "getuid", M | F, ANY },
 	{ "getgid", M | F, ANY }, { "geteuid", M | F, ANY }, { "umount2", M, ANY },
