@@ -6,12 +6,13 @@
  * memslots and memfds, the FUSE mount, the threads). After that each thread
  * needs only a few system calls, and a bug a guest can reach should find
  * nothing more. Each thread confines itself, with libseccomp, before its
- * steady state: the FUSE thread at its first request once set-up is done,
- * the dedup scanner
- * and the balloon policy thread when they start, each vCPU thread before it
- * first runs its guest, and the main thread once every VM runs. Filters are
- * per thread (no TSYNC): every thread of l1vmm is created during set-up and
- * installs its own, so none runs a guest or serves a request unconfined.
+ * steady state: the dedup scanner and the balloon policy thread when they
+ * start (the shadow machine exists by then), each vCPU thread before it first
+ * runs its guest, the main thread once every VM runs, and the FUSE thread as
+ * soon as main tells it set-up is done (requests made while l1vmm sets up are
+ * served unconfined). Filters are per thread (no TSYNC): every thread of
+ * l1vmm is created during set-up and installs its own, so none runs a guest
+ * unconfined. The lists are in sandbox.c and docs/design.md §11.
  * Installing a filter also sets no_new_privs, so nothing l1vmm could still
  * execute would gain privileges.
  *
@@ -20,7 +21,7 @@
  * status SANDBOX_EXIT_STATUS (128 + SIGSYS, as if the kernel had killed it).
  * Nothing is cleaned up then: a --sysfs mount stays until unmounted.
  *
- * `--sandbox=off` runs without filters (debugging). The environment variable
+ * `--sandbox off` runs without filters (debugging). The environment variable
  * L1VMM_TEST_FORBIDDEN_SYSCALL=KIND (vcpu, scanner, balloon, fuse or main; 1
  * means vcpu) is a test hook: the first thread of that kind makes a forbidden
  * call (socket(2)) right after it confined itself. tests/integration uses it.
