@@ -232,6 +232,13 @@ int dedup_ksm__start(struct dedup_ksm *ks, const uint64_t knob[DEDUP_NR_KNOBS], 
 		     size_t errlen)
 {
 	ks->state_fd = -1;
+	/* before the state file (under /run, root's too): say what is missing */
+	if (access(KSM_DIR "run", W_OK) < 0) {
+		int e = errno;
+		snprintf(err, errlen, "dedup/backend=ksm: cannot write " KSM_DIR "run: %s%s",
+			 strerror(e), e == EACCES || e == EPERM || e == EROFS ? " (KSM needs root)" : "");
+		return -1;
+	}
 	if (open_state(ks, err, errlen) < 0)
 		return -1;
 	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++) {

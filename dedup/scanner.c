@@ -63,6 +63,8 @@ static unsigned copy_jobs(const struct dedup_scanner *s, struct dedup_scan_job *
 static void *scanner(void *arg)
 {
 	struct dedup_scanner *s = arg;
+	if (s->thread_start)
+		s->thread_start();
 	l1_lock__acquire(&s->lock);
 	while (!s->stop) {
 		uint64_t pages = s->pages_to_scan;

@@ -45,6 +45,8 @@ struct dedup_scanner {
 	unsigned nr_jobs;
 	bool started, stop;
 	pthread_t thread;
+	/* called first in the thread, if set (l1vmm confines it: l1vmm/sandbox.h) */
+	void (*thread_start)(void);
 };
 
 /* Not running, no jobs, run off. */

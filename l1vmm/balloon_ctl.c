@@ -24,6 +24,7 @@
 #include "balloon/virtio_balloon.h"
 #include "l1vmm/balloon_host.h"
 #include "l1vmm/ctl.h"
+#include "l1vmm/sandbox.h"
 #include "l1vmm/vm.h"
 
 #define MAX_VMS 64
@@ -179,6 +180,7 @@ static void round_auto(struct balloon_ctl *c)
 static void *policy_thread(void *arg)
 {
 	struct balloon_ctl *c = arg;
+	sandbox__enter(SANDBOX_BALLOON, "balloon");
 	pthread_mutex_lock(&c->lock);
 	enum policy last = c->policy;
 	while (!c->stopping) {

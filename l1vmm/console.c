@@ -14,6 +14,7 @@
 
 struct console {
 	int fd;
+	void (*thread_start)(void);
 	pthread_t thread;
 	pthread_mutex_t lock;  /* everything below; held only to copy bytes */
 	pthread_cond_t cv;     /* data queued, data written, or closing */
@@ -87,6 +88,8 @@ void console__sink(void *ctx, const char *line, size_t len)
 static void *writer(void *arg)
 {
 	struct console *c = arg;
+	if (c->thread_start)
+		c->thread_start();
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		while (c->head == c->tail && !c->closing)
@@ -116,7 +119,7 @@ static void *writer(void *arg)
 	return NULL;
 }
 
-struct console *console__open(int fd)
+struct console *console__open(int fd, void (*thread_start)(void))
 {
 	struct console *c = calloc(1, sizeof(*c));
 	if (!c || !(c->buf = malloc(CONSOLE_BUF_BYTES))) {
@@ -124,6 +127,7 @@ struct console *console__open(int fd)
 		return NULL;
 	}
 	c->fd = fd;
+	c->thread_start = thread_start;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	sigset_t all, old;

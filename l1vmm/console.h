@@ -44,8 +44,12 @@ struct console;
  */
 size_t console__escape(char *out, size_t cap, const char *in, size_t len);
 
-/* A console writing to fd from a thread of its own. NULL: no memory or thread. */
-struct console *console__open(int fd);
+/*
+ * A console writing to fd from a thread of its own, which first calls
+ * thread_start() if not NULL (the sandbox confines it there). NULL: no
+ * memory or thread.
+ */
+struct console *console__open(int fd, void (*thread_start)(void));
 /*
  * Wait until drain_until (monotonic seconds; VMs stopped together share it)
  * for the buffer to be written, then stop. A writer still stuck in write()

@@ -188,6 +188,8 @@ struct ctl_mount *ctl_fuse__mount(struct ctl_tree *t, const char *dir, const cha
  * 0 or -1. Any thread; it frees nothing. */
 int ctl_fuse__detach(const char *dir);
 /* Stop serving, unmount (lazily if the mount is busy) and free m. NULL is a no-op. */
+/* Set-up is done: the FUSE thread confines itself (l1vmm/sandbox.h) at once. */
+void ctl_fuse__confine(struct ctl_mount *m);
 void ctl_fuse__unmount(struct ctl_mount *m);
 
 /* ---- VMs: vms/NAME/ (vm_ctl.c) ---- */

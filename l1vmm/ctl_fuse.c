@@ -26,7 +26,8 @@
  *
  * One thread serves the session with its own poll loop over /dev/fuse and a
  * stop pipe, so ctl_fuse__unmount() ends the loop without depending on the
- * kernel connection going away first. The thread blocks every signal: stop
+ * kernel connection going away first; a 'c' on it makes the thread confine
+ * itself (l1vmm/sandbox.h) once set-up is done. The thread blocks every signal: stop
  * signals and vCPU kicks belong to the other threads.
  */
 #define FUSE_USE_VERSION 31
@@ -48,12 +49,15 @@
 #include <unistd.h>
 
 #include "l1vmm/ctl.h"
+#include "l1vmm/sandbox.h"
 
 struct ctl_mount {
 	struct ctl_tree *tree;
 	struct fuse *fuse;
 	pthread_t thread;
 	int stop[2];         /* pipe: a byte on stop[1] ends the loop */
+	pid_t watcher;       /* not root: unmounts when `watch` closes (or -1) */
+	int watch;           /* its pipe's write end, or -1 */
 	struct timespec mounted_at;
 	bool group_access;   /* --sysfs-group: the group may read and write */
 	gid_t gid;           /* the files' group */
@@ -225,6 +229,7 @@ static const struct fuse_operations ctl_ops = {
 static void *serve(void *arg)
 {
 	struct ctl_mount *m = arg;
+	bool confined = false;
 	struct fuse_session *se = fuse_get_session(m->fuse);
 	struct fuse_buf fbuf = { .mem = NULL };
 	while (!fuse_session_exited(se)) {
@@ -237,13 +242,21 @@ static void *serve(void *arg)
 				continue;
 			break;
 		}
-		if (p[1].revents)
+		if (p[1].revents) {
+			char c = 'x';
+			if (read(m->stop[0], &c, 1) == 1 && c == 'c' && !confined) {
+				confined = sandbox__enter_when_set_up(SANDBOX_FUSE, "fuse");
+				continue;
+			}
 			break;
+		}
 		int rc = fuse_session_receive_buf(se, &fbuf);
 		if (rc == -EINTR || rc == -EAGAIN)
 			continue;
 		if (rc <= 0) /* 0: unmounted from outside; <0: the connection failed */
 			break;
+		if (!confined) /* requests made while l1vmm sets up are served unconfined */
+			confined = sandbox__enter_when_set_up(SANDBOX_FUSE, "fuse");
 		fuse_session_process_buf(se, &fbuf);
 	}
 	free(fbuf.mem);
@@ -281,6 +294,48 @@ static int clear_dead_mount(const char *dir, struct stat *st, char *err, size_t 
 	return 0;
 }
 
+/*
+ * Not root: the unmount needs fusermount3's setuid, which no_new_privs (the
+ * sandbox) takes away, so a child forked before any of that runs it when
+ * l1vmm's end of a pipe closes: at the end, or when l1vmm dies.
+ */
+static int start_watcher(struct ctl_mount *m, const char *dir)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[1]);
+		char c;
+		ssize_t n;
+		do
+			n = read(p[0], &c, 1);
+		while (n > 0 || (n < 0 && errno == EINTR));
+		execlp("fusermount3", "fusermount3", "-u", "-q", "-z", "--", dir, (char *)NULL);
+		_exit(127);
+	}
+	close(p[0]);
+	if (pid < 0) {
+		close(p[1]);
+		return -1;
+	}
+	m->watcher = pid;
+	m->watch = p[1];
+	return 0;
+}
+
+/* The watcher unmounts (if mounted) and ends. */
+static void stop_watcher(struct ctl_mount *m)
+{
+	if (m->watcher < 0)
+		return;
+	close(m->watch);
+	while (waitpid(m->watcher, NULL, 0) < 0 && errno == EINTR)
+		;
+	m->watcher = m->watch = -1;
+}
+
 struct ctl_mount *ctl_fuse__mount(struct ctl_tree *t, const char *dir, const char *group,
 				  char *err, size_t errlen)
 {
@@ -314,6 +369,7 @@ struct ctl_mount *ctl_fuse__mount(struct ctl_tree *t, const char *dir, const cha
 	m->group_access = group != NULL;
 	m->gid = gid;
 	m->stop[0] = m->stop[1] = -1;
+	m->watcher = m->watch = -1;
 	clock_gettime(CLOCK_REALTIME, &m->mounted_at);
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	if (fuse_opt_add_arg(&args, "l1vmm") || fuse_opt_add_arg(&args, "-o") ||
@@ -326,6 +382,11 @@ struct ctl_mount *ctl_fuse__mount(struct ctl_tree *t, const char *dir, const cha
 	m->fuse = fuse_new(&args, &ctl_ops, sizeof(ctl_ops), m);
 	if (!m->fuse) {
 		snprintf(err, errlen, "--sysfs %s: cannot set up FUSE (libfuse3)", dir);
+		goto fail;
+	}
+	if (geteuid() != 0 && start_watcher(m, dir) < 0) {
+		snprintf(err, errlen, "--sysfs %s: cannot start the unmount watcher: %s", dir,
+			 strerror(errno));
 		goto fail;
 	}
 	if (fuse_mount(m->fuse, dir) != 0) {
@@ -352,6 +413,7 @@ fail:
 	fuse_opt_free_args(&args);
 	if (m->fuse)
 		fuse_destroy(m->fuse);
+	stop_watcher(m);
 	if (m->stop[0] >= 0) {
 		close(m->stop[0]);
 		close(m->stop[1]);
@@ -360,17 +422,30 @@ fail:
 	return NULL;
 }
 
+/* One byte to the FUSE thread: 'c' confine yourself, 'x' stop. */
+static void tell_thread(struct ctl_mount *m, char c)
+{
+	ssize_t n;
+	do
+		n = write(m->stop[1], &c, 1);
+	while (n < 0 && errno == EINTR);
+}
+
+void ctl_fuse__confine(struct ctl_mount *m)
+{
+	if (m)
+		tell_thread(m, 'c');
+}
+
 void ctl_fuse__unmount(struct ctl_mount *m)
 {
 	if (!m)
 		return;
-	ssize_t n;
-	do
-		n = write(m->stop[1], "x", 1);
-	while (n < 0 && errno == EINTR);
+	tell_thread(m, 'x');
 	pthread_join(m->thread, NULL);
-	fuse_unmount(m->fuse);
+	fuse_unmount(m->fuse); /* not root: its fork fails (l1vmm/sandbox.h), the watcher unmounts */
 	fuse_destroy(m->fuse);
+	stop_watcher(m);
 	close(m->stop[0]);
 	close(m->stop[1]);
 	free(m);

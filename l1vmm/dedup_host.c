@@ -29,6 +29,7 @@
 #include "dedup/ksm.h"
 #include "dedup/scanner.h"
 #include "l1vmm/ctl.h"
+#include "l1vmm/sandbox.h"
 #include "l1vmm/vm.h"
 #include "mmu/clock.h"
 
@@ -83,6 +84,11 @@ static void push_scanner(struct dedup_host *h)
 			   h->knob[DEDUP_RUN] != 0);
 }
 
+static void scanner_start(void)
+{
+	sandbox__enter(SANDBOX_SCANNER, "scanner");
+}
+
 struct dedup_host *dedup_host__create(void)
 {
 	struct dedup_host *h = calloc(1, sizeof(*h));
@@ -90,6 +96,7 @@ struct dedup_host *dedup_host__create(void)
 		return NULL;
 	l1_lock__init(&h->lock, L1_RANK_DEDUP_HOST, "dedup host");
 	dedup_scanner__init(&h->scanner);
+	h->scanner.thread_start = scanner_start;
 	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++)
 		h->knob[k] = dedup__knob_desc(k)->def;
 	push_scanner(h);
@@ -234,6 +241,14 @@ int dedup_host__start(struct dedup_host *h, char *err, size_t errlen)
 	}
 	l1_lock__release(&h->lock);
 	return rc;
+}
+
+bool dedup_host__uses_ksm(struct dedup_host *h)
+{
+	l1_lock__acquire(&h->lock);
+	bool ksm = h->backend == BACKEND_KSM;
+	l1_lock__release(&h->lock);
+	return ksm;
 }
 
 void dedup_host__stop(struct dedup_host *h)

@@ -137,6 +137,8 @@ void dedup_host__stop(struct dedup_host *h);
 /* The forced exit's: put KSM's knobs back if l1vmm drives KSM, without
  * taking h's lock (a stuck thread may hold it). */
 void dedup_host__restore_host(struct dedup_host *h);
+/* dedup/backend is ksm: l1vmm writes /sys/kernel/mm/ksm/ while it runs and at the end. */
+bool dedup_host__uses_ksm(struct dedup_host *h);
 /* After vm's vCPUs stopped, before its memory goes. */
 void dedup_host__remove_vm(struct dedup_host *h, struct vm *vm);
 /* Let every backend report what happened (counters exact after this). */

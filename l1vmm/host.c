@@ -17,6 +17,7 @@
 #include "l1vmm/dedup_host.h"
 #include "l1vmm/kvm.h"
 #include "l1vmm/parse.h"
+#include "l1vmm/sandbox.h"
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vcpu.h"
 #include "l1vmm/vm.h"
@@ -421,7 +422,7 @@ static void force_exit(void *ctx)
 /* Create, run and report every VM; the process exit status. */
 static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_events *ev,
 		   double timeout, struct dedup_host *dedup, struct balloon_ctl *balloon,
-		   volatile sig_atomic_t *stop_signal, struct host_stop *hs)
+		   struct ctl_mount *mount, volatile sig_atomic_t *stop_signal, struct host_stop *hs)
 {
 	char err[512];
 	const char *dev = getenv("L1VMM_KVM_DEVICE"); /* tests point it elsewhere */
@@ -449,6 +450,8 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 		if (machine__create(&machine, &kvm, shadow_bytes, err, sizeof(err)) < 0) {
 			fprintf(stderr, "l1vmm: %s\n", err);
 			status = EXIT_USAGE;
+		} else {
+			sandbox__allow_rwx_remap(machine.mem.mem.base, machine.mem.mem.mem_bytes);
 		}
 	}
 	for (unsigned i = 0; status == 0 && i < n; i++) {
@@ -471,7 +474,8 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 			status = EXIT_USAGE;
 		}
 	if (status == 0 && (dedup_host__start(dedup, err, sizeof(err)) < 0 ||
-			    balloon_ctl__start(balloon, err, sizeof(err)) < 0)) {
+			    balloon_ctl__start(balloon, err, sizeof(err)) < 0 ||
+			    sandbox__drop_ids(err, sizeof(err)) < 0)) {
 		fprintf(stderr, "l1vmm: %s\n", err);
 		status = EXIT_USAGE;
 	}
@@ -484,6 +488,9 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 	}
 	__atomic_store_n(&hs->running, status == 0, __ATOMIC_RELEASE);
 	if (status == 0) {
+		sandbox__set_up_done();
+		ctl_fuse__confine(mount);
+		sandbox__enter(SANDBOX_MAIN, "main");
 		supervise(vms, n, ev, stop_signal);
 		watchdog__arm(&hs->dog);
 		for (unsigned i = 0; i < n; i++)
@@ -515,6 +522,22 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 		machine__destroy(&machine);
 	kvm_host__close(&kvm);
 	return status;
+}
+
+/* The sandbox's policy (l1vmm/sandbox.h), before any thread starts. */
+static int confine(const struct run_options *o, struct dedup_host *dedup, char *err, size_t errlen)
+{
+	struct sandbox_policy p = { .on = !o->no_sandbox, .ksm_writes = dedup_host__uses_ksm(dedup),
+				    .fork_fails = o->sysfs_dir && geteuid() != 0 };
+	if (o->user && sandbox__resolve_user(o->user, &p, err, errlen) < 0)
+		return -1;
+	if (o->user && (o->sysfs_dir || p.ksm_writes)) {
+		/* both need root at the end: the unmount, KSM's settings put back */
+		snprintf(err, errlen, "--user cannot be combined with %s (it needs root until l1vmm "
+			 "ends)", o->sysfs_dir ? "--sysfs" : "dedup/backend=ksm");
+		return -1;
+	}
+	return sandbox__prepare(&p, err, errlen);
 }
 
 int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
@@ -567,6 +590,8 @@ int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
 	for (unsigned i = 0; i < o->nr_sets; i++)
 		if (apply_set(tree, o->sets[i], err, sizeof(err)) < 0)
 			goto fail;
+	if (confine(o, dedup, err, sizeof(err)) < 0)
+		goto fail;
 	struct ctl_mount *mount = NULL;
 	if (o->sysfs_dir && !(mount = ctl_fuse__mount(tree, o->sysfs_dir, o->sysfs_group, err,
 						   sizeof(err))))
@@ -581,7 +606,8 @@ int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
 		snprintf(err, sizeof(err), "cannot start the shutdown watchdog: %s", strerror(-rc));
 		goto fail;
 	}
-	status = run_vms(vms, n, o->multi, &ev, o->timeout, dedup, balloon, stop_signal, &hs);
+	status = run_vms(vms, n, o->multi, &ev, o->timeout, dedup, balloon, mount, stop_signal,
+			 &hs);
 	__atomic_store_n(&hs.mounted, false, __ATOMIC_RELEASE);
 	ctl_fuse__unmount(mount);
 	watchdog__stop(&hs.dog); /* before anything it uses is freed */

@@ -5,7 +5,7 @@
  * Exit status (README): the guest's exit code (low 8 bits of the 32-bit value
  * it wrote) on an orderly exit; 2 for usage and configuration errors; 3 when
  * the guest crashed; 124 when --timeout expired; 128+N when stopped by
- * signal N. With several VMs: 0 if all exited 0, else the first non-zero.
+ * signal N; 159 when the sandbox stopped it (l1vmm/sandbox.h). With several VMs: 0 if all exited 0, else the first non-zero.
  */
 #include <signal.h>
 #include <stdio.h>

@@ -24,7 +24,9 @@ const char options__run_usage[] =
 	"  --vm SPEC       one VM of several: name=NAME,mem=SIZE[,vcpus=N][,mode=M]\n"
 	"                  [,kernel=PATH][,cmdline=\"...\"][,domain=NAME]\n"
 	"  --set PATH=VALUE write VALUE to the control tree's PATH before the VMs start,\n"
-	"                  e.g. --set dedup/run=1 (after --config; may be repeated)\n";
+	"                  e.g. --set dedup/run=1 (after --config; may be repeated)\n"
+	"  --sandbox on|off confine every thread to its system calls once set up (default on)\n"
+	"  --user NAME     started as root: run as NAME once set up (keeps /dev/kvm open)\n";
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return OPT_ERROR; } while (0)
 
@@ -144,7 +146,7 @@ static const struct { const char *name, *key; } value_options[] = {
 	{ "--mem", "mem" }, { "--vcpus", "vcpus" }, { "--mode", "mode" },
 	{ "--timeout", NULL }, { "--vm", NULL }, { "--sysfs", NULL }, { "--config", NULL },
 	{ "--sysfs-group", NULL },
-	{ "--set", NULL },
+	{ "--set", NULL }, { "--sandbox", NULL }, { "--user", NULL },
 };
 
 enum opt_result options__parse_run(int argc, char *const argv[], struct run_options *o,
@@ -215,6 +217,14 @@ enum opt_result options__parse_run(int argc, char *const argv[], struct run_opti
 			o->sysfs_dir = val;
 		} else if (strcmp(name, "--sysfs-group") == 0) {
 			o->sysfs_group = val;
+		} else if (strcmp(name, "--sandbox") == 0) {
+			if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
+				snprintf(err, errlen, "--sandbox: '%s' is neither on nor off", val);
+				rc = OPT_ERROR;
+			}
+			o->no_sandbox = strcmp(val, "off") == 0;
+		} else if (strcmp(name, "--user") == 0) {
+			o->user = val;
 		} else if (strcmp(name, "--set") == 0) {
 			const char *v = strchr(val, '=');
 			if (!v || v == val) {

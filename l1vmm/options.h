@@ -51,6 +51,8 @@ struct run_options {
 	const char *sysfs_dir;       /* --sysfs: mount the live tree there */
 	const char *sysfs_group;     /* --sysfs-group: that group may use it too; or NULL */
 	const char *config_dir;      /* --config: the VMs come from there */
+	bool no_sandbox;             /* --sandbox=off (l1vmm/sandbox.h) */
+	const char *user;            /* --user: drop to this user once set up */
 	const char *sets[OPT_MAX_SETS]; /* --set: "PATH=VALUE" (argv strings), in order */
 	unsigned nr_sets;
 	bool multi;                  /* several VMs: console lines carry VM names */

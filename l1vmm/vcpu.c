@@ -13,6 +13,7 @@
 
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/dedup_host.h"
+#include "l1vmm/sandbox.h"
 #include "l1vmm/vm.h"
 #include "mmu/clock.h"
 #include "pvops/l1vmm_abi.h"
@@ -289,6 +290,9 @@ static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
+	char name[48];
+	snprintf(name, sizeof(name), "vcpu %s/%u", vm->name, vcpu->index);
+	sandbox__enter(SANDBOX_VCPU, name);
 	thread_run = vcpu->run;
 	thread_vcpu = vcpu;
 	if (vm->shadow)

@@ -12,6 +12,7 @@
 #include "l1vmm/balloon_host.h"
 #include "l1vmm/console.h"
 #include "l1vmm/hypercall_ept.h"
+#include "l1vmm/sandbox.h"
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vcpu.h"
 #include "pvops/l1vmm_abi.h"
@@ -51,12 +52,18 @@ static int add_device(struct bus *bus, uint64_t base, uint64_t len,
 	return rc;
 }
 
+/* The console's writer only writes: it takes main's list, which has what it needs. */
+static void console_thread_start(void)
+{
+	sandbox__enter(SANDBOX_MAIN, "console");
+}
+
 static int create_devices(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
 {
 	vm->pio.name = "port I/O";
 	vm->mmio.name = "MMIO";
 	uart__init(&vm->uart, cfg->console_prefix ? vm->name : NULL, console__sink, NULL);
-	vm->console = console__open(STDOUT_FILENO);
+	vm->console = console__open(STDOUT_FILENO, console_thread_start);
 	if (!vm->console) {
 		snprintf(err, errlen, "cannot start the console writer thread");
 		return -1;

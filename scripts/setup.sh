@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config        # the build
   clang libclang-rt-14-dev                # libFuzzer targets
   libxxhash-dev libjemalloc-dev libnuma-dev libfuse3-dev fuse3
-  libzstd-dev liblz4-dev                  # VMM dependencies (docs/design.md)
+  libzstd-dev liblz4-dev libseccomp-dev   # VMM dependencies (docs/design.md)
   libcmocka-dev                           # unit tests
   libbenchmark-dev gnuplot-nox jq hyperfine  # perf/
 )

@@ -52,7 +52,7 @@ static void uart_lines_are_prefixed_and_escaped(void **state)
 	(void)state;
 	int p[2];
 	assert_int_equal(pipe(p), 0);
-	struct console *c = console__open(p[1]);
+	struct console *c = console__open(p[1], NULL);
 	assert_non_null(c);
 	struct uart u;
 	uart__init(&u, "a", console__sink, c);
@@ -87,7 +87,7 @@ static void stalled_reader_drops_and_counts(void **state)
 	int p[2];
 	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
 	assert_int_equal(fcntl(p[1], F_SETFL, 0), 0); /* the writer blocks, as on a stdout pipe */
-	struct console *c = console__open(p[1]);
+	struct console *c = console__open(p[1], NULL);
 	assert_non_null(c);
 	char line[UART_LINE_MAX];
 	memset(line, 'x', sizeof(line) - 1);

@@ -36,6 +36,25 @@ static void defaults(void **state)
 	assert_true(o.timeout == 0);
 	assert_null(o.sysfs_dir);
 	assert_null(o.config_dir);
+	assert_false(o.no_sandbox); /* the sandbox is on unless asked */
+	assert_null(o.user);
+	options__free(&o);
+}
+
+static void sandbox_and_user(void **state)
+{
+	(void)state;
+	static struct run_options o;
+	char err[256] = "";
+	assert_int_equal(RUN(&o, err, "--sandbox=off", "--user", "l1"), OPT_OK);
+	assert_true(o.no_sandbox);
+	assert_string_equal(o.user, "l1");
+	options__free(&o);
+	assert_int_equal(RUN(&o, err, "--sandbox", "on"), OPT_OK);
+	assert_false(o.no_sandbox);
+	options__free(&o);
+	assert_int_equal(RUN(&o, err, "--sandbox", "no"), OPT_ERROR);
+	assert_non_null(strstr(err, "--sandbox: 'no' is neither on nor off"));
 	options__free(&o);
 }
 
@@ -249,6 +268,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(full_command_line),
+		cmocka_unit_test(sandbox_and_user),
 		cmocka_unit_test(errors_say_what),
 		cmocka_unit_test(cmdline_limit),
 		cmocka_unit_test(several_vms),
