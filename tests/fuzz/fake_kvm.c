@@ -116,8 +116,6 @@ static int vcpu_ioctl(struct fake_kvm *k, unsigned long req, void *arg)
 		return 0;
 	case KVM_SET_REGS:
 		memcpy(&k->regs, arg, sizeof(k->regs));
-		if (k->on_set)
-			k->on_set(k->ctx);
 		return 0;
 	case KVM_GET_SREGS:
 		memcpy(arg, &k->sregs, sizeof(k->sregs));

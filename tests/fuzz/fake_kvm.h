@@ -35,7 +35,9 @@ struct fake_kvm {
 	 * sregs, events and return true; false when the script is over (the
 	 * callback has ended the VM; KVM_RUN then returns EINTR). */
 	bool (*next_exit)(void *ctx);
-	void (*on_set)(void *ctx);   /* optional: after KVM_SET_REGS and KVM_SET_SREGS */
+	/* optional: after KVM_SET_SREGS (l1vmm sets a new context's registers
+	 * first, its segments last) */
+	void (*on_set)(void *ctx);
 	void *ctx;
 	uint64_t runs, settles, memslot_calls, irq_calls;
 };
