@@ -110,20 +110,23 @@ static int vcpu_ioctl(struct fake_kvm *k, unsigned long req, void *arg)
 			return fail(EINTR);
 		}
 		k->runs++;
+		if (k->state_set && k->on_enter)
+			k->on_enter(k->ctx);
+		k->state_set = false;
 		return k->next_exit(k->ctx) ? 0 : fail(EINTR);
 	case KVM_GET_REGS:
 		memcpy(arg, &k->regs, sizeof(k->regs));
 		return 0;
 	case KVM_SET_REGS:
 		memcpy(&k->regs, arg, sizeof(k->regs));
+		k->state_set = true;
 		return 0;
 	case KVM_GET_SREGS:
 		memcpy(arg, &k->sregs, sizeof(k->sregs));
 		return 0;
 	case KVM_SET_SREGS:
 		memcpy(&k->sregs, arg, sizeof(k->sregs));
-		if (k->on_set)
-			k->on_set(k->ctx);
+		k->state_set = true;
 		return 0;
 	case KVM_GET_VCPU_EVENTS:
 		memcpy(arg, &k->events, sizeof(k->events));

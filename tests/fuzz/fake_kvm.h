@@ -35,9 +35,10 @@ struct fake_kvm {
 	 * sregs, events and return true; false when the script is over (the
 	 * callback has ended the VM; KVM_RUN then returns EINTR). */
 	bool (*next_exit)(void *ctx);
-	/* optional: after KVM_SET_SREGS (l1vmm sets a new context's registers
-	 * first, its segments last) */
-	void (*on_set)(void *ctx);
+	/* optional: at a KVM_RUN that enters a state l1vmm set (KVM_SET_REGS or
+	 * KVM_SET_SREGS since the last exit), before the next exit is scripted */
+	void (*on_enter)(void *ctx);
+	bool state_set;
 	void *ctx;
 	uint64_t runs, settles, memslot_calls, irq_calls;
 };

@@ -19,54 +19,30 @@
 
 #include "balloon/balloon.h"
 #include "pvops/l1vmm_abi.h"
+#include "page_model.h"
 #include "vm_world.h"
 
 #define EPT_RAM (64ull << 20)
 #define SHADOW_RAM (32ull << 20)
 #define BLOCK 0x20000ull  /* ept: the hypercall block */
 #define LISTS 0x30000ull  /* 8 lists of 512 gfns, below L1_BALLOON_MIN_GFN */
-#define TRACKED 64
-#define STEP 24
 
 struct script {
 	struct vm_world w;
 	bool shadow;
 	uint64_t nrf;
-	const uint8_t *data;
-	size_t size;
 	/* the last call, checked when the loop comes back */
 	bool called;
 	uint64_t op, count, order;
 	uint64_t list[L1_BALLOON_MAX_EXTENTS];
-	/* guest memory: the first byte of up to TRACKED pages */
-	uint64_t gfn[TRACKED];
-	uint8_t byte[TRACKED];
-	unsigned nr_tracked;
+	struct page_model mem;
 };
-
-static const uint8_t *take(struct script *s, size_t n)
-{
-	if (s->size < n)
-		return NULL;
-	const uint8_t *p = s->data;
-	s->data += n;
-	s->size -= n;
-	return p;
-}
-
-static uint8_t *ram(struct script *s, uint64_t gpa, uint64_t len)
-{
-	uint8_t *p = ept__gpa_ptr(s->w.vm.ram, gpa, len);
-	if (!p)
-		abort();
-	return p;
-}
 
 /* What the guest reads at the first byte of gfn (the boot tables map VA = gpa). */
 static bool guest_reads(struct script *s, uint64_t gfn, uint8_t *out)
 {
 	if (!s->shadow) {
-		*out = *ram(s, gfn << 12, 1);
+		*out = *(uint8_t *)vm_world__ram(&s->w, gfn << 12, 1);
 		return true;
 	}
 	return shadow__access(&s->w.vm.shadow->g, gfn << 12, out, 1, false) == 0;
@@ -75,7 +51,7 @@ static bool guest_reads(struct script *s, uint64_t gfn, uint8_t *out)
 static bool guest_writes(struct script *s, uint64_t gfn, uint8_t v)
 {
 	if (!s->shadow) {
-		*ram(s, gfn << 12, 1) = v;
+		*(uint8_t *)vm_world__ram(&s->w, gfn << 12, 1) = v;
 		return true;
 	}
 	return shadow__access(&s->w.vm.shadow->g, gfn << 12, &v, 1, true) == 0;
@@ -85,7 +61,7 @@ static int64_t last_result(struct script *s)
 {
 	if (s->shadow)
 		return (int64_t)s->w.k.regs.rax;
-	return ((struct l1_hypercall_block *)ram(s, BLOCK, 64))->ret;
+	return ((struct l1_hypercall_block *)vm_world__ram(&s->w, BLOCK, 64))->ret;
 }
 
 static void check(struct script *s)
@@ -95,22 +71,19 @@ static void check(struct script *s)
 		int64_t ret = last_result(s);
 		if (ret > 0 && (uint64_t)ret > s->count)
 			abort();
-		if (ret > 0 && s->op == L1_BALLOON_INFLATE)
-			for (int64_t e = 0; e < ret; e++)
-				for (unsigned i = 0; i < s->nr_tracked; i++)
-					if (s->gfn[i] - s->list[e] < 1ull << s->order)
-						s->byte[i] = 0; /* given back: zero from now on */
+		if (ret > 0 && s->op == L1_BALLOON_INFLATE) /* given back: zero from now on */
+			page_model__inflated(&s->mem, s->list, (uint64_t)ret, (unsigned)s->order);
 	}
 	struct balloon_snapshot b;
 	balloon__snapshot(s->w.vm.balloon, &b);
 	const struct p2m *p2m = &s->w.vm.ram->p2m;
 	if (b.actual_frames != p2m->count[P2M_BALLOONED])
 		abort();
-	for (unsigned i = 0; i < s->nr_tracked; i++) {
-		if (p2m__get(p2m, s->gfn[i]) == P2M_BALLOONED)
+	for (unsigned i = 0; i < s->mem.n; i++) {
+		if (p2m__get(p2m, s->mem.gfn[i]) == P2M_BALLOONED)
 			continue; /* the guest promised not to touch it */
 		uint8_t v;
-		if (!guest_reads(s, s->gfn[i], &v) || v != s->byte[i])
+		if (!guest_reads(s, s->mem.gfn[i], &v) || v != s->mem.byte[i])
 			abort();
 	}
 }
@@ -136,7 +109,7 @@ static void call(struct script *s, uint64_t op, uint64_t list, uint64_t count, u
 		k->run->exit_reason = KVM_EXIT_MMIO;
 		k->run->mmio.phys_addr = L1_DOORBELL_GPA;
 	} else {
-		*(struct l1_hypercall_block *)ram(s, BLOCK, 64) = (struct l1_hypercall_block){
+		*(struct l1_hypercall_block *)vm_world__ram(&s->w, BLOCK, 64) = (struct l1_hypercall_block){
 			.nr = L1_HC_BALLOON, .arg = { op, list, count, order }, .ret = -1 };
 		k->sregs.cs.selector = 0x08;
 		k->run->exit_reason = KVM_EXIT_MMIO;
@@ -153,23 +126,16 @@ static bool next_exit(void *ctx)
 	struct script *s = ctx;
 	check(s);
 	s->w.k.run->exit_reason = KVM_EXIT_INTR;
-	const uint8_t *p = take(s, STEP);
-	if (!p)
+	struct step st;
+	if (!vm_world__step(&s->w, 24, &st))
 		return vm_world__script_over(&s->w);
-	uint8_t op = p[0], a = p[1], b = p[2], c = p[3];
-	uint32_t x;
-	uint64_t y, z;
-	memcpy(&x, p + 4, 4);
-	memcpy(&y, p + 8, 8);
-	memcpy(&z, p + 16, 8);
+	uint8_t op = st.op, a = st.a, b = st.b, c = st.c;
+	uint32_t x = st.x;
+	uint64_t y = st.y, z = st.z;
 	switch (op % 4) {
 	case 0: { /* extents into a list: aligned runs of some stride, or raw */
-		uint64_t *list = (uint64_t *)ram(s, LISTS + (a % 8) * 0x1000ull, 0x1000);
-		unsigned order = c % 10, n = 1 + x % 512, first = (x >> 9) % 512;
-		uint64_t stride = (1 + (uint64_t)(b % 4)) << order;
-		uint64_t base = y % s->nrf & ~((1ull << order) - 1);
-		for (unsigned i = 0; i < n && first + i < 512; i++)
-			list[first + i] = b & 0x80 ? y + i * z : base + i * stride;
+		balloon_list__fill(vm_world__ram(&s->w, LISTS + (a % 8) * 0x1000ull, 0x1000), s->nrf,
+				   b, c, x, y, z);
 		return true;
 	}
 	case 1: { /* a call: inflate or deflate, any count and order */
@@ -182,15 +148,9 @@ static bool next_exit(void *ctx)
 		uint64_t gfn = L1_BALLOON_MIN_GFN + y % (s->nrf - L1_BALLOON_MIN_GFN);
 		if (p2m__get(&s->w.vm.ram->p2m, gfn) == P2M_BALLOONED)
 			return true; /* the guest keeps its promise */
-		unsigned i = 0;
-		while (i < s->nr_tracked && s->gfn[i] != gfn)
-			i++;
-		if (i == TRACKED || !guest_writes(s, gfn, a))
-			return true;
-		if (i == s->nr_tracked)
-			s->nr_tracked++;
-		s->gfn[i] = gfn;
-		s->byte[i] = a;
+		int slot = page_model__slot(&s->mem, gfn);
+		if (slot >= 0 && guest_writes(s, gfn, a))
+			page_model__wrote(&s->mem, slot, gfn, a);
 		return true;
 	}
 	default: /* shadow mode: the guest touches n pages (shadow__fault, as a #PF trap does) */
@@ -200,15 +160,6 @@ static bool next_exit(void *ctx)
 					      b & 1 ? 6 : 4);
 		return true;
 	}
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	vm_world__init_process();
-	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -221,12 +172,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.shadow = data[0] & 1;
 	uint64_t bytes = s.shadow ? SHADOW_RAM : EPT_RAM;
 	s.nrf = bytes >> 12;
-	vm_world__create(&s.w, s.shadow, bytes);
-	s.data = data + 1;
-	s.size = size - 1 > STEP * 32 ? STEP * 32 : size - 1; /* at most 32 steps */
-	s.w.k.next_exit = next_exit;
-	s.w.k.ctx = &s;
-	vm_world__run(&s.w);
+	vm_world__create(&s.w, s.shadow, bytes, next_exit, NULL, &s);
+	vm_world__play(&s.w, data + 1, size - 1, 24 * 32); /* at most 32 steps */
 	if (s.w.vm.end != VM_END_SIGNAL)
 		abort(); /* only the script's end ends this VM */
 	vm_world__destroy(&s.w);

@@ -17,6 +17,7 @@
 
 #include "balloon/balloon.h"
 #include "pvops/l1vmm_abi.h"
+#include "page_model.h"
 #include "vm_world.h"
 
 #define RAM (64ull << 20)
@@ -24,44 +25,20 @@
 #define BLOCKS 0x20000ull   /* 8 blocks of 64 bytes */
 #define LISTS 0x30000ull    /* 8 lists of 512 gfns */
 #define SENTINEL 0x5a5a5a5a5a5a5a5all
-#define TRACKED 64
 
 struct script {
 	struct vm_world w;
-	const uint8_t *data;
-	size_t size;
 	/* the last doorbell write, checked when the loop comes back */
 	bool rang, reached;
 	unsigned slot, cpl;
 	struct l1_hypercall_block sent;
 	uint64_t list[L1_BALLOON_MAX_EXTENTS]; /* the list the call read, as written */
-	/* guest memory: the first byte of up to TRACKED pages */
-	uint64_t gfn[TRACKED];
-	uint8_t byte[TRACKED];
-	unsigned nr_tracked;
+	struct page_model mem;
 };
-
-static const uint8_t *take(struct script *s, size_t n)
-{
-	if (s->size < n)
-		return NULL;
-	const uint8_t *p = s->data;
-	s->data += n;
-	s->size -= n;
-	return p;
-}
-
-static uint8_t *ram(struct script *s, uint64_t gpa, uint64_t len)
-{
-	uint8_t *p = ept__gpa_ptr(s->w.vm.ram, gpa, len);
-	if (!p)
-		abort();
-	return p;
-}
 
 static struct l1_hypercall_block *block(struct script *s, unsigned slot)
 {
-	return (struct l1_hypercall_block *)ram(s, BLOCKS + slot * 64ull, 64);
+	return vm_world__ram(&s->w, BLOCKS + slot * 64ull, 64);
 }
 
 static void check_memory(struct script *s)
@@ -70,8 +47,8 @@ static void check_memory(struct script *s)
 	balloon__snapshot(s->w.vm.balloon, &b);
 	if (b.actual_frames != s->w.vm.ram->p2m.count[P2M_BALLOONED])
 		abort();
-	for (unsigned i = 0; i < s->nr_tracked; i++)
-		if (*ram(s, s->gfn[i] << 12, 1) != s->byte[i])
+	for (unsigned i = 0; i < s->mem.n; i++)
+		if (*(uint8_t *)vm_world__ram(&s->w, s->mem.gfn[i] << 12, 1) != s->mem.byte[i])
 			abort();
 }
 
@@ -97,14 +74,8 @@ static void check_last(struct script *s)
 	if (c->nr == L1_HC_BALLOON) {
 		if (ret > 0 && (uint64_t)ret > c->arg[2])
 			abort();
-		if (ret > 0 && c->arg[0] == L1_BALLOON_INFLATE) {
-			/* the first ret extents are the balloon's: their pages read zero */
-			uint64_t frames = 1ull << c->arg[3];
-			for (int64_t e = 0; e < ret; e++)
-				for (unsigned i = 0; i < s->nr_tracked; i++)
-					if (s->gfn[i] - s->list[e] < frames)
-						s->byte[i] = 0;
-		}
+		if (ret > 0 && c->arg[0] == L1_BALLOON_INFLATE) /* the first ret extents */
+			page_model__inflated(&s->mem, s->list, (uint64_t)ret, (unsigned)c->arg[3]);
 	} else if (c->nr == L1_HC_CPUID) {
 		if (ret != 0 && ret != -L1_EINVAL)
 			abort();
@@ -120,15 +91,12 @@ static bool next_exit(void *ctx)
 	check_memory(s);
 	struct kvm_run *run = s->w.k.run;
 	run->exit_reason = KVM_EXIT_INTR;
-	const uint8_t *p = take(s, 24);
-	if (!p)
+	struct step st;
+	if (!vm_world__step(&s->w, 24, &st))
 		return vm_world__script_over(&s->w);
-	uint8_t op = p[0], a = p[1], b = p[2], c = p[3];
-	uint32_t x;
-	uint64_t y, z;
-	memcpy(&x, p + 4, 4);
-	memcpy(&y, p + 8, 8);
-	memcpy(&z, p + 16, 8);
+	uint8_t op = st.op, a = st.a, b = st.b, c = st.c;
+	uint32_t x = st.x;
+	uint64_t y = st.y, z = st.z;
 	switch (op % 5) {
 	case 0: { /* a hypercall block */
 		static const uint64_t nrs[] = { L1_HC_BALLOON, L1_HC_BALLOON, L1_HC_CPUID };
@@ -147,12 +115,8 @@ static bool next_exit(void *ctx)
 		return true;
 	}
 	case 1: { /* extents into a list: aligned and spread, or raw */
-		uint64_t *list = (uint64_t *)ram(s, LISTS + (a % 8) * 0x1000ull, 0x1000);
-		unsigned order = c % 10, n = 1 + x % 512, first = (x >> 9) % 512;
-		uint64_t stride = (1 + (uint64_t)(b % 4)) << order;
-		for (unsigned i = 0; i < n && first + i < 512; i++)
-			list[first + i] = b & 0x80 ? y + i * z : (y % NRF & ~((1ull << order) - 1)) +
-								  i * stride;
+		balloon_list__fill(vm_world__ram(&s->w, LISTS + (a % 8) * 0x1000ull, 0x1000), NRF, b,
+				   c, x, y, z);
 		return true;
 	}
 	case 2: { /* the doorbell */
@@ -182,16 +146,11 @@ static bool next_exit(void *ctx)
 	}
 	case 3: { /* the guest writes the first byte of a data page */
 		uint64_t gfn = L1_BALLOON_MIN_GFN + y % (NRF - L1_BALLOON_MIN_GFN);
-		unsigned i = 0;
-		while (i < s->nr_tracked && s->gfn[i] != gfn)
-			i++;
-		if (i == TRACKED)
+		int slot = page_model__slot(&s->mem, gfn);
+		if (slot < 0)
 			return true;
-		if (i == s->nr_tracked)
-			s->nr_tracked++;
-		s->gfn[i] = gfn;
-		s->byte[i] = a;
-		*ram(s, gfn << 12, 1) = a;
+		*(uint8_t *)vm_world__ram(&s->w, gfn << 12, 1) = a;
+		page_model__wrote(&s->mem, slot, gfn, a);
 		return true;
 	}
 	default:
@@ -199,26 +158,13 @@ static bool next_exit(void *ctx)
 	}
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	vm_world__init_process();
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct script s;
 	memset(&s, 0, sizeof(s));
-	vm_world__create(&s.w, false, RAM);
-	s.data = data;
-	s.size = size > 24 * 64 ? 24 * 64 : size; /* at most 64 steps */
-	s.w.k.next_exit = next_exit;
-	s.w.k.ctx = &s;
-	vm_world__run(&s.w);
+	vm_world__create(&s.w, false, RAM, next_exit, NULL, &s);
+	vm_world__play(&s.w, data, size, 24 * 64); /* at most 64 steps */
 	if (s.w.vm.end != VM_END_SIGNAL)
 		abort(); /* only the script's end ends this VM */
 	vm_world__destroy(&s.w);

@@ -31,8 +31,6 @@ static const struct range mmio_devs[] = { { L1_DOORBELL_GPA, L1_DOORBELL_HYPERCA
 
 struct script {
 	struct vm_world w;
-	const uint8_t *data;
-	size_t size;
 	/* the last exit, checked when the loop comes back for the next */
 	bool pending_read_check;
 	uint8_t *read_data;
@@ -48,16 +46,6 @@ static bool claimed(const struct range *r, size_t n, uint64_t addr, unsigned siz
 		if (addr + size > r[i].base && addr < r[i].base + r[i].len)
 			return true;
 	return false;
-}
-
-static const uint8_t *take(struct script *s, size_t n)
-{
-	if (s->size < n)
-		return NULL;
-	const uint8_t *p = s->data;
-	s->data += n;
-	s->size -= n;
-	return p;
 }
 
 static void check_last(struct script *s)
@@ -86,7 +74,7 @@ static bool next_exit(void *ctx)
 	struct script *s = ctx;
 	check_last(s);
 	struct kvm_run *run = s->w.k.run;
-	const uint8_t *p = take(s, 20);
+	const uint8_t *p = vm_world__take(&s->w, 20);
 	if (!p)
 		return vm_world__script_over(&s->w);
 	uint8_t op = p[0], sel = p[1], sz = p[2], cnt = p[3];
@@ -161,26 +149,13 @@ static bool next_exit(void *ctx)
 	}
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	vm_world__init_process();
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct script s;
 	memset(&s, 0, sizeof(s));
-	vm_world__create(&s.w, false, RAM);
-	s.data = data;
-	s.size = size > 4096 ? 4096 : size; /* a bounded script */
-	s.w.k.next_exit = next_exit;
-	s.w.k.ctx = &s;
-	vm_world__run(&s.w);
+	vm_world__create(&s.w, false, RAM, next_exit, NULL, &s);
+	vm_world__play(&s.w, data, size, 4096); /* a bounded script */
 	if (s.w.vm.end == VM_END_CRASH && !s.malformed)
 		abort(); /* port I/O and MMIO never crash the VM */
 	if (s.expect_exit && (s.w.vm.end != VM_END_EXIT || s.w.vm.exit_code != s.exit_code))

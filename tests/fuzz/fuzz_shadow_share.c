@@ -27,6 +27,7 @@
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vm.h"
 #include "mmu/shadow/shadow_priv.h"
+#include "tests/shadow_cpu.h"
 
 #define GUEST (4ull << 20)
 #define NRF (GUEST >> 12)
@@ -66,30 +67,14 @@ static struct shadow_guest *G(struct world *w, int i)
 	return &w->vm[i].shadow->g;
 }
 
-/* The shadow leaf for va (0 when the path is not there). */
-static uint64_t sleaf(struct shadow_guest *g, uint64_t va)
-{
-	uint64_t mfn = g->shadow_root_mfn;
-	for (unsigned level = 4; level >= 2; level--) {
-		uint64_t e = ((uint64_t *)shadow__mfn_ptr(g->m, mfn))[PT_INDEX(va, level)];
-		if (!(e & PTE_P))
-			return 0;
-		mfn = (e & PTE_ADDR) >> 12;
-	}
-	return ((uint64_t *)shadow__mfn_ptr(g->m, mfn))[PT_INDEX(va, 1)];
-}
-
-/* The machine byte a CPU access to va reaches, faulting in as the CPU would. */
+/* The machine byte a CPU access to va reaches: a guest access to one of its
+ * data pages must work. */
 static uint8_t *cpu(struct shadow_guest *g, uint64_t va, bool write)
 {
-	for (int tries = 0; tries < 3; tries++) {
-		uint64_t e = sleaf(g, va);
-		if ((e & PTE_P) && (!write || (e & PTE_RW)))
-			return (uint8_t *)shadow__mfn_ptr(g->m, (e & PTE_ADDR) >> 12) + va % 4096;
-		if (shadow__fault(g, va, write ? 2u | 4u : 4u) != SHADOW_FIXED)
-			abort(); /* a guest access to one of its data pages must work */
-	}
-	abort();
+	uint8_t *p = shadow_cpu__byte(g, va, write);
+	if (!p)
+		abort();
+	return p;
 }
 
 static int update(struct shadow_guest *g, uint64_t gfn, unsigned idx, uint64_t val)

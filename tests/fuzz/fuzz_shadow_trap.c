@@ -37,21 +37,9 @@
 
 struct script {
 	struct vm_world w;
-	const uint8_t *data;
-	size_t size;
 	bool prologue_done;
 	uint64_t last_write_va; /* where the last guest write went (instruction bytes) */
 };
-
-static const uint8_t *take(struct script *s, size_t n)
-{
-	if (s->size < n)
-		return NULL;
-	const uint8_t *p = s->data;
-	s->data += n;
-	s->size -= n;
-	return p;
-}
 
 static bool is_guest_pair(uint64_t cs, uint64_t ss)
 {
@@ -59,14 +47,12 @@ static bool is_guest_pair(uint64_t cs, uint64_t ss)
 	       (cs == L1_SHADOW_USER_CS && ss == L1_SHADOW_USER_SS);
 }
 
-/* After every KVM_SET_SREGS: the context l1vmm makes is the guest's. */
-static void on_set(void *ctx)
+/* Every state l1vmm enters is a guest context. */
+static void on_enter(void *ctx)
 {
 	struct script *s = ctx;
 	const struct fake_kvm *k = &s->w.k;
 	uint16_t cs = k->sregs.cs.selector, ss = k->sregs.ss.selector;
-	if (cs != L1_SHADOW_KERNEL_CS && cs != L1_SHADOW_USER_CS)
-		return; /* not entered yet (the boot state comes in two calls) */
 	if (!is_guest_pair(cs, ss) || k->regs.rip >= L1_SHADOW_GUEST_VA_END ||
 	    !(k->regs.rflags & RFLAGS_IF) || (k->regs.rflags & IOPL))
 		abort();
@@ -153,6 +139,17 @@ static void hypercall(struct script *s, const uint8_t *p, uint64_t y, uint64_t z
 	k->run->mmio.is_write = !(b & 0x40);
 }
 
+/* The guest kernel's hypercall nr(rdi, rsi), from a handler on its stack. */
+static void kernel_hypercall(struct script *s, uint64_t nr, uint64_t rdi, uint64_t rsi)
+{
+	struct fake_kvm *k = &s->w.k;
+	k->regs = (struct kvm_regs){ .rax = nr, .rdi = rdi, .rsi = rsi, .rip = HANDLERS_VA,
+				     .rsp = KSTACK_VA, .rflags = 0x202 };
+	k->sregs.cs.selector = L1_SHADOW_KERNEL_CS;
+	k->sregs.ss.selector = L1_SHADOW_KERNEL_SS;
+	vm_world__mmio_write(&s->w, L1_DOORBELL_GPA, 0);
+}
+
 static bool next_exit(void *ctx)
 {
 	struct script *s = ctx;
@@ -171,17 +168,10 @@ static bool next_exit(void *ctx)
 		if (shadow__access(&sv->g, TABLE_VA, t, sizeof(t), true) < 0)
 			abort();
 		__atomic_store_n(&sv->si->vcpu[0].kernel_sp, KSTACK_VA, __ATOMIC_RELEASE);
-		k->regs = (struct kvm_regs){ .rax = L1_HC_SET_TRAP_TABLE, .rdi = TABLE_VA, .rsi = 33,
-					     .rip = HANDLERS_VA, .rsp = KSTACK_VA, .rflags = 0x202 };
-		k->sregs.cs.selector = L1_SHADOW_KERNEL_CS;
-		k->sregs.ss.selector = L1_SHADOW_KERNEL_SS;
-		k->run->exit_reason = KVM_EXIT_MMIO;
-		k->run->mmio.phys_addr = L1_DOORBELL_GPA;
-		k->run->mmio.len = 8;
-		k->run->mmio.is_write = true;
+		kernel_hypercall(s, L1_HC_SET_TRAP_TABLE, TABLE_VA, 33);
 		return true;
 	}
-	const uint8_t *p = take(s, 32);
+	const uint8_t *p = vm_world__take(&s->w, 32);
 	if (!p)
 		return vm_world__script_over(&s->w);
 	uint64_t y, z, w;
@@ -196,14 +186,7 @@ static bool next_exit(void *ctx)
 					   .val = p[2] & 1 ? y : (guest_va(y, false) & ~0xfffull) | 0x67 };
 		if (shadow__access(&sv->g, UPDATE_VA, &u, sizeof(u), true) < 0)
 			return true; /* the input made it a table, or unmapped it */
-		k->regs = (struct kvm_regs){ .rax = L1_HC_MMU_UPDATE, .rdi = UPDATE_VA, .rsi = 1,
-					     .rip = HANDLERS_VA, .rsp = KSTACK_VA, .rflags = 0x202 };
-		k->sregs.cs.selector = L1_SHADOW_KERNEL_CS;
-		k->sregs.ss.selector = L1_SHADOW_KERNEL_SS;
-		k->run->exit_reason = KVM_EXIT_MMIO;
-		k->run->mmio.phys_addr = L1_DOORBELL_GPA;
-		k->run->mmio.len = 8;
-		k->run->mmio.is_write = true;
+		kernel_hypercall(s, L1_HC_MMU_UPDATE, UPDATE_VA, 1);
 		return true;
 	}
 	case 8: { /* a store to a page that may be a table now: #PF, l1vmm emulates it */
@@ -301,27 +284,13 @@ static bool next_exit(void *ctx)
 	}
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	vm_world__init_process();
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct script s;
 	memset(&s, 0, sizeof(s));
-	vm_world__create(&s.w, true, RAM);
-	s.data = data;
-	s.size = size > 32 * 64 ? 32 * 64 : size; /* at most 64 steps */
-	s.w.k.next_exit = next_exit;
-	s.w.k.on_set = on_set;
-	s.w.k.ctx = &s;
-	vm_world__run(&s.w);
+	vm_world__create(&s.w, true, RAM, next_exit, on_enter, &s);
+	vm_world__play(&s.w, data, size, 32 * 64); /* at most 64 steps */
 	if (s.w.vm.end == VM_END_CRASH && s.w.vm.crash_report &&
 	    strstr(s.w.vm.crash_report, "l1vmm bug"))
 		abort();

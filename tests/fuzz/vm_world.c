@@ -12,8 +12,11 @@
 static void *kernel;
 static size_t kernel_size;
 
-void vm_world__init_process(void)
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	(void)argc;
+	(void)argv;
 	FILE *f = fopen(L1_FUZZ_KERNEL, "rb");
 	if (!f || fseek(f, 0, SEEK_END) < 0)
 		abort();
@@ -28,13 +31,18 @@ void vm_world__init_process(void)
 		abort();
 	close(null);
 	vcpu__init_signals();
+	return 0;
 }
 
-void vm_world__create(struct vm_world *w, bool shadow, uint64_t mem_bytes)
+void vm_world__create(struct vm_world *w, bool shadow, uint64_t mem_bytes,
+		      bool (*next_exit)(void *ctx), void (*on_enter)(void *ctx), void *ctx)
 {
 	memset(w, 0, sizeof(*w));
 	if (fake_kvm__init(&w->k, &w->host) < 0)
 		abort();
+	w->k.next_exit = next_exit;
+	w->k.on_enter = on_enter;
+	w->k.ctx = ctx;
 	char err[256];
 	if (shadow) {
 		if (machine__create(&w->m, &w->host, mem_bytes, err, sizeof(err)) < 0) {
@@ -54,8 +62,10 @@ void vm_world__create(struct vm_world *w, bool shadow, uint64_t mem_bytes)
 	}
 }
 
-void vm_world__run(struct vm_world *w)
+void vm_world__play(struct vm_world *w, const uint8_t *data, size_t size, size_t max)
 {
+	w->in = data;
+	w->in_left = size < max ? size : max;
 	char err[256];
 	if (vm__start(&w->vm, err, sizeof(err)) < 0)
 		abort();
@@ -63,6 +73,48 @@ void vm_world__run(struct vm_world *w)
 	while (w->vm.nr_running > 0)
 		pthread_cond_wait(&w->vm.ended_cv, &w->vm.lock);
 	pthread_mutex_unlock(&w->vm.lock);
+}
+
+const uint8_t *vm_world__take(struct vm_world *w, size_t n)
+{
+	if (w->in_left < n)
+		return NULL;
+	const uint8_t *p = w->in;
+	w->in += n;
+	w->in_left -= n;
+	return p;
+}
+
+bool vm_world__step(struct vm_world *w, size_t bytes, struct step *st)
+{
+	const uint8_t *p = vm_world__take(w, bytes);
+	if (!p)
+		return false;
+	*st = (struct step){ .op = p[0], .a = p[1], .b = p[2], .c = p[3] };
+	memcpy(&st->x, p + 4, 4);
+	memcpy(&st->y, p + 8, 8);
+	memcpy(&st->z, p + 16, 8);
+	if (bytes >= 32)
+		memcpy(&st->w, p + 24, 8);
+	return true;
+}
+
+void *vm_world__ram(struct vm_world *w, uint64_t gpa, uint64_t len)
+{
+	void *p = ept__gpa_ptr(w->vm.ram, gpa, len);
+	if (!p)
+		abort();
+	return p;
+}
+
+void vm_world__mmio_write(struct vm_world *w, uint64_t gpa, uint64_t value)
+{
+	struct kvm_run *run = w->k.run;
+	run->exit_reason = KVM_EXIT_MMIO;
+	run->mmio.phys_addr = gpa;
+	run->mmio.len = 8;
+	run->mmio.is_write = 1;
+	memcpy(run->mmio.data, &value, 8);
 }
 
 bool vm_world__script_over(struct vm_world *w)
