@@ -12,8 +12,8 @@
  * and trap tables for the next hypercall, interruptions, page-table pages
  * linked with mmu_update and stores to them that l1vmm emulates,
  * with or without an exception KVM has yet to deliver. Invariants: every
- * state l1vmm enters is a CPL3 guest context (the guest's selectors as a
- * pair, RIP in the guest half, IF on, IOPL 0); a VM that ends as a crash
+ * state l1vmm enters is a CPL3 guest context (the guest's code and stack
+ * selectors, RIP in the guest half, IF on, IOPL 0); a VM that ends as a crash
  * does so for the guest's fault, never as "l1vmm bug"; no access outside
  * guest or machine memory (ASan); no hang (-timeout).
  */
@@ -41,10 +41,14 @@ struct script {
 	uint64_t last_write_va; /* where the last guest write went (instruction bytes) */
 };
 
-static bool is_guest_pair(uint64_t cs, uint64_t ss)
+/* The guest's selectors. Not as pairs: code at CPL3 may load either data
+ * selector into SS, and a trap resumes the context as the CPU left it (the
+ * contexts l1vmm makes itself, bounces and irets, are pairs: fuzz.hypercall
+ * checks the iret frames it accepts). */
+static bool is_guest_cs_ss(uint64_t cs, uint64_t ss)
 {
-	return (cs == L1_SHADOW_KERNEL_CS && ss == L1_SHADOW_KERNEL_SS) ||
-	       (cs == L1_SHADOW_USER_CS && ss == L1_SHADOW_USER_SS);
+	return (cs == L1_SHADOW_KERNEL_CS || cs == L1_SHADOW_USER_CS) &&
+	       (ss == L1_SHADOW_KERNEL_SS || ss == L1_SHADOW_USER_SS);
 }
 
 /* Every state l1vmm enters is a guest context. */
@@ -53,7 +57,7 @@ static void on_enter(void *ctx)
 	struct script *s = ctx;
 	const struct fake_kvm *k = &s->w.k;
 	uint16_t cs = k->sregs.cs.selector, ss = k->sregs.ss.selector;
-	if (!is_guest_pair(cs, ss) || k->regs.rip >= L1_SHADOW_GUEST_VA_END ||
+	if (!is_guest_cs_ss(cs, ss) || k->regs.rip >= L1_SHADOW_GUEST_VA_END ||
 	    !(k->regs.rflags & RFLAGS_IF) || (k->regs.rflags & IOPL))
 		abort();
 }
