@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "balloon/balloon.h"
 #include "pvops/l1vmm_abi.h"
 #include "vm_world.h"
 
@@ -103,8 +102,8 @@ static void trap(struct script *s, const uint8_t *p, uint64_t y, uint64_t z, uin
 	k->sregs.cr2 = c & 0x20 ? si->boot_pml4_gpa + z % (8 * 4096) :
 		       b & 0x10 ? guest_va(z, b & 0x20) : 0;
 	/* the stub's out, or a guest's own port I/O (refused as #GP) */
-	k->regs.rip = b & 0x40 ? guest_va(y, false) : 0xffffff8000003000ull + (a % 34) * 16;
-	k->sregs.cs.selector = b & 0x40 ? f[3] : 0x08;
+	k->regs.rip = b & 0x40 ? guest_va(y, false) : STUB_CODE_VA + (a % 34) * STUB_ENTRY_SIZE;
+	k->sregs.cs.selector = b & 0x40 ? f[3] : STUB_KERNEL_CS;
 	k->run->exit_reason = KVM_EXIT_IO;
 	k->run->io = (typeof(k->run->io)){ .direction = KVM_EXIT_IO_OUT, .size = 1,
 					   .port = b & 0x80 ? 0x80 : 0xf5, .count = 1,
@@ -216,8 +215,8 @@ static bool next_exit(void *ctx)
 		f[5] = KSTACK_VA - 64;
 		f[6] = user ? L1_SHADOW_USER_SS : L1_SHADOW_KERNEL_SS;
 		k->sregs.cr2 = va;
-		k->regs.rip = 0xffffff8000003000ull + 14 * 16;
-		k->sregs.cs.selector = 0x08;
+		k->regs.rip = STUB_CODE_VA + 14 * STUB_ENTRY_SIZE;
+		k->sregs.cs.selector = STUB_KERNEL_CS;
 		k->run->exit_reason = KVM_EXIT_IO;
 		k->run->io = (typeof(k->run->io)){ .direction = KVM_EXIT_IO_OUT, .size = 1,
 						   .port = 0xf5, .count = 1, .data_offset = 256 };
@@ -279,7 +278,7 @@ static bool next_exit(void *ctx)
 		k->events.interrupt.injected = (p[1] >> 2) & 1;
 		k->regs.rip = guest_va(y, false);
 		bool task = p[2] & 1;
-		k->sregs.cs.selector = p[2] & 2 ? 0x08 : task ? L1_SHADOW_USER_CS : L1_SHADOW_KERNEL_CS;
+		k->sregs.cs.selector = p[2] & 2 ? STUB_KERNEL_CS : task ? L1_SHADOW_USER_CS : L1_SHADOW_KERNEL_CS;
 		k->sregs.ss.selector = task ? L1_SHADOW_USER_SS : L1_SHADOW_KERNEL_SS;
 		k->regs.rsp = guest_va(z, false);
 		k->regs.rflags = RFLAGS_IF | 2;
