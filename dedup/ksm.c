@@ -4,9 +4,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define KSM_DIR "/sys/kernel/mm/ksm/"
@@ -95,10 +98,142 @@ static uint64_t ksmd_cpu_ms(void)
 	return ms >= 0 ? (uint64_t)ms : 0;
 }
 
+/* ---- the state file: KSM's values while l1vmm drives it ---- */
+
+static void state_path(char *buf, size_t len)
+{
+	const char *dir = getenv("L1VMM_RUN_DIR");
+	snprintf(buf, len, "%s/ksm-saved", dir && *dir ? dir : DEDUP_KSM_STATE_DIR);
+}
+
+/* Put back the knobs in saved[] (run last: KSM resumes with its own budget). */
+static void restore_knobs(char saved[DEDUP_NR_KNOBS][32])
+{
+	ksm_write("run", "0");
+	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++)
+		if (ksm_has(k) && k != DEDUP_RUN && saved[k][0])
+			ksm_write(dedup__knob_desc(k)->name, saved[k]);
+	if (saved[DEDUP_RUN][0])
+		ksm_write("run", saved[DEDUP_RUN]);
+}
+
+/* Parse "NAME VALUE" lines of a state file into saved[]; how many knobs. */
+static unsigned parse_state(int fd, char saved[DEDUP_NR_KNOBS][32])
+{
+	char text[1024];
+	ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+	text[n > 0 ? n : 0] = '\0';
+	unsigned found = 0;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		char name[64], value[32];
+		if (sscanf(line, "%63s %31s", name, value) != 2)
+			continue;
+		for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++)
+			if (ksm_has(k) && strcmp(name, dedup__knob_desc(k)->name) == 0 &&
+			    value[strspn(value, "0123456789")] == '\0') {
+				snprintf(saved[k], sizeof(saved[k]), "%s", value);
+				found++;
+			}
+	}
+	return found;
+}
+
+/* fd is the state file, locked by us: if it holds a dead l1vmm's values, put them back. */
+static bool recover_locked(int fd)
+{
+	char saved[DEDUP_NR_KNOBS][32] = { { 0 } };
+	if (parse_state(fd, saved) == 0)
+		return false;
+	restore_knobs(saved);
+	return true;
+}
+
+int dedup_ksm__recover(char *err, size_t errlen)
+{
+	char path[256];
+	state_path(path, sizeof(path));
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "KSM settings left changed by a killed l1vmm are saved in %s, "
+			 "which cannot be opened (%s): run l1vmm as root once to restore them",
+			 path, strerror(errno));
+		return -1;
+	}
+	int rc = 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) { /* else a live l1vmm drives KSM */
+		rc = recover_locked(fd) ? 1 : 0;
+		unlink(path);
+	}
+	close(fd);
+	return rc;
+}
+
+/* Create and lock the state file, recovering a dead l1vmm's values first. */
+static int open_state(struct dedup_ksm *ks, char *err, size_t errlen)
+{
+	state_path(ks->state_path, sizeof(ks->state_path));
+	char dir[256];
+	snprintf(dir, sizeof(dir), "%s", ks->state_path);
+	*strrchr(dir, '/') = '\0';
+	/* searchable by all: another user's l1vmm then tells "no file" (ENOENT)
+	 * from "a file it may not read" (EACCES, the file is 0600) */
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "dedup/backend=ksm: cannot create %s for KSM's saved "
+			 "settings: %s", dir, strerror(errno));
+		return -1;
+	}
+	ks->state_fd = open(ks->state_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (ks->state_fd < 0) {
+		snprintf(err, errlen, "dedup/backend=ksm: cannot open %s: %s", ks->state_path,
+			 strerror(errno));
+		return -1;
+	}
+	if (flock(ks->state_fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "dedup/backend=ksm: another l1vmm drives KSM (it holds %s); "
+			 "one l1vmm per host can use backend=ksm", ks->state_path);
+		close(ks->state_fd);
+		ks->state_fd = -1;
+		return -1;
+	}
+	recover_locked(ks->state_fd);
+	return 0;
+}
+
+static int write_state(struct dedup_ksm *ks, char *err, size_t errlen)
+{
+	char text[1024];
+	size_t len = 0;
+	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++)
+		if (ksm_has(k))
+			len += (size_t)snprintf(text + len, sizeof(text) - len, "%s %s\n",
+						dedup__knob_desc(k)->name, ks->saved[k]);
+	if (ftruncate(ks->state_fd, 0) < 0 || pwrite(ks->state_fd, text, len, 0) != (ssize_t)len ||
+	    fsync(ks->state_fd) < 0) {
+		snprintf(err, errlen, "dedup/backend=ksm: cannot write %s: %s", ks->state_path,
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void close_state(struct dedup_ksm *ks)
+{
+	if (ks->state_fd < 0)
+		return;
+	unlink(ks->state_path);
+	close(ks->state_fd);
+	ks->state_fd = -1;
+}
+
 /* Save KSM's knobs and write ours; -1 with a reason when KSM cannot be driven. */
 int dedup_ksm__start(struct dedup_ksm *ks, const uint64_t knob[DEDUP_NR_KNOBS], char *err,
 		     size_t errlen)
 {
+	ks->state_fd = -1;
+	if (open_state(ks, err, errlen) < 0)
+		return -1;
 	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++) {
 		if (!ksm_has(k))
 			continue;
@@ -106,8 +241,13 @@ int dedup_ksm__start(struct dedup_ksm *ks, const uint64_t knob[DEDUP_NR_KNOBS], 
 		if (rc < 0) {
 			snprintf(err, errlen, "dedup/backend=ksm: cannot read " KSM_DIR "%s: %s",
 				 dedup__knob_desc(k)->name, strerror(-rc));
+			close_state(ks);
 			return -1;
 		}
+	}
+	if (write_state(ks, err, errlen) < 0) {
+		close_state(ks);
+		return -1;
 	}
 	ks->active = true;
 	ks->cpu_base_ms = ksmd_cpu_ms();
@@ -130,14 +270,10 @@ int dedup_ksm__start(struct dedup_ksm *ks, const uint64_t knob[DEDUP_NR_KNOBS], 
 
 void dedup_ksm__stop(struct dedup_ksm *ks)
 {
-	if (!ks->active)
+	if (!__atomic_exchange_n(&ks->active, false, __ATOMIC_ACQ_REL))
 		return;
-	ksm_write("run", "0");
-	for (unsigned k = 0; k < DEDUP_NR_KNOBS; k++)
-		if (ksm_has(k) && k != DEDUP_RUN && ks->saved[k][0])
-			ksm_write(dedup__knob_desc(k)->name, ks->saved[k]);
-	ksm_write("run", ks->saved[DEDUP_RUN]);
-	ks->active = false;
+	restore_knobs(ks->saved);
+	close_state(ks);
 }
 
 static uint64_t ksm_stat(const char *name)

@@ -178,9 +178,15 @@ struct ctl_mount;
 
 /*
  * Mount t at dir (an existing directory) and serve it from a thread of its
- * own. NULL with a one-line reason in err.
+ * own; group (or NULL) is a group name whose members may read and write it
+ * too. A dead mount at dir is detached first. NULL with a one-line reason in
+ * err.
  */
-struct ctl_mount *ctl_fuse__mount(struct ctl_tree *t, const char *dir, char *err, size_t errlen);
+struct ctl_mount *ctl_fuse__mount(struct ctl_tree *t, const char *dir, const char *group,
+				  char *err, size_t errlen);
+/* Detach whatever is mounted at dir, lazily (umount2, else fusermount3 -u -z).
+ * 0 or -1. Any thread; it frees nothing. */
+int ctl_fuse__detach(const char *dir);
 /* Stop serving, unmount (lazily if the mount is busy) and free m. NULL is a no-op. */
 void ctl_fuse__unmount(struct ctl_mount *m);
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "l1vmm/ctl.h"
+#include "l1vmm/parse.h"
 
 #define MAX_DEPTH 8 /* deeper than any tree path: vms/NAME/stats/exits/io is 5 */
 
@@ -167,9 +168,10 @@ static ssize_t read_value(struct loader *l, const char *rel, char *buf, size_t c
 	char path[PATH_MAX];
 	if (!full_path(l, rel, path))
 		return -1;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = parse__open_regular(path, O_NOFOLLOW);
 	if (fd < 0)
-		return fail(l, rel, "cannot read: %s", strerror(errno));
+		return fail(l, rel, "cannot read: %s", errno == EINVAL ? "not a regular file" :
+			    strerror(errno));
 	size_t len = 0;
 	ssize_t n;
 	while (len < cap && (n = read(fd, buf + len, cap - len)) != 0) {

@@ -14,6 +14,16 @@
  * EINVAL, as sysfs does for a value split across writes. truncate is
  * accepted and does nothing, so `echo v > file` works.
  *
+ * Permissions are the kernel's (default_permissions): files are 0644 when
+ * writable, 0444 when a reading, directories 0555, owned by l1vmm's user, and
+ * without allow_other nobody else may enter. With a group (--sysfs-group),
+ * the tree is the group's: 0660, 0440, 0550, and allow_other lets the
+ * group's members in (a non-root l1vmm needs user_allow_other in
+ * /etc/fuse.conf for that); others get nothing. The mount is auto_unmount:
+ * fusermount3 removes it when l1vmm dies, even by SIGKILL. A dead mount that
+ * is there anyway (ENOTCONN: its server was killed with its fusermount3) is
+ * detached lazily before mounting again.
+ *
  * One thread serves the session with its own poll loop over /dev/fuse and a
  * stop pipe, so ctl_fuse__unmount() ends the loop without depending on the
  * kernel connection going away first. The thread blocks every signal: stop
@@ -25,11 +35,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,7 +55,11 @@ struct ctl_mount {
 	pthread_t thread;
 	int stop[2];         /* pipe: a byte on stop[1] ends the loop */
 	struct timespec mounted_at;
+	bool group_access;   /* --sysfs-group: the group may read and write */
+	gid_t gid;           /* the files' group */
 };
+
+extern char **environ;
 
 struct snapshot {
 	char *text;
@@ -72,14 +90,17 @@ static int ctl_getattr(const char *path, struct stat *st, struct fuse_file_info 
 	if (rc < 0)
 		return rc;
 	*st = (struct stat){
-		.st_uid = getuid(), .st_gid = getgid(),
+		.st_uid = getuid(), .st_gid = m->gid,
 		.st_atim = m->mounted_at, .st_mtim = m->mounted_at, .st_ctim = m->mounted_at,
 	};
+	/* group access: the group gets the owner's rights, others none */
+	mode_t dir = m->group_access ? 0550 : 0555, ro = m->group_access ? 0440 : 0444,
+	       rw = m->group_access ? 0660 : 0644;
 	if (cs.is_dir) {
-		st->st_mode = S_IFDIR | 0555;
+		st->st_mode = S_IFDIR | dir;
 		st->st_nlink = 2;
 	} else {
-		st->st_mode = S_IFREG | (cs.writable ? 0644 : 0444);
+		st->st_mode = S_IFREG | (cs.writable ? rw : ro);
 		st->st_nlink = 1;
 		st->st_size = (off_t)cs.size;
 	}
@@ -229,9 +250,52 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-struct ctl_mount *ctl_fuse__mount(struct ctl_tree *t, const char *dir, char *err, size_t errlen)
+int ctl_fuse__detach(const char *dir)
+{
+	if (umount2(dir, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+		return 0;
+	/* not root: the setuid helper may detach a mount of our own user */
+	char prog[] = "fusermount3", u[] = "-u", z[] = "-z", end[] = "--";
+	char *const argv[] = { prog, u, z, end, (char *)dir, NULL };
+	pid_t pid;
+	int status;
+	if (posix_spawnp(&pid, prog, NULL, NULL, argv, environ) != 0)
+		return -1;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* A mount whose server died answers ENOTCONN: detach it, or say how. */
+static int clear_dead_mount(const char *dir, struct stat *st, char *err, size_t errlen)
+{
+	if (stat(dir, st) == 0 || errno != ENOTCONN)
+		return 0;
+	if (ctl_fuse__detach(dir) < 0 || stat(dir, st) < 0) {
+		snprintf(err, errlen, "--sysfs %s: a dead mount left by a killed l1vmm is there and "
+			 "cannot be removed; run: fusermount3 -u -z %s", dir, dir);
+		return -1;
+	}
+	fprintf(stderr, "l1vmm: --sysfs %s: removed a dead mount left by a killed l1vmm\n", dir);
+	return 0;
+}
+
+struct ctl_mount *ctl_fuse__mount(struct ctl_tree *t, const char *dir, const char *group,
+				  char *err, size_t errlen)
 {
 	struct stat st;
+	if (clear_dead_mount(dir, &st, err, errlen) < 0)
+		return NULL;
+	gid_t gid = getgid();
+	if (group) {
+		struct group *gr = getgrnam(group);
+		if (!gr) {
+			snprintf(err, errlen, "--sysfs-group %s: no such group", group);
+			return NULL;
+		}
+		gid = gr->gr_gid;
+	}
 	if (stat(dir, &st) < 0) {
 		snprintf(err, errlen, "--sysfs %s: %s%s", dir, strerror(errno),
 			 errno == ENOENT ? " (create the directory first)" : "");
@@ -247,11 +311,14 @@ struct ctl_mount *ctl_fuse__mount(struct ctl_tree *t, const char *dir, char *err
 		return NULL;
 	}
 	m->tree = t;
+	m->group_access = group != NULL;
+	m->gid = gid;
 	m->stop[0] = m->stop[1] = -1;
 	clock_gettime(CLOCK_REALTIME, &m->mounted_at);
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	if (fuse_opt_add_arg(&args, "l1vmm") || fuse_opt_add_arg(&args, "-o") ||
-	    fuse_opt_add_arg(&args, "fsname=l1vmm,subtype=l1vmm") ||
+	    fuse_opt_add_arg(&args, "fsname=l1vmm,subtype=l1vmm,default_permissions,auto_unmount") ||
+	    (group && (fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, "allow_other"))) ||
 	    pipe2(m->stop, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "--sysfs %s: out of resources", dir);
 		goto fail;
@@ -263,8 +330,9 @@ struct ctl_mount *ctl_fuse__mount(struct ctl_tree *t, const char *dir, char *err
 	}
 	if (fuse_mount(m->fuse, dir) != 0) {
 		snprintf(err, errlen,
-			 "--sysfs %s: cannot mount the control tree (needs /dev/fuse and root "
-			 "or fusermount3)", dir);
+			 "--sysfs %s: cannot mount the control tree (needs /dev/fuse and "
+			 "fusermount3%s)", dir, group && getuid() != 0 ?
+			 "; --sysfs-group needs user_allow_other in /etc/fuse.conf" : "");
 		goto fail;
 	}
 	sigset_t all, old;

@@ -245,6 +245,11 @@ void dedup_host__stop(struct dedup_host *h)
 	l1_lock__release(&h->lock);
 }
 
+void dedup_host__restore_host(struct dedup_host *h)
+{
+	dedup_ksm__stop(&h->ksm); /* its own atomic claim: one of us restores */
+}
+
 void dedup_host__remove_vm(struct dedup_host *h, struct vm *vm)
 {
 	if (vm->dedup_host != h)

@@ -134,6 +134,9 @@ int dedup_host__add_vm(struct dedup_host *h, struct vm *vm, struct machine *mach
 int dedup_host__start(struct dedup_host *h, char *err, size_t errlen);
 /* Stop the scanner and put KSM's knobs back (before the VMs are removed). */
 void dedup_host__stop(struct dedup_host *h);
+/* The forced exit's: put KSM's knobs back if l1vmm drives KSM, without
+ * taking h's lock (a stuck thread may hold it). */
+void dedup_host__restore_host(struct dedup_host *h);
 /* After vm's vCPUs stopped, before its memory goes. */
 void dedup_host__remove_vm(struct dedup_host *h, struct vm *vm);
 /* Let every backend report what happened (counters exact after this). */

@@ -2,6 +2,7 @@
 #include "l1vmm/host.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,18 +10,27 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "l1vmm/builtin.h"
 #include "l1vmm/balloon_ctl.h"
 #include "l1vmm/dedup_host.h"
 #include "l1vmm/kvm.h"
+#include "l1vmm/parse.h"
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vcpu.h"
 #include "l1vmm/vm.h"
+#include "l1vmm/watchdog.h"
+#include "dedup/ksm.h"
 
 #define EXIT_USAGE 2
 #define MAX_KERNEL_BYTES (256u << 20)
 #define POLL_SECONDS 0.1
+/* From the decision to end (signal, --timeout, every VM ended) to a forced
+ * exit: with the supervisor's poll and the kernel's teardown of guest memory,
+ * l1vmm is gone within 1 s of a stop signal or deadline. */
+#define STOP_GRACE_SECONDS 0.5
+#define STDERR_WAIT_MS 50
 
 struct host_vm {
 	struct vm_ctl *ctl;  /* its configuration in the tree */
@@ -30,6 +40,22 @@ struct host_vm {
 	bool created;        /* vm__create() was called: vm__destroy() it */
 	void *kernel_file;   /* malloc'ed image, or NULL for the built-in one */
 	double deadline;     /* monotonic; 0 = none */
+};
+
+/* How the process ends; shared by the orderly path and the watchdog. */
+enum stop_claim { STOP_ORDERLY_RUNNING, STOP_ORDERLY_REPORTED, STOP_FORCED };
+
+struct host_stop {
+	struct host_vm *vms;       /* set once the VMs exist; read by the watchdog */
+	unsigned n;
+	struct dedup_host *dedup;
+	const char *sysfs_dir;     /* --sysfs DIR, or NULL */
+	bool mounted;              /* atomic: the live tree is mounted at sysfs_dir */
+	volatile sig_atomic_t *stop_signal;
+	bool running;              /* atomic: every VM started (set-up is over) */
+	int claim;                 /* atomic enum stop_claim: who prints the summary */
+	int status;                /* the exit status, once STOP_ORDERLY_REPORTED */
+	struct watchdog dog;
 };
 
 /* Wakes the supervisor when any VM ends. */
@@ -64,28 +90,43 @@ static void on_vm_end(void *ctx)
 /* Read a whole kernel file. NULL with a reason in err. */
 static void *read_kernel(const char *path, size_t *size, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(err, errlen, "cannot read kernel %.300s: %s", path, strerror(errno));
+	int fd = parse__open_regular(path, 0);
+	if (fd < 0) {
+		if (errno == EINVAL)
+			snprintf(err, errlen, "kernel %.300s is not a regular file", path);
+		else
+			snprintf(err, errlen, "cannot read kernel %.300s: %s", path, strerror(errno));
 		return NULL;
 	}
-	struct stat st;
+	struct stat st = { 0 };
 	void *buf = NULL;
-	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "kernel %.300s is not a regular file", path);
-	} else if (st.st_size == 0 || (uint64_t)st.st_size > MAX_KERNEL_BYTES) {
+	size_t got = 0;
+	if (fstat(fd, &st) < 0 || st.st_size == 0 || (uint64_t)st.st_size > MAX_KERNEL_BYTES) {
 		snprintf(err, errlen, "kernel %.300s is %lld bytes; it must be 1 byte to %u MiB", path,
 			 (long long)st.st_size, MAX_KERNEL_BYTES >> 20);
-	} else if (!(buf = malloc((size_t)st.st_size))) {
+		close(fd);
+		return NULL;
+	}
+	if (!(buf = malloc((size_t)st.st_size))) {
 		snprintf(err, errlen, "no memory to read kernel %.300s", path);
-	} else if (fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		close(fd);
+		return NULL;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, (char *)buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (got != (size_t)st.st_size) {
 		snprintf(err, errlen, "cannot read kernel %.300s: short read", path);
 		free(buf);
-		buf = NULL;
-	} else {
-		*size = (size_t)st.st_size;
+		return NULL;
 	}
-	fclose(f);
+	*size = got;
 	return buf;
 }
 
@@ -319,10 +360,68 @@ static void report(struct host_vm *h)
 	}
 }
 
+/* Write text to stderr, giving up when a reader leaves it full for
+ * STDERR_WAIT_MS: a forced exit must not wait on anyone. */
+static void write_stderr_bounded(const char *text)
+{
+	size_t len = strlen(text), off = 0;
+	while (off < len) {
+		struct pollfd p = { .fd = STDERR_FILENO, .events = POLLOUT };
+		if (poll(&p, 1, STDERR_WAIT_MS) <= 0)
+			return;
+		ssize_t w = write(STDERR_FILENO, text + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		off += (size_t)w;
+	}
+}
+
+/*
+ * The watchdog's end of the process: orderly shutdown did not finish within
+ * STOP_GRACE_SECONDS. Report each VM with the time that really passed (if
+ * the orderly path has not reported yet), put back the host state l1vmm
+ * changed (KSM's knobs, the live tree's mount), and exit with the status the
+ * orderly path would have given. Threads still working are left to the exit.
+ */
+static void force_exit(void *ctx)
+{
+	struct host_stop *hs = ctx;
+	int expected = STOP_ORDERLY_RUNNING;
+	bool report = __atomic_compare_exchange_n(&hs->claim, &expected, STOP_FORCED, false,
+						  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	int status = report ? 0 : hs->status;
+	char line[320], how[160];
+	if (report && !__atomic_load_n(&hs->running, __ATOMIC_ACQUIRE)) {
+		report = false; /* stuck in set-up: no VM ran */
+		status = 128 + (int)*hs->stop_signal;
+	}
+	for (unsigned i = 0; report && i < hs->n; i++) {
+		struct vm *vm = &hs->vms[i].vm;
+		if (vm->crash_report)
+			write_stderr_bounded(vm->crash_report);
+		vm__describe_end(vm, how, sizeof(how));
+		bool busy = __atomic_load_n(&vm->stopped_ns, __ATOMIC_ACQUIRE) == 0;
+		snprintf(line, sizeof(line), "l1vmm: %s: %s%s\n", vm->name, how,
+			 busy ? " (its vCPUs did not stop: forced exit)" : "");
+		write_stderr_bounded(line);
+		if (status == 0)
+			status = vm__exit_status(vm);
+	}
+	snprintf(line, sizeof(line), "l1vmm: stopping took more than %.1f s: forced exit "
+		 "(status %d)\n", STOP_GRACE_SECONDS, status);
+	write_stderr_bounded(line);
+	if (__atomic_load_n(&hs->mounted, __ATOMIC_ACQUIRE))
+		ctl_fuse__detach(hs->sysfs_dir);
+	dedup_host__restore_host(hs->dedup);
+	_exit(status);
+}
+
 /* Create, run and report every VM; the process exit status. */
 static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_events *ev,
 		   double timeout, struct dedup_host *dedup, struct balloon_ctl *balloon,
-		   volatile sig_atomic_t *stop_signal)
+		   volatile sig_atomic_t *stop_signal, struct host_stop *hs)
 {
 	char err[512];
 	const char *dev = getenv("L1VMM_KVM_DEVICE"); /* tests point it elsewhere */
@@ -383,16 +482,24 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 		}
 		vms[i].deadline = timeout > 0 ? vms[i].vm.start_time + timeout : 0;
 	}
+	__atomic_store_n(&hs->running, status == 0, __ATOMIC_RELEASE);
 	if (status == 0) {
 		supervise(vms, n, ev, stop_signal);
+		watchdog__arm(&hs->dog);
 		for (unsigned i = 0; i < n; i++)
 			vm__join(&vms[i].vm);
 		fflush(stdout);
-		for (unsigned i = 0; i < n; i++) {
-			report(&vms[i]);
+		for (unsigned i = 0; i < n; i++)
 			if (status == 0)
 				status = vm__exit_status(&vms[i].vm);
-		}
+		hs->status = status;
+		int expected = STOP_ORDERLY_RUNNING;
+		if (!__atomic_compare_exchange_n(&hs->claim, &expected, STOP_ORDERLY_REPORTED, false,
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			for (;;)
+				pause(); /* the watchdog reports and exits */
+		for (unsigned i = 0; i < n; i++)
+			report(&vms[i]);
 	}
 	balloon_ctl__stop(balloon);
 	dedup_host__stop(dedup);
@@ -413,6 +520,11 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
 {
 	char err[512];
+	int recovered = dedup_ksm__recover(err, sizeof(err));
+	if (recovered < 0)
+		fprintf(stderr, "l1vmm: warning: %s\n", err);
+	else if (recovered > 0)
+		fprintf(stderr, "l1vmm: put back KSM's settings that a killed l1vmm left changed\n");
 	struct ctl_tree *tree = ctl__create();
 	struct dedup_host *dedup = dedup_host__create();
 	struct balloon_ctl *balloon = balloon_ctl__create();
@@ -456,12 +568,23 @@ int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
 		if (apply_set(tree, o->sets[i], err, sizeof(err)) < 0)
 			goto fail;
 	struct ctl_mount *mount = NULL;
-	if (o->sysfs_dir && !(mount = ctl_fuse__mount(tree, o->sysfs_dir, err, sizeof(err))))
+	if (o->sysfs_dir && !(mount = ctl_fuse__mount(tree, o->sysfs_dir, o->sysfs_group, err,
+						   sizeof(err))))
 		goto fail;
 	struct host_events ev = { .lock = PTHREAD_MUTEX_INITIALIZER,
 				  .cv = PTHREAD_COND_INITIALIZER };
-	status = run_vms(vms, n, o->multi, &ev, o->timeout, dedup, balloon, stop_signal);
+	struct host_stop hs = { .vms = vms, .n = n, .dedup = dedup, .sysfs_dir = o->sysfs_dir,
+				.mounted = mount != NULL, .stop_signal = stop_signal };
+	int rc = watchdog__start(&hs.dog, STOP_GRACE_SECONDS, stop_signal, force_exit, &hs);
+	if (rc < 0) {
+		ctl_fuse__unmount(mount);
+		snprintf(err, sizeof(err), "cannot start the shutdown watchdog: %s", strerror(-rc));
+		goto fail;
+	}
+	status = run_vms(vms, n, o->multi, &ev, o->timeout, dedup, balloon, stop_signal, &hs);
+	__atomic_store_n(&hs.mounted, false, __ATOMIC_RELEASE);
 	ctl_fuse__unmount(mount);
+	watchdog__stop(&hs.dog); /* before anything it uses is freed */
 	goto out;
 fail:
 	fprintf(stderr, "l1vmm: %s\n", err);

@@ -17,6 +17,7 @@ const char options__run_usage[] =
 	"  --mode MODE     auto (default), ept, or shadow\n"
 	"  --timeout SEC   stop a guest after SEC seconds; it ends with status 124\n"
 	"  --sysfs DIR     serve the live control tree at DIR (FUSE) while l1vmm runs\n"
+	"  --sysfs-group GROUP  let GROUP's members read and write the live tree\n"
 	"  --config DIR    run the VMs of a config directory (e.g. a copy of a live tree)\n"
 	"  KERNEL          ELF64 or Multiboot kernel (default: the built-in guest kernel)\n"
 	"  -- ...          the rest is the guest's command line, e.g. workload=memtouch size=128M\n"
@@ -142,6 +143,7 @@ static enum opt_result join_cmdline(struct vm_spec *vm, int argc, char *const ar
 static const struct { const char *name, *key; } value_options[] = {
 	{ "--mem", "mem" }, { "--vcpus", "vcpus" }, { "--mode", "mode" },
 	{ "--timeout", NULL }, { "--vm", NULL }, { "--sysfs", NULL }, { "--config", NULL },
+	{ "--sysfs-group", NULL },
 	{ "--set", NULL },
 };
 
@@ -211,6 +213,8 @@ enum opt_result options__parse_run(int argc, char *const argv[], struct run_opti
 			rc = add_vm(o, val, err, errlen);
 		} else if (strcmp(name, "--sysfs") == 0) {
 			o->sysfs_dir = val;
+		} else if (strcmp(name, "--sysfs-group") == 0) {
+			o->sysfs_group = val;
 		} else if (strcmp(name, "--set") == 0) {
 			const char *v = strchr(val, '=');
 			if (!v || v == val) {
@@ -225,6 +229,10 @@ enum opt_result options__parse_run(int argc, char *const argv[], struct run_opti
 		} else {
 			o->config_dir = val;
 		}
+	}
+	if (rc == OPT_OK && o->sysfs_group && !o->sysfs_dir) {
+		snprintf(err, errlen, "--sysfs-group needs --sysfs DIR");
+		rc = OPT_ERROR;
 	}
 	if (rc == OPT_OK && o->nr_vms && single_only) {
 		snprintf(err, errlen, "KERNEL and -- GUEST-CMDLINE belong to the single-VM form; "

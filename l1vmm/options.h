@@ -49,6 +49,7 @@ struct vm_spec {
 struct run_options {
 	double timeout;              /* seconds, for each VM; 0 = none */
 	const char *sysfs_dir;       /* --sysfs: mount the live tree there */
+	const char *sysfs_group;     /* --sysfs-group: that group may use it too; or NULL */
 	const char *config_dir;      /* --config: the VMs come from there */
 	const char *sets[OPT_MAX_SETS]; /* --set: "PATH=VALUE" (argv strings), in order */
 	unsigned nr_sets;

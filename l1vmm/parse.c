@@ -3,9 +3,12 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* strtoull accepts leading spaces and signs; we do not. */
 static bool digits_first(const char *s)
@@ -68,4 +71,19 @@ bool parse__seconds(const char *s, double *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+int parse__open_regular(const char *path, int flags)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | flags);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	int e = fstat(fd, &st) < 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : 0;
+	if (e) {
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }

@@ -16,4 +16,12 @@ bool parse__size(const char *s, uint64_t *out);
 /* Non-negative seconds, decimals allowed ("0.5", "120"), at most 10^7. */
 bool parse__seconds(const char *s, double *out);
 
+/*
+ * Open a file a user named for reading, never blocking on it: O_NONBLOCK (a
+ * FIFO or a device must not stall l1vmm in open or read) and fstat-checked
+ * as a regular file. flags are added (O_NOFOLLOW). The fd, or -1 with errno
+ * set: EINVAL when the file is not a regular one.
+ */
+int parse__open_regular(const char *path, int flags);
+
 #endif

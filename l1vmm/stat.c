@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "l1vmm/ctl.h"
+#include "l1vmm/parse.h"
 #include "mmu/array.h"
 
 #define STAT_VALUE_MAX (1u << 20) /* a value larger than this is not a control file */
@@ -62,9 +63,9 @@ static int skip_names(const struct dirent *d)
 /* The whole file, one trailing newline dropped. 1 = read, 0 = vanished, -1 = error. */
 static int read_whole(struct walk *w, const char *path, const char *rel, char **out, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = parse__open_regular(path, O_NOFOLLOW);
 	if (fd < 0) {
-		if (errno == ENOENT)
+		if (errno == ENOENT || errno == EINVAL) /* gone, or replaced by a non-file */
 			return 0;
 		snprintf(w->err, w->errlen, "cannot read %s: %s", rel, strerror(errno));
 		return -1;

@@ -132,10 +132,3 @@ static void uart_write(void *opaque, uint64_t offset, const void *data, unsigned
 }
 
 const struct bus_dev_ops uart__ops = { .read = uart_read, .write = uart_write };
-
-void uart__sink_stdio(void *ctx, const char *line, size_t len)
-{
-	FILE *out = ctx;
-	fwrite(line, 1, len, out);
-	fflush(out);
-}

@@ -7,7 +7,9 @@
  * The divisor latch, LCR, MCR (with loopback reflected in MSR) and the scratch
  * register behave as on real hardware so that probing drivers are happy.
  * Output is cut into lines; each complete line goes to the sink, prefixed
- * with "[NAME] " when a prefix is set (several VMs in one process).
+ * with "[NAME] " when a prefix is set (several VMs in one process). The
+ * sink is called with the UART's lock held: it must not block (l1vmm's is
+ * the console writer, l1vmm/console.h).
  */
 #ifndef L1VMM_UART_H
 #define L1VMM_UART_H
@@ -43,8 +45,5 @@ void uart__init(struct uart *uart, const char *name, uart_sink_fn *sink, void *s
 /* Send a partial last line, if any, to the sink. */
 void uart__flush(struct uart *uart);
 void uart__destroy(struct uart *uart);
-
-/* A sink that writes lines to a stdio stream (ctx is the FILE *). */
-uart_sink_fn uart__sink_stdio;
 
 #endif

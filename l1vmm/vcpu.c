@@ -14,6 +14,7 @@
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/dedup_host.h"
 #include "l1vmm/vm.h"
+#include "mmu/clock.h"
 #include "pvops/l1vmm_abi.h"
 
 #define KICK_SIGNAL SIGUSR1
@@ -299,7 +300,8 @@ static void *vcpu_thread(void *arg)
 			break;
 	}
 	pthread_mutex_lock(&vm->lock);
-	vm->nr_running--;
+	if (--vm->nr_running == 0) /* pairs with the acquire in vm__describe_end() */
+		__atomic_store_n(&vm->stopped_ns, clock__mono_ns(), __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&vm->ended_cv);
 	pthread_mutex_unlock(&vm->lock);
 	return NULL;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "l1vmm/balloon_host.h"
+#include "l1vmm/console.h"
 #include "l1vmm/hypercall_ept.h"
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vcpu.h"
@@ -54,7 +55,13 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg, char *err,
 {
 	vm->pio.name = "port I/O";
 	vm->mmio.name = "MMIO";
-	uart__init(&vm->uart, cfg->console_prefix ? vm->name : NULL, uart__sink_stdio, stdout);
+	uart__init(&vm->uart, cfg->console_prefix ? vm->name : NULL, console__sink, NULL);
+	vm->console = console__open(STDOUT_FILENO);
+	if (!vm->console) {
+		snprintf(err, errlen, "cannot start the console writer thread");
+		return -1;
+	}
+	vm->uart.sink_ctx = vm->console; /* no vCPU runs yet */
 	vm->testdev = (struct testdev){ .on_exit = on_guest_exit, .ctx = vm };
 	if (add_device(&vm->pio, L1_PORT_UART0, UART_NR_REGS, &uart__ops, &vm->uart,
 		       "uart0", err, errlen) < 0 ||
@@ -296,6 +303,11 @@ void vm__join(struct vm *vm)
 			vcpu__destroy(&vm->vcpus[i]);
 	}
 	uart__flush(&vm->uart);
+	pthread_mutex_lock(&vm->uart.lock);
+	vm->uart.sink_ctx = NULL; /* a closed console discards */
+	pthread_mutex_unlock(&vm->uart.lock);
+	console__close(vm->console, vm->end_time + CONSOLE_DRAIN_SECONDS);
+	vm->console = NULL;
 }
 
 void vm__destroy(struct vm *vm)
@@ -331,7 +343,8 @@ int vm__exit_status(const struct vm *vm)
 
 void vm__describe_end(const struct vm *vm, char *buf, size_t len)
 {
-	double t = vm->end_time - vm->start_time;
+	uint64_t stopped_ns = __atomic_load_n(&vm->stopped_ns, __ATOMIC_ACQUIRE);
+	double t = (stopped_ns ? (double)stopped_ns / 1e9 : vm__now()) - vm->start_time;
 	switch (vm->end) {
 	case VM_END_EXIT:
 		snprintf(buf, len, "exited with code %u after %.2f s", vm->exit_code, t);

@@ -42,6 +42,7 @@ struct dedup_host;
 struct balloon;
 struct virtio_balloon;
 struct l1_shared_info;
+struct console;
 
 struct vm_config {
 	const char *name;         /* for messages and the console prefix */
@@ -91,6 +92,7 @@ struct vm {
 	struct boot_image image;
 	struct bus pio, mmio;     /* registered before start, read-only after */
 	struct uart uart;
+	struct console *console;  /* the uart's sink until vm__join(), then NULL */
 	struct testdev testdev;
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;
@@ -102,7 +104,8 @@ struct vm {
 	uint32_t exit_code;       /* VM_END_EXIT */
 	char *crash_report;       /* VM_END_CRASH: formatted report */
 	unsigned nr_running;      /* vCPU threads not yet returned */
-	double start_time, end_time; /* monotonic seconds */
+	double start_time, end_time; /* monotonic seconds: start, and when the first cause came */
+	uint64_t stopped_ns;      /* atomic: monotonic ns when the last vCPU thread left; 0 before */
 	void (*on_end)(void *ctx);
 	void *on_end_ctx;
 };
@@ -125,7 +128,8 @@ void vm__destroy(struct vm *vm);
 
 /* The process exit status for how the VM ended (README's table). */
 int vm__exit_status(const struct vm *vm);
-/* One line: "exited with code 0", "crashed", "timed out after 2.0 s", ... */
+/* One line: "exited with code 0 after 1.20 s", "crashed ...", "timed out ...": the
+ * time is from the start to when the vCPUs stopped (to now while any runs). */
 void vm__describe_end(const struct vm *vm, char *buf, size_t len);
 
 double vm__now(void);

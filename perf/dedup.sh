@@ -23,6 +23,8 @@
 #   PAGES_TO_SCAN [500]  SLEEP_MS [20]: the scan budget
 #   SCAN_S [50]  MUTATE_S [10]  MUTATE [1]: the phases (seconds) and the rewrite %
 #   SAMPLE_S [0.5]  CONTENDERS ["none none-shadow ksm l1vmm-ept l1vmm-shadow"]
+#   RESUMMARIZE [unset]: set to 1 with OUT_DIR of an earlier run to compute its
+#     table again from the files there, without running anything
 #   MAX_MAP_COUNT [1048576]: vm.max_map_count during the run (put back at the
 #     end; "keep" leaves the host's value). l1vmm's ept backend needs about one
 #     host mapping per shared page that is not next to another one, and stops
@@ -35,7 +37,8 @@
 # it exits, and a process's merged pages go with it.
 # Output: a table on stdout; in OUT_DIR samples-CONTENDER.tsv (raw samples),
 # rounds-CONTENDER.tsv (the guests' round lines), log-CONTENDER.txt (l1vmm's
-# output, each line prefixed with the host time), summary.tsv, dedup-saved.png.
+# output, each line prefixed with the host time), hcpu-CONTENDER.tsv (host CPU
+# outside the guests over time, see host_cpu_ms), summary.tsv, dedup-saved.png.
 # Exit status: 0, 1 when a guest saw a mismatch or failed, 2 for bad usage.
 set -eu  # no pipefail: grep -q and head end pipelines early on purpose
 here=$(cd "$(dirname "$0")" && pwd)
@@ -64,6 +67,16 @@ status=0
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) printf "%.15g\n", (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2); else print "n/a"}'; }
 mem_available() { awk '/^MemAvailable:/ {printf "%.0f\n", $2 * 1024}' /proc/meminfo; }
 ksm_stat() { cat "/sys/kernel/mm/ksm/$1"; }
+# host_cpu_ms PID...: the host CPU these processes used outside their guests, in
+# ms: utime + stime - guest_time of every thread (the vCPU threads' exit and
+# fault work, KVM's in the kernel included, and every other thread's).
+clk_tck=$(getconf CLK_TCK)
+host_cpu_ms() {
+  local p
+  for p in "$@"; do cat /proc/"$p"/task/*/stat 2>/dev/null; done |
+    awk -v hz="$clk_tck" '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); t += f[12] + f[13] - f[41] }
+                          END { printf "%.0f\n", t * 1000 / hz }'
+}
 
 # KSM keeps the counters of an exited process's merged pages (their memory
 # is freed at exit) until ksmd runs again: with run=0 they stay. Let ksmd run
@@ -121,15 +134,18 @@ run_contender() {
   echo "$before" > "$out/mem_before-$name"
   "$l1vmm" run --timeout $((SCAN_S + MUTATE_S + 120)) --sysfs "$mnt" "${sets[@]}" "${vms[@]}" \
     > >(while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done > "$log") 2>&1 &
-  local pid=$! d=$mnt/dedup sharing zero cpu rss shared cow maps
-  printf 't\tsaved_pages\tpages_shared\tscan_cpu_ms\tmem_available\tl1vmm_rss\tcow_breaks\thost_mappings\n' > "$samples"
+  local pid=$! d=$mnt/dedup sharing zero cpu rss shared cow maps hcpu ksmd= ksmd0=0
+  if [ "$name" = ksm ]; then ksmd=$(pgrep -x ksmd | head -1); ksmd0=$(host_cpu_ms "$ksmd"); fi
+  printf 't\tsaved_pages\tpages_shared\tscan_cpu_ms\tmem_available\tl1vmm_rss\tcow_breaks\thost_mappings\thost_cpu_ms\n' > "$samples"
   while kill -0 "$pid" 2>/dev/null; do
     if { read -r sharing < "$d/pages_sharing" && read -r zero < "$d/zero_pages" &&
          read -r cpu < "$d/scan_cpu_ms" && read -r shared < "$d/pages_shared" &&
          read -r cow < "$d/cow_breaks" && read -r maps < "$d/host_mappings" &&
          read -r rss < "$mnt/host/l1vmm_rss"; } 2>/dev/null; then
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$EPOCHREALTIME" $((sharing + zero - ksm0)) "$shared" \
-        "$cpu" "$(mem_available)" "$rss" "$cow" "$maps" >> "$samples"
+      hcpu=$(host_cpu_ms "$pid")
+      [ -z "$ksmd" ] || hcpu=$((hcpu + $(host_cpu_ms "$ksmd") - ksmd0))
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$EPOCHREALTIME" $((sharing + zero - ksm0)) "$shared" \
+        "$cpu" "$(mem_available)" "$rss" "$cow" "$maps" "$hcpu" >> "$samples"
     fi
     sleep "$SAMPLE_S"
   done
@@ -168,30 +184,47 @@ ideal_pages() {
 t_fill() { grep '\] dup: size=' "$out/log-$1.txt" | awk '{print $1}' | sort -g | tail -1; }
 
 # summarize NAME IDEAL: one summary line (tab-separated, fields as in $header)
-header='contender\tt95_s\tcpu95_s\tfinal_saved_MiB\tfinal_pct_ideal\tscan_cpu_s\tmemavail_saved_MiB\trss_saved_MiB\tverify_MBps\tverify_vs_none\trewrite_dup_ns\trewrite_unique_ns\tcow_break_us\tcow_breaks\tmismatches'
+# cpu95_s and scan_cpu_s: the scanner's (l1vmm) or ksmd's CPU alone; added_cpu95_s and
+# added_cpu_s: all host CPU the contender used outside its guests (host_cpu_ms: every
+# l1vmm thread, the vCPU threads' fault and exit work included, and ksmd) minus what the
+# same guests without sharing used in the same time since their fill (none, or
+# none-shadow for shadow contenders; "-" when that baseline was not run), plus the
+# scanner's (or ksmd's) CPU before the fill ended; at 95 % of the ideal and at the end of
+# the scan phase. The fill itself is left out: how long the host takes to give the guests
+# their memory varies from run to run by seconds of CPU, with or without sharing.
+header='contender\tt95_s\tcpu95_s\tadded_cpu95_s\tfinal_saved_MiB\tfinal_pct_ideal\tscan_cpu_s\tadded_cpu_s\tmemavail_saved_MiB\trss_saved_MiB\tverify_MBps\tverify_vs_none\trewrite_dup_ns\trewrite_unique_ns\tcow_break_us\tcow_breaks\tmismatches'
+# host_cpu_at NAME T: NAME's host_cpu_ms at T seconds since its fill, interpolated.
+host_cpu_at() {
+  awk -v t="$2" '$1 <= t { pt = $1; pc = $2; have = 1; next }
+    { if (have) printf "%.0f\n", pc + (t - pt) / ($1 - pt) * ($2 - pc); else print $2; done = 1; exit }
+    END { if (!done) print have ? pc : "nan" }' "$out/hcpu-$1.tsv"
+}
 summarize() {
   local name=$1 ideal=$2 t0 before
   t0=$(t_fill "$name"); before=$(cat "$out/mem_before-$name")
   # saved over time, seconds since the fill (for the plot)
   awk -v t0="$t0" 'NR > 1 {print $1 - t0 "\t" $2 * 4096 / 1048576}' "$out/samples-$name.tsv" > "$out/plot-$name.tsv"
+  awk -v t0="$t0" 'NR > 1 {print $1 - t0 "\t" $9}' "$out/samples-$name.tsv" > "$out/hcpu-$name.tsv"
   awk -F'\t' -v t0="$t0" -v ideal="$ideal" -v scan="$SCAN_S" -v before="$before" '
     NR == 1 { next }
     { t = $1 - t0 }
     # time and CPU at 95 % of ideal, interpolated between the two samples around it
     !hit && $2 >= 0.95 * ideal && t > 0 {
       f = (NR > 2 && $2 > ps) ? (0.95 * ideal - ps) / ($2 - ps) : 1
-      t95 = pt + f * (t - pt); c95 = pc + f * ($4 - pc); hit = 1
+      t95 = pt + f * (t - pt); c95 = pc + f * ($4 - pc); h95 = ph + f * ($9 - ph); hit = 1
     }
-    { pt = t; ps = $2; pc = $4 }
+    { pt = t; ps = $2; pc = $4; ph = $9 }
+    !z && t >= 0 { z = 1; h_0 = $9; c_0 = $4 }
     # the end of the scan phase: its last 3 seconds (rounds that only verify)
-    t >= scan - 3 && t < scan - 0.5 { nf++; sv[nf] = $2; ma[nf] = $5; rs[nf] = $6; cpu_end = $4 }
+    t >= scan - 3 && t < scan - 0.5 { nf++; sv[nf] = $2; ma[nf] = $5; rs[nf] = $6; cpu_end = $4; h_end = $9; t_end = t }
     t < scan + 0.5 { cow0 = $7 } { cow1 = $7 }
     function med(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j+1] = a[j]; a[j+1] = x }
       return n ? (n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2) : "nan" }
     END {
-      printf "%s\t%s\t%.1f\t%.2f\t%.2f\t%.0f\t%.0f\t%d\n", hit ? sprintf("%.2f", t95) : "not_reached",
+      printf "%s\t%s\t%.1f\t%.2f\t%.2f\t%.0f\t%.0f\t%d\t%s\t%s\t%s\n", hit ? sprintf("%.2f", t95) : "not_reached",
         hit ? sprintf("%.2f", c95 / 1000) : "-", med(sv, nf) * 4096 / 1048576, 100 * med(sv, nf) / ideal,
-        cpu_end / 1000, (before - med(ma, nf)) / 1048576, med(rs, nf) / 1048576, cow1 - cow0 }' \
+        cpu_end / 1000, (before - med(ma, nf)) / 1048576, med(rs, nf) / 1048576, cow1 - cow0,
+        hit ? sprintf("%.3f", t95) : "-", hit ? h95 - h_0 + c_0 : "-", t_end "\t" h_end - h_0 + c_0 }' \
     "$out/samples-$name.tsv" > "$out/phase-$name"
   # guest figures: aggregate verify MB/s per round (rounds 2..SCAN_S), rewrite costs (mutating rounds)
   local verify rdup runi mism
@@ -199,12 +232,23 @@ summarize() {
   rdup=$(awk -v s="$SCAN_S" '$3 > s && $5 > 0 {print $5}' "$out/rounds-$name.tsv" | median)
   runi=$(awk -v s="$SCAN_S" '$3 > s && $6 > 0 {print $6}' "$out/rounds-$name.tsv" | median)
   mism=$(grep '\] dup: rounds=' "$out/log-$name.txt" | grep -o 'mismatches=[0-9]*' | cut -d= -f2 | awk '{s += $1} END {print s + 0}')
-  read -r t95 c95 fsav fpct cpu used rss cow < "$out/phase-$name"
+  local tx hx te he base a95=- aend=-
+  read -r t95 c95 fsav fpct cpu used rss cow tx hx te he < "$out/phase-$name"
   [ "$name" != ksm ] || cow=- # KSM does not count COW breaks
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$t95" "$c95" "$fsav" "$fpct" "$cpu" \
-    "$used" "$rss" "$verify" "$rdup" "$runi" "$cow" "$mism" >> "$out/raw.tsv"
+  # CPU added: against the same guests without sharing, at the same time since the fill
+  case $name in *shadow) base=none-shadow ;; *) base=none ;; esac
+  if [ "$name" != "$base" ] && [ -s "$out/hcpu-$base.tsv" ]; then
+    local b0; b0=$(host_cpu_at "$base" 0)
+    # before the fill ended (t95 < 0): the scanner's CPU alone
+    [ "$tx" = - ] || a95=$(awk -v a="$hx" -v b="$(host_cpu_at "$base" "$tx")" -v b0="$b0" -v t="$tx" -v c="$c95" \
+      'BEGIN {printf "%.2f", t < 0 ? c : (a - b + b0) / 1000}')
+    aend=$(awk -v a="$he" -v b="$(host_cpu_at "$base" "$te")" -v b0="$b0" 'BEGIN {printf "%.2f", (a - b + b0) / 1000}')
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$t95" "$c95" "$fsav" "$fpct" "$cpu" \
+    "$used" "$rss" "$verify" "$rdup" "$runi" "$cow" "$mism" "$a95" "$aend" >> "$out/raw.tsv"
 }
 
+mfile=$out/machine${RESUMMARIZE:+-resummarized}.txt # a new run, or a table computed again
 echo "dedup.sh: $N guests x $MEM, workload=dup size=$SIZE shared=$SHARED internal=$INTERNAL zero=$ZERO;" \
   "budget pages_to_scan=$PAGES_TO_SCAN sleep_millisecs=$SLEEP_MS; $SCAN_S s scanning, then $MUTATE_S s" \
   "rewriting $MUTATE %/s; output in $out"
@@ -212,24 +256,26 @@ echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
   "kernel $(uname -r), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo);" \
   "$(date -u '+%F %H:%M UTC'); load average $(cut -d' ' -f1-3 /proc/loadavg);" \
   "vm.max_map_count $(cat /proc/sys/vm/max_map_count) (host's: $map_count0);" \
-  "tree $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')" | tee "$out/machine.txt"
+  "tree $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')" | tee "$mfile"
 : > "$out/raw.tsv"
 measured=()
 for c in $CONTENDERS; do
-  settle
-  echo "dedup.sh: running $c ..." >&2
-  run_contender "$c"
+  if [ -z "${RESUMMARIZE:-}" ]; then
+    settle
+    echo "dedup.sh: running $c ..." >&2
+    run_contender "$c"
+  fi
   rc=0; check "$c" || rc=$?
   case $rc in
   0) measured+=("$c") ;;
   1) status=1; measured+=("$c") ;;
   esac
 done
-echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$mfile"
 [ ${#measured[@]} -gt 0 ] || { echo "dedup.sh: nothing measured" >&2; exit 1; }
 
 ideal=$(ideal_pages "${measured[0]}")
-echo "ideal saving: $ideal pages = $(awk -v p="$ideal" 'BEGIN {printf "%.1f", p * 4096 / 1048576}') MiB" | tee -a "$out/machine.txt"
+echo "ideal saving: $ideal pages = $(awk -v p="$ideal" 'BEGIN {printf "%.1f", p * 4096 / 1048576}') MiB" | tee -a "$mfile"
 for c in "${measured[@]}"; do summarize "$c" "$ideal"; done
 
 # The table: saved memory and costs against the none run of the same process order.
@@ -248,15 +294,15 @@ awk -F'\t' -v OFS='\t' -v hdr="$(printf "$header")" '
       gv = shadow ? sv0 : v0; gd = shadow ? sd0 : d0; gb = shadow || base
       vr = gb && gv > 0 ? sprintf("%.3f", ver[i] / gv) : "-"
       cb = gb && dup[i] != "n/a" && gd != "n/a" ? sprintf("%.2f", (dup[i] - gd) / 1000) : "-"
-      print f[1], f[2], f[3], f[4], f[5], f[6], ms, rs, f[9], vr, f[10], f[11], cb, f[12], f[13]
+      print f[1], f[2], f[3], f[14], f[4], f[5], f[6], f[15], ms, rs, f[9], vr, f[10], f[11], cb, f[12], f[13]
     } }' "$out/raw.tsv" > "$out/summary.tsv"
 column -t -s $'\t' "$out/summary.tsv"
 
-# Convergence ratios, KSM against each l1vmm backend, time and CPU.
-awk -F'\t' '$1 == "ksm" {kt = $2; kc = $3} $1 ~ /^l1vmm/ {lt[$1] = $2; lc[$1] = $3}
-  END { for (n in lt) printf "convergence ksm / %s: time %s, CPU %s\n", n,
-          (kt + 0 > 0 && lt[n] + 0 > 0) ? sprintf("%.1fx", kt / lt[n]) : "n/a",
-          (kc + 0 > 0 && lc[n] + 0 > 0) ? sprintf("%.1fx", kc / lc[n]) : "n/a" }' "$out/summary.tsv" | sort | tee "$out/ratios.txt"
+# Convergence ratios, KSM against each l1vmm backend: time, scanner CPU and CPU added.
+awk -F'\t' '$1 == "ksm" {kt = $2; kc = $3; ka = $4} $1 ~ /^l1vmm/ {lt[$1] = $2; lc[$1] = $3; la[$1] = $4}
+  function r(k, l) { return (k + 0 > 0 && l + 0 > 0) ? sprintf("%.1fx", k / l) : "n/a" }
+  END { for (n in lt) printf "convergence ksm / %s: time %s, scanner CPU %s, CPU added %s\n", n,
+          r(kt, lt[n]), r(kc, lc[n]), r(ka, la[n]) }' "$out/summary.tsv" | sort | tee "$out/ratios.txt"
 
 # The plot: saved MiB over time since the fill, one line per contender, the ideal.
 {

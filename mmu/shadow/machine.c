@@ -72,7 +72,9 @@ int64_t shadow__alloc_frames(struct shadow_machine *m, uint64_t n)
 		return -ENOMEM;
 	pthread_mutex_lock(&m->lock);
 	int64_t found = -ENOMEM;
-	if (n <= m->free_frames) {
+	uint64_t first_free = m->nr_frames; /* the lowest free frame at or above the hint */
+	bool searched = n <= m->free_frames;
+	if (searched) {
 		uint64_t run = 0;
 		for (uint64_t f = m->search_hint; f < m->nr_frames; f++) {
 			if (f % 64 == 0 && run == 0 && m->free_map[f / 64] == 0) {
@@ -80,6 +82,8 @@ int64_t shadow__alloc_frames(struct shadow_machine *m, uint64_t n)
 				continue;
 			}
 			run = frame_free(m, f) ? run + 1 : 0;
+			if (run == 1 && first_free == m->nr_frames)
+				first_free = f;
 			if (run == n) {
 				found = (int64_t)(f + 1 - n);
 				break;
@@ -90,9 +94,12 @@ int64_t shadow__alloc_frames(struct shadow_machine *m, uint64_t n)
 		for (uint64_t f = (uint64_t)found; f < (uint64_t)found + n; f++)
 			m->free_map[f / 64] &= ~(1ull << (f % 64));
 		m->free_frames -= n;
-		if ((uint64_t)found == m->search_hint)
-			m->search_hint += n;
 	}
+	/* no free frame below the first one seen, nor in the run just taken
+	 * when it starts there: the next search starts past the frames in use
+	 * instead of walking them again */
+	if (searched)
+		m->search_hint = found >= 0 && (uint64_t)found == first_free ? first_free + n : first_free;
 	pthread_mutex_unlock(&m->lock);
 	return found;
 }

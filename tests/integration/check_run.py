@@ -36,6 +36,19 @@ def need_kvm():
     sys.exit(SKIP)
 
 
+def wait_until(cond, seconds, step=0.05):
+    """Poll cond (an OSError counts as false) until true or seconds pass."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            if cond():
+                return True
+        except OSError:
+            pass
+        time.sleep(step)
+    return False
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--status", type=int)

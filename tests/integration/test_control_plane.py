@@ -21,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_run import need_kvm  # noqa: E402
+from check_run import need_kvm, wait_until  # noqa: E402
 
 VMS = [
     ("alpha", "name=alpha,mem=64M,cmdline=\"workload=compute seconds=6\""),
@@ -53,14 +53,8 @@ def write_errno(path, text):
 
 
 def wait_for(cond, seconds, what):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            if cond():
-                return True
-        except OSError:
-            pass
-        time.sleep(0.05)
+    if wait_until(cond, seconds):
+        return True
     check(False, f"{what} within {seconds} s")
     return False
 

@@ -2,6 +2,7 @@
 # mode at CPL0, pvops/l1vmm_abi.h). Prints "l1 ok\n" on the UART and exits
 # through the test-exit port with 0. A valid ELF64 seed for the loader
 # fuzzer, and a boot smoke test for the ELF64 path. Has a bss (its stack).
+# Assembled with --defsym CONSOLE_BYTES=1 it is console_bytes.elf instead.
 
 	.set UART,      0x3f8
 	.set EXIT_PORT, 0xf4
@@ -26,7 +27,14 @@ _start:
 	jmp	3b
 
 	.section .rodata
+.ifdef CONSOLE_BYTES
+# console_bytes.elf: bytes a terminal would obey (ESC sequences, CR, a tab) and
+# a line that pretends to come from another VM (tests/integration/test_process.py)
+msg_ok:	.ascii "red \033[31mtext\033[0m\r\tend\n"
+	.asciz "[other] l1vmm: other: exited with code 0\n"
+.else
 msg_ok:	.asciz "l1 ok\n"
+.endif
 
 	.bss
 	.align 16

@@ -55,6 +55,7 @@ static void full_command_line(void **state)
 	assert_string_equal(o.defaults[0].origin, "--mem");
 	assert_true(o.timeout == 0.5);
 	assert_string_equal(o.sysfs_dir, "/mnt/l1");
+	assert_null(o.sysfs_group);
 	assert_string_equal(setting(o.vm[0].set, o.vm[0].nr, "kernel"), "k.elf");
 	/* everything after -- is the guest's, even what looks like an option */
 	assert_string_equal(setting(o.vm[0].set, o.vm[0].nr, "cmdline"),
@@ -74,6 +75,7 @@ static void errors_say_what(void **state)
 		{ "--bogus", "1", "unknown option '--bogus'" },
 		{ "--memory", "1G", "unknown option '--memory'" },
 		{ "a.elf", "b.elf", "more than one kernel" },
+		{ "--sysfs-group", "kvm", "--sysfs-group needs --sysfs DIR" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
@@ -91,6 +93,9 @@ static void errors_say_what(void **state)
 	assert_int_equal(RUN(&o, err, "--config", "d", "--mem", "1G"), OPT_ERROR);
 	options__free(&o);
 	assert_non_null(strstr(err, "cannot be combined"));
+	assert_int_equal(RUN(&o, err, "--sysfs", "/mnt/l1", "--sysfs-group=kvm"), OPT_OK);
+	assert_string_equal(o.sysfs_group, "kvm");
+	options__free(&o);
 	assert_int_equal(RUN(&o, err, "--config", "d", "--timeout", "3"), OPT_OK);
 	assert_int_equal(o.nr_vms, 0);
 	assert_true(o.multi);

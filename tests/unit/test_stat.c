@@ -268,9 +268,9 @@ static void test_fuse_live_tree(void **state)
 	a->mem_bytes = 64 << 20;
 	assert_int_equal(vm_ctl__register(t, a), 0);
 
-	assert_null(ctl_fuse__mount(t, copy, err, sizeof(err))); /* no such directory */
+	assert_null(ctl_fuse__mount(t, copy, NULL, err, sizeof(err))); /* no such directory */
 	assert_non_null(strstr(err, "No such file or directory"));
-	struct ctl_mount *m = ctl_fuse__mount(t, mnt, err, sizeof(err));
+	struct ctl_mount *m = ctl_fuse__mount(t, mnt, NULL, err, sizeof(err));
 	if (!m) {
 		print_message("SKIPPED: cannot mount FUSE here (%s)\n", err);
 		ctl__destroy(t);
