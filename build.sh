@@ -29,7 +29,8 @@ test)
   ctest --test-dir build-asan --output-on-failure -j 2 -L 'unit|integration'
   # the fuzzers only: the guest kernel's freestanding flags are gcc's
   CC=clang CXX=clang++ configure_and_build build-fuzz fuzzers -DL1VMM_FUZZ=ON -DL1VMM_PERF=OFF
-  ctest --test-dir build-fuzz --output-on-failure -L fuzz
+  # two at a time: each runs for a fixed time (20 s), the machine has 2 CPUs
+  ctest --test-dir build-fuzz --output-on-failure -j 2 -L fuzz
   ;;
 *)
   echo "usage: ./build.sh demo|test" >&2

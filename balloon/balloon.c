@@ -159,6 +159,11 @@ static size_t check_extents(struct balloon *b, const uint64_t *gfns, size_t n, u
 				(unsigned long long)g, order);
 			return i;
 		}
+		if (inflate && b->mem.in_use && b->mem.in_use(b->mem.ctx, g, frames)) {
+			refused(b, "gfn %#llx (order %u) holds a page table or a page l1vmm uses",
+				(unsigned long long)g, order);
+			return i;
+		}
 		for (uint64_t k = 0; k < frames; k++) {
 			enum p2m_state s = p2m__get(b->mem.p2m, g + k);
 			if (inflate ? s == P2M_BALLOONED : s != P2M_BALLOONED) {
@@ -250,7 +255,8 @@ int balloon__report_free(struct balloon *b, uint64_t gfn, uint64_t n)
 	l1_lock__acquire(&b->lock);
 	int rc = 0;
 	if (!n || gfn < L1_BALLOON_MIN_GFN || gfn + n < gfn || gfn + n > b->mem.p2m->nr_frames ||
-	    (b->mem.is_ram && !b->mem.is_ram(b->mem.ctx, gfn, n))) {
+	    (b->mem.is_ram && !b->mem.is_ram(b->mem.ctx, gfn, n)) ||
+	    (b->mem.in_use && b->mem.in_use(b->mem.ctx, gfn, n))) {
 		refused(b, "reported range at gfn %#llx (%llu frames) is not guest RAM l1vmm takes",
 			(unsigned long long)gfn, (unsigned long long)n);
 		rc = -EINVAL;

@@ -51,6 +51,11 @@ struct balloon_mem {
 	int (*take)(void *ctx, uint64_t gfn, uint64_t n);
 	/* Optional: the deflate's host side: the frames are present again. */
 	int (*give_back)(void *ctx, uint64_t gfn, uint64_t n);
+	/* Optional: whether a frame of [gfn, gfn + n) is one the backend cannot
+	 * give up (shadow mode: a page table of the guest's, a page the host
+	 * uses): refused like a frame outside RAM. The backend's take() and
+	 * discard() refuse them too (-EBUSY), atomically with the change. */
+	bool (*in_use)(void *ctx, uint64_t gfn, uint64_t n);
 };
 
 /* Guest statistics, as the last report had them (virtio tags 0..9, plus OOM). */

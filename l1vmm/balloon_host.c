@@ -52,6 +52,12 @@ static int give_back_shadow(void *ctx, uint64_t gfn, uint64_t n)
 	return shadow__give_back(&vm->shadow->g, gfn, n);
 }
 
+static bool in_use_shadow(void *ctx, uint64_t gfn, uint64_t n)
+{
+	struct vm *vm = ctx;
+	return shadow__in_use(&vm->shadow->g, gfn, n);
+}
+
 static bool is_ram(void *ctx, uint64_t gfn, uint64_t n)
 {
 	struct vm *vm = ctx;
@@ -179,7 +185,8 @@ int balloon_host__create(struct vm *vm, char *err, size_t errlen)
 	struct balloon_mem mem = { .p2m = &vm->ram->p2m, .ctx = vm, .is_ram = is_ram,
 				   .discard = vm->shadow ? discard_shadow : discard_ept,
 				   .take = vm->shadow ? take_shadow : NULL,
-				   .give_back = vm->shadow ? give_back_shadow : NULL };
+				   .give_back = vm->shadow ? give_back_shadow : NULL,
+				   .in_use = vm->shadow ? in_use_shadow : NULL };
 	int rc = balloon__init(vm->balloon, &mem);
 	if (rc < 0) {
 		free(vm->balloon);

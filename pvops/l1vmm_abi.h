@@ -263,7 +263,8 @@ _Static_assert(sizeof(struct l1_iret_frame) == 48, "l1_iret_frame is ABI");
  * is a gpa in ept mode. Extents are taken in order; the result is how many
  * were done; the first refused one stops the call (-L1_EINVAL if it was the
  * first: not RAM, below L1_BALLOON_MIN_GFN, inflating a frame already in
- * the balloon or deflating one that is not; -L1_EPERM: l1vmm does not take
+ * the balloon, or one of the guest's page tables in shadow mode, or
+ * deflating one that is not in the balloon; -L1_EPERM: l1vmm does not take
  * frames from this guest now, e.g. its memory is shared by page sharing).
  * The guest keeps stats current (seqcount: stats_seq odd while it writes).
  */

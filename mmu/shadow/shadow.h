@@ -346,9 +346,14 @@ int shadow__unshare(struct shadow_guest *g, uint64_t gfn, uint64_t n);
  * every guest and copy, so the memory that matters is the host's, and the
  * discard returns it. The frames must map no copy (shadow__unshare first);
  * nothing else changes their p2m_mfn meanwhile (the caller's p2m move).
- * 0, -EFAULT (a frame outside machine memory), or -errno.
+ * 0, -EBUSY (a frame is in use: shadow__in_use), -EFAULT (a frame outside
+ * machine memory), or -errno.
  */
 int shadow__discard(struct shadow_guest *g, uint64_t gfn, uint64_t n);
+/* Whether a frame of [gfn, gfn + n) is one the balloon may not have: a page
+ * table of the guest's tree (discarding it would zero it behind the shadows
+ * derived from it) or a page the host uses (pinned); true outside g. */
+bool shadow__in_use(struct shadow_guest *g, uint64_t gfn, uint64_t n);
 /*
  * The balloon takes frames [gfn, gfn + n): they are not present in g's
  * shadows from now on (their leaves are dropped, flush_needed set; prefetch
@@ -356,7 +361,7 @@ int shadow__discard(struct shadow_guest *g, uint64_t gfn, uint64_t n);
  * into l1vmm, which counts it (stats.ballooned_touches) and maps the frame
  * again: it reads zero, and a write takes host memory back, as in ept mode,
  * where KVM repopulates silently. 0, or shadow__discard()'s error (the
- * frames are present again).
+ * frames are present again; -EBUSY: in use, nothing changed).
  */
 int shadow__take(struct shadow_guest *g, uint64_t gfn, uint64_t n);
 /* The balloon gives frames [gfn, gfn + n) back: present again (they fill on

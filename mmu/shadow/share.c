@@ -505,10 +505,29 @@ size_t shadow__take_events(struct shadow_guest *g, struct shadow_event **out)
 	return n;
 }
 
+/* Whether a frame of [gfn, gfn + n) is a page table of the guest's tree or
+ * pinned (the host uses it behind the shadows): the balloon may not take it. */
+static bool in_use(const struct shadow_guest *g, uint64_t gfn, uint64_t n)
+{
+	for (uint64_t i = gfn; i < gfn + n; i++)
+		if (g->pt_level[i] || (g->frame[i] & SF_PINNED))
+			return true;
+	return false;
+}
+
+bool shadow__in_use(struct shadow_guest *g, uint64_t gfn, uint64_t n)
+{
+	if (gfn > g->nr_frames || n > g->nr_frames - gfn)
+		return true;
+	pthread_mutex_lock(&g->lock);
+	bool busy = in_use(g, gfn, n);
+	pthread_mutex_unlock(&g->lock);
+	return busy;
+}
+
 /* Set or clear SF_ABSENT on [gfn, gfn + n); with set, drop their leaves. */
 static void set_absent(struct shadow_guest *g, uint64_t gfn, uint64_t n, bool set)
 {
-	pthread_mutex_lock(&g->lock);
 	for (uint64_t i = gfn; i < gfn + n; i++) {
 		if (!set) {
 			g->frame[i] &= (uint8_t)~SF_ABSENT;
@@ -517,32 +536,10 @@ static void set_absent(struct shadow_guest *g, uint64_t gfn, uint64_t n, bool se
 		g->frame[i] |= SF_ABSENT;
 		rmap_unmap(g, g->p2m_mfn[i]); /* sets flush_needed when one was there */
 	}
-	pthread_mutex_unlock(&g->lock);
 }
 
-int shadow__take(struct shadow_guest *g, uint64_t gfn, uint64_t n)
+static int discard(struct shadow_guest *g, uint64_t gfn, uint64_t n)
 {
-	if (gfn > g->nr_frames || n > g->nr_frames - gfn)
-		return -EFAULT;
-	set_absent(g, gfn, n, true);
-	int rc = shadow__discard(g, gfn, n);
-	if (rc < 0)
-		set_absent(g, gfn, n, false);
-	return rc;
-}
-
-int shadow__give_back(struct shadow_guest *g, uint64_t gfn, uint64_t n)
-{
-	if (gfn > g->nr_frames || n > g->nr_frames - gfn)
-		return -EFAULT;
-	set_absent(g, gfn, n, false);
-	return 0;
-}
-
-int shadow__discard(struct shadow_guest *g, uint64_t gfn, uint64_t n)
-{
-	if (gfn > g->nr_frames || n > g->nr_frames - gfn)
-		return -EFAULT;
 	for (uint64_t i = 0; i < n;) {
 		uint64_t first = g->p2m_mfn[gfn + i], run = 1;
 		while (i + run < n && g->p2m_mfn[gfn + i + run] == first + run)
@@ -555,4 +552,46 @@ int shadow__discard(struct shadow_guest *g, uint64_t gfn, uint64_t n)
 		i += run;
 	}
 	return 0;
+}
+
+/*
+ * The balloon's calls. A page table (or a pinned page) is refused with
+ * -EBUSY, checked under g->lock with the change itself, so an mmu_update
+ * cannot type a frame in between: discarding a table would zero it behind
+ * the shadows derived from it.
+ */
+int shadow__take(struct shadow_guest *g, uint64_t gfn, uint64_t n)
+{
+	if (gfn > g->nr_frames || n > g->nr_frames - gfn)
+		return -EFAULT;
+	pthread_mutex_lock(&g->lock);
+	int rc = in_use(g, gfn, n) ? -EBUSY : 0;
+	if (!rc) {
+		set_absent(g, gfn, n, true);
+		rc = discard(g, gfn, n);
+		if (rc < 0)
+			set_absent(g, gfn, n, false);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
+int shadow__give_back(struct shadow_guest *g, uint64_t gfn, uint64_t n)
+{
+	if (gfn > g->nr_frames || n > g->nr_frames - gfn)
+		return -EFAULT;
+	pthread_mutex_lock(&g->lock);
+	set_absent(g, gfn, n, false);
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+int shadow__discard(struct shadow_guest *g, uint64_t gfn, uint64_t n)
+{
+	if (gfn > g->nr_frames || n > g->nr_frames - gfn)
+		return -EFAULT;
+	pthread_mutex_lock(&g->lock);
+	int rc = in_use(g, gfn, n) ? -EBUSY : discard(g, gfn, n);
+	pthread_mutex_unlock(&g->lock);
+	return rc;
 }

@@ -18,6 +18,7 @@
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vm.h"
 #include "mmu/shadow/shadow_priv.h"
+#include "tests/shadow_cpu.h"
 
 #define MiB (1ull << 20)
 #define GUEST (4 * MiB)
@@ -90,30 +91,13 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* The shadow leaf for va (0 when the path is not there). */
-static uint64_t sleaf(struct shadow_guest *g, uint64_t va)
-{
-	uint64_t mfn = g->shadow_root_mfn;
-	for (unsigned level = 4; level >= 2; level--) {
-		uint64_t e = ((uint64_t *)shadow__mfn_ptr(g->m, mfn))[PT_INDEX(va, level)];
-		if (!(e & PTE_P))
-			return 0;
-		mfn = (e & PTE_ADDR) >> 12;
-	}
-	return ((uint64_t *)shadow__mfn_ptr(g->m, mfn))[PT_INDEX(va, 1)];
-}
-
 /* The machine byte a CPU access to va reaches, faulting in as the CPU would. */
 static uint8_t *cpu(struct shadow_guest *g, uint64_t va, bool write)
 {
-	for (int tries = 0; tries < 3; tries++) {
-		uint64_t e = sleaf(g, va);
-		if ((e & PTE_P) && (!write || (e & PTE_RW)))
-			return (uint8_t *)shadow__mfn_ptr(g->m, (e & PTE_ADDR) >> 12) + va % 4096;
-		assert_int_equal(shadow__fault(g, va, write ? 2u | 4u : 4u), SHADOW_FIXED);
-	}
-	fail_msg("va %#llx does not become accessible", (unsigned long long)va);
-	return NULL;
+	uint8_t *p = shadow_cpu__byte(g, va, write);
+	if (!p)
+		fail_msg("va %#llx does not become accessible", (unsigned long long)va);
+	return p;
 }
 
 static void gwrite_page(struct shadow_guest *g, uint64_t gfn, uint8_t seed)
@@ -197,7 +181,7 @@ static void shares_across_vms_of_a_domain(void **state)
 	assert_int_equal(st(f, 1, 310), P2M_SHARED);
 	assert_int_equal(st(f, 2, 300), P2M_PRIVATE);
 	assert_int_equal(st(f, 0, 301), P2M_PRIVATE);
-	uint64_t a = sleaf(G(f, 0), 300 * 4096), b = sleaf(G(f, 1), 310 * 4096);
+	uint64_t a = shadow_cpu__leaf(G(f, 0), 300 * 4096), b = shadow_cpu__leaf(G(f, 1), 310 * 4096);
 	assert_true((a & PTE_P) && (b & PTE_P));
 	assert_int_equal(a & PTE_ADDR, b & PTE_ADDR);
 	assert_false(a & PTE_RW);
@@ -228,7 +212,7 @@ static void zero_pages_map_a_zero_frame(void **state)
 		round_(f);
 	assert_int_equal(st(f, 0, 400), P2M_ZERO);
 	assert_int_equal(st(f, 2, 400), P2M_ZERO); /* zero pages ignore domains */
-	uint64_t e = sleaf(G(f, 0), 400 * 4096);
+	uint64_t e = shadow_cpu__leaf(G(f, 0), 400 * 4096);
 	assert_false(e & PTE_RW);
 	assert_non_null(f->m.dedup_shadow);
 	assert_int_equal((e & PTE_ADDR) >> 12, G(f, 0)->p2m_mfn[400]);
@@ -258,7 +242,7 @@ static void write_to_shared_keeps_bytes(void **state)
 	/* A writes one byte: its own frame, the old bytes plus the write */
 	*cpu(G(f, 0), 500 * 4096 + 1, true) = 0xee;
 	assert_int_equal(G(f, 0)->p2m_mfn[500], G(f, 0)->first_mfn + 500);
-	uint64_t e = sleaf(G(f, 0), 500 * 4096);
+	uint64_t e = shadow_cpu__leaf(G(f, 0), 500 * 4096);
 	assert_int_equal((e & PTE_ADDR) >> 12, G(f, 0)->first_mfn + 500);
 	assert_true(e & PTE_RW);
 	assert_true(greads(G(f, 0), 500, 7));

@@ -581,6 +581,34 @@ static void taken_frames_not_present(void **state)
 	check_consistent(g);
 }
 
+/* The balloon never takes a page table of the guest's tree nor a page the
+ * host uses: discarding a table would zero it behind the shadows derived from
+ * it (found by fuzz.balloon_hc: the guest's reads through it failed). */
+static void tables_and_pinned_frames_are_not_taken(void **state)
+{
+	struct fx *f = *state;
+	struct shadow_guest *g = &f->g;
+	uint64_t t = f->boot_pml4 / 4096 + 3; /* the boot tables' first leaf table */
+	assert_int_equal(g->pt_level[t], 1);
+	assert_int_equal(shadow__fault(g, 7 * 4096, W), SHADOW_FIXED);
+	uint8_t before[4096];
+	memcpy(before, shadow__mfn_ptr(g->m, g->p2m_mfn[t]), 4096);
+	assert_true(shadow__in_use(g, t, 1));
+	assert_true(shadow__in_use(g, t - 1, 2));
+	assert_int_equal(shadow__take(g, t - 1, 2), -EBUSY);
+	assert_int_equal(shadow__discard(g, t, 1), -EBUSY);
+	assert_false(g->frame[t - 1] & SF_ABSENT); /* nothing of the range changed */
+	assert_memory_equal(shadow__mfn_ptr(g->m, g->p2m_mfn[t]), before, 4096);
+	assert_true(sleaf(g, 7 * 4096, NULL) & PTE_P); /* the table still maps */
+	shadow__pin(g, 9);
+	assert_true(shadow__in_use(g, 9, 1));
+	assert_int_equal(shadow__take(g, 8, 2), -EBUSY);
+	assert_false(shadow__in_use(g, 7, 2));
+	assert_int_equal(shadow__take(g, 7, 2), 0);
+	assert_true(shadow__in_use(g, g->nr_frames, 1));
+	check_consistent(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -598,6 +626,8 @@ int main(void)
 		cmocka_unit_test(running_out_of_frames),
 		cmocka_unit_test_setup_teardown(unmap_frame_exact, setup_boot, teardown),
 		cmocka_unit_test_setup_teardown(taken_frames_not_present, setup_boot, teardown),
+		cmocka_unit_test_setup_teardown(tables_and_pinned_frames_are_not_taken, setup_boot,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
