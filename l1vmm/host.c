@@ -543,6 +543,7 @@ static int confine(const struct run_options *o, struct dedup_host *dedup, char *
 int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
 {
 	char err[512];
+	sandbox__report_crashes();
 	int recovered = dedup_ksm__recover(err, sizeof(err));
 	if (recovered < 0)
 		fprintf(stderr, "l1vmm: warning: %s\n", err);

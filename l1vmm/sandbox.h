@@ -82,6 +82,12 @@ int sandbox__drop_ids(char *err, size_t errlen);
  * mprotect may make it PROT_READ|PROT_WRITE|PROT_EXEC, nothing else.
  */
 void sandbox__allow_rwx_remap(const void *base, size_t bytes);
+/*
+ * At start, sandbox or not: a crashing signal prints one line (thread, address)
+ * and the stack's return addresses to stderr, then takes its default action.
+ * Not in sanitizer builds, which report crashes themselves.
+ */
+void sandbox__report_crashes(void);
 /* Main, once every VM runs: threads that wait for it may enter now. */
 void sandbox__set_up_done(void);
 /* sandbox__enter() if set-up is done (true), else nothing (false). For the
