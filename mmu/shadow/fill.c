@@ -455,8 +455,8 @@ unsigned fill_refresh_mfn(struct shadow_guest *g, uint64_t mfn, uint64_t *first_
 	 * (at most RMAP_FRAME_MAX of them) */
 	uint32_t nodes[RMAP_FRAME_MAX];
 	unsigned n = 0, moved = 0;
-	for (uint32_t k = rmap_first(g, mfn); k != NONE32 && n < RMAP_FRAME_MAX;
-	     k = rmap_next(g, mfn, k))
+	uint32_t first = rmap_first(g, mfn);
+	for (uint32_t k = first; k != NONE32 && n < RMAP_FRAME_MAX; k = rmap_next(g, first, k))
 		nodes[n++] = k;
 	for (unsigned k = 0; k < n; k++) {
 		uint32_t r = RMAP_NODE_RECORD(nodes[k]);

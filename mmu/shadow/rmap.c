@@ -268,10 +268,10 @@ uint32_t rmap_first(const struct shadow_guest *g, uint64_t mfn)
 	return head ? HEAD_FIRST(head->val) : NONE32;
 }
 
-uint32_t rmap_next(const struct shadow_guest *g, uint64_t mfn, uint32_t n)
+uint32_t rmap_next(const struct shadow_guest *g, uint32_t first, uint32_t n)
 {
 	uint32_t next = g->priv->rmap.node[n].next;
-	return next == rmap_first(g, mfn) ? NONE32 : next;
+	return next == first ? NONE32 : next;
 }
 
 uint64_t rmap_slot(const struct shadow_guest *g, uint32_t n)
@@ -281,7 +281,8 @@ uint64_t rmap_slot(const struct shadow_guest *g, uint32_t n)
 
 bool rmap_has(const struct shadow_guest *g, uint64_t mfn, uint64_t slot)
 {
-	for (uint32_t n = rmap_first(g, mfn); n != NONE32; n = rmap_next(g, mfn, n))
+	uint32_t first = rmap_first(g, mfn);
+	for (uint32_t n = first; n != NONE32; n = rmap_next(g, first, n))
 		if (rmap_slot(g, n) == slot)
 			return true;
 	return false;
@@ -290,7 +291,8 @@ bool rmap_has(const struct shadow_guest *g, uint64_t mfn, uint64_t slot)
 unsigned rmap_clear_rw(struct shadow_guest *g, uint64_t mfn)
 {
 	unsigned n = 0;
-	for (uint32_t k = rmap_first(g, mfn); k != NONE32; k = rmap_next(g, mfn, k)) {
+	uint32_t first = rmap_first(g, mfn);
+	for (uint32_t k = first; k != NONE32; k = rmap_next(g, first, k)) {
 		uint64_t slot = rmap_slot(g, k);
 		uint64_t *e = &fill_table(g, RMAP_TABLE(slot))[RMAP_INDEX(slot)];
 		if (*e & PTE_RW) {

@@ -113,9 +113,12 @@ int rmap_add(struct shadow_guest *g, uint32_t r, unsigned i, uint64_t mfn, bool 
 void rmap_del(struct shadow_guest *g, uint32_t r, unsigned i, uint64_t mfn);
 /* Leaves that map mfn. */
 unsigned rmap_count(const struct shadow_guest *g, uint64_t mfn);
-/* Node of the first (newest) leaf that maps mfn, or NONE32; then rmap_next(). */
+/*
+ * Node of the first (newest) leaf that maps mfn, or NONE32; then
+ * rmap_next(g, first, n) until NONE32 (the list must not change meanwhile).
+ */
 uint32_t rmap_first(const struct shadow_guest *g, uint64_t mfn);
-uint32_t rmap_next(const struct shadow_guest *g, uint64_t mfn, uint32_t n);
+uint32_t rmap_next(const struct shadow_guest *g, uint32_t first, uint32_t n);
 /* Slot (RMAP_SLOT) of node n. */
 uint64_t rmap_slot(const struct shadow_guest *g, uint32_t n);
 /* Whether the map has the leaf slot for mfn (tests, consistency checks). */
