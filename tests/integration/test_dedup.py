@@ -119,8 +119,10 @@ def main():
             except subprocess.TimeoutExpired:
                 proc.kill()
                 out, err = proc.communicate()
-    sys.stdout.write(out)
-    sys.stderr.write(err)
+            # printed here so that a failure inside watch() still shows why l1vmm stopped
+            sys.stdout.write(out)
+            sys.stderr.write(err)
+            print(f"l1vmm exit status: {proc.returncode}", flush=True)
 
     check(proc.returncode == 0, f"l1vmm exited 0 (got {proc.returncode})")
     for name in names:
