@@ -102,10 +102,11 @@ static int apply(struct balloon *b, uint64_t gfn, uint64_t n, uint32_t from,
 }
 
 /* The guest's own frames, shared or not (page sharing gives a shared one its
- * own page first): what an inflate or a free page report takes; and the
+ * own page first), in host reclaim's store or not (its stored bytes are
+ * dropped, never fetched): what an inflate or a free page report takes; and the
  * frames in the balloon, what a deflate gives back. */
 #define GUEST_FRAMES (P2M_BIT(P2M_UNPOPULATED) | P2M_BIT(P2M_PRIVATE) | P2M_BIT(P2M_SHARED) | \
-		      P2M_BIT(P2M_ZERO))
+		      P2M_BIT(P2M_ZERO) | P2M_BIT(P2M_COMPRESSED))
 #define IN_BALLOON P2M_BIT(P2M_BALLOONED)
 
 /*

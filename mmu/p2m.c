@@ -5,17 +5,19 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* allowed[from] = the states a frame in from may move to (p2m.h says why). */
 static const uint32_t allowed[P2M_NR_STATES] = {
 	[P2M_UNPOPULATED] = P2M_BIT(P2M_PRIVATE) | P2M_BIT(P2M_BALLOONED),
 	[P2M_PRIVATE] = P2M_BIT(P2M_SHARED) | P2M_BIT(P2M_ZERO) | P2M_BIT(P2M_BALLOONED) |
-			P2M_BIT(P2M_UNPOPULATED),
+			P2M_BIT(P2M_UNPOPULATED) | P2M_BIT(P2M_IN_FLIGHT),
 	[P2M_SHARED] = P2M_BIT(P2M_PRIVATE),
 	[P2M_ZERO] = P2M_BIT(P2M_PRIVATE),
 	[P2M_BALLOONED] = P2M_BIT(P2M_UNPOPULATED),
-	[P2M_COMPRESSED] = 0,
-	[P2M_IN_FLIGHT] = 0,
+	[P2M_COMPRESSED] = P2M_BIT(P2M_IN_FLIGHT) | P2M_BIT(P2M_BALLOONED) |
+			   P2M_BIT(P2M_UNPOPULATED),
+	[P2M_IN_FLIGHT] = P2M_BIT(P2M_COMPRESSED) | P2M_BIT(P2M_PRIVATE),
 };
 
 int p2m__init(struct p2m *p2m, uint64_t nr_frames)
@@ -62,6 +64,10 @@ static int move_locked(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from,
 	}
 	for (uint64_t i = gfn; i < gfn + n; i++) {
 		enum p2m_state s = p2m->state[i];
+		if (s == P2M_IN_FLIGHT && !(from & P2M_BIT(s))) {
+			l1_lock__release(&p2m->lock);
+			return -EINPROGRESS;
+		}
 		if (!(from & P2M_BIT(s)) || (s != to && !p2m__allowed(s, to))) {
 			l1_lock__release(&p2m->lock);
 			return -EPERM;
@@ -73,6 +79,12 @@ static int move_locked(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from,
 		l1_lock__release(&p2m->lock);
 		return rc;
 	}
+	/* frames that leave the store for good (the balloon took them, the
+	 * guest reported them free): their stored content goes */
+	if (moved[P2M_COMPRESSED] && to != P2M_IN_FLIGHT && p2m->store_hook.dropped)
+		for (uint64_t i = gfn; i < gfn + n; i++)
+			if (p2m->state[i] == P2M_COMPRESSED)
+				p2m->store_hook.dropped(p2m->store_hook.ctx, i);
 	uint64_t total = 0;
 	for (int s = 0; s < P2M_NR_STATES; s++) {
 		if (!moved[s])
@@ -98,7 +110,17 @@ int p2m__client_move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from,
 {
 	if (bad_range(p2m, gfn, n, to))
 		return -EINVAL;
-	return move_locked(p2m, gfn, n, from, to, apply, ctx, false);
+	int rc = move_locked(p2m, gfn, n, from, to, apply, ctx, false);
+	return rc == -EINPROGRESS ? -EPERM : rc;
+}
+
+/* A frame of the range is IN_FLIGHT: host reclaim moves it and takes no
+ * lock a mover may hold while it does, so it leaves that state within one
+ * page's compression or fetch. Wait a little, without the p2m lock. */
+static void wait_in_flight(void)
+{
+	struct timespec ts = { .tv_nsec = 50 * 1000 };
+	nanosleep(&ts, NULL);
 }
 
 static struct p2m_client client_of(struct p2m *p2m)
@@ -137,6 +159,10 @@ int p2m__move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from, enum p2m
 		return -EPERM;
 	for (;;) {
 		int rc = move_locked(p2m, gfn, n, from & ~CLIENT_STATES, to, apply, ctx, true);
+		if (rc == -EINPROGRESS) {
+			wait_in_flight();
+			continue;
+		}
 		if (rc != -EAGAIN)
 			return rc;
 		struct p2m_client c;
@@ -148,6 +174,10 @@ int p2m__move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from, enum p2m
 		if (rc == 0 && c.moved)
 			c.moved(c.ctx, gfn, n, to);
 		l1_lock__release(c.lock);
+		if (rc == -EINPROGRESS) {
+			wait_in_flight();
+			continue;
+		}
 		return rc;
 	}
 }
@@ -159,6 +189,8 @@ int p2m__record_written(struct p2m *p2m, uint64_t gfn, uint64_t n)
 		return -EINVAL;
 	for (;;) {
 		int rc = move_locked(p2m, gfn, n, from, P2M_PRIVATE, NULL, NULL, true);
+		if (rc == -EINPROGRESS)
+			return -EPERM;
 		if (rc != -EAGAIN)
 			return rc;
 		struct p2m_client c;
@@ -177,8 +209,15 @@ int p2m__record_written(struct p2m *p2m, uint64_t gfn, uint64_t n)
 		if (rc == -EAGAIN)
 			rc = move_locked(p2m, gfn, n, from, P2M_PRIVATE, NULL, NULL, false);
 		l1_lock__release(c.lock);
-		return rc;
+		return rc == -EINPROGRESS ? -EPERM : rc;
 	}
+}
+
+void p2m__set_store_hook(struct p2m *p2m, const struct p2m_store_hook *h)
+{
+	l1_lock__acquire(&p2m->lock);
+	p2m->store_hook = h ? *h : (struct p2m_store_hook){ 0 };
+	l1_lock__release(&p2m->lock);
 }
 
 void p2m__set_client(struct p2m *p2m, const struct p2m_client *c)

@@ -19,9 +19,25 @@
  *   UNPOPULATED, PRIVATE -> BALLOONED   the guest gave the frame back
  *   BALLOONED -> UNPOPULATED  the guest took it back (deflate)
  *   PRIVATE -> UNPOPULATED    the guest reported it free: its content went
+ *   PRIVATE -> IN_FLIGHT      host reclaim starts evicting it: the host has
+ *                             fenced off guest writes (reclaim/reclaim.h)
+ *   IN_FLIGHT -> COMPRESSED   its bytes are in the store, its page is gone
+ *   IN_FLIGHT -> PRIVATE      an eviction given up (the page stayed), or a
+ *                             fetch done (the stored bytes are back)
+ *   COMPRESSED -> IN_FLIGHT   an access: reclaim fetches it back
+ *   COMPRESSED -> BALLOONED, UNPOPULATED   the guest gave the frame back or
+ *                             reported it free: the stored bytes are dropped
+ *                             (the store hook, below), never fetched
  * A frame already in the target state stays (no move, nothing counted) when
- * the caller allows that state as a source. COMPRESSED and IN_FLIGHT have no
- * transitions yet (host reclaim will add them).
+ * the caller allows that state as a source.
+ *
+ * IN_FLIGHT belongs to host reclaim, which keeps a frame in it only while it
+ * compresses or fetches that page and takes no lock a mover may hold
+ * meanwhile. So p2m__move() meeting an IN_FLIGHT frame it does not name as
+ * a source waits for it to leave that state (a sleep of 50 us at a time,
+ * without the p2m lock) and tries again; page sharing's own moves and
+ * p2m__record_written() refuse it (-EPERM) instead, as for any other state
+ * they do not take.
  *
  * SHARED and ZERO belong to page sharing, which keeps per-frame state of its
  * own (which stored copy a frame maps). It registers as the p2m's client
@@ -94,9 +110,19 @@ struct p2m_client {
 	void *ctx;
 };
 
+/* How host reclaim hears that frames left its store for good. */
+struct p2m_store_hook {
+	/* Frame gfn moved from COMPRESSED to BALLOONED or UNPOPULATED by another
+	 * mechanism: drop its stored bytes. Called under the p2m lock, after the
+	 * move's host side succeeded; takes only leaf locks of its own. */
+	void (*dropped)(void *ctx, uint64_t gfn);
+	void *ctx;
+};
+
 struct p2m {
 	struct l1_lock lock;     /* serialises moves and the client's registration */
 	struct p2m_client client; /* under lock; client.lock == NULL: none */
+	struct p2m_store_hook store_hook; /* under lock; dropped == NULL: none */
 	uint8_t *state;          /* one enum p2m_state per gfn; written under lock */
 	uint64_t nr_frames;      /* gfns [0, nr_frames); fixed */
 	uint64_t count[P2M_NR_STATES]; /* frames in each state, sums to nr_frames;
@@ -148,6 +174,9 @@ int p2m__client_move(struct p2m *p2m, uint64_t gfn, uint64_t n, uint32_t from,
  * move through the old client could still run (the client removes itself
  * holding its own lock). */
 void p2m__set_client(struct p2m *p2m, const struct p2m_client *c);
+
+/* Register h (copied) as the p2m's store hook, or none with NULL. */
+void p2m__set_store_hook(struct p2m *p2m, const struct p2m_store_hook *h);
 
 /* The state of gfn; P2M_NR_STATES when gfn is out of range. */
 enum p2m_state p2m__get(const struct p2m *p2m, uint64_t gfn);

@@ -2,7 +2,9 @@
 #include "tests/unit/cmocka_all.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "mmu/p2m.h"
 
@@ -15,12 +17,16 @@ static bool documented(enum p2m_state from, enum p2m_state to)
 		return to == P2M_PRIVATE || to == P2M_BALLOONED;
 	case P2M_PRIVATE:
 		return to == P2M_SHARED || to == P2M_ZERO || to == P2M_BALLOONED ||
-		       to == P2M_UNPOPULATED;
+		       to == P2M_UNPOPULATED || to == P2M_IN_FLIGHT;
 	case P2M_SHARED:
 	case P2M_ZERO:
 		return to == P2M_PRIVATE;
 	case P2M_BALLOONED:
 		return to == P2M_UNPOPULATED;
+	case P2M_COMPRESSED:
+		return to == P2M_IN_FLIGHT || to == P2M_BALLOONED || to == P2M_UNPOPULATED;
+	case P2M_IN_FLIGHT:
+		return to == P2M_COMPRESSED || to == P2M_PRIVATE;
 	default:
 		return false;
 	}
@@ -35,11 +41,9 @@ static bool reach(struct p2m *p, enum p2m_state s)
 		[P2M_SHARED] = { P2M_PRIVATE, P2M_SHARED, P2M_NR_STATES },
 		[P2M_ZERO] = { P2M_PRIVATE, P2M_ZERO, P2M_NR_STATES },
 		[P2M_BALLOONED] = { P2M_BALLOONED, P2M_NR_STATES },
-		[P2M_COMPRESSED] = { P2M_NR_STATES },
-		[P2M_IN_FLIGHT] = { P2M_NR_STATES },
+		[P2M_COMPRESSED] = { P2M_PRIVATE, P2M_IN_FLIGHT, P2M_COMPRESSED },
+		[P2M_IN_FLIGHT] = { P2M_PRIVATE, P2M_IN_FLIGHT, P2M_NR_STATES },
 	};
-	if (s == P2M_COMPRESSED || s == P2M_IN_FLIGHT)
-		return false;
 	for (int i = 0; i < 3 && path[s][i] != P2M_NR_STATES; i++)
 		assert_int_equal(p2m__client_move(p, 0, 1, P2M_ANY, path[s][i], NULL, NULL), 0);
 	return p2m__get(p, 0) == s;
@@ -377,6 +381,92 @@ static void moves_go_through_the_client(void **state)
 	l1_lock__set_checking(was);
 }
 
+struct hook_log {
+	unsigned calls;
+	uint64_t last;
+};
+
+static void dropped(void *ctx, uint64_t gfn)
+{
+	struct hook_log *h = ctx;
+	h->calls++;
+	h->last = gfn;
+}
+
+/* Host reclaim's path: evict, fetch back, and the store hook hears exactly
+ * of the frames that leave the store for good. */
+static void store_hook_hears_frames_leaving_for_good(void **state)
+{
+	(void)state;
+	struct p2m p;
+	struct hook_log h = { 0 };
+	assert_int_equal(p2m__init(&p, 8), 0);
+	p2m__set_store_hook(&p, &(struct p2m_store_hook){ .dropped = dropped, .ctx = &h });
+	assert_int_equal(p2m__move(&p, 0, 8, P2M_ANY, P2M_PRIVATE, NULL, NULL), 0);
+	assert_int_equal(p2m__move(&p, 0, 4, P2M_BIT(P2M_PRIVATE), P2M_IN_FLIGHT, NULL, NULL), 0);
+	assert_int_equal(p2m__move(&p, 0, 4, P2M_BIT(P2M_IN_FLIGHT), P2M_COMPRESSED, NULL, NULL), 0);
+	assert_int_equal(p2m__count(&p, P2M_COMPRESSED), 4);
+	/* a fetch: in flight, then private; the stored bytes are reclaim's to drop */
+	assert_int_equal(p2m__move(&p, 0, 1, P2M_BIT(P2M_COMPRESSED), P2M_IN_FLIGHT, NULL, NULL), 0);
+	assert_int_equal(p2m__move(&p, 0, 1, P2M_BIT(P2M_IN_FLIGHT), P2M_PRIVATE, NULL, NULL), 0);
+	assert_int_equal(h.calls, 0);
+	/* the balloon takes frames 1..2, a report frees frame 3 */
+	uint32_t guest = P2M_BIT(P2M_PRIVATE) | P2M_BIT(P2M_COMPRESSED) | P2M_BIT(P2M_UNPOPULATED);
+	assert_int_equal(p2m__move(&p, 1, 2, guest, P2M_BALLOONED, NULL, NULL), 0);
+	assert_int_equal(h.calls, 2);
+	assert_int_equal(h.last, 2);
+	/* a failed host side drops nothing */
+	struct apply_log a = { .fail = -EIO };
+	assert_int_equal(p2m__move(&p, 3, 1, guest, P2M_UNPOPULATED, apply_fn, &a), -EIO);
+	assert_int_equal(h.calls, 2);
+	assert_int_equal(p2m__move(&p, 3, 1, guest, P2M_UNPOPULATED, NULL, NULL), 0);
+	assert_int_equal(h.calls, 3);
+	assert_int_equal(h.last, 3);
+	assert_int_equal(p2m__count(&p, P2M_COMPRESSED), 0);
+	counts_sum(&p);
+	p2m__destroy(&p);
+}
+
+struct finisher {
+	struct p2m *p;
+	int rc;
+};
+
+static void *finish_later(void *arg)
+{
+	struct finisher *f = arg;
+	struct timespec ts = { .tv_nsec = 20 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	f->rc = p2m__move(f->p, 1, 1, P2M_BIT(P2M_IN_FLIGHT), P2M_COMPRESSED, NULL, NULL);
+	return NULL;
+}
+
+/* A move meeting a frame in flight waits for it to land; sharing's moves
+ * and recorded writes refuse it. */
+static void in_flight_frames_are_waited_for(void **state)
+{
+	(void)state;
+	struct p2m p;
+	assert_int_equal(p2m__init(&p, 4), 0);
+	assert_int_equal(p2m__move(&p, 0, 4, P2M_ANY, P2M_PRIVATE, NULL, NULL), 0);
+	assert_int_equal(p2m__move(&p, 1, 1, P2M_BIT(P2M_PRIVATE), P2M_IN_FLIGHT, NULL, NULL), 0);
+	assert_int_equal(p2m__client_move(&p, 0, 2, P2M_BIT(P2M_PRIVATE), P2M_SHARED, NULL, NULL),
+			 -EPERM);
+	assert_int_equal(p2m__record_written(&p, 1, 1), -EPERM);
+	struct finisher f = { .p = &p, .rc = 1 };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, finish_later, &f), 0);
+	/* frames 0..1 to the balloon: frame 1 lands COMPRESSED first, then goes */
+	uint32_t guest = P2M_BIT(P2M_PRIVATE) | P2M_BIT(P2M_COMPRESSED);
+	assert_int_equal(p2m__move(&p, 0, 2, guest, P2M_BALLOONED, NULL, NULL), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(f.rc, 0);
+	assert_int_equal(p2m__get(&p, 1), P2M_BALLOONED);
+	assert_int_equal(p2m__count(&p, P2M_IN_FLIGHT), 0);
+	counts_sum(&p);
+	p2m__destroy(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -385,6 +475,8 @@ int main(void)
 		cmocka_unit_test(record_written_from_each_state),
 		cmocka_unit_test(model_run),
 		cmocka_unit_test(moves_go_through_the_client),
+		cmocka_unit_test(store_hook_hears_frames_leaving_for_good),
+		cmocka_unit_test(in_flight_frames_are_waited_for),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
