@@ -39,6 +39,9 @@
  *       is the final); T: the slowest slice's, in ms
  *   hotcold: mismatch page=I hot|cold check=start|rewrite|full version=V
  *            words=N first_word=W got=X want=Y [holds_version=V-1 (a lost write)]
+ *       the first MAX_REPORTS pages found bad: where (start: the check
+ *       before a hot page's rewrite, rewrite: right after it, full: a full
+ *       verification), the version expected, the first bad word
  *   hotcold: rounds=N rounds_per_s=X.XX mismatches=M seconds=S.SSS
  *       at the end; the rate counts all hot pages rewritten over H pages
  *       over S, the seconds of the rounds phase
@@ -132,9 +135,10 @@ static void check(struct slice *s, uint64_t i, enum check how)
 	while (w < HOTCOLD_PAGE_WORDS - 1 && page[w] == hotcold__word(cfg.seed, i, v, w))
 		w++;
 	printf("hotcold: mismatch page=%lu %s check=%s version=%u words=%u first_word=%u "
-	       "got=%#lx want=%#lx%s\n", i, i < cfg.hot_pages ? "hot" : "cold", check_names[how],
-	       v, bad, w, page[w], hotcold__word(cfg.seed, i, v, w),
-	       v && !hotcold__verify(page, cfg.seed, i, v - 1) ? " holds_version=V-1 (a lost write)" : "");
+	       "got=%#lx want=%#lx", i, i < cfg.hot_pages ? "hot" : "cold", check_names[how],
+	       v, bad, w, page[w], hotcold__word(cfg.seed, i, v, w));
+	printf(v && !hotcold__verify(page, cfg.seed, i, v - 1) ? " holds_version=%u (a lost write)\n"
+	       : "\n", v - 1);
 }
 
 static int64_t fill_task(uint64_t arg)
