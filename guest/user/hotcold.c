@@ -215,7 +215,7 @@ static uint64_t rate_x100(uint64_t rewritten, uint64_t cycles)
 {
 	uint64_t us = time__cycles_to_us(cycles);
 
-	return us ? cpu__muldiv(rewritten, 100000000, cfg.hot_pages * us) : 0;
+	return us ? cpu__muldiv(rewritten, 100000000, us) / cfg.hot_pages : 0;
 }
 
 static int parse(const struct args *a, uint64_t *size, uint64_t *hot, uint64_t *seed,
