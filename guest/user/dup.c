@@ -191,32 +191,6 @@ static int64_t round_task(uint64_t arg)
 	return 0;
 }
 
-/* Start fn(slice) for every slice; if a spawn fails, join the tasks already started. */
-static int spawn_all(int64_t (*fn)(uint64_t), unsigned int n, int64_t *tids, struct result *r)
-{
-	for (unsigned int t = 0; t < n; t++) {
-		tids[t] = task__spawn(fn, (uint64_t)&slices[t], -1);
-		if (tids[t] < 0) {
-			result__fail(r, "cannot spawn task %u: error %ld", t, tids[t]);
-			while (t--)
-				task__join(tids[t]);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int join_all(unsigned int n, const int64_t *tids, struct result *r)
-{
-	for (unsigned int t = 0; t < n; t++) {
-		int64_t st = task__join(tids[t]);
-
-		if (st != 0 && !r->reason[0])
-			result__fail(r, "task %ld ended with status %#lx", tids[t], st);
-	}
-	return r->reason[0] ? -1 : 0;
-}
-
 static uint64_t sum(unsigned int n, size_t offset)
 {
 	uint64_t total = 0;
@@ -345,14 +319,14 @@ static enum workload_result dup_run(const struct args *a, struct result *r)
 					    .first = first, .count = count };
 	}
 
-	if (spawn_all(fill_task, n, tids, r) || join_all(n, tids, r))
+	if (tasks__spawn(fill_task, slices, sizeof(slices[0]), n, tids, r) || tasks__join(n, tids, r))
 		goto fail;
 	printf("dup: size=%lu pages=%lu zero=%lu shared=%lu internal=%lu unique=%lu seed=%lu vm=%lu\n",
 	       size, cfg.pages, SUM(n, classes[DUP_ZERO]), SUM(n, classes[DUP_SHARED]),
 	       SUM(n, classes[DUP_INTERNAL]), SUM(n, classes[DUP_UNIQUE]), cfg.seed, cfg.vm);
 
 	cfg.t_start = prev_t = cpu__rdtsc();
-	if (spawn_all(round_task, n, tids, r))
+	if (tasks__spawn(round_task, slices, sizeof(slices[0]), n, tids, r))
 		goto fail;
 	for (uint64_t rd = 1; !cfg.seconds || rd <= cfg.seconds; rd++) {
 		uint64_t now, verified, mutated, rw[2], rw_cycles[2];
@@ -380,7 +354,7 @@ static enum workload_result dup_run(const struct args *a, struct result *r)
 		prev_mutated = mutated;
 		rounds = rd;
 	}
-	if (join_all(n, tids, r))
+	if (tasks__join(n, tids, r))
 		goto fail;
 
 	printf("dup: classes now zero=%lu shared=%lu internal=%lu unique=%lu\n",

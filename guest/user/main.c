@@ -18,7 +18,7 @@ char user__cmdline[L1_CMDLINE_MAX];
 static const struct workload *const workloads[] = {
 	&workload__hello, &workload__compute, &workload__memtouch,
 	&workload__selftest, &workload__crash, &workload__hostile, &workload__dup,
-	&workload__churn, &workload__attack,
+	&workload__churn, &workload__attack, &workload__hotcold,
 };
 
 void args__bad(const char *fmt, ...)
@@ -40,6 +40,32 @@ enum workload_result result__fail(struct result *r, const char *fmt, ...)
 	printf__vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
 	va_end(ap);
 	return W_FAIL;
+}
+
+int tasks__spawn(int64_t (*fn)(uint64_t), void *base, size_t stride, unsigned int n,
+		 int64_t *tids, struct result *r)
+{
+	for (unsigned int t = 0; t < n; t++) {
+		tids[t] = task__spawn(fn, (uint64_t)base + t * stride, -1);
+		if (tids[t] < 0) {
+			result__fail(r, "cannot spawn task %u: error %ld", t, tids[t]);
+			while (t--)
+				task__join(tids[t]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int tasks__join(unsigned int n, const int64_t *tids, struct result *r)
+{
+	for (unsigned int t = 0; t < n; t++) {
+		int64_t st = task__join(tids[t]);
+
+		if (st != 0 && !r->reason[0])
+			result__fail(r, "task %ld ended with status %#lx", tids[t], st);
+	}
+	return r->reason[0] ? -1 : 0;
 }
 
 const char *args__get(const struct args *a, const char *key)
@@ -175,7 +201,8 @@ int64_t user__main(uint64_t cmdline)
 		if (!strcmp(workloads[i]->name, name))
 			w = workloads[i];
 	if (!w) {
-		args__bad("unknown workload '%s' (hello, compute, memtouch, selftest, crash, hostile, dup, churn)", name);
+		args__bad("unknown workload '%s' (hello, compute, memtouch, selftest, crash, hostile, dup, "
+			  "churn, attack, hotcold)", name);
 		sys__poweroff(1);
 	}
 	for (unsigned int i = 0; i < args.n; i++) {

@@ -55,8 +55,18 @@ void args__bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 enum workload_result result__fail(struct result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * Start fn(base + t * stride) as a task for t < n, spread over the vCPUs,
+ * into tids[t]. If a spawn fails: join the tasks already started, fail r
+ * and return -1.
+ */
+int tasks__spawn(int64_t (*fn)(uint64_t), void *base, size_t stride, unsigned int n,
+		 int64_t *tids, struct result *r);
+/* Join n tasks; the first nonzero status fails r (if r is not failed yet). -1 if r failed. */
+int tasks__join(unsigned int n, const int64_t *tids, struct result *r);
+
 extern const struct workload workload__hello, workload__compute, workload__memtouch,
 	workload__selftest, workload__crash, workload__hostile, workload__dup, workload__churn,
-	workload__attack;
+	workload__attack, workload__hotcold;
 
 #endif
