@@ -222,6 +222,8 @@ struct vm_ctl {
 	uint64_t shadow_limit[3];        /* shadow/table_quota, meta_quota (0: the default for
 					  * the VM's RAM), flush_rate (0: none): applied when
 					  * the VM is attached, and at once while it runs */
+	uint64_t reclaim_floor_mb;       /* reclaim/floor_mb: applied when attached, at once while
+					  * it runs */
 	bool frozen;                     /* a VM is being created from, or runs with, this config */
 	struct vm *vm;                   /* NULL until vm_ctl__attach() */
 };
@@ -246,6 +248,8 @@ void vm_ctl__freeze(struct vm_ctl *vmc, struct vm_config *cfg);
 void vm_ctl__attach(struct vm_ctl *vmc, struct vm *vm);
 /* Before vm__destroy() (or after vm__create() failed): forget the VM, thaw the config. */
 void vm_ctl__detach(struct vm_ctl *vmc);
+/* reclaim/floor_mb as set. */
+uint64_t vm_ctl__reclaim_floor_mb(struct vm_ctl *vmc);
 /* The VM table (vms/NAME/ entries), for the config reader. */
 const struct ctl_table *vm_ctl__table(void);
 

@@ -14,6 +14,7 @@
 
 #include "l1vmm/builtin.h"
 #include "l1vmm/balloon_ctl.h"
+#include "l1vmm/reclaim_ctl.h"
 #include "l1vmm/dedup_host.h"
 #include "l1vmm/kvm.h"
 #include "l1vmm/parse.h"
@@ -422,7 +423,7 @@ static void force_exit(void *ctx)
 /* Create, run and report every VM; the process exit status. */
 static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_events *ev,
 		   double timeout, struct dedup_host *dedup, struct balloon_ctl *balloon,
-		   struct ctl_mount *mount, volatile sig_atomic_t *stop_signal, struct host_stop *hs)
+		   struct reclaim_ctl *reclaim, struct ctl_mount *mount, volatile sig_atomic_t *stop_signal, struct host_stop *hs)
 {
 	char err[512];
 	const char *dev = getenv("L1VMM_KVM_DEVICE"); /* tests point it elsewhere */
@@ -469,12 +470,15 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 		}
 	}
 	for (unsigned i = 0; status == 0 && i < n; i++)
-		if (balloon_ctl__add_vm(balloon, &vms[i].vm, err, sizeof(err)) < 0) {
+		if (balloon_ctl__add_vm(balloon, &vms[i].vm, err, sizeof(err)) < 0 ||
+		    reclaim_ctl__add_vm(reclaim, &vms[i].vm, vm_ctl__reclaim_floor_mb(vms[i].ctl),
+					err, sizeof(err)) < 0) {
 			fprintf(stderr, "l1vmm: %s: %s\n", vms[i].vm.name, err);
 			status = EXIT_USAGE;
 		}
 	if (status == 0 && (dedup_host__start(dedup, err, sizeof(err)) < 0 ||
 			    balloon_ctl__start(balloon, err, sizeof(err)) < 0 ||
+			    reclaim_ctl__start(reclaim, err, sizeof(err)) < 0 ||
 			    sandbox__drop_ids(err, sizeof(err)) < 0)) {
 		fprintf(stderr, "l1vmm: %s\n", err);
 		status = EXIT_USAGE;
@@ -508,9 +512,14 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 		for (unsigned i = 0; i < n; i++)
 			report(&vms[i]);
 	}
+	reclaim_ctl__stop(reclaim);
 	balloon_ctl__stop(balloon);
 	dedup_host__stop(dedup);
 	for (unsigned i = 0; i < n; i++) {
+		if (vms[i].created)
+			vm__join(&vms[i].vm); /* no vCPU faults into reclaim any more */
+		if (vms[i].created)
+			reclaim_ctl__remove_vm(reclaim, &vms[i].vm);
 		if (vms[i].created)
 			dedup_host__remove_vm(dedup, &vms[i].vm);
 		vm_ctl__detach(vms[i].ctl);
@@ -552,12 +561,15 @@ int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
 	struct ctl_tree *tree = ctl__create();
 	struct dedup_host *dedup = dedup_host__create();
 	struct balloon_ctl *balloon = balloon_ctl__create();
-	if (!tree || !dedup || !balloon || host_ctl__register(tree) < 0 ||
-	    dedup_host__register(dedup, tree) < 0 || balloon_ctl__register(balloon, tree) < 0) {
+	struct reclaim_ctl *reclaim = reclaim_ctl__create();
+	if (!tree || !dedup || !balloon || !reclaim || host_ctl__register(tree) < 0 ||
+	    dedup_host__register(dedup, tree) < 0 || balloon_ctl__register(balloon, tree) < 0 ||
+	    reclaim_ctl__register(reclaim, tree) < 0) {
 		fprintf(stderr, "l1vmm: out of memory for the control tree\n");
 		ctl__destroy(tree);
 		dedup_host__destroy(dedup);
 		balloon_ctl__destroy(balloon);
+		reclaim_ctl__destroy(reclaim);
 		return EXIT_USAGE;
 	}
 	struct ctl_config cc = { 0 };
@@ -607,8 +619,8 @@ int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
 		snprintf(err, sizeof(err), "cannot start the shutdown watchdog: %s", strerror(-rc));
 		goto fail;
 	}
-	status = run_vms(vms, n, o->multi, &ev, o->timeout, dedup, balloon, mount, stop_signal,
-			 &hs);
+	status = run_vms(vms, n, o->multi, &ev, o->timeout, dedup, balloon, reclaim, mount,
+			 stop_signal, &hs);
 	__atomic_store_n(&hs.mounted, false, __ATOMIC_RELEASE);
 	ctl_fuse__unmount(mount);
 	watchdog__stop(&hs.dog); /* before anything it uses is freed */
@@ -628,5 +640,6 @@ out:
 	ctl__destroy(tree);
 	dedup_host__destroy(dedup);
 	balloon_ctl__destroy(balloon);
+	reclaim_ctl__destroy(reclaim);
 	return status;
 }

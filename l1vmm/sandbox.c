@@ -30,7 +30,10 @@
 #define S (1u << SANDBOX_SCANNER)
 #define B (1u << SANDBOX_BALLOON)
 #define F (1u << SANDBOX_FUSE)
-#define ALL (M | V | S | B | F)
+#define R (1u << SANDBOX_RECLAIM)
+#define U (1u << SANDBOX_FETCH)
+#define ALL (M | V | S | B | F | R | U)
+#define UFFDIO_TYPE 0xAA00  /* _IOC_TYPE(cmd) == UFFDIO: every userfaultfd ioctl */
 
 /* What a rule checks of the arguments. */
 enum arg_rule {
@@ -38,6 +41,7 @@ enum arg_rule {
 	NO_EXEC,     /* mmap, mprotect: no PROT_EXEC */
 	OWN_PID,     /* tgkill: signals to l1vmm's own threads only */
 	KVM_IOCTL,   /* ioctl: KVM's requests (and TCGETS, which stdio asks once) */
+	UFFD_IOCTL,  /* ioctl: userfaultfd's requests */
 	READ_ONLY,   /* openat: no write access, no create, no truncate */
 	EMPTY_PATH,  /* newfstatat: fstat of an open fd only */
 	SAME_ID,     /* setresuid/setresgid: the --user ids, all three */
@@ -65,17 +69,22 @@ static const struct allow allowlist[] = {
 	{ "restart_syscall", ALL, ANY }, { "exit", ALL, ANY }, { "exit_group", ALL, ANY },
 	{ "brk", ALL, ANY }, { "mmap", ALL, NO_EXEC }, { "mprotect", ALL, NO_EXEC },
 	{ "munmap", ALL, ANY }, { "mremap", ALL, ANY }, { "madvise", ALL, ANY },
-	{ "close", ALL, ANY }, { "fstat", ALL, ANY }, { "newfstatat", V | S | B | F, EMPTY_PATH },
+	{ "close", ALL, ANY }, { "fstat", ALL, ANY },
+	{ "newfstatat", V | S | B | F | R | U, EMPTY_PATH },
 	{ "tgkill", ALL, OWN_PID }, { "getrandom", ALL, ANY }, { "sysinfo", ALL, ANY },
 	/* guest memory and KVM: exits, dirty logs, interrupts, memslots,
 	 * stored copies (a memfd: grown, holes punched), residency */
 	{ "ioctl", ALL, KVM_IOCTL }, { "fallocate", ALL, ANY }, { "mincore", ALL, ANY },
 	{ "ftruncate", M | S, ANY },
+	/* host reclaim: userfaultfd on ept guest RAM (registration, write
+	 * protection, copies, wakes), its messages, the store's swap file */
+	{ "ioctl", R | U, UFFD_IOCTL }, { "poll", U, ANY }, { "ppoll", U, ANY },
+	{ "read", U, ANY }, { "pwrite64", R, ANY }, { "pread64", V | U, ANY },
 	/* shadow mode's per-vCPU timer */
 	{ "timer_create", V, ANY }, { "timer_settime", V, ANY }, { "timer_delete", V, ANY },
 	/* reading /proc (meminfo, PSI, pagemap, statm) and /sys/kernel/mm/ksm */
-	{ "openat", M | S | B | F, READ_ONLY }, { "read", M | S | B | F, ANY },
-	{ "pread64", M | S | B | F, ANY }, { "lseek", M | S | B | F, ANY },
+	{ "openat", M | S | B | F | R, READ_ONLY }, { "read", M | S | B | F | R, ANY },
+	{ "pread64", M | S | B | F | R, ANY }, { "lseek", M | S | B | F | R, ANY },
 	{ "getdents64", M | F, ANY },
 	/* the FUSE session, and its unmount at the end */
 	{ "poll", M | F, ANY }, { "ppoll", M | F, ANY }, { "getuid", M | F, ANY },
@@ -114,7 +123,8 @@ static const struct allow sanitizer[] = {
 
 static const char *const kind_names[SANDBOX_NR_THREADS] = {
 	[SANDBOX_MAIN] = "main", [SANDBOX_VCPU] = "vcpu", [SANDBOX_SCANNER] = "scanner",
-	[SANDBOX_BALLOON] = "balloon", [SANDBOX_FUSE] = "fuse",
+	[SANDBOX_BALLOON] = "balloon", [SANDBOX_FUSE] = "fuse", [SANDBOX_RECLAIM] = "reclaim",
+	[SANDBOX_FETCH] = "fetch",
 };
 
 static struct sandbox_policy policy;
@@ -258,6 +268,9 @@ static int add_rule(scmp_filter_ctx ctx, const struct allow *a)
 		return rc ? rc : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 						  SCMP_A1(SCMP_CMP_EQ, TCGETS, 0));
 	}
+	case UFFD_IOCTL:
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+					SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, UFFDIO_TYPE));
 	case READ_ONLY:
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 					SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, 0));

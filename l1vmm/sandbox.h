@@ -42,6 +42,8 @@ enum sandbox_thread {
 	SANDBOX_SCANNER, /* dedup's scanner */
 	SANDBOX_BALLOON, /* the balloon policy */
 	SANDBOX_FUSE,    /* serves --sysfs */
+	SANDBOX_RECLAIM, /* host reclaim: ages, evicts (userfaultfd write protection) */
+	SANDBOX_FETCH,   /* ept mode's fetch threads: serve userfaultfd faults */
 	SANDBOX_NR_THREADS
 };
 

@@ -39,6 +39,7 @@ enum vm_end {
 #define VM_HOST_WRITES_MAX 8 /* ranges: a virtio device's used rings */
 
 struct dedup_host;
+struct vm_reclaim;
 struct balloon;
 struct virtio_balloon;
 struct l1_shared_info;
@@ -85,6 +86,7 @@ struct vm {
 	 * sharing (dedup_ept__host_writes). Under lock. */
 	struct { uint64_t gfn, n; } host_writes[VM_HOST_WRITES_MAX];
 	unsigned nr_host_writes;
+	struct vm_reclaim *reclaim; /* host reclaim's part (reclaim_ctl.h), or NULL */
 	struct balloon *balloon;  /* l1vmm-protocol guests (balloon_host.h), else NULL */
 	struct virtio_balloon *virtio_balloon; /* ept mode, with balloon; else NULL */
 	struct l1_shared_info *shared_info; /* in guest RAM, with balloon; the guest writes it */

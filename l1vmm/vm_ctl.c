@@ -25,6 +25,7 @@
 
 #include "l1vmm/ctl.h"
 #include "balloon/balloon.h"
+#include "l1vmm/reclaim_ctl.h"
 #include "l1vmm/balloon_ctl.h"
 #include "l1vmm/balloon_host.h"
 #include "l1vmm/dedup_host.h"
@@ -543,6 +544,56 @@ static int store_limit(void *obj, const struct ctl_entry *e, const union ctl_val
 	return 0;
 }
 
+/* ---- host reclaim ---- */
+
+enum reclaim_field {
+	RC_FLOOR, RC_COMPRESSED, RC_EVICTIONS, RC_FETCHES, RC_PREFETCHES, RC_REFAULTS, RC_DROPPED,
+	RC_REFUSALS, RC_ERRORS, RC_P50, RC_P99,
+};
+
+uint64_t vm_ctl__reclaim_floor_mb(struct vm_ctl *vmc)
+{
+	pthread_mutex_lock(&vmc->lock);
+	uint64_t v = vmc->reclaim_floor_mb;
+	pthread_mutex_unlock(&vmc->lock);
+	return v;
+}
+
+static int show_reclaim(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	struct vm_ctl *vmc = obj;
+	struct reclaim_vm_stats s = { 0 };
+	pthread_mutex_lock(&vmc->lock);
+	uint64_t floor = vmc->reclaim_floor_mb;
+	if (vmc->vm)
+		reclaim_ctl__vm_stats(vmc->vm, &s);
+	pthread_mutex_unlock(&vmc->lock);
+	uint64_t v[] = {
+		[RC_FLOOR] = floor, [RC_COMPRESSED] = s.compressed, [RC_EVICTIONS] = s.evictions,
+		[RC_FETCHES] = s.fetches, [RC_PREFETCHES] = s.prefetches, [RC_REFAULTS] = s.refaults,
+		[RC_DROPPED] = s.dropped, [RC_REFUSALS] = s.store_refusals,
+		[RC_ERRORS] = s.fence_refusals + s.fetch_errors, [RC_P50] = s.fetch_ns_p50 / 1000,
+		[RC_P99] = s.fetch_ns_p99 / 1000,
+	};
+	snprintf(buf, len, "%llu", (unsigned long long)v[e->arg]);
+	return 0;
+}
+
+static int store_reclaim_floor(void *obj, const struct ctl_entry *e, const union ctl_value *v)
+{
+	(void)e;
+	struct vm_ctl *vmc = obj;
+	pthread_mutex_lock(&vmc->lock);
+	vmc->reclaim_floor_mb = (uint64_t)v->i;
+	if (vmc->vm)
+		reclaim_ctl__set_floor(vmc->vm, (uint64_t)v->i);
+	pthread_mutex_unlock(&vmc->lock);
+	return 0;
+}
+
+#define RECLAIM_STAT(name, field, what) \
+	{ .path = "reclaim/" name, .type = CTL_INT, .arg = field, .show = show_reclaim, .doc = what }
+
 #define BALLOON_STAT(name, type_, field, what) \
 	{ .path = "balloon/" name, .type = type_, .arg = field, .show = show_balloon, .doc = what }
 
@@ -689,6 +740,20 @@ static const struct ctl_entry vm_entries[] = {
 	BALLOON_STAT("guest/available_mb", CTL_INT, B_G_AVAIL, "memory the guest reports available"),
 	BALLOON_STAT("guest/oom_events", CTL_INT, B_G_OOM, "allocations that failed in the guest"),
 	BALLOON_STAT("guest/age", CTL_TEXT, B_G_AGE, "seconds since the guest's last statistics, or none"),
+	{ .path = "reclaim/floor_mb", .type = CTL_INT, .flags = CTL_WRITABLE | CTL_CONFIG,
+	  .arg = RC_FLOOR, .min = 0, .max = OPT_MAX_MEM >> 20, .show = show_reclaim,
+	  .store = store_reclaim_floor,
+	  .doc = "MiB of the VM's own pages host reclaim always leaves resident" },
+	RECLAIM_STAT("pages_compressed", RC_COMPRESSED, "frames in the reclaim store now"),
+	RECLAIM_STAT("evictions", RC_EVICTIONS, "frames moved to the store"),
+	RECLAIM_STAT("fetches", RC_FETCHES, "frames brought back on an access"),
+	RECLAIM_STAT("prefetches", RC_PREFETCHES, "frames brought back ahead of an access"),
+	RECLAIM_STAT("refaults", RC_REFAULTS, "fetches soon after the eviction (reclaim/refault_ms)"),
+	RECLAIM_STAT("dropped", RC_DROPPED, "stored frames the guest gave away (never fetched)"),
+	RECLAIM_STAT("store_refusals", RC_REFUSALS, "evictions the store refused: the page stayed"),
+	RECLAIM_STAT("errors", RC_ERRORS, "fence refusals and fetch retries"),
+	RECLAIM_STAT("fetch_us_p50", RC_P50, "fetch latency, median of the last 1024"),
+	RECLAIM_STAT("fetch_us_p99", RC_P99, "fetch latency, 99th percentile"),
 	{ .path = "state", .type = CTL_TEXT, .show = show_state,
 	  .doc = "created, running, exited, crashed, timed-out or stopped" },
 	{ .path = "mode_reason", .type = CTL_TEXT, .show = show_mode_reason,

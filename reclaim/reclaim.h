@@ -137,7 +137,9 @@ struct reclaim_vm {
 	rstore_handle *handle;     /* gfn -> stored copy; valid while COMPRESSED or a fetch is in flight */
 	uint32_t *batch;           /* gfn -> the eviction batch it went out in (0: none) */
 	uint64_t *evicted_ns;      /* gfn -> CLOCK_MONOTONIC of its eviction (for refaults) */
-	uint8_t *age;              /* gfn -> scan intervals since last touched (reclaim thread only) */
+	uint8_t *age;              /* gfn -> scan intervals since last touched (written by the
+				    * reclaim thread, zeroed by fetches; atomic bytes) */
+	uint64_t *accessed;        /* harvest()'s bitmap for one chunk (reclaim thread only) */
 	uint64_t hand;             /* the clock hand: next gfn to consider (reclaim thread only) */
 	uint32_t next_batch;       /* reclaim thread only */
 	unsigned prefetch;         /* frames fetched ahead (0..64), atomic */
@@ -191,5 +193,8 @@ int reclaim_vm__fetch(struct reclaim_vm *r, uint64_t gfn, reclaim_install_fn ins
 		      uint64_t since_ns);
 
 void reclaim_vm__stats(struct reclaim_vm *r, struct reclaim_vm_stats *out);
+
+/* l1vmm's own memory for r (its per-frame arrays): part of the overhead. */
+uint64_t reclaim_vm__bytes(const struct reclaim_vm *r);
 
 #endif
