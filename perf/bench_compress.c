@@ -2,7 +2,7 @@
 /*
  * DOC: bench_compress, the reclaim store's codecs on guest-like pages (issue 16).
  *
- *   bench_compress [runs=N] [kernel=PATH] [pages=N]
+ *   bench_compress [runs=N] [kernel=PATH] [pages=N] [dump=DIR]
  *
  * Three page sets: (a) hotcold, pages of workload=hotcold (guest/lib/hotcold.h,
  * seed 7, version 0); (b) kernel, the built-in guest kernel image cut into
@@ -18,6 +18,9 @@
  * (-E2BIG), and the memory ratio: the bytes of the pages kept over mem_bytes,
  * blobs as the allocator rounds them (this program links jemalloc, like
  * l1vmm) plus the store's table; same-byte pages cost nothing.
+ *
+ * dump=DIR also writes each set's pages to DIR/SET.pages (to feed zram the
+ * same pages, perf/README.md).
  *
  * Exit status: 0; 1 a round trip was wrong; 2 bad arguments or no memory.
  * The kernel set is skipped with a note when the image cannot be read.
@@ -218,11 +221,25 @@ static int bench_store(const struct pageset *set, enum rstore_compressor c)
 	return ret;
 }
 
+static int dump_set(const struct pageset *set, const char *dir)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s.pages", dir, set->name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(set->pages, PAGE, set->n, f) != set->n || fclose(f)) {
+		fprintf(stderr, "bench_compress: cannot write %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned runs = 5;
 	size_t n = 16384;
-	const char *kernel = L1_GUEST_ELF;
+	const char *kernel = L1_GUEST_ELF, *dump = NULL;
 	int ret = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -232,15 +249,21 @@ int main(int argc, char **argv)
 			n = strtoul(argv[i] + 6, NULL, 10);
 		else if (!strncmp(argv[i], "kernel=", 7))
 			kernel = argv[i] + 7;
+		else if (!strncmp(argv[i], "dump=", 5))
+			dump = argv[i] + 5;
 		else
 			runs = 0;
 		if (runs < 1 || runs > MAX_RUNS || n < 1) {
-			fprintf(stderr, "usage: bench_compress [runs=1..%u] [kernel=PATH] [pages=N]\n",
+			fprintf(stderr, "usage: bench_compress [runs=1..%u] [kernel=PATH] [pages=N] "
+				"[dump=DIR]\n",
 				MAX_RUNS);
 			return 2;
 		}
 	}
 	struct pageset sets[] = { hotcold_set(n), kernel_set(kernel), dup_set(n) };
+	for (unsigned k = 0; dump && k < sizeof(sets) / sizeof(sets[0]); k++)
+		if (dump_set(&sets[k], dump))
+			return 2;
 
 	printf("codecs, one thread, median of %u runs (MB/s of page bytes)\n", runs);
 	printf("%-8s %-7s %6s %7s %7s %9s %9s\n", "set", "codec", "pages", "ratio", "bad",

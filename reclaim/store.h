@@ -55,6 +55,10 @@
 
 enum rstore_compressor { RSTORE_LZ4 = 0, RSTORE_ZSTD = 1, RSTORE_NR_COMPRESSORS };
 
+/* The compressor to configure when the user names none: zstd's ratio is worth its speed
+ * (perf/README.md, "Issue 16: compressors"). */
+#define RSTORE_COMPRESSOR_DEFAULT RSTORE_ZSTD
+
 /* "lz4", "zstd"; "?" for a value out of range. */
 const char *rstore__compressor_name(enum rstore_compressor c);
 /* The compressor of that exact name: 0, or -EINVAL. */
