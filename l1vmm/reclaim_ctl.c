@@ -111,7 +111,7 @@ struct reclaim_ctl *reclaim_ctl__create(void)
 	pthread_cond_init(&c->cv, NULL);
 	for (int k = 0; k < NR_KNOBS; k++)
 		c->knob[k] = (uint64_t)knobs[k].def;
-	c->compressor = RSTORE_LZ4;
+	c->compressor = RSTORE_COMPRESSOR_DEFAULT;
 	c->swap_fd = -1;
 	return c;
 }
@@ -149,7 +149,7 @@ static int make_store(struct reclaim_ctl *c, char *err, size_t errlen)
 		}
 	}
 	struct rstore_config cfg = { .compressor = c->compressor, .cap_bytes = c->knob[K_CAP] * MIB,
-				     .bad_pct = 75, .swap_fd = c->swap_fd,
+				     .bad_pct = RSTORE_BAD_PCT_DEFAULT, .swap_fd = c->swap_fd,
 				     .swap_bytes = c->swap_fd >= 0 ? c->knob[K_SWAP_MB] * MIB : 0 };
 	int rc = rstore__create(&c->store, &cfg);
 	if (rc < 0) {
@@ -583,7 +583,8 @@ int reclaim_ctl__register(struct reclaim_ctl *c, struct ctl_tree *t)
 	static const struct ctl_entry fixed[] = {
 		{ .path = "reclaim/compressor", .type = CTL_ENUM, .flags = CTL_WRITABLE | CTL_CONFIG,
 		  .choices = compressor_choices, .arg = R_COMPRESSOR, .show = show, .store = store,
-		  .doc = "codec for pages evicted from now on: lz4 (default: the fastest) or zstd" },
+		  .doc = "codec for pages evicted from now on: zstd (default: level 1, the best "
+			 "ratio per store byte) or lz4 (the fastest)" },
 		{ .path = "reclaim/swap_file", .type = CTL_STRING, .flags = CTL_WRITABLE | CTL_CONFIG,
 		  .max_len = 255, .arg = R_SWAP_FILE, .show = show, .store = store,
 		  .doc = "file for pages that compress badly (else they stay resident); set before "
