@@ -17,6 +17,7 @@
  * (a statistic needs no ordering, only untorn values).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +276,30 @@ static int show_state(void *obj, const struct ctl_entry *e, char *buf, size_t le
 	struct vm_ctl *vmc = obj;
 	pthread_mutex_lock(&vmc->lock);
 	snprintf(buf, len, "%s", state_locked(vmc));
+	pthread_mutex_unlock(&vmc->lock);
+	return 0;
+}
+
+/* stop: writing 1 ends the running VM as a SIGKILL would (its vCPUs stop
+ * where they are; the other VMs run on). */
+static int store_stop(void *obj, const struct ctl_entry *e, const union ctl_value *v)
+{
+	(void)e;
+	struct vm_ctl *vmc = obj;
+	pthread_mutex_lock(&vmc->lock);
+	int rc = vmc->vm ? 0 : -EBUSY;
+	if (vmc->vm && v->b)
+		vm__stop(vmc->vm, VM_END_SIGNAL, SIGKILL, NULL);
+	pthread_mutex_unlock(&vmc->lock);
+	return rc;
+}
+
+static int show_stop(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	(void)e;
+	struct vm_ctl *vmc = obj;
+	pthread_mutex_lock(&vmc->lock);
+	snprintf(buf, len, "%d", vmc->vm && vm__ended(vmc->vm));
 	pthread_mutex_unlock(&vmc->lock);
 	return 0;
 }
@@ -754,6 +779,9 @@ static const struct ctl_entry vm_entries[] = {
 	RECLAIM_STAT("errors", RC_ERRORS, "fence refusals and fetch retries"),
 	RECLAIM_STAT("fetch_us_p50", RC_P50, "fetch latency, median of the last 1024"),
 	RECLAIM_STAT("fetch_us_p99", RC_P99, "fetch latency, 99th percentile"),
+	{ .path = "stop", .type = CTL_BOOL, .flags = CTL_WRITABLE, .show = show_stop,
+	  .store = store_stop,
+	  .doc = "write 1 to end this VM at once, as a SIGKILL would (status 137); 1 once ended" },
 	{ .path = "state", .type = CTL_TEXT, .show = show_state,
 	  .doc = "created, running, exited, crashed, timed-out or stopped" },
 	{ .path = "mode_reason", .type = CTL_TEXT, .show = show_mode_reason,
