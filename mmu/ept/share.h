@@ -141,6 +141,14 @@ void ept_share__sync(struct ept_share *b);
  * their next write is a populate. */
 void ept_share__unpopulated(struct ept_guest *g, uint64_t gfn, uint64_t n);
 
+/*
+ * Host reclaim's harvest (mmu/ept/reclaim.c) watches frames again: clear in
+ * KVM's log the bits of frames gfn + k (gfn a multiple of 64) set in bits
+ * whose writes sharing has already seen (quiet); sharing still has to see
+ * the others. 0, -EAGAIN (some were left for sharing), or -errno.
+ */
+int ept_share__rearm(struct ept_guest *g, uint64_t gfn, uint64_t bits);
+
 /* ---- a vCPU meets a write-protected frame (share.c) ---- */
 /* Wait until no frame of g is write-protected. False: g is stuck. */
 bool ept_share__wait(struct ept_guest *g);

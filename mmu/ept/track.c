@@ -13,8 +13,9 @@
  * share clears a frame's bit (track__forget_writes, under the write
  * protection): the next write to it is a break.
  *
- * Host reclaim's coldness tracking is to be a second consumer; no other file
- * touches the log, so it is added here.
+ * Host reclaim's coldness tracking (mmu/ept/reclaim.c) is the second
+ * consumer: it reads the log itself and clears a bit only through
+ * ept_share__rearm(), for frames whose writes sharing already saw.
  */
 #include <errno.h>
 #include <linux/kvm.h>
@@ -78,6 +79,21 @@ int track__forget_writes(struct ept_guest *g, uint64_t gfn, uint64_t n)
 			return rc;
 	}
 	return 0;
+}
+
+int ept_share__rearm(struct ept_guest *g, uint64_t gfn, uint64_t bits)
+{
+	l1_lock__acquire(&g->b->lock);
+	const struct ept_slot *s = share__slot_of(g, gfn);
+	int rc = -EINVAL;
+	if (s && gfn % 64 == 0) {
+		uint64_t seen = bits & g->quiet[gfn / 64];
+		rc = seen ? clear_log(g, s, gfn - s->first_gfn, 64, &seen) : 0;
+		if (rc == 0 && seen != bits)
+			rc = -EAGAIN;
+	}
+	l1_lock__release(&g->b->lock);
+	return rc;
 }
 
 /* Frames to record written once b->lock is released. */
