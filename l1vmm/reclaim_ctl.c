@@ -127,6 +127,24 @@ static int fetch(void *fctx, uint64_t gfn, reclaim_install_fn install, void *ict
 	return reclaim_vm__fetch(fctx, gfn, install, ictx, since_ns);
 }
 
+static void fetch_thread_start(void)
+{
+	sandbox__enter(SANDBOX_FETCH, "fetch");
+}
+
+/* A VM whose page sharing is configured but not attached yet (dedup/run 0)
+ * would get a second reader of its dirty log when sharing attaches; its
+ * frames count as touched every round instead (reclaim then takes them by
+ * the clock alone, under a hard limit only). */
+static int harvest_none(void *ctx, uint64_t gfn, uint64_t n, uint64_t *accessed)
+{
+	(void)ctx, (void)gfn;
+	memset(accessed, 0xff, (n + 63) / 64 * sizeof(*accessed));
+	return 0;
+}
+
+static struct reclaim_backend ept_ops_blind;
+
 static void push_settings(struct reclaim_ctl *c, struct vm_reclaim *p)
 {
 	__atomic_store_n(&p->r.prefetch, (unsigned)c->knob[K_PREFETCH], __ATOMIC_RELAXED);
@@ -186,10 +204,19 @@ int reclaim_ctl__add_vm(struct reclaim_ctl *c, struct vm *vm, uint64_t floor_mb,
 			shadow__set_fetcher(&vm->shadow->g, fetch, &p->r);
 		c->machine = vm->shadow->machine;
 	} else {
+		ept_reclaim__set_thread_start(fetch_thread_start);
 		e = ept_reclaim__create(&p->er, &vm->mem, vm->fd, fetch, &p->r, FETCH_THREADS);
+		const struct reclaim_backend *ops = &ept_reclaim__ops;
+		struct ept_guest *shared = vm->dedup_kind >= 0 ? vm->dedup_priv : NULL;
+		if (e == 0 && shared) {
+			ept_reclaim__share(p->er, shared);
+		} else if (e == 0 && vm->dedup_host && vm->dedup_kind == -2) { /* pending */
+			ept_ops_blind = ept_reclaim__ops;
+			ept_ops_blind.harvest = harvest_none;
+			ops = &ept_ops_blind;
+		}
 		if (e == 0) {
-			e = reclaim_vm__init(&p->r, &vm->ram->p2m, c->store, &ept_reclaim__ops,
-					     p->er);
+			e = reclaim_vm__init(&p->r, &vm->ram->p2m, c->store, ops, p->er);
 			if (e < 0)
 				ept_reclaim__destroy(p->er);
 		}

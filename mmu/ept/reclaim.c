@@ -485,9 +485,18 @@ static void serve_wp(struct ept_reclaim *er, uint64_t addr)
 	wake(er, addr, PAGE);
 }
 
+static void (*thread_start)(void); /* ept_reclaim__set_thread_start() */
+
+void ept_reclaim__set_thread_start(void (*fn)(void))
+{
+	thread_start = fn;
+}
+
 static void *pool_main(void *arg)
 {
 	struct ept_reclaim *er = arg;
+	if (thread_start)
+		thread_start();
 	struct pollfd pfd[2] = { { .fd = er->uffd, .events = POLLIN },
 				 { .fd = er->stop_fd, .events = POLLIN } };
 	struct uffd_msg msg[MSG_BATCH];

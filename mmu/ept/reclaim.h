@@ -111,6 +111,10 @@ void ept_reclaim__destroy(struct ept_reclaim *er);
  * harvest() shares its dirty log (see above). Before the first harvest. */
 void ept_reclaim__share(struct ept_reclaim *er, struct ept_guest *g);
 
+/* What every fetch thread runs first (the wiring's sandbox), or NULL.
+ * Before the first ept_reclaim__create(). */
+void ept_reclaim__set_thread_start(void (*fn)(void));
+
 /* The backend's operations; ctx is the struct ept_reclaim. */
 extern const struct reclaim_backend ept_reclaim__ops;
 
