@@ -269,8 +269,9 @@ static bool same_derivation(const struct spage *a, const struct spage *b)
 
 /*
  * The shadow leaf for entry i of shadow L1 table r, from the guest's entries
- * now. A frame the balloon took (SF_ABSENT) has none, except for the fault
- * path (absent != NULL), which is given its leaf and the gfn in *absent.
+ * now. A frame host reclaim holds (SF_EVICTED) has none. A frame the balloon
+ * took (SF_ABSENT) has none either, except for the fault path (absent !=
+ * NULL), which is given its leaf and the gfn in *absent.
  */
 static bool leaf_for(const struct shadow_guest *g, uint32_t r, unsigned i, uint64_t *out,
 		     uint64_t *absent)
@@ -298,7 +299,9 @@ static bool leaf_for(const struct shadow_guest *g, uint32_t r, unsigned i, uint6
 		rw = s->acc_rw && (e & PTE_RW) && (e & PTE_D);
 		nx = s->acc_nx || (e & PTE_NX);
 	}
-	if (gfn >= g->nr_frames)
+	/* host reclaim's: the fault fetches it first (shadow__fault), prefetch
+	 * and refreshes leave it out */
+	if (gfn >= g->nr_frames || frame_evicted(g, gfn))
 		return false;
 	if (g->frame[gfn] & SF_ABSENT) {
 		if (!absent)

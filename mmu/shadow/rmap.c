@@ -309,7 +309,7 @@ void rmap_write_protect(struct shadow_guest *g, uint64_t mfn)
 		g->flush_needed = true;
 }
 
-unsigned rmap_unmap(struct shadow_guest *g, uint64_t mfn)
+unsigned rmap_zap(struct shadow_guest *g, uint64_t mfn)
 {
 	struct rmap *rm = &g->priv->rmap;
 	unsigned n = 0;
@@ -321,8 +321,28 @@ unsigned rmap_unmap(struct shadow_guest *g, uint64_t mfn)
 		unlink_node(rm, head, k);
 		n++;
 	}
+	return n;
+}
+
+unsigned rmap_unmap(struct shadow_guest *g, uint64_t mfn)
+{
+	unsigned n = rmap_zap(g, mfn);
 	if (n)
 		g->flush_needed = true;
+	return n;
+}
+
+unsigned rmap_take_accessed(struct shadow_guest *g, uint64_t mfn)
+{
+	unsigned n = 0;
+	uint32_t first = rmap_first(g, mfn);
+	for (uint32_t k = first; k != NONE32; k = rmap_next(g, first, k)) {
+		uint64_t slot = rmap_slot(g, k);
+		uint64_t *e = &fill_table(g, RMAP_TABLE(slot))[RMAP_INDEX(slot)];
+		/* KVM sets A in the leaf with a compare-exchange as it walks */
+		if (__atomic_fetch_and(e, ~PTE_A, __ATOMIC_RELAXED) & PTE_A)
+			n++;
+	}
 	return n;
 }
 

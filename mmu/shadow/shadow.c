@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "mmu/clock.h"
 #include "mmu/shadow/shadow_priv.h"
 
 static void count_refusal(struct shadow_guest *g, enum shadow_refusal why)
@@ -141,6 +142,7 @@ int shadow__guest_init(struct shadow_guest *g, struct shadow_machine *m, uint64_
 	p->ctx.typed_2m = p->typed_2m;
 	p->ctx.typed_1g = p->typed_1g;
 	p->ctx.g = g;
+	p->ctx.evicted = UINT64_MAX;
 	pthread_mutex_init(&g->lock, NULL);
 	return 0;
 }
@@ -213,8 +215,10 @@ static int apply_update(struct shadow_guest *g, uint64_t ptr, uint64_t val)
 	struct walk_ctx *c = &g->priv->ctx;
 	enum shadow_refusal why;
 	int err = walk_validate_update(c, ptr, val, &why);
-	if (err) {
+	if (c->evicted != UINT64_MAX || err) {
 		walk_pend_reset(c);
+		if (c->evicted != UINT64_MAX)
+			return -EAGAIN; /* read a frame host reclaim holds: refetch() */
 		count_refusal(g, why);
 		return err;
 	}
@@ -248,8 +252,10 @@ static int new_baseptr_locked(struct shadow_guest *g, uint64_t pml4_gpa)
 	} else {
 		err = walk_validate_tree(&p->ctx, pml4_gpa / EPT_PAGE_SIZE, &why);
 	}
-	if (err) {
+	if (p->ctx.evicted != UINT64_MAX || err) {
 		walk_pend_reset(&p->ctx);
+		if (p->ctx.evicted != UINT64_MAX)
+			return -EAGAIN; /* read a frame host reclaim holds: refetch() */
 		count_refusal(g, why);
 		return err;
 	}
@@ -285,10 +291,24 @@ static int new_baseptr_locked(struct shadow_guest *g, uint64_t pml4_gpa)
 	return 0;
 }
 
+/*
+ * The call under g->lock met a frame host reclaim holds (-EAGAIN, the frame
+ * in ctx.evicted): bring it back and let the caller try again (0), or
+ * -L1_ENOMEM: the store could not give it back (the guest's call fails).
+ */
+static int refetch(struct shadow_guest *g)
+{
+	uint64_t gfn = g->priv->ctx.evicted;
+	g->priv->ctx.evicted = UINT64_MAX;
+	return reclaim_fetch_relocked(g, gfn) < 0 ? -L1_ENOMEM : 0;
+}
+
 int shadow__new_baseptr(struct shadow_guest *g, uint64_t pml4_gpa)
 {
 	pthread_mutex_lock(&g->lock);
-	int err = new_baseptr_locked(g, pml4_gpa);
+	int err;
+	while ((err = new_baseptr_locked(g, pml4_gpa)) == -EAGAIN && !(err = refetch(g)))
+		;
 	pthread_mutex_unlock(&g->lock);
 	return err;
 }
@@ -345,12 +365,15 @@ static void set_accessed(struct shadow_guest *g, struct guest_walk *w, uint64_t 
 	}
 }
 
-enum shadow_fault_result shadow__fault(struct shadow_guest *g, uint64_t va, uint32_t error_code)
+/* One try at a fault; an evicted frame in the way is left in *evicted_gfn. */
+static enum shadow_fault_result fault_once(struct shadow_guest *g, uint64_t va,
+					   uint32_t error_code, bool first, uint64_t *evicted_gfn)
 {
 	bool write = error_code & 2, fetch = error_code & 16;
 	enum shadow_fault_result res = SHADOW_GUEST_FAULT;
 	pthread_mutex_lock(&g->lock);
-	g->stats.faults++;
+	if (first)
+		g->stats.faults++;
 	struct guest_walk w = { 0 };
 	if (g->priv->has_root)
 		walk_guest(&g->view, g->nr_frames, g->pt_level, g->guest_root_gpa / EPT_PAGE_SIZE,
@@ -359,6 +382,12 @@ enum shadow_fault_result shadow__fault(struct shadow_guest *g, uint64_t va, uint
 		goto out;
 	if (write && g->pt_level[w.gfn]) {
 		res = SHADOW_PT_WRITE;
+		goto out;
+	}
+	if (frame_evicted(g, w.gfn)) {
+		/* its page holds nothing now: shadow__fault() fetches it first */
+		*evicted_gfn = w.gfn;
+		res = SHADOW_FETCH_FAILED;
 		goto out;
 	}
 	if (write && (g->frame[w.gfn] & SF_WP)) {
@@ -382,6 +411,29 @@ out:
 		g->stats.guest_faults++;
 	pthread_mutex_unlock(&g->lock);
 	return res;
+}
+
+/* Fetches of evicted frames in one fault before the vCPU retries from the
+ * guest (a frame evicted again at once, or several frames in the way). */
+#define FAULT_FETCHES 4
+
+enum shadow_fault_result shadow__fault(struct shadow_guest *g, uint64_t va, uint32_t error_code)
+{
+	uint64_t since = 0;
+	for (unsigned k = 0;; k++) {
+		uint64_t gfn = UINT64_MAX;
+		enum shadow_fault_result res = fault_once(g, va, error_code, k == 0, &gfn);
+		if (gfn == UINT64_MAX)
+			return res;
+		if (k == FAULT_FETCHES)
+			return SHADOW_FIXED; /* the retried instruction faults again */
+		if (!since)
+			since = clock__mono_ns();
+		/* no lock held: the fetch takes the p2m lock, and waits while an
+		 * eviction of the frame is in flight */
+		if (reclaim_fault_fetch(g, gfn, since) < 0)
+			return SHADOW_FETCH_FAILED;
+	}
 }
 
 static int bad_write(struct shadow_guest *g, int err)
@@ -415,7 +467,12 @@ static int emulate_locked(struct shadow_guest *g, uint64_t va, const uint8_t *in
 	}
 	if (!g->pt_level[w.gfn]) {
 		/* No longer a table (untyped since the fault): an ordinary write,
-		 * to the guest's own frame (copy-on-write if it was shared since). */
+		 * to the guest's own frame (copy-on-write if it was shared since,
+		 * fetched first if host reclaim took it since). */
+		if (frame_evicted(g, w.gfn)) {
+			g->priv->ctx.evicted = w.gfn;
+			return -EAGAIN;
+		}
 		share_note_write(g, w.gfn);
 		__atomic_store_n(entry, val, __ATOMIC_RELAXED);
 	} else {
@@ -431,7 +488,9 @@ int shadow__emulate_pt_write(struct shadow_guest *g, uint64_t va, const uint8_t 
 			     size_t len, const struct kvm_regs *regs)
 {
 	pthread_mutex_lock(&g->lock);
-	int ret = emulate_locked(g, va, insn, len, regs);
+	int ret;
+	while ((ret = emulate_locked(g, va, insn, len, regs)) == -EAGAIN && !(ret = refetch(g)))
+		;
 	pthread_mutex_unlock(&g->lock);
 	return ret;
 }
@@ -447,12 +506,14 @@ int shadow__mmu_update(struct shadow_guest *g, const struct l1_mmu_update *req, 
 		err = -L1_E2BIG;
 		count = 0;
 	}
-	for (uint64_t i = 0; i < count; i++) {
+	for (uint64_t i = 0; i < count;) {
 		err = apply_update(g, req[i].ptr, req[i].val);
+		if (err == -EAGAIN && !(err = refetch(g)))
+			continue; /* the same entry again, its frames back */
 		if (err)
 			break;
 		g->stats.updates++;
-		*done = i + 1;
+		*done = ++i;
 	}
 	pthread_mutex_unlock(&g->lock);
 	return err;
@@ -504,6 +565,14 @@ int shadow__access(struct shadow_guest *g, uint64_t va, void *buf, size_t len, b
 		if (!w.present || (write && (!w.rw || g->pt_level[w.gfn]))) {
 			rc = -L1_EFAULT;
 			break;
+		}
+		if (frame_evicted(g, w.gfn)) {
+			/* its page holds nothing now: bring it back, then look again */
+			if (reclaim_fetch_relocked(g, w.gfn) < 0) {
+				rc = -L1_EFAULT;
+				break;
+			}
+			continue;
 		}
 		if (write)
 			share_note_write(g, w.gfn);

@@ -153,6 +153,13 @@ struct shadow_stats {
 	uint64_t meta_quota_hits;    /* growths refused: meta_quota reached */
 	uint64_t quota_drops;        /* all shadows dropped to stay within a quota */
 	uint64_t meta_bytes;         /* l1vmm's growable memory for the shadows now */
+	uint64_t reclaim_fences;     /* frames host reclaim fenced off (reclaim.c) */
+	uint64_t reclaim_refusals;   /* fence() calls refused (-EBUSY) */
+	uint64_t reclaim_installs;   /* frames whose bytes came back (install) */
+	uint64_t reclaim_faults;     /* guest faults that met an evicted frame: fetched */
+	uint64_t reclaim_host_fetches; /* host accesses that met one: fetched */
+	uint64_t reclaim_fetch_errors; /* fetches that failed (the access is retried) */
+	uint64_t harvest_forgets;    /* shadow__machine_forget() calls of harvest() */
 	uint64_t refusals[SHADOW_NR_REFUSALS];
 };
 
@@ -168,6 +175,8 @@ enum {
 	SF_ZEROPAGE = 32, /* SF_UNPOP, and the host mapped its zero page (a read):
 			   * shadow__poll_populated() checks its content only */
 	SF_ABSENT = 64,  /* not present in the shadows (ballooned): shadow__take() */
+	SF_EVICTED = 128, /* host reclaim fenced it off or evicted it (reclaim.c):
+			   * no shadow leaf maps it, an access fetches it first */
 };
 
 /* A growing list of gfns. */
@@ -182,6 +191,15 @@ struct shadow_event {
 	uint64_t gfn;
 	enum shadow_event_kind kind;
 };
+
+/*
+ * What an access to an evicted frame calls (host reclaim: the wiring passes
+ * reclaim_vm__fetch and the VM's struct reclaim_vm). Called without g->lock;
+ * 1 or 0: look again (fetched, or no longer evicted), -errno: not now.
+ */
+typedef int (*shadow_fetch_fn)(void *fctx, uint64_t gfn,
+			       int (*install)(void *ictx, uint64_t gfn, const void *bytes),
+			       void *ictx, uint64_t since_ns);
 
 struct shadow_guest {
 	struct shadow_machine *m;
@@ -207,6 +225,8 @@ struct shadow_guest {
 				      * discarded by shadow__track_flush() */
 	uint64_t discard_ns;         /* CLOCK_MONOTONIC of the last discard */
 	struct shadow_stats stats;
+	shadow_fetch_fn fetch;       /* host reclaim's (NULL: none); set before the vCPUs run */
+	void *fetch_ctx;
 	struct shadow_guest_priv *priv;
 };
 
@@ -247,6 +267,8 @@ enum shadow_fault_result {
 	SHADOW_GUEST_FAULT,  /* the guest's own tables say no: bounce #PF to the guest */
 	SHADOW_PT_WRITE,     /* a write to a page-table page: emulate it */
 	SHADOW_NO_MEMORY,    /* no machine frame for a shadow table, even after dropping all */
+	SHADOW_FETCH_FAILED, /* the frame is in host reclaim's store and could not be
+			      * fetched now: retry the instruction later (never bounce) */
 };
 
 /* A #PF at va with the x86 error code (bit 0 P, 1 W, 2 U, 3 RSVD, 4 I/D). */

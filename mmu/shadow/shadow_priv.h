@@ -11,6 +11,8 @@
  *  - rmap.c     a small chained hash map, and the reverse map built on it;
  *  - decode.c   the x86-64 store decoder for trapped page-table writes;
  *  - share.c    page sharing: write tracking, shares, copy-on-write;
+ *  - reclaim.c  host reclaim's backend: fencing, eviction, fetching back,
+ *               accessed bits;
  *  - shadow.c   the public API: locking, typing, refusals, stats.
  *
  * Everything here runs under g->lock (the allocator takes m->lock inside).
@@ -131,8 +133,13 @@ size_t rmap_bytes(const struct rmap *rm);
 void rmap_write_protect(struct shadow_guest *g, uint64_t mfn);
 /* The same without flush_needed (the caller tells KVM per frame); how many were RW. */
 unsigned rmap_clear_rw(struct shadow_guest *g, uint64_t mfn);
-/* Zero every shadow leaf that maps mfn; how many. */
+/* Zero every shadow leaf that maps mfn (sets flush_needed if any); how many. */
 unsigned rmap_unmap(struct shadow_guest *g, uint64_t mfn);
+/* The same without flush_needed (the caller tells KVM: shadow__machine_forget). */
+unsigned rmap_zap(struct shadow_guest *g, uint64_t mfn);
+/* Clear A in every shadow leaf that maps mfn; how many had it. KVM sets it
+ * again only when it builds a translation anew (reclaim.c's harvest). */
+unsigned rmap_take_accessed(struct shadow_guest *g, uint64_t mfn);
 
 /* l1vmm's growable memory for this guest (tables' records, both maps), bytes. */
 size_t meta_bytes(const struct shadow_guest *g);
@@ -164,6 +171,9 @@ struct walk_ctx {
 	 */
 	const uint32_t *typed_2m, *typed_1g;
 	uint32_t *pend_2m, *pend_1g;
+	/* A frame the last validation read that host reclaim holds (SF_EVICTED),
+	 * or UINT64_MAX: when set, the result does not count (the caller resets it) */
+	uint64_t evicted;
 };
 
 #define REGION_2M(gfn) ((gfn) >> 9)
@@ -318,6 +328,23 @@ static inline uint8_t *frame_ptr(const struct shadow_guest *g, uint64_t gfn)
 void share_note_write(struct shadow_guest *g, uint64_t gfn);
 /* The same for a guest write fault at va (a cheaper copy-on-write). */
 void share_write_fault(struct shadow_guest *g, uint64_t gfn, uint64_t va);
+
+/* ---- reclaim.c ---- */
+
+/* Whether gfn was fenced off or evicted by host reclaim (SF_EVICTED). */
+static inline bool frame_evicted(const struct shadow_guest *g, uint64_t gfn)
+{
+	return g->frame[gfn] & SF_EVICTED;
+}
+/*
+ * A host access under g->lock met evicted frame gfn: drop g->lock, fetch the
+ * frame (a few tries when the store fails), take g->lock again. The caller
+ * looks again: anything may have changed meanwhile. 0, or the fetch's -errno.
+ */
+int reclaim_fetch_relocked(struct shadow_guest *g, uint64_t gfn);
+/* A guest fault met evicted frame gfn; g->lock not held. 0 (fetched, or not
+ * evicted any more: fault again), or -errno (counted). */
+int reclaim_fault_fetch(struct shadow_guest *g, uint64_t gfn, uint64_t since_ns);
 
 /* ---- decode.c ---- */
 

@@ -137,6 +137,9 @@ void share_write_fault(struct shadow_guest *g, uint64_t gfn, uint64_t va)
 void shadow__pin(struct shadow_guest *g, uint64_t gfn)
 {
 	pthread_mutex_lock(&g->lock);
+	/* the host reads it behind the shadows from now on: its bytes first */
+	while (gfn < g->nr_frames && frame_evicted(g, gfn) && reclaim_fetch_relocked(g, gfn) == 0)
+		;
 	if (gfn < g->nr_frames) {
 		share_note_write(g, gfn); /* its own frame again, if it was shared */
 		g->frame[gfn] |= SF_PINNED;
@@ -262,8 +265,9 @@ int shadow__track_start(struct shadow_guest *g, const struct p2m *p2m)
 	pthread_mutex_lock(&g->lock);
 	g->tracking = true;
 	for (uint64_t gfn = 0; gfn < g->nr_frames; gfn++) {
-		g->frame[gfn] &= SF_PINNED | SF_ABSENT; /* the host's, and the balloon's */
-		if (g->pt_level[gfn] || (g->frame[gfn] & (SF_PINNED | SF_ABSENT)))
+		/* the host's, the balloon's and host reclaim's */
+		g->frame[gfn] &= SF_PINNED | SF_ABSENT | SF_EVICTED;
+		if (g->pt_level[gfn] || (g->frame[gfn] & (SF_PINNED | SF_ABSENT | SF_EVICTED)))
 			continue;
 		if (p2m__get(p2m, gfn) == P2M_UNPOPULATED) {
 			/* found by shadow__poll_populated(), without a fault */
@@ -321,7 +325,7 @@ int shadow__poll_populated(struct shadow_guest *g)
 	bool pm_tried = false;
 	pthread_mutex_lock(&g->lock);
 	for (uint64_t gfn = 0; g->tracking && gfn < g->nr_frames; gfn++) {
-		if (!(g->frame[gfn] & SF_UNPOP) || !(resident[gfn] & 1) ||
+		if (!(g->frame[gfn] & SF_UNPOP) || !(resident[gfn] & 1) || frame_evicted(g, gfn) ||
 		    g->p2m_mfn[gfn] != own_mfn(g, gfn))
 			continue;
 		/* anything but zeros was written; zeros were if the page is its own */
@@ -359,7 +363,7 @@ void shadow__track_stop(struct shadow_guest *g)
 			rmap_unmap(g, g->p2m_mfn[gfn]);
 			g->p2m_mfn[gfn] = own;
 		}
-		g->frame[gfn] &= SF_PINNED | SF_ABSENT;
+		g->frame[gfn] &= SF_PINNED | SF_ABSENT | SF_EVICTED;
 	}
 	g->tracking = false;
 	free(g->ev);
@@ -373,8 +377,9 @@ void shadow__track_stop(struct shadow_guest *g)
 
 static bool shareable(const struct shadow_guest *g, uint64_t gfn)
 {
+	/* an evicted frame's page holds nothing: it is host reclaim's now */
 	return gfn < g->nr_frames && !g->pt_level[gfn] &&
-	       !(g->frame[gfn] & (SF_PINNED | SF_ABSENT));
+	       !(g->frame[gfn] & (SF_PINNED | SF_ABSENT | SF_EVICTED));
 }
 
 const void *shadow__frame_content(struct shadow_guest *g, uint64_t gfn)
@@ -538,6 +543,17 @@ static void set_absent(struct shadow_guest *g, uint64_t gfn, uint64_t n, bool se
 	}
 }
 
+/*
+ * Frames [gfn, gfn + n) were given away and discarded (the balloon took them,
+ * or the guest reported them free): one host reclaim evicted leaves the
+ * store with them (the p2m's store hook drops its bytes) and reads zero.
+ */
+static void drop_evicted(struct shadow_guest *g, uint64_t gfn, uint64_t n)
+{
+	for (uint64_t i = gfn; i < gfn + n; i++)
+		g->frame[i] &= (uint8_t)~SF_EVICTED;
+}
+
 static int discard(struct shadow_guest *g, uint64_t gfn, uint64_t n)
 {
 	for (uint64_t i = 0; i < n;) {
@@ -571,6 +587,8 @@ int shadow__take(struct shadow_guest *g, uint64_t gfn, uint64_t n)
 		rc = discard(g, gfn, n);
 		if (rc < 0)
 			set_absent(g, gfn, n, false);
+		else
+			drop_evicted(g, gfn, n);
 	}
 	pthread_mutex_unlock(&g->lock);
 	return rc;
@@ -592,6 +610,8 @@ int shadow__discard(struct shadow_guest *g, uint64_t gfn, uint64_t n)
 		return -EFAULT;
 	pthread_mutex_lock(&g->lock);
 	int rc = in_use(g, gfn, n) ? -EBUSY : discard(g, gfn, n);
+	if (!rc)
+		drop_evicted(g, gfn, n);
 	pthread_mutex_unlock(&g->lock);
 	return rc;
 }

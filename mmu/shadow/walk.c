@@ -46,12 +46,18 @@ uint64_t walk_read(const struct ept_mem *mem, uint64_t gfn, unsigned idx)
 /*
  * What validation reads: a page being validated is not typed yet, so it may
  * map a stored copy or a zero frame (page sharing): read what the guest
- * reads. Typed pages are always the guest's own frames (share.c).
+ * reads. Typed pages are always the guest's own frames (share.c). A page
+ * host reclaim holds reads as empty here and is noted in c->evicted: the
+ * caller fetches it and validates again (its host page holds nothing now).
  */
-static uint64_t ctx_read(const struct walk_ctx *c, uint64_t gfn, unsigned idx)
+static uint64_t ctx_read(struct walk_ctx *c, uint64_t gfn, unsigned idx)
 {
 	if (!c->g || gfn >= c->nr_frames || idx >= PT_ENTRIES)
 		return walk_read(c->mem, gfn, idx);
+	if (frame_evicted(c->g, gfn)) {
+		c->evicted = gfn;
+		return 0;
+	}
 	const uint64_t *t = shadow__mfn_ptr(c->g->m, c->g->p2m_mfn[gfn]);
 	return t ? __atomic_load_n(&t[idx], __ATOMIC_RELAXED) : 0;
 }
@@ -181,7 +187,7 @@ static int check_leaf(const struct walk_ctx *c, const struct entry_info *info, u
 }
 
 /* Pass 2: the leaves of every page pass 1 typed. */
-static int check_pending_leaves(const struct walk_ctx *c, enum shadow_refusal *why)
+static int check_pending_leaves(struct walk_ctx *c, enum shadow_refusal *why)
 {
 	for (uint64_t k = 0; k < c->pend_n; k++) {
 		uint64_t gfn = c->pend_list[k];
