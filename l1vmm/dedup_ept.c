@@ -113,6 +113,11 @@ static void stuck(void *owner, const char *why)
 static int attach(void *ctx, struct vm *vm)
 {
 	struct ept_guest *g;
+	int owner = VM_LOG_NONE;
+	if (!__atomic_compare_exchange_n(&vm->dirty_log_owner, &owner, VM_LOG_SHARING, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+	    owner != VM_LOG_SHARING)
+		return -EBUSY; /* host reclaim reads its dirty log already */
 	int rc = ept_share__attach(ctx, &vm->mem, vm->fd, stuck, vm, &g);
 	if (rc < 0)
 		return rc;

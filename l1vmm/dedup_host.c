@@ -152,6 +152,11 @@ static int attach_vm(struct dedup_host *h, struct vm *vm, struct machine *machin
 	if (!en)
 		return -1;
 	int e = en->b.attach(en->b.ctx, vm);
+	if (e == -EBUSY && vm->dirty_log_owner == VM_LOG_RECLAIM) {
+		snprintf(err, errlen, "host reclaim reads the VM's dirty log already (set dedup/run=1 "
+			 "before reclaim/run=1 to have both)");
+		return -1;
+	}
 	if (e < 0) {
 		snprintf(err, errlen, "dedup: %s backend: %s", en->b.name, strerror(-e));
 		return -1;

@@ -31,6 +31,7 @@ struct vm_reclaim {
 	struct ept_reclaim *er;  /* ept mode: its userfaultfd and fetch threads */
 	struct vm *vm;
 	uint64_t floor_mb;       /* atomic */
+	bool log_decided;        /* ept: the dirty log's reader is settled (reclaim thread) */
 };
 
 enum knob {
@@ -132,18 +133,61 @@ static void fetch_thread_start(void)
 	sandbox__enter(SANDBOX_FETCH, "fetch");
 }
 
-/* A VM whose page sharing is configured but not attached yet (dedup/run 0)
- * would get a second reader of its dirty log when sharing attaches; its
- * frames count as touched every round instead (reclaim then takes them by
- * the clock alone, under a hard limit only). */
-static int harvest_none(void *ctx, uint64_t gfn, uint64_t n, uint64_t *accessed)
+/*
+ * ept mode: KVM's dirty log has one reader. Page sharing attached first
+ * (dedup/run 1 when the VM starts): reclaim asks it for what it saw
+ * (ept_reclaim__share). Otherwise reclaim's first harvest takes the log for
+ * itself, and page sharing stays off for the VM if dedup/run is set later
+ * (its attach says so): two readers would each clear writes the other has
+ * not seen.
+ */
+static int ept_harvest(void *ctx, uint64_t gfn, uint64_t n, uint64_t *accessed)
 {
-	(void)ctx, (void)gfn;
-	memset(accessed, 0xff, (n + 63) / 64 * sizeof(*accessed));
-	return 0;
+	struct vm_reclaim *p = ctx;
+	if (!p->log_decided) {
+		int owner = VM_LOG_NONE;
+		if (!__atomic_compare_exchange_n(&p->vm->dirty_log_owner, &owner, VM_LOG_RECLAIM,
+						 false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+		    owner == VM_LOG_SHARING) {
+			struct ept_guest *g = __atomic_load_n(&p->vm->dedup_priv, __ATOMIC_ACQUIRE);
+			if (!g)
+				return -EAGAIN; /* attaching: next round */
+			ept_reclaim__share(p->er, g);
+		}
+		p->log_decided = true;
+	}
+	return ept_reclaim__ops.harvest(p->er, gfn, n, accessed);
 }
 
-static struct reclaim_backend ept_ops_blind;
+static bool ept_evictable(void *ctx, uint64_t gfn)
+{
+	return ept_reclaim__ops.evictable(((struct vm_reclaim *)ctx)->er, gfn);
+}
+
+static int ept_fence(void *ctx, uint64_t gfn, uint64_t n)
+{
+	return ept_reclaim__ops.fence(((struct vm_reclaim *)ctx)->er, gfn, n);
+}
+
+static void ept_unfence(void *ctx, uint64_t gfn, uint64_t n)
+{
+	ept_reclaim__ops.unfence(((struct vm_reclaim *)ctx)->er, gfn, n);
+}
+
+static int ept_discard(void *ctx, uint64_t gfn, uint64_t n)
+{
+	return ept_reclaim__ops.discard(((struct vm_reclaim *)ctx)->er, gfn, n);
+}
+
+static const void *ept_page(void *ctx, uint64_t gfn)
+{
+	return ept_reclaim__ops.page(((struct vm_reclaim *)ctx)->er, gfn);
+}
+
+static const struct reclaim_backend ept_ops = {
+	.harvest = ept_harvest, .evictable = ept_evictable, .fence = ept_fence,
+	.unfence = ept_unfence, .discard = ept_discard, .page = ept_page,
+};
 
 static void push_settings(struct reclaim_ctl *c, struct vm_reclaim *p)
 {
@@ -206,17 +250,8 @@ int reclaim_ctl__add_vm(struct reclaim_ctl *c, struct vm *vm, uint64_t floor_mb,
 	} else {
 		ept_reclaim__set_thread_start(fetch_thread_start);
 		e = ept_reclaim__create(&p->er, &vm->mem, vm->fd, fetch, &p->r, FETCH_THREADS);
-		const struct reclaim_backend *ops = &ept_reclaim__ops;
-		struct ept_guest *shared = vm->dedup_kind >= 0 ? vm->dedup_priv : NULL;
-		if (e == 0 && shared) {
-			ept_reclaim__share(p->er, shared);
-		} else if (e == 0 && vm->dedup_host && vm->dedup_kind == -2) { /* pending */
-			ept_ops_blind = ept_reclaim__ops;
-			ept_ops_blind.harvest = harvest_none;
-			ops = &ept_ops_blind;
-		}
 		if (e == 0) {
-			e = reclaim_vm__init(&p->r, &vm->ram->p2m, c->store, ops, p->er);
+			e = reclaim_vm__init(&p->r, &vm->ram->p2m, c->store, &ept_ops, p);
 			if (e < 0)
 				ept_reclaim__destroy(p->er);
 		}

@@ -78,7 +78,7 @@ static const struct allow allowlist[] = {
 	{ "ftruncate", M | S, ANY },
 	/* host reclaim: userfaultfd on ept guest RAM (registration, write
 	 * protection, copies, wakes), its messages, the store's swap file */
-	{ "ioctl", R | U, UFFD_IOCTL }, { "poll", U, ANY }, { "ppoll", U, ANY },
+	{ "ioctl", M | R | U, UFFD_IOCTL }, { "poll", U, ANY }, { "ppoll", U, ANY },
 	{ "read", U, ANY }, { "pwrite64", R, ANY }, { "pread64", V | U, ANY },
 	/* shadow mode's per-vCPU timer */
 	{ "timer_create", V, ANY }, { "timer_settime", V, ANY }, { "timer_delete", V, ANY },

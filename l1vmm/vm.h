@@ -37,6 +37,7 @@ enum vm_end {
 };
 
 #define VM_HOST_WRITES_MAX 8 /* ranges: a virtio device's used rings */
+enum { VM_LOG_NONE = 0, VM_LOG_SHARING, VM_LOG_RECLAIM };
 
 struct dedup_host;
 struct vm_reclaim;
@@ -87,6 +88,10 @@ struct vm {
 	struct { uint64_t gfn, n; } host_writes[VM_HOST_WRITES_MAX];
 	unsigned nr_host_writes;
 	struct vm_reclaim *reclaim; /* host reclaim's part (reclaim_ctl.h), or NULL */
+	/* ept mode: who reads KVM's dirty log, decided once (atomic compare and
+	 * swap): VM_LOG_SHARING (page sharing, which then hands reclaim what it
+	 * sees) or VM_LOG_RECLAIM (reclaim alone: sharing stays off) */
+	int dirty_log_owner;
 	struct balloon *balloon;  /* l1vmm-protocol guests (balloon_host.h), else NULL */
 	struct virtio_balloon *virtio_balloon; /* ept mode, with balloon; else NULL */
 	struct l1_shared_info *shared_info; /* in guest RAM, with balloon; the guest writes it */

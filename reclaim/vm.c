@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "mmu/clock.h"
 
@@ -78,6 +79,36 @@ uint64_t reclaim_vm__bytes(const struct reclaim_vm *r)
 	       (AGE_CHUNK + 63) / 64 * sizeof(*r->accessed) + sizeof(*r);
 }
 
+/*
+ * Without page sharing nothing records a guest's first writes in the p2m
+ * (sharing's sync does, from its write tracking), so pages the host holds
+ * for the guest would stay UNPOPULATED and never be victims. A frame the
+ * p2m calls UNPOPULATED whose own host page is resident (mincore, over runs
+ * of frames whose pages are contiguous) got content: record it written.
+ */
+static void record_populated(struct reclaim_vm *r, uint64_t gfn, uint64_t n)
+{
+	static _Thread_local unsigned char vec[4096];
+	if (__atomic_load_n(&r->p2m->client.lock, __ATOMIC_ACQUIRE))
+		return; /* page sharing records them */
+	for (uint64_t g = gfn; g < gfn + n;) {
+		if (p2m__get(r->p2m, g) != P2M_UNPOPULATED) {
+			g++;
+			continue;
+		}
+		const uint8_t *first = r->be->page(r->be_ctx, g);
+		uint64_t k = 1;
+		while (first && k < sizeof(vec) && g + k < gfn + n &&
+		       (const uint8_t *)r->be->page(r->be_ctx, g + k) == first + k * PAGE)
+			k++;
+		if (first && mincore((void *)first, k * PAGE, vec) == 0)
+			for (uint64_t i = 0; i < k; i++)
+				if ((vec[i] & 1) && p2m__get(r->p2m, g + i) == P2M_UNPOPULATED)
+					p2m__record_written(r->p2m, g + i, 1);
+		g += k;
+	}
+}
+
 int reclaim_vm__age(struct reclaim_vm *r)
 {
 	for (uint64_t gfn = 0; gfn < r->nr_frames; gfn += AGE_CHUNK) {
@@ -86,6 +117,7 @@ int reclaim_vm__age(struct reclaim_vm *r)
 		int rc = r->be->harvest(r->be_ctx, gfn, n, r->accessed);
 		if (rc < 0)
 			return rc;
+		record_populated(r, gfn, n);
 		for (uint64_t i = 0; i < n; i++) {
 			uint8_t *a = &r->age[gfn + i];
 			if (r->accessed[i / 64] >> (i % 64) & 1)

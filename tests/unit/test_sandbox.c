@@ -118,11 +118,13 @@ static void documented_counts(void **state)
 	skip(); /* the sanitizers' list adds its own */
 #endif
 	struct sandbox_policy p = { .on = true };
-	assert_int_equal(sandbox__nr_allowed(SANDBOX_VCPU, &p), 32);
+	assert_int_equal(sandbox__nr_allowed(SANDBOX_VCPU, &p), 33);
 	assert_int_equal(sandbox__nr_allowed(SANDBOX_SCANNER, &p), 34);
 	assert_int_equal(sandbox__nr_allowed(SANDBOX_BALLOON, &p), 33);
 	assert_int_equal(sandbox__nr_allowed(SANDBOX_FUSE, &p), 39);
-	assert_int_equal(sandbox__nr_allowed(SANDBOX_MAIN, &p), 42);
+	assert_int_equal(sandbox__nr_allowed(SANDBOX_MAIN, &p), 43);
+	assert_int_equal(sandbox__nr_allowed(SANDBOX_RECLAIM, &p), 34);
+	assert_int_equal(sandbox__nr_allowed(SANDBOX_FETCH, &p), 33);
 }
 
 int main(void)
