@@ -274,9 +274,9 @@ static void harvest_sees_touched_frames(void **state)
 	 * a translation anew after the forget); a new fill too */
 	uint64_t mfn = g->shadow_root_mfn;
 	for (unsigned level = 4; level > 1; level--)
-		mfn = (((uint64_t *)shadow__mfn_ptr(g->m, mfn))[PT_INDEX(20 * 4096, level)] &
+		mfn = (((uint64_t *)shadow__mfn_ptr(g->m, mfn))[PT_INDEX(20 * 4096ull, level)] &
 		       PTE_ADDR) >> 12;
-	uint64_t *leaf = &((uint64_t *)shadow__mfn_ptr(g->m, mfn))[PT_INDEX(20 * 4096, 1)];
+	uint64_t *leaf = &((uint64_t *)shadow__mfn_ptr(g->m, mfn))[PT_INDEX(20 * 4096ull, 1)];
 	assert_false(*leaf & PTE_A);
 	*leaf |= PTE_A;
 	assert_int_equal(shadow__fault(g, 30 * 4096, 0), SHADOW_FIXED);
