@@ -48,9 +48,25 @@
  * data stays, no writer is refused) and MADV_DONTNEED of a frame does the
  * same. That is what makes sharing and unsharing cheap here.
  *
+ * Host reclaim (reclaim.c, the backend of reclaim/reclaim.h): a frame it
+ * evicts is the guest's own frame, never a page table, a pinned frame, a
+ * ballooned one or one on a copy. SF_EVICTED marks it from fence() (every
+ * shadow leaf of it zapped, KVM told with shadow__machine_forget(): no vCPU
+ * reaches the page afterwards) through discard() (its host page released)
+ * until install() puts the fetched bytes back (or unfence() gives up, or the
+ * balloon takes it, or the guest reports it free: then it reads zero). No
+ * fill maps a marked frame, prefetch included. A guest fault on one lets go
+ * of g->lock and calls the fetcher (shadow__set_fetcher), then fills;
+ * SHADOW_FETCH_FAILED when the store cannot give it back (the vCPU retries
+ * later, nothing is mapped). Host accesses (shadow__access, the validator,
+ * an emulated write, shadow__pin) fetch the same way first; page sharing
+ * skips marked frames. harvest() reads and clears the leaves' accessed bits
+ * and makes KVM forget the frames it cleared, so a touch sets A again.
+ *
  * Locking: g->lock serialises everything on one guest (its vCPUs fault
  * concurrently); m->lock the machine's frame allocator. Order: g->lock, then
- * m->lock.
+ * m->lock. Host reclaim's fence/unfence/discard/install take g->lock under
+ * the p2m lock (p2m lock, then g->lock); no fetch is made holding g->lock.
  */
 #ifndef L1_MMU_SHADOW_H
 #define L1_MMU_SHADOW_H
