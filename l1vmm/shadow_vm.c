@@ -621,6 +621,8 @@ static bool on_trap_port(struct vcpu *v)
 		flush_machine(v);
 		res = shadow__fault(&sv->g, cr2, (uint32_t)f.error);
 	}
+	if (res != SHADOW_FETCH_FAILED)
+		svc->fetch_failures = 0;
 	switch (res) {
 	case SHADOW_FIXED:
 		if (sv->g.flush_needed || sv->g.shadow_root_mfn != sv->root_mfn ||
@@ -654,6 +656,19 @@ static bool on_trap_port(struct vcpu *v)
 	case SHADOW_NO_MEMORY:
 		vcpu__crash(v, "out of machine memory for shadow page tables");
 		return false;
+	case SHADOW_FETCH_FAILED: {
+		/* host reclaim could not give the page back yet (the store's file
+		 * failed a read): its bytes stay stored; run the access again a
+		 * little later, and give up after 10 s rather than show zeros */
+		struct timespec ts = { .tv_nsec = 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		if (++svc->fetch_failures > 10000) {
+			vcpu__crash(v, "host reclaim could not fetch a guest page back for 10 s "
+				    "(reclaim/errors; the store's swap file?)");
+			return false;
+		}
+		return vm__ended(v->vm) ? false : enter(v, &r, &from);
+	}
 	case SHADOW_GUEST_FAULT:
 	default:
 		break;

@@ -135,6 +135,7 @@ struct shadow_vcpu {
 	bool have_timer;
 	struct kvm_sregs sregs;        /* its CPL3 state (vCPU thread only) */
 	uint64_t zero_cr2_rip;         /* RIP of the last #PF retried for a CR2 of 0 */
+	unsigned fetch_failures;       /* page faults in a row that reclaim could not fetch */
 };
 
 struct shadow_vm {
