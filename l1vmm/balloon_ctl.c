@@ -107,43 +107,15 @@ int balloon_ctl__add_vm(struct balloon_ctl *c, struct vm *vm, char *err, size_t 
 
 /* ---- reading the host ---- */
 
-static uint64_t proc_field_kb(const char *path, const char *key)
-{
-	FILE *f = fopen(path, "r");
-	char line[256];
-	uint64_t v = 0;
-	size_t n = strlen(key);
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':') {
-			v = strtoull(line + n + 1, NULL, 10);
-			break;
-		}
-	if (f)
-		fclose(f);
-	return v * 1024;
-}
-
-static double psi_some_avg10(void)
-{
-	FILE *f = fopen("/proc/pressure/memory", "r");
-	double v = -1;
-	if (f) {
-		if (fscanf(f, "some avg10=%lf", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
 /* ---- one round ---- */
 
 static void round_auto(struct balloon_ctl *c)
 {
 	struct balloon_policy_vm in[MAX_VMS];
 	c->host = (struct balloon_policy_host){
-		.mem_available = proc_field_kb("/proc/meminfo", "MemAvailable"),
-		.psi_some_avg10 = psi_some_avg10(),
-		.guest_rss = proc_field_kb("/proc/self/status", "RssAnon"),
+		.mem_available = host__proc_kb("/proc/meminfo", "MemAvailable"),
+		.psi_some_avg10 = host__psi_some_avg10(),
+		.guest_rss = host__proc_kb("/proc/self/status", "RssAnon"),
 	};
 	for (unsigned i = 0; i < c->nr_vms; i++) {
 		struct vm *vm = c->vms[i];

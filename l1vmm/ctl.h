@@ -257,6 +257,11 @@ const struct ctl_table *vm_ctl__table(void);
 
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
+/* The value of "key:" in a /proc file of "key: N kB" lines, in bytes (0: none). */
+uint64_t host__proc_kb(const char *path, const char *key);
+/* /proc/pressure/memory's "some avg10", percent; -1 when unknown. */
+double host__psi_some_avg10(void);
+
 /* Register host/... and log_level at the root of t. ctl__register()'s result. */
 int host_ctl__register(struct ctl_tree *t);
 /* The current log level (any thread). */

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -154,4 +155,34 @@ int host_ctl__register(struct ctl_tree *t)
 {
 	int rc = ctl__register(t, "vms", &vms_dir, NULL);
 	return rc ? rc : ctl__register(t, "", &host_table, NULL);
+}
+
+/* ---- reading the host (/proc) ---- */
+
+uint64_t host__proc_kb(const char *path, const char *key)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	uint64_t v = 0;
+	size_t n = strlen(key);
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && line[n] == ':') {
+			v = strtoull(line + n + 1, NULL, 10);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return v * 1024;
+}
+
+double host__psi_some_avg10(void)
+{
+	FILE *f = fopen("/proc/pressure/memory", "r");
+	double v = -1;
+	if (f) {
+		if (fscanf(f, "some avg10=%lf", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
 }

@@ -306,34 +306,6 @@ int reclaim_ctl__vm_stats(struct vm *vm, struct reclaim_vm_stats *out)
 
 /* ---- one round ---- */
 
-static uint64_t proc_kb(const char *path, const char *key)
-{
-	FILE *f = fopen(path, "r");
-	char line[256];
-	uint64_t v = 0;
-	size_t n = strlen(key);
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':') {
-			v = strtoull(line + n + 1, NULL, 10);
-			break;
-		}
-	if (f)
-		fclose(f);
-	return v * 1024;
-}
-
-static double psi_some_avg10(void)
-{
-	FILE *f = fopen("/proc/pressure/memory", "r");
-	double v = -1;
-	if (f) {
-		if (fscanf(f, "some avg10=%lf", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
 /* Bytes of [base, base + len) the host holds in memory (mincore). */
 static uint64_t resident(const uint8_t *base, uint64_t len)
 {
@@ -434,8 +406,8 @@ static void round_once(struct reclaim_ctl *c)
 		if (!vm__ended(c->vms[i]->vm) && reclaim_vm__age(&c->vms[i]->r) < 0)
 			c->harvest_errors++;
 	c->resident_bytes = guest_resident(c);
-	c->mem_available = proc_kb("/proc/meminfo", "MemAvailable");
-	c->psi = psi_some_avg10();
+	c->mem_available = host__proc_kb("/proc/meminfo", "MemAvailable");
+	c->psi = host__psi_some_avg10();
 	bool hard;
 	c->need_bytes = need_now(c, &hard);
 	c->rounds++;
