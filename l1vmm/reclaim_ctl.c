@@ -256,6 +256,16 @@ int reclaim_ctl__add_vm(struct reclaim_ctl *c, struct vm *vm, uint64_t floor_mb,
 				ept_reclaim__destroy(p->er);
 		}
 	}
+	if (e == -EPERM && !vm->shadow) {
+		/* userfaultfd is root's here (vm.unprivileged_userfaultfd=0): the
+		 * VM runs without host reclaim, said when reclaim is asked for */
+		if (c->knob[K_RUN])
+			fprintf(stderr, "l1vmm: %s: host reclaim off: userfaultfd needs root or "
+				"vm.unprivileged_userfaultfd=1\n", vm->name);
+		free(p);
+		rc = 0;
+		goto out;
+	}
 	if (e < 0) {
 		snprintf(err, errlen, "cannot set up host reclaim: %s", strerror(-e));
 		free(p);
