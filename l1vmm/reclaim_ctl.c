@@ -393,8 +393,12 @@ static uint64_t evict_over_vms(struct reclaim_ctl *c, uint64_t frames, bool hard
 		c->state = ST_FLOOR;
 		return 0;
 	}
+	/* under a hard limit younger frames go too, but never one touched or
+	 * fetched in the last round: the vCPU that faulted it back must get to
+	 * run its access before the page goes again (a guest whose working set
+	 * does not fit then stays above the limit by that set, not livelocked) */
 	unsigned cold = (unsigned)c->knob[K_COLD_AGE];
-	for (unsigned age = cold;; age = age > 1 ? 1 : 0) {
+	for (unsigned age = cold;; age = 1) {
 		for (unsigned i = 0; i < c->nr_vms && done < frames; i++) {
 			if (!spare[i])
 				continue;
@@ -403,7 +407,7 @@ static uint64_t evict_over_vms(struct reclaim_ctl *c, uint64_t frames, bool hard
 			uint64_t floor = __atomic_load_n(&p->floor_mb, __ATOMIC_RELAXED) * (MIB / PAGE);
 			done += reclaim_vm__evict(&p->r, want, age, floor);
 		}
-		if (done >= frames || !hard || age == 0)
+		if (done >= frames || !hard || age == 1)
 			break;
 	}
 	return done;

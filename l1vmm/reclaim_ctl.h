@@ -25,7 +25,8 @@
  *      auto covers the need, and reclaim stays idle);
  *   3. only a need that lasted delay_ms with no balloon growth is reclaimed.
  * Victims are the coldest frames (cold_age rounds untouched; when none are
- * that cold and the limit is a hard one, younger ones, down to age 0), shared
+ * that cold and the limit is a hard one, younger ones, never one touched or
+ * fetched in the last round), shared
  * out over the VMs by their resident frames above their floor
  * (vms/NAME/reclaim/floor_mb).
  */
