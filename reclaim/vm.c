@@ -256,17 +256,30 @@ uint64_t reclaim_vm__evict(struct reclaim_vm *r, uint64_t max, unsigned cold_age
 }
 
 struct install_ctx {
+	struct reclaim_vm *r;
 	reclaim_install_fn install;
 	void *ctx;
 	const void *bytes;
 };
 
+/* The host side of IN_FLIGHT -> PRIVATE for a fetch: the bytes go back,
+ * and the frame's record is cleared and its age reset here, under the p2m
+ * lock, before the frame is PRIVATE again: an eviction that takes it next
+ * must find a clean record, never have its new handle cleared by us. */
 static int install_apply(void *ctx, uint64_t gfn, uint64_t n)
 {
 	struct install_ctx *ic = ctx;
+	struct reclaim_vm *r = ic->r;
 	(void)n;
 	int rc = ic->install(ic->ctx, gfn, ic->bytes);
-	return rc == -EEXIST ? 0 : rc;
+	if (rc < 0 && rc != -EEXIST)
+		return rc;
+	pthread_mutex_lock(&r->lock);
+	r->handle[gfn] = 0;
+	r->batch[gfn] = 0;
+	pthread_mutex_unlock(&r->lock);
+	__atomic_store_n(&r->age[gfn], 0, __ATOMIC_RELAXED);
+	return 0;
 }
 
 /* Fetch one frame: 1, 0 (not COMPRESSED), or -errno (it stays COMPRESSED). */
@@ -287,7 +300,7 @@ static int fetch_one(struct reclaim_vm *r, uint64_t gfn, reclaim_install_fn inst
 	_Alignas(64) uint8_t buf[PAGE];
 	rc = rstore__get(r->store, h, buf);
 	if (rc == 0) {
-		struct install_ctx ic = { .install = install, .ctx = ictx, .bytes = buf };
+		struct install_ctx ic = { .r = r, .install = install, .ctx = ictx, .bytes = buf };
 		rc = p2m__move(r->p2m, gfn, 1, P2M_BIT(P2M_IN_FLIGHT), P2M_PRIVATE, install_apply,
 			       &ic);
 	}
@@ -299,12 +312,7 @@ static int fetch_one(struct reclaim_vm *r, uint64_t gfn, reclaim_install_fn inst
 		pthread_mutex_unlock(&r->lock);
 		return rc;
 	}
-	pthread_mutex_lock(&r->lock);
-	r->handle[gfn] = 0;
-	r->batch[gfn] = 0;
-	pthread_mutex_unlock(&r->lock);
-	__atomic_store_n(&r->age[gfn], 0, __ATOMIC_RELAXED);
-	rstore__drop(r->store, h);
+	rstore__drop(r->store, h); /* ours alone: install_apply took it off the frame */
 	return 1;
 }
 
