@@ -261,6 +261,8 @@ enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 uint64_t host__proc_kb(const char *path, const char *key);
 /* /proc/pressure/memory's "some avg10", percent; -1 when unknown. */
 double host__psi_some_avg10(void);
+/* Bytes of [hva, hva + size) the host holds in memory (mincore, in chunks). */
+uint64_t host__resident_bytes(const void *hva, uint64_t size);
 
 /* Register host/... and log_level at the root of t. ctl__register()'s result. */
 int host_ctl__register(struct ctl_tree *t);

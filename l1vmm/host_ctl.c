@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "l1vmm/ctl.h"
@@ -185,4 +186,20 @@ double host__psi_some_avg10(void)
 		fclose(f);
 	}
 	return v;
+}
+
+uint64_t host__resident_bytes(const void *hva, uint64_t size)
+{
+	enum { CHUNK_PAGES = 4096, PAGE = 4096 };
+	static _Thread_local unsigned char vec[CHUNK_PAGES];
+	uint64_t pages = 0;
+	for (uint64_t off = 0; off < size; off += (uint64_t)CHUNK_PAGES * PAGE) {
+		uint64_t n = size - off < (uint64_t)CHUNK_PAGES * PAGE ? size - off
+								: (uint64_t)CHUNK_PAGES * PAGE;
+		if (mincore((uint8_t *)hva + off, n, vec) < 0)
+			continue;
+		for (uint64_t i = 0; i < (n + PAGE - 1) / PAGE; i++)
+			pages += vec[i] & 1;
+	}
+	return pages * PAGE;
 }

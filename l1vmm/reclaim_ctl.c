@@ -316,21 +316,6 @@ int reclaim_ctl__vm_stats(struct vm *vm, struct reclaim_vm_stats *out)
 
 /* ---- one round ---- */
 
-/* Bytes of [base, base + len) the host holds in memory (mincore). */
-static uint64_t resident(const uint8_t *base, uint64_t len)
-{
-	static _Thread_local unsigned char vec[4096];
-	uint64_t n = 0;
-	for (uint64_t off = 0; off < len; off += sizeof(vec) * PAGE) {
-		uint64_t chunk = len - off < sizeof(vec) * PAGE ? len - off : sizeof(vec) * PAGE;
-		if (mincore((void *)(base + off), chunk, vec) < 0)
-			continue;
-		for (uint64_t i = 0; i < (chunk + PAGE - 1) / PAGE; i++)
-			n += vec[i] & 1;
-	}
-	return n * PAGE;
-}
-
 /* l1vmm's resident guest memory: every ept VM's RAM, the shadow machine once. */
 static uint64_t guest_resident(struct reclaim_ctl *c)
 {
@@ -339,10 +324,10 @@ static uint64_t guest_resident(struct reclaim_ctl *c)
 		struct vm *vm = c->vms[i]->vm;
 		if (!vm->shadow)
 			for (unsigned k = 0; k < vm->mem.nr_regions; k++)
-				n += resident(vm->mem.region[k].hva, vm->mem.region[k].size);
+				n += host__resident_bytes(vm->mem.region[k].hva, vm->mem.region[k].size);
 	}
 	if (c->machine)
-		n += resident(c->machine->mem.mem.base, c->machine->mem.mem.mem_bytes);
+		n += host__resident_bytes(c->machine->mem.mem.base, c->machine->mem.mem.mem_bytes);
 	return n;
 }
 
@@ -501,8 +486,8 @@ void reclaim_ctl__destroy(struct reclaim_ctl *c)
 	if (!c)
 		return;
 	reclaim_ctl__stop(c);
-	for (unsigned i = 0; i < c->nr_vms; i++)
-		reclaim_ctl__remove_vm(c, c->vms[i]->vm);
+	while (c->nr_vms) /* each removal takes its VM off the list */
+		reclaim_ctl__remove_vm(c, c->vms[0]->vm);
 	if (c->store)
 		rstore__destroy(c->store);
 	if (c->swap_fd >= 0)

@@ -405,26 +405,6 @@ static int show_run_time(void *obj, const struct ctl_entry *e, char *buf, size_t
 	return 0;
 }
 
-/* Resident bytes of [hva, hva + size) by mincore(), in chunks. */
-static uint64_t resident_bytes(uint8_t *hva, uint64_t size)
-{
-	enum { CHUNK_PAGES = 4096 };
-	static __thread unsigned char vec[CHUNK_PAGES];
-	long page = sysconf(_SC_PAGESIZE);
-	uint64_t bytes = 0;
-	for (uint64_t off = 0; off < size; off += (uint64_t)CHUNK_PAGES * (uint64_t)page) {
-		uint64_t n = size - off;
-		if (n > (uint64_t)CHUNK_PAGES * (uint64_t)page)
-			n = (uint64_t)CHUNK_PAGES * (uint64_t)page;
-		if (mincore(hva + off, n, vec) < 0)
-			continue;
-		for (uint64_t i = 0; i < (n + (uint64_t)page - 1) / (uint64_t)page; i++)
-			if (vec[i] & 1)
-				bytes += (uint64_t)page;
-	}
-	return bytes;
-}
-
 static int show_populated(void *obj, const struct ctl_entry *e, char *buf, size_t len)
 {
 	(void)e;
@@ -435,7 +415,7 @@ static int show_populated(void *obj, const struct ctl_entry *e, char *buf, size_
 	struct vm *vm = vmc->vm;
 	for (unsigned i = 0; vm && i < vm->ram->nr_regions && i < EPT_MAX_REGIONS; i++)
 		if (vm->ram->region[i].hva)
-			bytes += resident_bytes(vm->ram->region[i].hva, vm->ram->region[i].size);
+			bytes += host__resident_bytes(vm->ram->region[i].hva, vm->ram->region[i].size);
 	pthread_mutex_unlock(&vmc->lock);
 	snprintf(buf, len, "%llu", (unsigned long long)bytes);
 	return 0;
