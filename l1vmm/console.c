@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "l1vmm/console.h"
+#include "l1vmm/thread.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -130,11 +131,7 @@ struct console *console__open(int fd, void (*thread_start)(void))
 	c->thread_start = thread_start;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cv, NULL);
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old); /* inherited: signals stay with main */
-	int rc = pthread_create(&c->thread, NULL, writer, c);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = thread__create_quiet(&c->thread, writer, c, 0); /* signals stay with main */
 	if (rc != 0) {
 		pthread_cond_destroy(&c->cv);
 		pthread_mutex_destroy(&c->lock);

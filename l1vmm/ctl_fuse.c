@@ -50,6 +50,7 @@
 
 #include "l1vmm/ctl.h"
 #include "l1vmm/sandbox.h"
+#include "l1vmm/thread.h"
 
 struct ctl_mount {
 	struct ctl_tree *tree;
@@ -396,11 +397,7 @@ struct ctl_mount *ctl_fuse__mount(struct ctl_tree *t, const char *dir, const cha
 			 "; --sysfs-group needs user_allow_other in /etc/fuse.conf" : "");
 		goto fail;
 	}
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&m->thread, NULL, serve, m);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = thread__create_quiet(&m->thread, serve, m, 0); /* signals stay with main */
 	if (rc != 0) {
 		fuse_unmount(m->fuse);
 		snprintf(err, errlen, "--sysfs %s: cannot start the FUSE thread: %s", dir,

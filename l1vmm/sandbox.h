@@ -90,6 +90,7 @@ void sandbox__allow_rwx_remap(const void *base, size_t bytes);
  * Not in sanitizer builds, which report crashes themselves.
  */
 void sandbox__report_crashes(void);
+
 /* Main, once every VM runs: threads that wait for it may enter now. */
 void sandbox__set_up_done(void);
 /* sandbox__enter() if set-up is done (true), else nothing (false). For the

@@ -14,6 +14,7 @@
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/dedup_host.h"
 #include "l1vmm/sandbox.h"
+#include "l1vmm/thread.h"
 #include "l1vmm/vm.h"
 #include "mmu/clock.h"
 #include "pvops/l1vmm_abi.h"
@@ -313,13 +314,8 @@ static void *vcpu_thread(void *arg)
 
 int vcpu__start(struct vcpu *vcpu)
 {
-	sigset_t all, old;
-	sigfillset(&all);
-	sigdelset(&all, KICK_SIGNAL);
-	/* the vCPU thread inherits this mask: signals other than kicks go to main */
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* signals other than kicks (and a thread's own faults) go to main */
+	int rc = thread__create_quiet(&vcpu->thread, vcpu_thread, vcpu, KICK_SIGNAL);
 	if (rc != 0)
 		return -rc;
 	vcpu->started = true;

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include "l1vmm/sandbox.h"
+#include "l1vmm/thread.h"
 #include "mmu/clock.h"
 
 #define SIGNAL_POLL_SECONDS 0.05
@@ -41,11 +42,7 @@ int watchdog__start(struct watchdog *w, double grace, volatile sig_atomic_t *sto
 				.ctx = ctx };
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old); /* inherited: signals stay with main */
-	int rc = pthread_create(&w->thread, NULL, watch, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = thread__create_quiet(&w->thread, watch, w, 0); /* signals stay with main */
 	if (rc != 0)
 		return -rc;
 	w->started = true;
