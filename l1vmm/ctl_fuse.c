@@ -62,13 +62,17 @@ struct ctl_mount {
 	struct timespec mounted_at;
 	bool group_access;   /* --sysfs-group: the group may read and write */
 	gid_t gid;           /* the files' group */
+	struct snapshot *open; /* files open now (the serving thread's alone): freed at
+				* unmount, when a reader still had one open */
 };
 
 extern char **environ;
 
+/* What an open file reads; on the mount's list until released. */
 struct snapshot {
 	char *text;
 	size_t len;
+	struct snapshot *prev, *next;
 };
 
 static struct ctl_mount *mount_of_context(void)
@@ -159,6 +163,10 @@ static int ctl_open(const char *path, struct fuse_file_info *fi)
 		return rc;
 	}
 	s->len = strlen(s->text);
+	s->next = m->open;
+	if (m->open)
+		m->open->prev = s;
+	m->open = s;
 	fi->fh = (uint64_t)(uintptr_t)s;
 	return 0;
 }
@@ -210,6 +218,13 @@ static int ctl_release(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	struct snapshot *s = (struct snapshot *)(uintptr_t)fi->fh;
 	if (s) {
+		struct ctl_mount *m = mount_of_context();
+		if (s->prev)
+			s->prev->next = s->next;
+		else
+			m->open = s->next;
+		if (s->next)
+			s->next->prev = s->prev;
 		free(s->text);
 		free(s);
 	}
@@ -410,6 +425,12 @@ fail:
 	fuse_opt_free_args(&args);
 	if (m->fuse)
 		fuse_destroy(m->fuse);
+	while (m->open) { /* opened by a reader, never released: the session is gone */
+		struct snapshot *s = m->open;
+		m->open = s->next;
+		free(s->text);
+		free(s);
+	}
 	stop_watcher(m);
 	if (m->stop[0] >= 0) {
 		close(m->stop[0]);
