@@ -341,7 +341,7 @@ def case_dead_mount(l1vmm, work):
     check(wait_until(lambda: os.path.exists(f"{mnt}/vms/vm0/mem"), 30), "first run: tree up")
     r.proc.kill()
     r.wait()
-    check(wait_until(lambda: not is_mount(mnt), 5), "SIGKILL: auto_unmount removed the mount")
+    check(wait_until(lambda: not is_mount(mnt), 15), "SIGKILL: auto_unmount removed the mount")
     # 2. SIGKILL its fusermount3 and then l1vmm: a dead mount stays
     r = Run(cmd)
     check(wait_until(lambda: os.path.exists(f"{mnt}/vms/vm0/mem"), 30), "second run: tree up")
