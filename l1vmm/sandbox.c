@@ -76,6 +76,9 @@ static const struct allow allowlist[] = {
 	 * stored copies (a memfd: grown, holes punched), residency */
 	{ "ioctl", ALL, KVM_IOCTL }, { "fallocate", ALL, ANY }, { "mincore", ALL, ANY },
 	{ "ftruncate", M | S, ANY },
+	/* the ept sharing backend's copy store, made when sharing first runs
+	 * (dedup/run written in the tree: the FUSE thread) */
+	{ "memfd_create", M | F, ANY },
 	/* host reclaim: userfaultfd on ept guest RAM (registration, write
 	 * protection, copies, wakes), its messages, the store's swap file */
 	{ "ioctl", M | R | U, UFFD_IOCTL }, { "poll", U, ANY }, { "ppoll", U, ANY },

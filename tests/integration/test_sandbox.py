@@ -12,6 +12,13 @@
                 fires as it confines itself once set-up is done: l1vmm ends
                 with status 159 and the one line naming the thread and
                 socket(2); reads of the tree fail from then on.
+  live          what the demo does through the tree, under the sandbox: an ept
+                and a shadow guest (dup, identical pages, PV balloon) start with
+                sharing, the balloon policy and reclaim off; then dedup/run=1,
+                reclaim/run=1 and balloon/policy=auto are written live (the
+                FUSE thread starts them: the ept sharing backend's memfd is
+                made then), pages get shared in both, and both guests verify
+                every page and exit 0.
   unprivileged  l1vmm run by a user who is not root but may open the KVM
                 device (as root: a user l1vmm-sbx in group kvm, given a
                 device node of /dev/kvm owned by group kvm; not root: this
@@ -165,6 +172,42 @@ def case_fuse_killed(a, mnt):
           "one line names the thread and the call")
 
 
+def read_num(mnt, path):
+    try:
+        with open(os.path.join(mnt, path)) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def case_live(a, mnt):
+    dup = "workload=dup size=24M seconds=10 mutate=0 seed=3 balloon=pv"
+    proc = start([a.l1vmm, "run", "--timeout", "90", "--sysfs", mnt,
+                  "--vm", f"name=e,mem=96M,mode=ept,cmdline=\"{dup} vm=1\"",
+                  "--vm", f"name=s,mem=96M,mode=shadow,cmdline=\"{dup} vm=2\""])
+    try:
+        check(wait_mounted(mnt, proc), "the tree is mounted")
+        time.sleep(1.5)  # set-up is done: every thread has confined itself
+        for path, value in (("dedup/run", "1"), ("reclaim/run", "1"),
+                            ("balloon/policy", "auto")):
+            with open(os.path.join(mnt, path), "w") as f:
+                f.write(value)
+        end = time.monotonic() + 20
+        shared = {}
+        while time.monotonic() < end and proc.poll() is None:
+            shared = {vm: read_num(mnt, f"vms/{vm}/dedup/pages_shared") for vm in ("e", "s")}
+            if all(shared.values()):
+                break
+            time.sleep(0.2)
+        check(all(shared.values()), f"pages are shared in both guests ({shared})")
+    finally:
+        rc, out, err = finish(proc, 90)
+    if rc:
+        print(err, flush=True)
+    check(rc == 0, f"l1vmm exited 0 (got {rc})")
+    check(out.count("workload=dup result=PASS") == 2, "both guests verified every page")
+
+
 def kvm_user():
     """(uid, gid, groups, device env) of a user that is not root and may open
     the KVM device, or None (then skip)."""
@@ -289,12 +332,12 @@ def case_unprivileged(a, mnt):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--l1vmm", required=True)
-    ap.add_argument("case", choices=["confined", "fuse_killed", "unprivileged"])
+    ap.add_argument("case", choices=["confined", "fuse_killed", "live", "unprivileged"])
     a = ap.parse_args()
     need_kvm()
     mnt = tempfile.mkdtemp(prefix="l1vmm-sbx-")
     try:
-        {"confined": case_confined, "fuse_killed": case_fuse_killed,
+        {"confined": case_confined, "fuse_killed": case_fuse_killed, "live": case_live,
          "unprivileged": case_unprivileged}[a.case](a, mnt)
     finally:
         unmount(mnt)

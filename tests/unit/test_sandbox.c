@@ -121,8 +121,8 @@ static void documented_counts(void **state)
 	assert_int_equal(sandbox__nr_allowed(SANDBOX_VCPU, &p), 33);
 	assert_int_equal(sandbox__nr_allowed(SANDBOX_SCANNER, &p), 34);
 	assert_int_equal(sandbox__nr_allowed(SANDBOX_BALLOON, &p), 33);
-	assert_int_equal(sandbox__nr_allowed(SANDBOX_FUSE, &p), 39);
-	assert_int_equal(sandbox__nr_allowed(SANDBOX_MAIN, &p), 42);
+	assert_int_equal(sandbox__nr_allowed(SANDBOX_FUSE, &p), 40);
+	assert_int_equal(sandbox__nr_allowed(SANDBOX_MAIN, &p), 43);
 	assert_int_equal(sandbox__nr_allowed(SANDBOX_RECLAIM, &p), 34);
 	assert_int_equal(sandbox__nr_allowed(SANDBOX_FETCH, &p), 33);
 }
