@@ -26,7 +26,7 @@ test)
   configure_and_build build all
   ctest --test-dir build --output-on-failure -j 2
   configure_and_build build-asan all -DL1VMM_SANITIZE=ON -DL1VMM_PERF=OFF
-  ctest --test-dir build-asan --output-on-failure -j 2 -L 'unit|integration'
+  ctest --test-dir build-asan --output-on-failure -j 2 -L 'unit|integration' -LE long
   # the fuzzers only: the guest kernel's freestanding flags are gcc's
   CC=clang CXX=clang++ configure_and_build build-fuzz fuzzers -DL1VMM_FUZZ=ON -DL1VMM_PERF=OFF
   # two at a time: each runs for a fixed time (20 s), the machine has 2 CPUs

@@ -36,7 +36,7 @@ struct vm_reclaim {
 
 enum knob {
 	K_RUN, K_LIMIT, K_LOW, K_PSI, K_RATE, K_INTERVAL, K_COLD_AGE, K_DELAY, K_PREFETCH,
-	K_REFAULT, K_CAP, K_SWAP_MB, NR_KNOBS
+	K_REFAULT, K_CAP, K_SWAP_MB, K_IDLE_AGE, NR_KNOBS
 };
 
 enum state { ST_OFF, ST_IDLE, ST_WAITING_BALLOON, ST_WAITING_DELAY, ST_RECLAIMING, ST_FLOOR };
@@ -60,6 +60,7 @@ struct reclaim_ctl {
 	enum state state;
 	uint64_t rounds, resident_bytes, need_bytes, evicted_last;
 	uint64_t over_since_ns, balloon_frames, balloon_grew_ns;
+	uint64_t aged_ns, ageings;
 	uint64_t mem_available, harvest_errors;
 	double psi;
 	struct ctl_table table;
@@ -97,6 +98,8 @@ static const struct knob_desc knobs[NR_KNOBS] = {
 			"a fetch sooner than this after the eviction counts as a refault" },
 	[K_CAP] = { "reclaim/store_cap_mb", 1, 1 << 24, 2048, false,
 		    "the store's own memory (compressed pages and metadata) at most" },
+	[K_IDLE_AGE] = { "reclaim/idle_age_ms", 0, 600000, 4000, false,
+			 "with no need, VMs are aged (their accessed pages read) this often at most" },
 	[K_SWAP_MB] = { "reclaim/swap_file_mb", 1, 1 << 24, 1024, true,
 			"size of reclaim/swap_file (set before the VMs start)" },
 };
@@ -398,17 +401,34 @@ static uint64_t evict_over_vms(struct reclaim_ctl *c, uint64_t frames, bool hard
 	return done;
 }
 
-static void round_once(struct reclaim_ctl *c)
+/*
+ * Ageing costs the guests: each harvest makes every page they touched since
+ * fault again to be seen touched again (shadow: KVM forgets the translation;
+ * ept: the dirty log write-protects it). So VMs are aged every round only
+ * while there is a need, or was one the round before; with none, at most
+ * every idle_age_ms (ages then count longer intervals: cold_age harvests).
+ */
+static void age_vms(struct reclaim_ctl *c, uint64_t now, bool needed)
 {
-	uint64_t now = clock__mono_ns();
+	if (!needed && c->aged_ns && now - c->aged_ns < c->knob[K_IDLE_AGE] * 1000000ull)
+		return;
 	for (unsigned i = 0; i < c->nr_vms; i++)
 		if (!vm__ended(c->vms[i]->vm) && reclaim_vm__age(&c->vms[i]->r) < 0)
 			c->harvest_errors++;
+	c->aged_ns = now;
+	c->ageings++;
+}
+
+static void round_once(struct reclaim_ctl *c)
+{
+	uint64_t now = clock__mono_ns();
+	bool needed_before = c->need_bytes != 0;
 	c->resident_bytes = guest_resident(c);
 	c->mem_available = host__proc_kb("/proc/meminfo", "MemAvailable");
 	c->psi = host__psi_some_avg10();
 	bool hard;
 	c->need_bytes = need_now(c, &hard);
+	age_vms(c, now, needed_before || c->need_bytes);
 	c->rounds++;
 	c->evicted_last = 0;
 	uint64_t bf = balloon_frames(c);
@@ -501,7 +521,7 @@ void reclaim_ctl__destroy(struct reclaim_ctl *c)
 /* ---- the tree ---- */
 
 enum reading {
-	R_COMPRESSOR = NR_KNOBS, R_SWAP_FILE, R_STATE, R_ROUNDS, R_RESIDENT, R_NEED, R_EVICTED_LAST,
+	R_COMPRESSOR = NR_KNOBS, R_SWAP_FILE, R_STATE, R_ROUNDS, R_AGEINGS, R_RESIDENT, R_NEED, R_EVICTED_LAST,
 	R_PAGES, R_SAME_BYTE, R_FILE_PAGES, R_STORED, R_STORE_MEM, R_RATIO, R_OVERHEAD,
 	R_EVICTIONS, R_FETCHES, R_PREFETCHES, R_REFAULTS, R_DROPPED, R_REFUSALS, R_ERRORS,
 	R_P50, R_P99,
@@ -553,6 +573,7 @@ static int show(void *obj, const struct ctl_entry *e, char *buf, size_t len)
 	default:
 		switch (e->arg) {
 		case R_ROUNDS: v = c->rounds; break;
+		case R_AGEINGS: v = c->ageings; break;
 		case R_RESIDENT: v = c->resident_bytes / MIB; break;
 		case R_NEED: v = c->need_bytes / MIB; break;
 		case R_EVICTED_LAST: v = c->evicted_last; break;
@@ -625,6 +646,8 @@ int reclaim_ctl__register(struct reclaim_ctl *c, struct ctl_tree *t)
 		READING("state", R_STATE, "off, idle, waiting-for-balloon, waiting (delay_ms), "
 			"reclaiming, at-floor"),
 		READING("rounds", R_ROUNDS, "rounds run while reclaim/run was 1"),
+		READING("ageings", R_AGEINGS, "rounds that aged the VMs (every round with a need, "
+			"else every idle_age_ms)"),
 		READING("guest_resident_mb", R_RESIDENT, "l1vmm's resident guest memory at the last "
 			"round (mincore)"),
 		READING("need_mb", R_NEED, "MiB the last round wanted back"),

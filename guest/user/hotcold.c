@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * DOC: workload=hotcold size=SIZE hot=SIZE [seconds=10] [seed=1] [vm=0]: a
+ * DOC: workload=hotcold size=SIZE hot=SIZE [seconds=10] [seed=1] [vm=0] [full=10]: a
  * small hot set rewritten over and over above a large cold one, the load a
  * host reclaim is measured with (issue 16).
  *
@@ -17,9 +17,11 @@
  *   rounds   back to back, each task takes its hot pages one by one:
  *            verify (the version of the last round: a write the host lost
  *            since shows here), rewrite at version + 1, verify again. At
- *            every 10 s after the start (TSC) each task, at the end of its
- *            round, verifies all its pages, hot and cold: the cold part is
- *            read only then, it is what a host reclaim evicts.
+ *            every `full` seconds after the start (TSC) each task, at the
+ *            end of its round, verifies all its pages, hot and cold: the
+ *            cold part is read only then, it is what a host reclaim evicts.
+ *            full=0: no full verification before the final one (the hot
+ *            rounds alone, a working set that stays small).
  *   final    once `seconds` have passed, each task ends its round and
  *            verifies all its pages once more.
  *
@@ -46,24 +48,38 @@
  *       at the end; the rate counts all hot pages rewritten over H pages
  *       over S, the seconds of the rounds phase
  *
+ *   hotcold: touches=fill|full pages=N faulted=F us_p50=A us_p90=B us_p99=C
+ *       the time the first access to a page took, as the guest sees it
+ *       (TSC around one load or store of the page's first word): fill, the
+ *       first store to every page (after the fill phase); full, the first
+ *       load of every cold page in the full verifications (at the end, all
+ *       of them together). F: the accesses that took TOUCH_FAULT_US or more,
+ *       a fault the host served (or an interrupt); the percentiles are over
+ *       those F (0 when F = 0), in µs, from a histogram of 1 µs steps to
+ *       256 µs, 64 µs steps to 16,640 µs, and ">" beyond (printed as 99999)
+ *
  * mismatches= is cumulative everywhere (pages, each counted once). PASS
  * (exit 0) only with 0. With seconds=0 the rounds never end: no final or
  * result line (stop the VM). A task that makes no progress for
  * STALL_SECONDS fails the run.
  */
 #include "lib/hotcold.h"
+#include "lib/string.h"
 #include "user/user.h"
 #include "user/workload.h"
 
 #define PAGE_SIZE      4096ul
 #define MAX_SLICES     64
 #define MAX_REPORTS    8    /* mismatch lines, all tasks together */
-#define FULL_EVERY     10   /* seconds between full verifications */
+#define TOUCH_FAULT_US 2    /* a first access this slow was a fault */
+#define HIST_FINE      256  /* 1 µs buckets below this */
+#define HIST_COARSE    64   /* µs per bucket above it */
+#define HIST_BUCKETS   (HIST_FINE + 256 + 1)
 #define STALL_SECONDS  60   /* no page handled for this long: a task died */
 
 _Static_assert(HOTCOLD_PAGE_WORDS * 8 == PAGE_SIZE, "hotcold pages are 4 KiB");
 
-static const char *const hotcold_keys[] = { "size", "hot", "seconds", "seed", "vm", NULL };
+static const char *const hotcold_keys[] = { "size", "hot", "seconds", "seed", "vm", "full", NULL };
 
 /* Page state: the version, ST_COUNTED once the page has been counted as mismatching. */
 #define ST_COUNTED (1u << 31)
@@ -76,6 +92,7 @@ static const char *const check_names[] = { "start", "rewrite", "full" };
 static struct {
 	uint64_t seed;           /* seed' of the DOC */
 	uint64_t pages, hot_pages, seconds;
+	uint64_t full_every;     /* seconds between full verifications, 0: only the final */
 	uint64_t t_start, t_end; /* TSC of the rounds phase (t_end: 0 = never) */
 	uint64_t tsc_per_sec;
 	uint32_t *state;         /* [pages]; entry i written only by the task owning page i */
@@ -100,6 +117,9 @@ struct slice {
 	uint64_t mismatches;     /* pages found mismatching (each counted once) */
 	uint64_t last_round_end; /* TSC at the end of the last round */
 	uint64_t finished;
+	/* first-access times (the touches= line), written by the task, read after it is joined */
+	uint32_t fill_hist[HIST_BUCKETS];
+	uint32_t full_hist[HIST_BUCKETS];
 };
 
 static struct slice slices[MAX_SLICES];
@@ -141,6 +161,77 @@ static void check(struct slice *s, uint64_t i, enum check how)
 	       : "\n", v - 1);
 }
 
+static void hist_add(uint32_t *hist, uint64_t cycles)
+{
+	uint64_t us = cycles * 1000 / (cfg.tsc_per_sec / 1000);
+	uint64_t b = us < HIST_FINE ? us : HIST_FINE + (us - HIST_FINE) / HIST_COARSE;
+
+	hist[b < HIST_BUCKETS ? b : HIST_BUCKETS - 1]++;
+}
+
+/* The lowest µs of bucket b (99999: beyond the histogram). */
+static uint64_t bucket_us(uint64_t b)
+{
+	if (b == HIST_BUCKETS - 1)
+		return 99999;
+	return b < HIST_FINE ? b : HIST_FINE + (b - HIST_FINE) * HIST_COARSE;
+}
+
+/* The TSC once the accesses before have completed (rdtsc alone may run ahead of a load). */
+static inline uint64_t rdtsc_after(void)
+{
+	__asm__ volatile("lfence" ::: "memory");
+	return cpu__rdtsc();
+}
+
+/* The first store to page p, timed. */
+static void touch_store(uint32_t *hist, uint64_t *p)
+{
+	uint64_t t0 = cpu__rdtsc();
+
+	*(volatile uint64_t *)p = 0;
+	hist_add(hist, rdtsc_after() - t0);
+}
+
+/* The first load of page p, timed. */
+static void touch_load(uint32_t *hist, const uint64_t *p)
+{
+	uint64_t t0 = cpu__rdtsc();
+
+	(void)*(const volatile uint64_t *)p;
+	hist_add(hist, rdtsc_after() - t0);
+}
+
+/* The touches= line of one histogram, summed over the n slices (offset: which one). */
+static void print_touches(unsigned int n, const char *what, size_t offset)
+{
+	static uint64_t sum[HIST_BUCKETS]; /* run's main task only: not on its small stack */
+	static const unsigned int want[3] = { 50, 90, 99 };
+	uint64_t pages = 0, faulted = 0, pct[3] = { 0 };
+
+	memset(sum, 0, sizeof(sum));
+
+	for (unsigned int t = 0; t < n; t++) {
+		const uint32_t *h = (const uint32_t *)((const char *)&slices[t] + offset);
+
+		for (unsigned int b = 0; b < HIST_BUCKETS; b++)
+			sum[b] += h[b];
+	}
+	for (unsigned int b = 0; b < HIST_BUCKETS; b++) {
+		pages += sum[b];
+		faulted += b >= TOUCH_FAULT_US ? sum[b] : 0;
+	}
+	for (unsigned int k = 0; k < 3 && faulted; k++) {
+		uint64_t rank = (faulted * want[k] + 99) / 100, seen = 0, b = TOUCH_FAULT_US;
+
+		for (; b < HIST_BUCKETS && seen + sum[b] < rank; b++)
+			seen += sum[b];
+		pct[k] = bucket_us(b);
+	}
+	printf("hotcold: touches=%s pages=%lu faulted=%lu us_p50=%lu us_p90=%lu us_p99=%lu\n",
+	       what, pages, faulted, pct[0], pct[1], pct[2]);
+}
+
 static int64_t fill_task(uint64_t arg)
 {
 	struct slice *s = (struct slice *)arg;
@@ -149,6 +240,7 @@ static int64_t fill_task(uint64_t arg)
 		uint64_t i = k < s->hot_count ? s->hot_first + k : s->cold_first + k - s->hot_count;
 
 		cfg.state[i] = 0;
+		touch_store(s->fill_hist, s->mem + k * HOTCOLD_PAGE_WORDS);
 		hotcold__fill(s->mem + k * HOTCOLD_PAGE_WORDS, cfg.seed, i, 0);
 		add(&s->handled, 1);
 	}
@@ -161,8 +253,10 @@ static void full_verify(struct slice *s)
 
 	for (uint64_t i = s->hot_first; i < s->hot_first + s->hot_count; i++)
 		check(s, i, CHECK_FULL);
-	for (uint64_t i = s->cold_first; i < s->cold_first + s->cold_count; i++)
+	for (uint64_t i = s->cold_first; i < s->cold_first + s->cold_count; i++) {
+		touch_load(s->full_hist, page_of(s, i));
 		check(s, i, CHECK_FULL);
+	}
 	__atomic_store_n(&s->full_cycles, cpu__rdtsc() - t0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->full_done, s->full_done + 1, __ATOMIC_RELEASE);
 }
@@ -186,7 +280,8 @@ static int64_t round_task(uint64_t arg)
 		__atomic_store_n(&s->round_done, r, __ATOMIC_RELEASE);
 		if (cfg.t_end && now >= cfg.t_end)
 			break;
-		if (now >= cfg.t_start + (s->full_done + 1) * FULL_EVERY * cfg.tsc_per_sec)
+		if (cfg.full_every &&
+		    now >= cfg.t_start + (s->full_done + 1) * cfg.full_every * cfg.tsc_per_sec)
 			full_verify(s);
 	}
 	full_verify(s);
@@ -231,7 +326,8 @@ static int parse(const struct args *a, uint64_t *size, uint64_t *hot, uint64_t *
 	    args__size(a, "hot", 0, PAGE_SIZE, 1ull << 46, hot) ||
 	    args__u64(a, "seconds", 10, 0, 86400, &cfg.seconds) ||
 	    args__u64(a, "seed", 1, 0, UINT64_MAX, seed) ||
-	    args__u64(a, "vm", 0, 0, UINT64_MAX, vm))
+	    args__u64(a, "vm", 0, 0, UINT64_MAX, vm) ||
+	    args__u64(a, "full", 10, 0, 86400, &cfg.full_every))
 		return -1;
 	if (*size % PAGE_SIZE || *hot % PAGE_SIZE) {
 		args__bad("size=%lu hot=%lu: both must be multiples of 4K", *size, *hot);
@@ -387,6 +483,7 @@ static enum workload_result hotcold_run(const struct args *a, struct result *r)
 	printf("hotcold: size=%lu hot=%lu pages=%lu hot_pages=%lu tasks=%u seed=%lu vm=%lu "
 	       "fill_MBps=%lu\n", size, hot, cfg.pages, cfg.hot_pages, n, seed, vm,
 	       x ? size / x : 0);
+	print_touches(n, "fill", __builtin_offsetof(struct slice, fill_hist));
 
 	cfg.t_start = cpu__rdtsc();
 	cfg.t_end = cfg.seconds ? cfg.t_start + cfg.seconds * cfg.tsc_per_sec : 0;
@@ -403,6 +500,7 @@ static enum workload_result hotcold_run(const struct args *a, struct result *r)
 	t0 = time__cycles_to_us(end - cfg.t_start) / 1000;
 	printf("hotcold: rounds=%lu rounds_per_s=%lu.%02lu mismatches=%lu seconds=%lu.%03lu\n",
 	       MIN(n, round_done), x / 100, x % 100, SUM(n, mismatches), t0 / 1000, t0 % 1000);
+	print_touches(n, "full", __builtin_offsetof(struct slice, full_hist));
 	if (SUM(n, mismatches))
 		result__fail(r, "%lu mismatched pages", SUM(n, mismatches));
 	free_all(n, state_region);
