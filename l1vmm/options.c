@@ -178,6 +178,15 @@ static const struct { const char *name, *key, *value; } flag_options[] = {
 	{ "--isa-debug-exit", "isa_debug_exit", "1" },
 };
 
+/* Option name sets VM setting key to val for every VM: only before the first --vm. */
+static enum opt_result add_default(struct run_options *o, const char *name, const char *key,
+				   const char *val, char *err, size_t errlen)
+{
+	if (o->nr_vms)
+		FAIL("%s must come before the first --vm (it sets their default)", name);
+	return add_setting(o->defaults, &o->nr_defaults, key, val, strlen(val), name, err, errlen);
+}
+
 enum opt_result options__parse_run(int argc, char *const argv[], struct run_options *o,
 				   char *err, size_t errlen)
 {
@@ -212,15 +221,8 @@ enum opt_result options__parse_run(int argc, char *const argv[], struct run_opti
 		while (flag < nr_flags && strcmp(arg, flag_options[flag].name) != 0)
 			flag++;
 		if (flag < nr_flags) {
-			const char *v = flag_options[flag].value;
-			if (o->nr_vms) {
-				snprintf(err, errlen, "%s must come before the first --vm (it sets "
-					 "their default)", arg);
-				rc = OPT_ERROR;
-			} else {
-				rc = add_setting(o->defaults, &o->nr_defaults, flag_options[flag].key,
-						 v, strlen(v), flag_options[flag].name, err, errlen);
-			}
+			rc = add_default(o, flag_options[flag].name, flag_options[flag].key,
+					 flag_options[flag].value, err, errlen);
 			continue;
 		}
 		const char *eq = strchr(arg, '=');
@@ -242,14 +244,7 @@ enum opt_result options__parse_run(int argc, char *const argv[], struct run_opti
 		}
 		const char *val = eq ? eq + 1 : argv[++i];
 		if (value_options[opt].key) {
-			if (o->nr_vms) {
-				snprintf(err, errlen, "%s must come before the first --vm (it sets "
-					 "their default)", name);
-				rc = OPT_ERROR;
-			} else {
-				rc = add_setting(o->defaults, &o->nr_defaults, value_options[opt].key,
-						 val, strlen(val), name, err, errlen);
-			}
+			rc = add_default(o, name, value_options[opt].key, val, err, errlen);
 		} else if (strcmp(name, "--timeout") == 0) {
 			if (!parse__seconds(val, &o->timeout) || o->timeout == 0) {
 				snprintf(err, errlen, "--timeout: '%s' is not a positive number of seconds", val);
