@@ -200,6 +200,7 @@ struct vm_config;
 #define VM_CTL_NAME_MAX 31       /* bytes; struct vm holds VM_NAME_MAX (32) with the NUL */
 #define VM_CTL_DOMAIN_MAX 63     /* bytes */
 #define VM_CTL_KERNEL_MAX (PATH_MAX - 1)
+#define VM_CTL_MODULES_MAX (L1_CMDLINE_MAX - 1)
 
 /*
  * One VM as the tree sees it: its configuration and, once created, the VM.
@@ -218,6 +219,8 @@ struct vm_ctl {
 	char domain[VM_CTL_DOMAIN_MAX + 1]; /* the sharing domain's name; "" = its own */
 	unsigned shadow_prefetch;        /* shadow mode: entries filled per page fault (1..512) */
 	unsigned cpuid_leaves;           /* 1: the CPUID instruction shows l1vmm's leaves; 0: KVM's */
+	char modules[VM_CTL_MODULES_MAX + 1]; /* multiboot modules: "PATH[,STRING]" joined by ';' */
+	unsigned isa_debug_exit;         /* 1: port 0xf4 gives QEMU's (V << 1) | 1 */
 	uint64_t balloon_target_mb;      /* balloon/target_mb as set: applied when the VM is attached */
 	uint64_t shadow_limit[3];        /* shadow/table_quota, meta_quota (0: the default for
 					  * the VM's RAM), flush_rate (0: none): applied when

@@ -41,6 +41,9 @@ struct host_vm {
 	struct vm vm;
 	bool created;        /* vm__create() was called: vm__destroy() it */
 	void *kernel_file;   /* malloc'ed image, or NULL for the built-in one */
+	char *module_spec;   /* malloc'ed copy of cfg.module_spec, split by parse__modules() */
+	struct loader_module modules[LOADER_MAX_MODULES]; /* data and string malloc'ed */
+	unsigned nr_modules;
 	double deadline;     /* monotonic; 0 = none */
 };
 
@@ -89,28 +92,31 @@ static void on_vm_end(void *ctx)
 	pthread_mutex_unlock(&ev->lock);
 }
 
-/* Read a whole kernel file. NULL with a reason in err. */
-static void *read_kernel(const char *path, size_t *size, char *err, size_t errlen)
+/* Read a whole kernel or module file (what: "kernel", "module"); empty ones only if
+ * may_be_empty. NULL with a reason in err. */
+static void *read_image(const char *what, const char *path, bool may_be_empty, size_t *size,
+			char *err, size_t errlen)
 {
 	int fd = parse__open_regular(path, 0);
 	if (fd < 0) {
 		if (errno == EINVAL)
-			snprintf(err, errlen, "kernel %.300s is not a regular file", path);
+			snprintf(err, errlen, "%s %.300s is not a regular file", what, path);
 		else
-			snprintf(err, errlen, "cannot read kernel %.300s: %s", path, strerror(errno));
+			snprintf(err, errlen, "cannot read %s %.300s: %s", what, path, strerror(errno));
 		return NULL;
 	}
 	struct stat st = { 0 };
 	void *buf = NULL;
 	size_t got = 0;
-	if (fstat(fd, &st) < 0 || st.st_size == 0 || (uint64_t)st.st_size > MAX_KERNEL_BYTES) {
-		snprintf(err, errlen, "kernel %.300s is %lld bytes; it must be 1 byte to %u MiB", path,
-			 (long long)st.st_size, MAX_KERNEL_BYTES >> 20);
+	if (fstat(fd, &st) < 0 || (st.st_size == 0 && !may_be_empty) ||
+	    (uint64_t)st.st_size > MAX_KERNEL_BYTES) {
+		snprintf(err, errlen, "%s %.300s is %lld bytes; it must be %s to %u MiB", what, path,
+			 (long long)st.st_size, may_be_empty ? "0" : "1 byte", MAX_KERNEL_BYTES >> 20);
 		close(fd);
 		return NULL;
 	}
-	if (!(buf = malloc((size_t)st.st_size))) {
-		snprintf(err, errlen, "no memory to read kernel %.300s", path);
+	if (!(buf = malloc((size_t)st.st_size + 1))) {
+		snprintf(err, errlen, "no memory to read %s %.300s", what, path);
 		close(fd);
 		return NULL;
 	}
@@ -124,12 +130,58 @@ static void *read_kernel(const char *path, size_t *size, char *err, size_t errle
 	}
 	close(fd);
 	if (got != (size_t)st.st_size) {
-		snprintf(err, errlen, "cannot read kernel %.300s: short read", path);
+		snprintf(err, errlen, "cannot read %s %.300s: short read", what, path);
 		free(buf);
 		return NULL;
 	}
 	*size = got;
 	return buf;
+}
+
+/* Read the VM's multiboot modules (vms/NAME/modules) into h->modules. */
+static int read_modules(struct host_vm *h, char *err, size_t errlen)
+{
+	char *path[LOADER_MAX_MODULES], *args[LOADER_MAX_MODULES];
+	char why[128];
+	h->module_spec = strdup(h->cfg.module_spec);
+	if (!h->module_spec) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int n = parse__modules(h->module_spec, path, args, LOADER_MAX_MODULES, why, sizeof(why));
+	if (n < 0) {
+		snprintf(err, errlen, "vms/%s/modules: %s", h->cfg.name, why);
+		return -1;
+	}
+	for (unsigned i = 0; i < (unsigned)n; i++) {
+		struct loader_module *m = &h->modules[i];
+		h->nr_modules = i + 1; /* freed from here on */
+		m->data = read_image("module", path[i], true, &m->size, err, errlen);
+		if (!m->data)
+			return -1;
+		size_t len = strlen(path[i]) + (args[i] ? 1 + strlen(args[i]) : 0) + 1;
+		char *str = malloc(len);
+		if (!str) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		snprintf(str, len, "%s%s%s", path[i], args[i] ? " " : "", args[i] ? args[i] : "");
+		m->string = str;
+	}
+	h->cfg.modules = h->modules;
+	h->cfg.nr_modules = h->nr_modules;
+	return 0;
+}
+
+static void free_modules(struct host_vm *h)
+{
+	for (unsigned i = 0; i < h->nr_modules; i++) {
+		free((void *)h->modules[i].data);
+		free((void *)h->modules[i].string);
+	}
+	free(h->module_spec);
+	h->nr_modules = 0;
+	h->module_spec = NULL;
 }
 
 /* Apply one setting to vms/NAME/ through the registry; explain a refusal. */
@@ -249,11 +301,14 @@ static int prepare_vm(struct host_vm *h, bool multi, const struct kvm_host *kvm,
 	cfg->kernel = l1_builtin_kernel;
 	cfg->kernel_size = (size_t)l1_builtin_kernel_size;
 	if (h->ctl->kernel[0]) {
-		h->kernel_file = read_kernel(h->ctl->kernel, &cfg->kernel_size, err, errlen);
+		h->kernel_file = read_image("kernel", h->ctl->kernel, false, &cfg->kernel_size,
+					    err, errlen);
 		if (!h->kernel_file)
 			return -1;
 		cfg->kernel = h->kernel_file;
 	}
+	if (read_modules(h, err, errlen) < 0)
+		return -1;
 	cfg->console_prefix = multi;
 	cfg->on_end = on_vm_end;
 	cfg->on_end_ctx = ev;
@@ -526,6 +581,7 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 		if (vms[i].created)
 			vm__destroy(&vms[i].vm);
 		free(vms[i].kernel_file);
+		free_modules(&vms[i]);
 	}
 	if (have_machine)
 		machine__destroy(&machine);

@@ -30,6 +30,9 @@
 #include "mmu/ept/ept.h"
 
 #define L1_MB_INFO_GPA 0x9000ull /* multiboot info, then its memory map */
+#define L1_MB_MODS_GPA 0xa000ull /* multiboot module list, then the modules' strings */
+#define L1_MB_MODS_END 0x10000ull
+#define LOADER_MAX_MODULES 16u
 #define L1_MB_BOOTLOADER_MAGIC 0x2BADB002u
 
 enum boot_protocol {
@@ -56,6 +59,27 @@ struct boot_image {
  */
 int loader__load(const void *img, size_t size, struct ept_mem *mem,
 		 uint64_t cmdline_gpa, struct boot_image *out, char *err, size_t errlen);
+
+/* A multiboot module: a file's bytes and the string the kernel sees with it. */
+struct loader_module {
+	const void *data;
+	size_t size;
+	const char *string; /* NUL-terminated, e.g. "env.txt" or "env.txt arg=1" */
+};
+
+/*
+ * Load mods[0, nr) for the multiboot kernel img that loader__load() just put
+ * in mem: each module page-aligned, one after the other from img->image_end
+ * (as QEMU and GRUB place them), the list of struct { mod_start, mod_end,
+ * string, reserved } at L1_MB_MODS_GPA with the strings after it, and the
+ * info structure's mods_count/mods_addr (flags bit 3). Every module must lie
+ * below 4 GiB inside one RAM region; at most LOADER_MAX_MODULES; the list and
+ * strings must fit below L1_MB_MODS_END. Nothing is written unless all fit.
+ * Returns 0, or -1 with a one-line reason naming the module ("module 2 ...").
+ * Refused for a kernel that is not multiboot.
+ */
+int loader__load_modules(struct ept_mem *mem, const struct boot_image *img,
+			 const struct loader_module *mods, unsigned nr, char *err, size_t errlen);
 
 /*
  * True when img is an ELF64 l1vmm kernel with a PT_NOTE segment holding the

@@ -10,7 +10,7 @@
  * names it when no good header exists.
  *
  * Flags bits 0-15 are requirements: a loader must refuse one it cannot meet.
- * Bit 0 (page-aligned modules) holds trivially, we load no modules; bit 1
+ * Bit 0 (page-aligned modules) holds: modules always start on a page; bit 1
  * (memory information) is always met; bit 2 (video mode) and the undefined
  * bits are refused. Bits 16-31 are optional; only bit 16 is used.
  *
@@ -33,6 +33,12 @@
  * (bit 2, when the caller gave one; its gpa must be RAM below 4 GiB) and the
  * memory map (bit 6: one "available" entry per guest RAM region). Its place is checked before
  * anything is written, so a refused image leaves guest memory untouched.
+ *
+ * Modules (loader__load_modules(), after the kernel) follow the kernel's
+ * image, each on a fresh page, with mod_end exclusive, as QEMU's -initrd and
+ * GRUB's "module" do. The list and the strings live in the boot area at
+ * L1_MB_MODS_GPA, out of the kernel's way. A refused module leaves the kernel
+ * loaded; the caller then discards the guest.
  */
 #include "l1vmm/loader.h"
 
@@ -56,6 +62,7 @@
 /* Info structure flags: which fields are valid. */
 #define MB_INFO_MEMORY  (1u << 0)
 #define MB_INFO_CMDLINE (1u << 2)
+#define MB_INFO_MODS    (1u << 3)
 #define MB_INFO_MMAP    (1u << 6)
 
 #define MB_MMAP_AVAILABLE 1u
@@ -74,6 +81,17 @@ struct mb_header {
 	uint32_t entry_addr;    /* flags bit 16 */
 };
 _Static_assert(sizeof(struct mb_header) == MB_HEADER_KLUDGE, "multiboot header layout");
+
+/* One entry of the module list (spec 3.3: mods_addr). */
+struct mb_module {
+	uint32_t mod_start;
+	uint32_t mod_end; /* exclusive */
+	uint32_t string;  /* gpa of a NUL-terminated string */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct mb_module) == 16, "multiboot module entry layout");
+_Static_assert(L1_MB_MODS_GPA + LOADER_MAX_MODULES * sizeof(struct mb_module) < L1_MB_MODS_END,
+	       "the module list fits its area");
 
 /* The information structure up to the VBE fields (spec 3.3). */
 struct mb_info {
@@ -297,5 +315,74 @@ int loader__load_multiboot(const void *img, size_t size, struct ept_mem *mem,
 	ept__write(mem, L1_MB_INFO_GPA, &info, info_len);
 	out->protocol = BOOT_MULTIBOOT;
 	out->mb_info_gpa = (uint32_t)L1_MB_INFO_GPA;
+	return 0;
+}
+
+/* Where each module goes (see DOC), checked; the list entries in list[]. */
+static int plan_modules(const struct ept_mem *mem, const struct boot_image *img,
+			const struct loader_module *mods, unsigned nr, struct mb_module *list,
+			char *err, size_t errlen)
+{
+	uint64_t at = img->image_end;
+	uint64_t str = L1_MB_MODS_GPA + nr * sizeof(struct mb_module);
+	for (unsigned i = 0; i < nr; i++) {
+		const struct loader_module *m = &mods[i];
+		uint64_t start = (at + EPT_PAGE_SIZE - 1) & ~(EPT_PAGE_SIZE - 1);
+		if (m->size > LOADER_LIMIT_32BIT || start + m->size > LOADER_LIMIT_32BIT)
+			return loader__fail(err, errlen,
+					    "module %u (%s, %zu bytes) does not fit below 4 GiB after the kernel's image (it would start at 0x%" PRIx64 ")",
+					    i, m->string, m->size, start);
+		if (!ept__gpa_ptr(mem, start, m->size ? m->size : 1))
+			return loader__fail(err, errlen,
+					    "module %u (%s, %zu bytes) does not fit in guest RAM after the kernel's image: [0x%" PRIx64 ", 0x%" PRIx64 ") is not RAM (guest memory %" PRIu64 " MiB)",
+					    i, m->string, m->size, start, start + m->size,
+					    mem->mem_bytes >> 20);
+		size_t len = strlen(m->string) + 1;
+		if (len > L1_MB_MODS_END - str)
+			return loader__fail(err, errlen,
+					    "module %u (%.60s): the modules' strings take more than the %llu bytes l1vmm has for them",
+					    i, m->string,
+					    L1_MB_MODS_END - L1_MB_MODS_GPA - nr * sizeof(struct mb_module));
+		list[i] = (struct mb_module){
+			.mod_start = (uint32_t)start, .mod_end = (uint32_t)(start + m->size),
+			.string = (uint32_t)str,
+		};
+		str += len;
+		at = start + m->size;
+	}
+	return 0;
+}
+
+int loader__load_modules(struct ept_mem *mem, const struct boot_image *img,
+			 const struct loader_module *mods, unsigned nr, char *err, size_t errlen)
+{
+	if (nr == 0)
+		return 0;
+	if (img->protocol != BOOT_MULTIBOOT)
+		return loader__fail(err, errlen,
+				    "modules are for multiboot kernels; this kernel uses l1vmm's boot protocol");
+	if (nr > LOADER_MAX_MODULES)
+		return loader__fail(err, errlen, "%u modules, at most %u", nr, LOADER_MAX_MODULES);
+	uint32_t *info = ept__gpa_ptr(mem, img->mb_info_gpa, sizeof(struct mb_info));
+	if (!info)
+		return loader__fail(err, errlen, "no multiboot information at 0x%x",
+				    img->mb_info_gpa); /* unreachable after loader__load() */
+	struct mb_module list[LOADER_MAX_MODULES];
+	if (plan_modules(mem, img, mods, nr, list, err, errlen))
+		return -1;
+
+	for (unsigned i = 0; i < nr; i++) {
+		/* planned inside RAM: the writes cannot fail */
+		if (mods[i].size)
+			ept__write(mem, list[i].mod_start, mods[i].data, mods[i].size);
+		ept__write(mem, list[i].string, mods[i].string, strlen(mods[i].string) + 1);
+	}
+	ept__write(mem, L1_MB_MODS_GPA, list, nr * sizeof(list[0]));
+	struct mb_info mbi;
+	memcpy(&mbi, info, sizeof(mbi));
+	mbi.flags |= MB_INFO_MODS;
+	mbi.mods_count = nr;
+	mbi.mods_addr = (uint32_t)L1_MB_MODS_GPA;
+	ept__write(mem, img->mb_info_gpa, &mbi, sizeof(mbi));
 	return 0;
 }

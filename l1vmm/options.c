@@ -21,8 +21,12 @@ const char options__run_usage[] =
 	"  --config DIR    run the VMs of a config directory (e.g. a copy of a live tree)\n"
 	"  KERNEL          ELF64 or Multiboot kernel (default: the built-in guest kernel)\n"
 	"  -- ...          the rest is the guest's command line, e.g. workload=memtouch size=128M\n"
+	"  --module PATH[,ARGS]  load PATH as a multiboot module (string \"PATH ARGS\");\n"
+	"                  may be repeated (vms/NAME/modules)\n"
+	"  --isa-debug-exit  port 0xf4 ends the VM with QEMU's status (V << 1) | 1\n"
 	"  --vm SPEC       one VM of several: name=NAME,mem=SIZE[,vcpus=N][,mode=M]\n"
 	"                  [,kernel=PATH][,cmdline=\"...\"][,domain=NAME]\n"
+	"                  [,module=\"PATH[,ARGS]\"]...[,isa_debug_exit=1]\n"
 	"  --set PATH=VALUE write VALUE to the control tree's PATH before the VMs start,\n"
 	"                  e.g. --set dedup/run=1 (after --config; may be repeated)\n"
 	"  --sandbox on|off confine every thread to its system calls once set up (default on)\n"
@@ -30,10 +34,30 @@ const char options__run_usage[] =
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return OPT_ERROR; } while (0)
 
+/* "--module" and --vm's "module=" add to one list, "modules", items joined by ';'. */
+static enum opt_result add_module(struct opt_setting *s, const char *value, size_t len,
+				  char *err, size_t errlen)
+{
+	size_t old = strlen(s->value);
+	char *v = realloc(s->value, old + 1 + len + 1);
+	if (!v)
+		FAIL("out of memory");
+	v[old] = ';';
+	memcpy(v + old + 1, value, len);
+	v[old + 1 + len] = '\0';
+	s->value = v;
+	return OPT_OK;
+}
+
 static enum opt_result add_setting(struct opt_setting *set, unsigned *nr, const char *key,
 				   const char *value, size_t len, const char *origin,
 				   char *err, size_t errlen)
 {
+	if (strcmp(key, "module") == 0)
+		key = "modules";
+	for (unsigned i = 0; strcmp(key, "modules") == 0 && i < *nr; i++)
+		if (strcmp(set[i].key, key) == 0)
+			return add_module(&set[i], value, len, err, errlen);
 	if (*nr == OPT_MAX_SETTINGS)
 		FAIL("too many settings (at most %u)", OPT_MAX_SETTINGS);
 	if (strlen(key) >= OPT_KEY_MAX || strspn(key, "abcdefghijklmnopqrstuvwxyz_") != strlen(key))
@@ -146,8 +170,22 @@ static const struct { const char *name, *key; } value_options[] = {
 	{ "--mem", "mem" }, { "--vcpus", "vcpus" }, { "--mode", "mode" },
 	{ "--timeout", NULL }, { "--vm", NULL }, { "--sysfs", NULL }, { "--config", NULL },
 	{ "--sysfs-group", NULL },
-	{ "--set", NULL }, { "--sandbox", NULL }, { "--user", NULL },
+	{ "--set", NULL }, { "--sandbox", NULL }, { "--user", NULL }, { "--module", "modules" },
 };
+
+/* Options without a value that are VM settings: what they set. */
+static const struct { const char *name, *key, *value; } flag_options[] = {
+	{ "--isa-debug-exit", "isa_debug_exit", "1" },
+};
+
+/* Option name sets VM setting key to val for every VM: only before the first --vm. */
+static enum opt_result add_default(struct run_options *o, const char *name, const char *key,
+				   const char *val, char *err, size_t errlen)
+{
+	if (o->nr_vms)
+		FAIL("%s must come before the first --vm (it sets their default)", name);
+	return add_setting(o->defaults, &o->nr_defaults, key, val, strlen(val), name, err, errlen);
+}
 
 enum opt_result options__parse_run(int argc, char *const argv[], struct run_options *o,
 				   char *err, size_t errlen)
@@ -179,6 +217,14 @@ enum opt_result options__parse_run(int argc, char *const argv[], struct run_opti
 					 err, errlen);
 			continue;
 		}
+		size_t flag = 0, nr_flags = sizeof(flag_options) / sizeof(flag_options[0]);
+		while (flag < nr_flags && strcmp(arg, flag_options[flag].name) != 0)
+			flag++;
+		if (flag < nr_flags) {
+			rc = add_default(o, flag_options[flag].name, flag_options[flag].key,
+					 flag_options[flag].value, err, errlen);
+			continue;
+		}
 		const char *eq = strchr(arg, '=');
 		size_t n = eq ? (size_t)(eq - arg) : strlen(arg); /* --mem=256M or --mem 256M */
 		size_t opt = 0, nr_opts = sizeof(value_options) / sizeof(value_options[0]);
@@ -198,14 +244,7 @@ enum opt_result options__parse_run(int argc, char *const argv[], struct run_opti
 		}
 		const char *val = eq ? eq + 1 : argv[++i];
 		if (value_options[opt].key) {
-			if (o->nr_vms) {
-				snprintf(err, errlen, "%s must come before the first --vm (it sets "
-					 "their default)", name);
-				rc = OPT_ERROR;
-			} else {
-				rc = add_setting(o->defaults, &o->nr_defaults, value_options[opt].key,
-						 val, strlen(val), name, err, errlen);
-			}
+			rc = add_default(o, name, value_options[opt].key, val, err, errlen);
 		} else if (strcmp(name, "--timeout") == 0) {
 			if (!parse__seconds(val, &o->timeout) || o->timeout == 0) {
 				snprintf(err, errlen, "--timeout: '%s' is not a positive number of seconds", val);

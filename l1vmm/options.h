@@ -6,6 +6,7 @@
  *             [--sysfs DIR] [KERNEL] [-- GUEST-CMDLINE...]
  *   l1vmm run [--timeout SEC] [--sysfs DIR] [--mem ...] --vm SPEC [--vm SPEC ...]
  *     SPEC = name=NAME,mem=SIZE[,vcpus=N][,mode=M][,kernel=PATH][,cmdline="..."][,domain=NAME]
+ *            [,module="PATH[,ARGS]"]...[,isa_debug_exit=1]
  *   l1vmm run [--timeout SEC] [--sysfs DIR] --config DIR
  *
  * The first form runs one VM named "vm0"; the second several in one process

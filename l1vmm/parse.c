@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -86,4 +87,32 @@ int parse__open_regular(const char *path, int flags)
 		return -1;
 	}
 	return fd;
+}
+
+int parse__modules(char *spec, char *path[], char *args[], unsigned max, char *err,
+		   size_t errlen)
+{
+	if (!spec[0])
+		return 0;
+	unsigned n = 0;
+	for (char *item = spec; item;) {
+		char *next = strchr(item, ';');
+		if (next)
+			*next++ = '\0';
+		if (n == max) {
+			snprintf(err, errlen, "more than %u modules", max);
+			return -1;
+		}
+		char *comma = strchr(item, ',');
+		if (comma)
+			*comma++ = '\0';
+		if (!item[0]) {
+			snprintf(err, errlen, "module %u has no path (items are PATH[,ARGS], joined by ';')", n);
+			return -1;
+		}
+		path[n] = item;
+		args[n++] = comma;
+		item = next;
+	}
+	return (int)n;
 }

@@ -7,6 +7,7 @@
 #define L1VMM_PARSE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Decimal (or 0x hex) unsigned integer. */
@@ -23,5 +24,14 @@ bool parse__seconds(const char *s, double *out);
  * set: EINVAL when the file is not a regular one.
  */
 int parse__open_regular(const char *path, int flags);
+
+/*
+ * Split a list of multiboot modules, "PATH[,ARGS]" items joined by ';'
+ * (vms/NAME/modules), in place: path[i] and args[i] (NULL when there is no
+ * ',') point into spec. The count (0 for ""), or -1 with a one-line reason in
+ * err: an empty item or PATH, or more than max items.
+ */
+int parse__modules(char *spec, char *path[], char *args[], unsigned max, char *err,
+		   size_t errlen);
 
 #endif

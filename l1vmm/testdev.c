@@ -15,8 +15,10 @@ static uint32_t low32(const void *data, unsigned size)
 static void port_write(void *opaque, uint64_t offset, const void *data, unsigned size)
 {
 	struct testdev *dev = opaque;
-	if (offset == 0)
-		dev->on_exit(dev->ctx, low32(data, size));
+	if (offset != 0)
+		return;
+	uint32_t v = low32(data, size);
+	dev->on_exit(dev->ctx, dev->isa_debug_exit ? (v << 1) | 1 : v);
 }
 
 static void doorbell_write(void *opaque, uint64_t offset, const void *data, unsigned size)

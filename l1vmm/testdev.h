@@ -3,8 +3,9 @@
  * DOC: the test-exit port and the doorbell page.
  *
  * Port L1_PORT_TEST_EXIT: a write of any width ends the VM with the value
- * written (zero-extended) as its exit code, unmangled (QEMU's isa-debug-exit
- * turns V into V*2+1; we do not). The doorbell page at L1_DOORBELL_GPA is the
+ * written (zero-extended) as its exit code, unmangled. With isa_debug_exit
+ * set, it is QEMU's isa-debug-exit instead: the code is (V << 1) | 1 (on 32
+ * bits), as QEMU's process status would be. The doorbell page at L1_DOORBELL_GPA is the
  * same for code that cannot do port I/O (CPL3): a write at L1_DOORBELL_EXIT
  * ends the VM, a write at L1_DOORBELL_NOP is only counted. The device never
  * stops anything itself; it calls on_exit and the VM decides.
@@ -12,6 +13,7 @@
 #ifndef L1VMM_TESTDEV_H
 #define L1VMM_TESTDEV_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "l1vmm/bus.h"
@@ -21,6 +23,7 @@ typedef void testdev_exit_fn(void *ctx, uint32_t code);
 struct testdev {
 	testdev_exit_fn *on_exit;
 	void *ctx;
+	bool isa_debug_exit;     /* the port gives QEMU's (V << 1) | 1; fixed */
 	uint64_t doorbell_nops; /* atomic: L1_DOORBELL_NOP writes */
 };
 

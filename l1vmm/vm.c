@@ -69,7 +69,8 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg, char *err,
 		return -1;
 	}
 	vm->uart.sink_ctx = vm->console; /* no vCPU runs yet */
-	vm->testdev = (struct testdev){ .on_exit = on_guest_exit, .ctx = vm };
+	vm->testdev = (struct testdev){ .on_exit = on_guest_exit, .ctx = vm,
+					.isa_debug_exit = cfg->isa_debug_exit };
 	if (add_device(&vm->pio, L1_PORT_UART0, UART_NR_REGS, &uart__ops, &vm->uart,
 		       "uart0", err, errlen) < 0 ||
 	    add_device(&vm->pio, L1_PORT_TEST_EXIT, 4, &testdev__port_ops, &vm->testdev,
@@ -80,6 +81,23 @@ static int create_devices(struct vm *vm, const struct vm_config *cfg, char *err,
 		       &hypercall_ept__doorbell_ops, vm, "hypercall doorbell", err, errlen) < 0)
 		return -1;
 	return 0;
+}
+
+/* QEMU's fw_cfg: the vCPU count and RAM regions, for kernels written for QEMU. */
+static int add_fw_cfg(struct vm *vm, char *err, size_t errlen)
+{
+	struct fw_cfg_machine m = { .nr_cpus = vm->nr_vcpus, .nr_ram = vm->ram->nr_regions };
+	for (unsigned i = 0; i < m.nr_ram && i < FW_CFG_E820_MAX; i++)
+		m.ram[i] = (typeof(m.ram[0])){ .gpa = vm->ram->region[i].gpa,
+					       .size = vm->ram->region[i].size };
+	if (fw_cfg__init(&vm->fw_cfg, &m) < 0) {
+		snprintf(err, errlen, "cannot describe %u vCPUs and %u RAM regions in fw_cfg",
+			 m.nr_cpus, m.nr_ram);
+		return -1;
+	}
+	vm->fw_cfg_ready = true;
+	return add_device(&vm->pio, L1_PORT_FW_CFG, FW_CFG_PORT_LEN, &fw_cfg__port_ops,
+			  &vm->fw_cfg, "fw_cfg", err, errlen);
 }
 
 uint32_t vm__features(const struct vm *vm)
@@ -216,6 +234,11 @@ int vm__create(struct vm *vm, const struct kvm_host *kvm, const struct vm_config
 		snprintf(err, errlen, "kernel %s: %s", cfg->kernel_name, why);
 		return -1;
 	}
+	if (loader__load_modules(vm->ram, &vm->image, cfg->modules, cfg->nr_modules, why,
+				 sizeof(why)) < 0) {
+		snprintf(err, errlen, "kernel %s: %s", cfg->kernel_name, why);
+		return -1;
+	}
 	if (vm->shadow && vm->image.protocol != BOOT_L1_LONG64) {
 		snprintf(err, errlen, "kernel %s: a multiboot kernel cannot run in shadow mode",
 			 cfg->kernel_name);
@@ -233,7 +256,7 @@ int vm__create(struct vm *vm, const struct kvm_host *kvm, const struct vm_config
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vcpu__create(&vm->vcpus[i], vm, i, err, errlen) < 0)
 			return -1;
-	if (balloon_host__create(vm, err, errlen) < 0)
+	if (balloon_host__create(vm, err, errlen) < 0 || add_fw_cfg(vm, err, errlen) < 0)
 		return -1;
 	return write_boot_data(vm, cfg, err, errlen);
 }
@@ -322,6 +345,9 @@ void vm__destroy(struct vm *vm)
 	vm__join(vm);
 	free(vm->vcpus);
 	uart__destroy(&vm->uart);
+	if (vm->fw_cfg_ready)
+		fw_cfg__destroy(&vm->fw_cfg);
+	vm->fw_cfg_ready = false;
 	if (vm->fd >= 0)
 		close(vm->fd);
 	balloon_host__destroy(vm);
@@ -354,7 +380,11 @@ void vm__describe_end(const struct vm *vm, char *buf, size_t len)
 	double t = (stopped_ns ? (double)stopped_ns / 1e9 : vm__now()) - vm->start_time;
 	switch (vm->end) {
 	case VM_END_EXIT:
-		snprintf(buf, len, "exited with code %u after %.2f s", vm->exit_code, t);
+		if (vm->testdev.isa_debug_exit && (vm->exit_code & 1))
+			snprintf(buf, len, "exited with code %u (isa-debug-exit: the guest wrote %u) after %.2f s",
+				 vm->exit_code, vm->exit_code >> 1, t);
+		else
+			snprintf(buf, len, "exited with code %u after %.2f s", vm->exit_code, t);
 		break;
 	case VM_END_CRASH:
 		snprintf(buf, len, "crashed (status 3) after %.2f s", t);

@@ -20,6 +20,7 @@
 
 #include "cpu/hybrid/hybrid.h"
 #include "l1vmm/bus.h"
+#include "l1vmm/fw_cfg.h"
 #include "l1vmm/kvm.h"
 #include "l1vmm/loader.h"
 #include "l1vmm/testdev.h"
@@ -59,6 +60,10 @@ struct vm_config {
 	size_t kernel_size;
 	const char *kernel_name;  /* path, or "built-in" */
 	const char *cmdline;      /* guest command line, may be empty */
+	const char *module_spec;  /* vms/NAME/modules as frozen ("" = none); the host reads them */
+	const struct loader_module *modules; /* multiboot modules, read by the host */
+	unsigned nr_modules;
+	bool isa_debug_exit;      /* port 0xf4 gives QEMU's status, (V << 1) | 1 */
 	const char *domain;       /* sharing domain; "" or NULL = the VM's own */
 	bool console_prefix;      /* prefix console lines with the VM name */
 	void (*on_end)(void *ctx); /* optional: called once when the VM ends, any thread */
@@ -101,6 +106,8 @@ struct vm {
 	struct uart uart;
 	struct console *console;  /* the uart's sink until vm__join(), then NULL */
 	struct testdev testdev;
+	struct fw_cfg fw_cfg;     /* QEMU's firmware configuration, legacy ports */
+	bool fw_cfg_ready;        /* fw_cfg__init() done: destroy it */
 	unsigned nr_vcpus;
 	struct vcpu *vcpus;
 

@@ -118,6 +118,8 @@ void vm_ctl__freeze(struct vm_ctl *vmc, struct vm_config *cfg)
 	cfg->domain = vmc->domain;
 	cfg->shadow_prefetch = vmc->shadow_prefetch;
 	cfg->cpuid_hide_leaves = !vmc->cpuid_leaves;
+	cfg->module_spec = vmc->modules;
+	cfg->isa_debug_exit = vmc->isa_debug_exit;
 	pthread_mutex_unlock(&vmc->lock);
 }
 
@@ -167,7 +169,8 @@ static const char *const mode_choices[] = { "auto", "ept", "shadow", NULL };
 _Static_assert(CPU_MODE_AUTO == 0 && CPU_MODE_EPT == 1 && CPU_MODE_SHADOW == 2,
 	       "mode_choices is indexed by enum cpu_mode");
 
-enum vm_field { F_MEM, F_VCPUS, F_MODE, F_KERNEL, F_CMDLINE, F_DOMAIN, F_PREFETCH, F_CPUID_LEAVES };
+enum vm_field { F_MEM, F_VCPUS, F_MODE, F_KERNEL, F_CMDLINE, F_DOMAIN, F_PREFETCH, F_CPUID_LEAVES,
+		F_MODULES, F_ISA_DEBUG_EXIT };
 
 /* The string field for arg, and its capacity. */
 static char *field_str(struct vm_ctl *vmc, uintptr_t arg, size_t *cap)
@@ -179,6 +182,9 @@ static char *field_str(struct vm_ctl *vmc, uintptr_t arg, size_t *cap)
 	case F_CMDLINE:
 		*cap = sizeof(vmc->cmdline);
 		return vmc->cmdline;
+	case F_MODULES:
+		*cap = sizeof(vmc->modules);
+		return vmc->modules;
 	default:
 		*cap = sizeof(vmc->domain);
 		return vmc->domain;
@@ -202,6 +208,9 @@ static int show_config(void *obj, const struct ctl_entry *e, char *buf, size_t l
 		break;
 	case F_CPUID_LEAVES:
 		snprintf(buf, len, "%u", vmc->cpuid_leaves);
+		break;
+	case F_ISA_DEBUG_EXIT:
+		snprintf(buf, len, "%u", vmc->isa_debug_exit);
 		break;
 	case F_MODE:
 		snprintf(buf, len, "%s", mode_choices[vmc->mode]);
@@ -234,6 +243,9 @@ static int store_config(void *obj, const struct ctl_entry *e, const union ctl_va
 			break;
 		case F_CPUID_LEAVES:
 			vmc->cpuid_leaves = (unsigned)v->i;
+			break;
+		case F_ISA_DEBUG_EXIT:
+			vmc->isa_debug_exit = (unsigned)v->i;
 			break;
 		case F_MODE:
 			vmc->mode = (enum cpu_mode)v->choice;
@@ -643,6 +655,14 @@ static const struct ctl_entry vm_entries[] = {
 	  .doc = "1: the CPUID instruction shows l1vmm's leaves at 0x40000000 where the host "
 		 "intercepts it; 0: KVM's stay there (l1vmm hidden from CPUID probes, as on hosts "
 		 "without CPUID faulting). L1_HC_CPUID answers with l1vmm's either way",
+	  .min = 0, .max = 1, .show = show_config, .store = store_config },
+	{ .path = "modules", .type = CTL_STRING, .flags = CONFIG, .arg = F_MODULES,
+	  .doc = "multiboot modules, loaded after the kernel: PATH[,ARGS] items joined by ';' "
+		 "(the kernel sees the string \"PATH ARGS\"); empty: none",
+	  .max_len = VM_CTL_MODULES_MAX, .show = show_config, .store = store_config },
+	{ .path = "isa_debug_exit", .type = CTL_INT, .flags = CONFIG, .arg = F_ISA_DEBUG_EXIT,
+	  .doc = "1: a write of V to port 0xf4 ends the VM with QEMU's isa-debug-exit status "
+		 "(V << 1) | 1; 0: with V itself (l1vmm's test-exit port)",
 	  .min = 0, .max = 1, .show = show_config, .store = store_config },
 	SHADOW_STAT("faults", faults, "page faults taken"),
 	SHADOW_STAT("fills", fills, "faults fixed by filling shadow entries"),

@@ -71,7 +71,9 @@
 
 /* Port I/O. */
 #define L1_PORT_UART0     0x3f8u /* 16550 subset, 8 registers */
-#define L1_PORT_TEST_EXIT 0xf4u  /* 32-bit write: the VM exits with that code, unmangled */
+#define L1_PORT_TEST_EXIT 0xf4u  /* 32-bit write: the VM exits with that code, unmangled
+				  * (isa_debug_exit=1: with QEMU's (code << 1) | 1) */
+#define L1_PORT_FW_CFG    0x510u /* QEMU's fw_cfg, legacy: selector, then data at +1 */
 
 /* Guest-physical layout. */
 #define L1_BOOT_AREA_END   0x100000ull     /* host boot structures live below 1 MiB */

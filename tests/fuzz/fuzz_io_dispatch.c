@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: port I/O and MMIO dispatch (l1vmm/bus.c and the devices
  * on the buses: UART, test-exit port, doorbell page, ept hypercall doorbell,
- * virtio-balloon over virtio-mmio) through l1vmm's real ept vCPU loop: the VM
+ * virtio-balloon over virtio-mmio, fw_cfg) through l1vmm's real ept vCPU loop: the VM
  * is made by vm__create() on a fake /dev/kvm whose KVM_RUN plays the exits
  * the input describes (any port, address, size, count, direction, data
  * offset, including malformed ones, which must end the VM as a crash, not
@@ -25,7 +25,8 @@ struct range {
 	uint64_t base, len;
 };
 /* The devices the ABI promises (pvops/l1vmm_abi.h), per bus. */
-static const struct range pio_devs[] = { { L1_PORT_UART0, 8 }, { L1_PORT_TEST_EXIT, 4 } };
+static const struct range pio_devs[] = { { L1_PORT_UART0, 8 }, { L1_PORT_TEST_EXIT, 4 },
+					 { L1_PORT_FW_CFG, 2 } };
 static const struct range mmio_devs[] = { { L1_DOORBELL_GPA, L1_DOORBELL_HYPERCALL + 8 },
 					  { L1_VIRTIO_BALLOON_GPA, L1_VIRTIO_BALLOON_SIZE } };
 

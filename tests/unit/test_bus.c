@@ -145,6 +145,30 @@ static void testdev_exit_codes_are_unmangled(void **state)
 	assert_int_equal(exit_code, 5);
 }
 
+static void testdev_isa_debug_exit_status(void **state)
+{
+	(void)state;
+	struct bus pio = { .name = "pio" }, mmio = { .name = "mmio" };
+	struct testdev dev = { .on_exit = on_exit_cb, .isa_debug_exit = true };
+	assert_int_equal(bus__register(&pio, L1_PORT_TEST_EXIT, 4, &testdev__port_ops, &dev, "t"), 0);
+	assert_int_equal(bus__register(&mmio, L1_DOORBELL_GPA, 4096, &testdev__doorbell_ops, &dev, "d"), 0);
+	exits = 0;
+	uint8_t b = 0x10;
+	assert_true(bus__access(&pio, L1_PORT_TEST_EXIT, &b, 1, true));
+	assert_int_equal(exit_code, 33); /* QEMU: (0x10 << 1) | 1 */
+	b = 0;
+	assert_true(bus__access(&pio, L1_PORT_TEST_EXIT, &b, 1, true));
+	assert_int_equal(exit_code, 1);
+	uint32_t v = 0x80000001u;
+	assert_true(bus__access(&pio, L1_PORT_TEST_EXIT, &v, 4, true));
+	assert_int_equal(exit_code, 3); /* on 32 bits, as the status keeps 8 anyway */
+	assert_int_equal(exits, 3);
+	/* the doorbell stays l1vmm's: the value itself */
+	uint64_t q = 5;
+	assert_true(bus__access(&mmio, L1_DOORBELL_GPA + L1_DOORBELL_EXIT, &q, 8, true));
+	assert_int_equal(exit_code, 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +177,7 @@ int main(void)
 		cmocka_unit_test(access_dispatches_with_offset),
 		cmocka_unit_test(unhandled_reads_all_ones_and_counts),
 		cmocka_unit_test(testdev_exit_codes_are_unmangled),
+		cmocka_unit_test(testdev_isa_debug_exit_status),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -695,6 +695,125 @@ static void every_truncation_fails(void **state)
 	}
 }
 
+/* ---- modules (loader__load_modules) ---- */
+
+/* Load the kernel, then mods: loader__load_modules()'s result. */
+static int load_with_modules(struct fixture *f, const struct loader_module *mods, unsigned nr)
+{
+	assert_int_equal(load(f), 0);
+	memset(f->err, 0, sizeof(f->err));
+	return loader__load_modules(&f->mem, &f->bi, mods, nr, f->err, sizeof(f->err));
+}
+
+static void modules_placed_after_kernel(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t env[5000];
+	for (size_t i = 0; i < sizeof(env); i++)
+		env[i] = (uint8_t)(i * 7 + 1);
+	const struct loader_module mods[] = {
+		{ .data = env, .size = sizeof(env), .string = "env.txt arg=1" },
+		{ .data = NULL, .size = 0, .string = "empty" },
+		{ .data = env, .size = 3, .string = "three" },
+	};
+	assert_int_equal(load_with_modules(f, mods, 3), 0);
+	const uint64_t mbi = L1_MB_INFO_GPA;
+	assert_int_equal(rd32(f, mbi), (1u << 0) | (1u << 2) | (1u << 3) | (1u << 6));
+	assert_int_equal(rd32(f, mbi + 20), 3);              /* mods_count */
+	assert_int_equal(rd32(f, mbi + 24), L1_MB_MODS_GPA); /* mods_addr */
+	uint64_t prev_end = f->bi.image_end;
+	for (unsigned i = 0; i < 3; i++) {
+		uint64_t e = L1_MB_MODS_GPA + 16 * i;
+		uint32_t start = rd32(f, e), end = rd32(f, e + 4), str = rd32(f, e + 8);
+		assert_int_equal(start % 4096, 0);                 /* page aligned */
+		assert_true(start >= prev_end);                    /* after the kernel, in order */
+		assert_true(start < prev_end + 4096);              /* on the next free page */
+		assert_int_equal(end - start, mods[i].size);       /* mod_end exclusive */
+		assert_int_equal(rd32(f, e + 12), 0);
+		assert_true(str > e && str < L1_MB_MODS_END);
+		assert_string_equal((const char *)guest(f, str, strlen(mods[i].string) + 1),
+				    mods[i].string);
+		if (mods[i].size)
+			assert_memory_equal(guest(f, start, mods[i].size), mods[i].data, mods[i].size);
+		prev_end = end;
+	}
+	/* the kernel's own bytes are intact */
+	assert_memory_equal(guest(f, LOAD_ADDR, IMG_BYTES), f->im.b, IMG_BYTES);
+}
+
+static void no_modules_no_flag(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(load_with_modules(f, NULL, 0), 0);
+	assert_int_equal(rd32(f, L1_MB_INFO_GPA) & (1u << 3), 0);
+}
+
+/* Refused with needle in the reason, and nothing written after the kernel. */
+static void expect_modules_fail(struct fixture *f, const struct loader_module *mods, unsigned nr,
+				const char *needle)
+{
+	assert_int_equal(load(f), 0);
+	uint64_t digest = guest_digest(f);
+	uint64_t private = f->mem.p2m.count[P2M_PRIVATE];
+	assert_int_equal(loader__load_modules(&f->mem, &f->bi, mods, nr, f->err, sizeof(f->err)), -1);
+	assert_one_line(f->err);
+	if (!strstr(f->err, needle))
+		fail_msg("error \"%s\" does not mention \"%s\"", f->err, needle);
+	assert_int_equal(f->mem.p2m.count[P2M_PRIVATE], private);
+	assert_int_equal(guest_digest(f), digest);
+}
+
+static void module_beyond_ram_refused(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t big[GUEST_BYTES];
+	const struct loader_module mods[] = {
+		{ .data = big, .size = 16, .string = "small" },
+		{ .data = big, .size = sizeof(big), .string = "big.bin" },
+	};
+	expect_modules_fail(f, mods, 2, "module 1 (big.bin, 4194304 bytes) does not fit in guest RAM");
+}
+
+static void module_into_hole_refused(void **state)
+{
+	struct fixture *f = *state;
+	/* starts below the hole, would end inside it: never placed across */
+	const struct loader_module m = { .data = NULL, .size = L1_RAM_HOLE_START, .string = "huge" };
+	assert_int_equal(load_with_modules(f, &m, 1), -1);
+	assert_non_null(strstr(f->err, "module 0 (huge"));
+	assert_non_null(strstr(f->err, "is not RAM"));
+}
+
+static void too_many_modules_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct loader_module mods[LOADER_MAX_MODULES + 1];
+	for (unsigned i = 0; i <= LOADER_MAX_MODULES; i++)
+		mods[i] = (struct loader_module){ .data = "x", .size = 1, .string = "m" };
+	expect_modules_fail(f, mods, LOADER_MAX_MODULES + 1, "17 modules, at most 16");
+}
+
+static void module_strings_overflow_refused(void **state)
+{
+	struct fixture *f = *state;
+	static char s[3000];
+	memset(s, 'a', sizeof(s) - 1);
+	struct loader_module mods[LOADER_MAX_MODULES];
+	for (unsigned i = 0; i < LOADER_MAX_MODULES; i++)
+		mods[i] = (struct loader_module){ .data = "x", .size = 1, .string = s };
+	expect_modules_fail(f, mods, LOADER_MAX_MODULES, "strings take more than");
+}
+
+static void modules_need_multiboot(void **state)
+{
+	struct fixture *f = *state;
+	const struct loader_module m = { .data = "x", .size = 1, .string = "m" };
+	struct boot_image l1 = { .protocol = BOOT_L1_LONG64, .image_end = 2 * MiB };
+	assert_int_equal(loader__load_modules(&f->mem, &l1, &m, 1, f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "modules are for multiboot kernels"));
+	assert_int_equal(loader__load_modules(&f->mem, &l1, &m, 0, f->err, sizeof(f->err)), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -730,6 +849,13 @@ int main(void)
 		T(elf32_kernel_bad_headers),
 		T(not_elf_without_kludge),
 		T(every_truncation_fails),
+		T(modules_placed_after_kernel),
+		T(no_modules_no_flag),
+		T(module_beyond_ram_refused),
+		H(module_into_hole_refused),
+		T(too_many_modules_refused),
+		T(module_strings_overflow_refused),
+		T(modules_need_multiboot),
 	};
 #undef T
 #undef H

@@ -263,10 +263,67 @@ static void number_parsers(void **state)
 	assert_false(parse__seconds("", &d));
 }
 
+static void modules_and_isa_debug_exit(void **state)
+{
+	(void)state;
+	static struct run_options o;
+	char err[256] = "";
+	assert_int_equal(RUN(&o, err, "--module", "env.txt,a=1 b", "--isa-debug-exit",
+			     "--module=data.bin", "k.elf", "--", "pass=16"), OPT_OK);
+	assert_string_equal(setting(o.defaults, o.nr_defaults, "modules"), "env.txt,a=1 b;data.bin");
+	assert_string_equal(setting(o.defaults, o.nr_defaults, "isa_debug_exit"), "1");
+	assert_string_equal(setting(o.vm[0].set, o.vm[0].nr, "kernel"), "k.elf");
+	options__free(&o);
+
+	/* --vm: module= may repeat and joins the same way */
+	assert_int_equal(RUN(&o, err, "--vm", "name=a,mem=64M,module=\"e,x=1\",module=f,isa_debug_exit=1"),
+			 OPT_OK);
+	assert_string_equal(setting(o.vm[0].set, o.vm[0].nr, "modules"), "e,x=1;f");
+	assert_string_equal(setting(o.vm[0].set, o.vm[0].nr, "isa_debug_exit"), "1");
+	options__free(&o);
+
+	assert_int_equal(RUN(&o, err, "--vm", "name=a,mem=64M", "--isa-debug-exit"), OPT_ERROR);
+	assert_non_null(strstr(err, "--isa-debug-exit must come before the first --vm"));
+	options__free(&o);
+	assert_int_equal(RUN(&o, err, "--module"), OPT_ERROR);
+	assert_non_null(strstr(err, "option --module needs a value"));
+	options__free(&o);
+}
+
+static void module_lists(void **state)
+{
+	(void)state;
+	char *path[4], *args[4], err[128];
+	char empty[] = "";
+	assert_int_equal(parse__modules(empty, path, args, 4, err, sizeof(err)), 0);
+	char one[] = "/boot/env";
+	assert_int_equal(parse__modules(one, path, args, 4, err, sizeof(err)), 1);
+	assert_string_equal(path[0], "/boot/env");
+	assert_null(args[0]);
+	char three[] = "a,x=1,y=2;b;c,";
+	assert_int_equal(parse__modules(three, path, args, 4, err, sizeof(err)), 3);
+	assert_string_equal(path[0], "a");
+	assert_string_equal(args[0], "x=1,y=2"); /* the first ',' splits; the rest is the string */
+	assert_string_equal(path[1], "b");
+	assert_null(args[1]);
+	assert_string_equal(path[2], "c");
+	assert_string_equal(args[2], "");
+	char no_path[] = "a;,x";
+	assert_int_equal(parse__modules(no_path, path, args, 4, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "module 1 has no path"));
+	char trailing[] = "a;";
+	assert_int_equal(parse__modules(trailing, path, args, 4, err, sizeof(err)), -1);
+	char five[] = "a;b;c;d;e";
+	assert_int_equal(parse__modules(five, path, args, 4, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "more than 4 modules"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults),
+		cmocka_unit_test(modules_and_isa_debug_exit),
+		cmocka_unit_test(module_lists),
 		cmocka_unit_test(full_command_line),
 		cmocka_unit_test(sandbox_and_user),
 		cmocka_unit_test(errors_say_what),
