@@ -34,6 +34,8 @@ struct vm_reclaim {
 	bool log_decided;        /* ept: the dirty log's reader is settled (reclaim thread) */
 };
 
+#define LIMIT_SLACK_DIV 64 /* eviction under host_limit_mb goes 1/64 below it */
+
 enum knob {
 	K_RUN, K_LIMIT, K_LOW, K_PSI, K_RATE, K_INTERVAL, K_COLD_AGE, K_DELAY, K_PREFETCH,
 	K_REFAULT, K_CAP, K_SWAP_MB, K_IDLE_AGE, NR_KNOBS
@@ -453,7 +455,10 @@ static void round_once(struct reclaim_ctl *c)
 	}
 	c->state = ST_RECLAIMING;
 	uint64_t rate = c->knob[K_RATE] * MIB * c->knob[K_INTERVAL] / 1000 / PAGE;
-	uint64_t frames = (c->need_bytes + PAGE - 1) / PAGE;
+	/* under the limit, evict 1/64 of it more than the need: the guests'
+	 * next few new pages then fit, with no need, no ageing every round */
+	uint64_t slack = hard ? c->knob[K_LIMIT] * MIB / LIMIT_SLACK_DIV : 0;
+	uint64_t frames = (c->need_bytes + slack + PAGE - 1) / PAGE;
 	c->evicted_last = evict_over_vms(c, frames < rate ? frames : rate, hard);
 }
 
