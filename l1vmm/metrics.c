@@ -11,6 +11,7 @@
 #include "l1vmm/balloon_ctl.h"
 #include "l1vmm/ctl.h"
 #include "l1vmm/dedup_host.h"
+#include "l1vmm/parse.h"
 #include "l1vmm/reclaim_ctl.h"
 #include "mmu/array.h"
 
@@ -289,14 +290,18 @@ static bool is_number(const char *s)
 	return *s == '\0';
 }
 
-static bool format_value(const char *text, double scale, char *out, size_t len)
+static bool format_value(const char *text, const struct desc *d, char *out, size_t len)
 {
+	double scale = d->scale;
+	uint64_t v;
+	if (d->e->type == CTL_SIZE && !is_number(text)) /* "128M" in a config directory */
+		return parse__size(text, &v) &&
+		       (size_t)snprintf(out, len, "%llu", (unsigned long long)v) < len;
 	if (!is_number(text))
 		return false;
 	if (scale == 1) {
 		return (size_t)snprintf(out, len, "%s", text) < len;
 	}
-	uint64_t v;
 	if (scale == 1048576 && strspn(text, "0123456789") == strlen(text) &&
 	    strlen(text) < 14 && (v = strtoull(text, NULL, 10)) < (1ull << 44)) {
 		snprintf(out, len, "%llu", (unsigned long long)(v << 20)); /* exact */
@@ -403,7 +408,7 @@ static int add_file(struct build *b, const char *path)
 	} else if (d.kind == STATE) {
 		if (value[0] && (f = family_for(b, &d)))
 			add_sample(b, f, &d, value, "1");
-	} else if (format_value(value, d.scale, number, sizeof(number))) {
+	} else if (format_value(value, &d, number, sizeof(number))) {
 		if ((f = family_for(b, &d)))
 			add_sample(b, f, &d, d.label_value, number);
 	}

@@ -93,12 +93,14 @@ bool parse__listen_addr(const char *s, struct sockaddr_storage *out, socklen_t *
 {
 	char host[64] = "127.0.0.1";
 	const char *port = s, *colon = strrchr(s, ':');
+	bool bracketed = false;
 	if (colon) {
 		size_t n = (size_t)(colon - s);
 		const char *h = s;
 		if (n >= 2 && s[0] == '[' && s[n - 1] == ']') { /* [IPV6] */
 			h++;
 			n -= 2;
+			bracketed = true;
 		} else if (memchr(s, ':', n)) {
 			return false; /* an IPv6 address needs its brackets */
 		}
@@ -116,13 +118,13 @@ bool parse__listen_addr(const char *s, struct sockaddr_storage *out, socklen_t *
 	*out = (struct sockaddr_storage){ 0 };
 	struct sockaddr_in *v4 = (struct sockaddr_in *)out;
 	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
-	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+	if (!bracketed && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
 		v4->sin_family = AF_INET;
 		v4->sin_port = htons((uint16_t)p);
 		*len = sizeof(*v4);
 		return true;
 	}
-	if (colon && s[0] == '[' && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+	if (bracketed && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
 		v6->sin6_family = AF_INET6;
 		v6->sin6_port = htons((uint16_t)p);
 		*len = sizeof(*v6);
