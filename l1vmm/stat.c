@@ -427,7 +427,8 @@ static const char stat_usage[] =
 	"usage: l1vmm stat DIR [--format text|json|prometheus] [--json]\n"
 	"  Print the control tree at DIR (a --sysfs mount, a copy of one, or a subtree)\n"
 	"  as aligned \"path  value\" lines (text), as JSON (--json is --format json), or\n"
-	"  as Prometheus metrics (the text --metrics ADDR serves at /metrics).\n";
+	"  as Prometheus metrics (the text --metrics ADDR serves at /metrics; give the\n"
+	"  tree's root: a file's path names its metric).\n";
 
 enum stat_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_PROMETHEUS };
 
