@@ -36,17 +36,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../integration"))
-from check_run import SKIP, need_kvm, wait_until  # noqa: E402
-
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
-
+from check_run import SKIP, check, failures, need_kvm, wait_until  # noqa: E402
 
 def need_tool(tool):
     path = shutil.which(tool)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmocka_all.h"
+#include "tree_files.h"
 #include "l1vmm/ctl.h"
 #include "l1vmm/metrics.h"
 #include "l1vmm/parse.h"
@@ -23,17 +24,7 @@ static char dir[64];
 
 static void put(const char *rel, const char *content)
 {
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	for (char *p = path + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		mkdir(path, 0755);
-		*p = '/';
-	}
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(content, f);
-	fclose(f);
+	tree_files__put(dir, rel, content, strlen(content));
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
