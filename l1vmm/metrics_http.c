@@ -36,6 +36,7 @@ struct metrics_http {
 	pthread_t thread;
 };
 
+__attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;

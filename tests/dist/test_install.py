@@ -9,8 +9,9 @@ the installed binary answers --version and reads the example config directory
 every command, every option of `l1vmm help run`, the tree's top-level
 directories and every exit status of the README's table; the unit names the
 installed paths, and `systemd-analyze verify` accepts it (with the man page
-found). Without systemd-analyze that check says so and is skipped; under
-CI=true it fails instead, as does a missing man.
+found). Without systemd-analyze (a host without systemd) that check says so
+and is skipped; a missing man fails under CI=true (scripts/setup.sh installs
+man-db) and is skipped elsewhere.
 """
 import os
 import re
@@ -75,8 +76,9 @@ def unit_checks(prefix):
     check(f"ExecStart={prefix}/bin/l1vmm run --config {prefix}/etc/l1vmm/%i --sysfs "
           "/run/l1vmm/%i" in text, "the unit runs the installed binary on a config dir "
           "with a live tree")
-    if not shutil.which("systemd-analyze"):
-        missing_tool("systemd-analyze", "verifying the systemd unit")
+    if not shutil.which("systemd-analyze"):  # a host without systemd: not a failure
+        print("SKIP systemd-analyze verify: systemd-analyze is not installed here (the "
+              "unit's text was checked above)")
         return
     with tempfile.TemporaryDirectory() as d:
         inst = os.path.join(d, "l1vmm@example.service")
