@@ -215,15 +215,19 @@ static bool describe(struct ctl_tree *t, const char *path, struct desc *d)
 			snprintf(d->label_value, sizeof(d->label_value), "%s", rel + n);
 		}
 	}
-	for (char *c = base; *c; c++)
-		if (*c == '/' || *c == '.' || *c == '-')
-			*c = '_';
 	if (d->kind == STATE || d->e->type == CTL_ENUM) {
 		const char *last = strrchr(rel, '/');
 		snprintf(d->label, sizeof(d->label), "%s", last ? last + 1 : rel);
 		if (d->e->type == CTL_ENUM)
 			d->kind = STATE;
-	} else {
+	}
+	for (char *c = base; *c; c++) /* tree names may hold '.' and '-', metric names not */
+		if (*c == '/' || *c == '.' || *c == '-')
+			*c = '_';
+	for (char *c = d->label; *c; c++)
+		if (*c == '.' || *c == '-')
+			*c = '_';
+	if (d->kind != STATE) {
 		unit = apply_units(base, sizeof(base), r, d->e, &d->scale);
 	}
 	if ((size_t)snprintf(d->name, sizeof(d->name), "%s%s%s", prefix, base,

@@ -116,8 +116,11 @@ static void *serve(void *arg)
 			timeout = wait_ms > INT32_MAX ? INT32_MAX : (int)wait_ms;
 		struct pollfd p[2] = { { .fd = epoll_fd, .events = POLLIN },
 				       { .fd = m->wake_fd, .events = POLLIN } };
-		if (poll(p, 2, timeout) < 0 && errno != EINTR)
+		if (poll(p, 2, timeout) < 0 && errno != EINTR) {
+			fprintf(stderr, "l1vmm: metrics: poll failed (%s): no more metrics served\n",
+				strerror(errno));
 			break;
+		}
 		if (p[1].revents & POLLIN) {
 			uint64_t n;
 			ssize_t r = read(m->wake_fd, &n, sizeof(n));
