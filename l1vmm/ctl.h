@@ -297,12 +297,14 @@ void ctl_config__release(struct ctl_tree *t, struct ctl_config *cfg);
 /* ---- l1vmm stat (stat.c) ---- */
 
 /*
- * `l1vmm stat DIR [--json]`: argv[0..argc) are the words after "stat".
+ * `l1vmm stat DIR [--format F]`: argv[0..argc) are the words after "stat".
  * Returns the exit status: 0; 1 when a file could not be read; 2 for bad
  * usage or a DIR that is not a directory.
  */
 int stat__main(int argc, char **argv);
 /* Print dir as aligned text or JSON to out. 0, or -1 with a reason in err. */
 int stat__print(const char *dir, bool json, FILE *out, char *err, size_t errlen);
+/* Print dir as Prometheus metrics (l1vmm/metrics.h). 0, or -1 with a reason in err. */
+int stat__print_metrics(const char *dir, FILE *out, char *err, size_t errlen);
 
 #endif

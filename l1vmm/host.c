@@ -17,6 +17,7 @@
 #include "l1vmm/reclaim_ctl.h"
 #include "l1vmm/dedup_host.h"
 #include "l1vmm/kvm.h"
+#include "l1vmm/metrics_http.h"
 #include "l1vmm/parse.h"
 #include "l1vmm/sandbox.h"
 #include "l1vmm/shadow_vm.h"
@@ -54,6 +55,7 @@ struct host_stop {
 	struct host_vm *vms;       /* set once the VMs exist; read by the watchdog */
 	unsigned n;
 	struct dedup_host *dedup;
+	struct metrics_http *metrics; /* --metrics, or NULL */
 	const char *sysfs_dir;     /* --sysfs DIR, or NULL */
 	bool mounted;              /* atomic: the live tree is mounted at sysfs_dir */
 	volatile sig_atomic_t *stop_signal;
@@ -549,6 +551,7 @@ static int run_vms(struct host_vm *vms, unsigned n, bool multi, struct host_even
 	if (status == 0) {
 		sandbox__set_up_done();
 		ctl_fuse__confine(mount);
+		metrics_http__confine(hs->metrics);
 		sandbox__enter(SANDBOX_MAIN, "main");
 		supervise(vms, n, ev, stop_signal);
 		watchdog__arm(&hs->dog);
@@ -665,18 +668,29 @@ int host__run(const struct run_options *o, volatile sig_atomic_t *stop_signal)
 	if (o->sysfs_dir && !(mount = ctl_fuse__mount(tree, o->sysfs_dir, o->sysfs_group, err,
 						   sizeof(err))))
 		goto fail;
+	struct metrics_http *metrics = NULL;
+	if (o->metrics && !(metrics = metrics_http__start(tree, o->metrics, &o->metrics_addr,
+							  o->metrics_addr_len, err, sizeof(err)))) {
+		ctl_fuse__unmount(mount);
+		goto fail;
+	}
+	if (metrics)
+		host_log(LOG_INFO, "metrics at %s", metrics_http__url(metrics));
 	struct host_events ev = { .lock = PTHREAD_MUTEX_INITIALIZER,
 				  .cv = PTHREAD_COND_INITIALIZER };
-	struct host_stop hs = { .vms = vms, .n = n, .dedup = dedup, .sysfs_dir = o->sysfs_dir,
-				.mounted = mount != NULL, .stop_signal = stop_signal };
+	struct host_stop hs = { .vms = vms, .n = n, .dedup = dedup, .metrics = metrics,
+				.sysfs_dir = o->sysfs_dir, .mounted = mount != NULL,
+				.stop_signal = stop_signal };
 	int rc = watchdog__start(&hs.dog, STOP_GRACE_SECONDS, stop_signal, force_exit, &hs);
 	if (rc < 0) {
+		metrics_http__stop(metrics);
 		ctl_fuse__unmount(mount);
 		snprintf(err, sizeof(err), "cannot start the shutdown watchdog: %s", strerror(-rc));
 		goto fail;
 	}
 	status = run_vms(vms, n, o->multi, &ev, o->timeout, dedup, balloon, reclaim, mount,
 			 stop_signal, &hs);
+	metrics_http__stop(metrics);
 	__atomic_store_n(&hs.mounted, false, __ATOMIC_RELEASE);
 	ctl_fuse__unmount(mount);
 	watchdog__stop(&hs.dog); /* before anything it uses is freed */

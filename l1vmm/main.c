@@ -15,6 +15,7 @@
 #include "l1vmm/ctl.h"
 #include "l1vmm/host.h"
 #include "l1vmm/options.h"
+#include "l1vmm_version.h" /* generated at build time (l1vmm/version.cmake) */
 
 #define EXIT_USAGE 2
 
@@ -36,10 +37,41 @@ static void install_stop_signals(void)
 static void usage(FILE *out)
 {
 	fprintf(out, "l1vmm: a hybrid VMM for memory-overcommitted hosts\n"
-		     "usage: l1vmm run [OPTIONS] [KERNEL] [-- GUEST-CMDLINE...]\n"
-		     "       l1vmm run [OPTIONS] --vm SPEC [--vm SPEC...] | --config DIR\n"
-		     "       l1vmm run --help\n"
-		     "       l1vmm stat DIR [--json]   print a control tree (live or copied)\n");
+		     "usage: l1vmm run [OPTIONS] [KERNEL] [-- GUEST-CMDLINE...]  one VM\n"
+		     "       l1vmm run [OPTIONS] --vm SPEC [--vm SPEC...]        several VMs\n"
+		     "       l1vmm run [OPTIONS] --config DIR                    a config directory's VMs\n"
+		     "       l1vmm stat DIR [--format text|json|prometheus]      print a control tree\n"
+		     "       l1vmm help [run|stat]                               this, or a command's options\n"
+		     "       l1vmm --version                                     version and build\n"
+		     "Exit status: the guest's own; 2 usage or configuration error; 3 the guest\n"
+		     "crashed; 124 --timeout; 128+N stopped by signal N; 159 stopped by the sandbox.\n"
+		     "Everything else: man l1vmm, and README.md.\n");
+}
+
+/* `l1vmm help [COMMAND]`. */
+static int cmd_help(int argc, char *argv[])
+{
+	if (argc == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[0], "run") == 0) {
+		fputs(options__run_usage, stdout);
+		return 0;
+	}
+	if (strcmp(argv[0], "stat") == 0) {
+		char help[] = "--help";
+		return stat__main(1, (char *[]){ help, NULL });
+	}
+	fprintf(stderr, "l1vmm: help: unknown command '%s' (commands: run, stat)\n", argv[0]);
+	return EXIT_USAGE;
+}
+
+static int cmd_version(void)
+{
+	printf("l1vmm %s%s%s%s\n", L1VMM_VERSION, L1VMM_GIT_DESCRIBE[0] ? " (git " : "",
+	       L1VMM_GIT_DESCRIBE, L1VMM_GIT_DESCRIBE[0] ? ")" : "");
+	return 0;
 }
 
 static int cmd_run(int argc, char *argv[])
@@ -76,11 +108,13 @@ int main(int argc, char *argv[])
 		return cmd_run(argc - 2, argv + 2);
 	if (strcmp(argv[1], "stat") == 0)
 		return stat__main(argc - 2, argv + 2);
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		usage(stdout);
-		return 0;
-	}
-	fprintf(stderr, "l1vmm: unknown command '%s' (commands: run, stat)\n", argv[1]);
+	if (strcmp(argv[1], "help") == 0)
+		return cmd_help(argc - 2, argv + 2);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cmd_help(0, NULL);
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)
+		return cmd_version();
+	fprintf(stderr, "l1vmm: unknown command '%s' (commands: run, stat, help; "
+		"options: --help, --version)\n", argv[1]);
 	return EXIT_USAGE;
 }

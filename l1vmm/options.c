@@ -30,7 +30,9 @@ const char options__run_usage[] =
 	"  --set PATH=VALUE write VALUE to the control tree's PATH before the VMs start,\n"
 	"                  e.g. --set dedup/run=1 (after --config; may be repeated)\n"
 	"  --sandbox on|off confine every thread to its system calls once set up (default on)\n"
-	"  --user NAME     started as root: run as NAME once set up (keeps /dev/kvm open)\n";
+	"  --user NAME     started as root: run as NAME once set up (keeps /dev/kvm open)\n"
+	"  --metrics ADDR  serve the tree as Prometheus metrics at http://ADDR/metrics;\n"
+	"                  ADDR: PORT (on 127.0.0.1), IPV4:PORT or [IPV6]:PORT\n";
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return OPT_ERROR; } while (0)
 
@@ -171,6 +173,7 @@ static const struct { const char *name, *key; } value_options[] = {
 	{ "--timeout", NULL }, { "--vm", NULL }, { "--sysfs", NULL }, { "--config", NULL },
 	{ "--sysfs-group", NULL },
 	{ "--set", NULL }, { "--sandbox", NULL }, { "--user", NULL }, { "--module", "modules" },
+	{ "--metrics", NULL },
 };
 
 /* Options without a value that are VM settings: what they set. */
@@ -264,6 +267,13 @@ enum opt_result options__parse_run(int argc, char *const argv[], struct run_opti
 			o->no_sandbox = strcmp(val, "off") == 0;
 		} else if (strcmp(name, "--user") == 0) {
 			o->user = val;
+		} else if (strcmp(name, "--metrics") == 0) {
+			o->metrics = val;
+			if (!parse__listen_addr(val, &o->metrics_addr, &o->metrics_addr_len)) {
+				snprintf(err, errlen, "--metrics: '%.60s' is not PORT, IPV4:PORT or "
+					 "[IPV6]:PORT (e.g. 9800 or 127.0.0.1:9800)", val);
+				rc = OPT_ERROR;
+			}
 		} else if (strcmp(name, "--set") == 0) {
 			const char *v = strchr(val, '=');
 			if (!v || v == val) {

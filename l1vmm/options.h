@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "pvops/l1vmm_abi.h"
 
@@ -54,6 +55,9 @@ struct run_options {
 	const char *config_dir;      /* --config: the VMs come from there */
 	bool no_sandbox;             /* --sandbox=off (l1vmm/sandbox.h) */
 	const char *user;            /* --user: drop to this user once set up */
+	const char *metrics;         /* --metrics ADDR as given, or NULL */
+	struct sockaddr_storage metrics_addr; /* ADDR parsed (l1vmm/metrics_http.h) */
+	socklen_t metrics_addr_len;
 	const char *sets[OPT_MAX_SETS]; /* --set: "PATH=VALUE" (argv strings), in order */
 	unsigned nr_sets;
 	bool multi;                  /* several VMs: console lines carry VM names */

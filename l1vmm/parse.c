@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "l1vmm/parse.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -115,4 +116,48 @@ int parse__modules(char *spec, char *path[], char *args[], unsigned max, char *e
 		item = next;
 	}
 	return (int)n;
+}
+
+bool parse__listen_addr(const char *s, struct sockaddr_storage *out, socklen_t *len)
+{
+	char host[64] = "127.0.0.1";
+	const char *port = s, *colon = strrchr(s, ':');
+	bool bracketed = false;
+	if (colon) {
+		size_t n = (size_t)(colon - s);
+		const char *h = s;
+		if (n >= 2 && s[0] == '[' && s[n - 1] == ']') { /* [IPV6] */
+			h++;
+			n -= 2;
+			bracketed = true;
+		} else if (memchr(s, ':', n)) {
+			return false; /* an IPv6 address needs its brackets */
+		}
+		if (n == 0 || n >= sizeof(host))
+			return false;
+		memcpy(host, h, n);
+		host[n] = '\0';
+		port = colon + 1;
+	}
+	uint64_t p;
+	if (strspn(port, "0123456789") != strlen(port) || !parse__u64(port, &p) || p > 65535)
+		return false;
+	if (strcmp(host, "localhost") == 0)
+		strcpy(host, "127.0.0.1");
+	*out = (struct sockaddr_storage){ 0 };
+	struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+	if (!bracketed && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)p);
+		*len = sizeof(*v4);
+		return true;
+	}
+	if (bracketed && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)p);
+		*len = sizeof(*v6);
+		return true;
+	}
+	return false;
 }

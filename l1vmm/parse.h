@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* Decimal (or 0x hex) unsigned integer. */
 bool parse__u64(const char *s, uint64_t *out);
@@ -16,6 +17,13 @@ bool parse__u64(const char *s, uint64_t *out);
 bool parse__size(const char *s, uint64_t *out);
 /* Non-negative seconds, decimals allowed ("0.5", "120"), at most 10^7. */
 bool parse__seconds(const char *s, double *out);
+
+/*
+ * An address to listen on: "PORT" (loopback, 127.0.0.1), "IPV4:PORT",
+ * "[IPV6]:PORT" or "localhost:PORT"; PORT 0..65535 (0: any free port).
+ * Numeric addresses only: nothing is looked up.
+ */
+bool parse__listen_addr(const char *s, struct sockaddr_storage *out, socklen_t *len);
 
 /*
  * Open a file a user named for reading, never blocking on it: O_NONBLOCK (a

@@ -32,7 +32,8 @@
 #define F (1u << SANDBOX_FUSE)
 #define R (1u << SANDBOX_RECLAIM)
 #define U (1u << SANDBOX_FETCH)
-#define ALL (M | V | S | B | F | R | U)
+#define P (1u << SANDBOX_METRICS)
+#define ALL (M | V | S | B | F | R | U | P)
 #define UFFDIO_TYPE 0xAA00  /* _IOC_TYPE(cmd) == UFFDIO: every userfaultfd ioctl */
 
 /* What a rule checks of the arguments. */
@@ -70,7 +71,7 @@ static const struct allow allowlist[] = {
 	{ "brk", ALL, ANY }, { "mmap", ALL, NO_EXEC }, { "mprotect", ALL, NO_EXEC },
 	{ "munmap", ALL, ANY }, { "mremap", ALL, ANY }, { "madvise", ALL, ANY },
 	{ "close", ALL, ANY }, { "fstat", ALL, ANY },
-	{ "newfstatat", V | S | B | F | R | U, EMPTY_PATH },
+	{ "newfstatat", V | S | B | F | R | U | P, EMPTY_PATH },
 	{ "tgkill", ALL, OWN_PID }, { "getrandom", ALL, ANY }, { "sysinfo", ALL, ANY },
 	/* guest memory and KVM: exits, dirty logs, interrupts, memslots,
 	 * stored copies (a memfd: grown, holes punched), residency */
@@ -86,14 +87,20 @@ static const struct allow allowlist[] = {
 	/* shadow mode's per-vCPU timer */
 	{ "timer_create", V, ANY }, { "timer_settime", V, ANY }, { "timer_delete", V, ANY },
 	/* reading /proc (meminfo, PSI, pagemap, statm) and /sys/kernel/mm/ksm */
-	{ "openat", M | S | B | F | R, READ_ONLY }, { "read", M | S | B | F | R, ANY },
-	{ "pread64", M | S | B | F | R, ANY }, { "lseek", M | S | B | F | R, ANY },
+	{ "openat", M | S | B | F | R | P, READ_ONLY }, { "read", M | S | B | F | R | P, ANY },
+	{ "pread64", M | S | B | F | R | P, ANY }, { "lseek", M | S | B | F | R | P, ANY },
 	{ "getdents64", M | F, ANY },
 	/* the FUSE session, and its unmount at the end */
 	{ "poll", M | F, ANY }, { "ppoll", M | F, ANY }, { "getuid", M | F, ANY },
 	{ "getgid", M | F, ANY }, { "geteuid", M | F, ANY }, { "umount2", M, ANY },
 	{ "wait4", M, ANY }, /* not root: the unmount watcher (l1vmm/ctl_fuse.c) */
 	{ "newfstatat", M, ANY },
+	/* --metrics: libmicrohttpd on the sockets it was given (no socket(2), no
+	 * bind, no connect): its epoll set, accepted connections, their options */
+	{ "poll", P, ANY }, { "ppoll", P, ANY }, { "epoll_wait", P, ANY }, { "epoll_pwait", P, ANY },
+	{ "epoll_ctl", P, ANY }, { "accept4", P, ANY }, { "recvfrom", P, ANY },
+	{ "sendto", P, ANY }, { "sendmsg", P, ANY }, { "shutdown", P, ANY },
+	{ "setsockopt", P, ANY },
 };
 
 /* dedup/backend=ksm: KSM's knobs are written while running and put back at the
@@ -127,7 +134,7 @@ static const struct allow sanitizer[] = {
 static const char *const kind_names[SANDBOX_NR_THREADS] = {
 	[SANDBOX_MAIN] = "main", [SANDBOX_VCPU] = "vcpu", [SANDBOX_SCANNER] = "scanner",
 	[SANDBOX_BALLOON] = "balloon", [SANDBOX_FUSE] = "fuse", [SANDBOX_RECLAIM] = "reclaim",
-	[SANDBOX_FETCH] = "fetch",
+	[SANDBOX_FETCH] = "fetch", [SANDBOX_METRICS] = "metrics",
 };
 
 static struct sandbox_policy policy;
@@ -428,7 +435,7 @@ int sandbox__prepare(const struct sandbox_policy *p, char *err, size_t errlen)
 				test_kind = k;
 		if (test_kind < 0) {
 			snprintf(err, errlen, "L1VMM_TEST_FORBIDDEN_SYSCALL=%.40s: expected 1, main, "
-				 "vcpu, scanner, balloon or fuse", t);
+				 "vcpu, scanner, balloon, fuse or metrics", t);
 			return -1;
 		}
 	}

@@ -22,7 +22,7 @@
  * Nothing is cleaned up then: a --sysfs mount stays until unmounted.
  *
  * `--sandbox off` runs without filters (debugging). The environment variable
- * L1VMM_TEST_FORBIDDEN_SYSCALL=KIND (vcpu, scanner, balloon, fuse or main; 1
+ * L1VMM_TEST_FORBIDDEN_SYSCALL=KIND (vcpu, scanner, balloon, fuse, metrics or main; 1
  * means vcpu) is a test hook: the first thread of that kind makes a forbidden
  * call (socket(2)) right after it confined itself. tests/integration uses it.
  */
@@ -44,6 +44,7 @@ enum sandbox_thread {
 	SANDBOX_FUSE,    /* serves --sysfs */
 	SANDBOX_RECLAIM, /* host reclaim: ages, evicts (userfaultfd write protection) */
 	SANDBOX_FETCH,   /* ept mode's fetch threads: serve userfaultfd faults */
+	SANDBOX_METRICS, /* --metrics: serves the tree over HTTP (l1vmm/metrics_http.h) */
 	SANDBOX_NR_THREADS
 };
 

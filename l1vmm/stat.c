@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * DOC: `l1vmm stat DIR [--json]`: print a control tree.
+ * DOC: `l1vmm stat DIR [--format text|json|prometheus]`: print a control tree.
  *
  * DIR is a live tree (the --sysfs mount), a copy of one or a config
  * directory, or any subtree of those. Files are read whole; one trailing
@@ -12,6 +12,10 @@
  *   JSON: one object per directory, nested; a value that is a decimal
  *         integer is a JSON number, anything else a string (invalid UTF-8
  *         becomes U+FFFD), so python3's json module reads it.
+ *
+ *   prometheus: the tree as Prometheus metrics (l1vmm/metrics.h), the text
+ *         the HTTP server of --metrics serves; the files are described by
+ *         l1vmm's own registry (a file it does not know gives no metric).
  *
  * A file that vanishes while being walked (a VM removed) is left out; a file
  * that cannot be read is an error. Output is built in memory and written only
@@ -27,6 +31,7 @@
 #include <unistd.h>
 
 #include "l1vmm/ctl.h"
+#include "l1vmm/metrics.h"
 #include "l1vmm/parse.h"
 #include "mmu/array.h"
 
@@ -355,18 +360,90 @@ int stat__print(const char *dir, bool json, FILE *out, char *err, size_t errlen)
 	return rc;
 }
 
+/* ---- a directory as a metrics source ---- */
+
+static int dir_list(void *src, const char *dir,
+		    int (*fn)(void *arg, const char *name, bool is_dir), void *arg)
+{
+	struct walk *w = src;
+	char path[PATH_MAX];
+	if ((size_t)snprintf(path, sizeof(path), "%s%s%s", w->root, *dir ? "/" : "", dir) >=
+	    sizeof(path))
+		return -ENAMETOOLONG;
+	struct dirent **names;
+	int n = scandir(path, &names, skip_names, by_name);
+	if (n < 0)
+		return -errno;
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		char full[PATH_MAX];
+		struct stat st;
+		if (rc == 0 && (size_t)snprintf(full, sizeof(full), "%s/%s", path,
+						names[i]->d_name) < sizeof(full) &&
+		    lstat(full, &st) == 0 && (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
+			rc = fn(arg, names[i]->d_name, S_ISDIR(st.st_mode));
+		free(names[i]);
+	}
+	free(names);
+	return 0;
+}
+
+static int dir_read(void *src, const char *path, char **value)
+{
+	struct walk *w = src;
+	char full[PATH_MAX];
+	size_t len;
+	if ((size_t)snprintf(full, sizeof(full), "%s/%s", w->root, path) >= sizeof(full))
+		return -ENAMETOOLONG;
+	int r = read_whole(w, full, path, value, &len);
+	return r > 0 ? 0 : r == 0 ? -ENOENT : -EIO;
+}
+
+int stat__print_metrics(const char *dir, FILE *out, char *err, size_t errlen)
+{
+	struct walk w = { .root = dir, .err = err, .errlen = errlen };
+	struct metrics_source src = { .list = dir_list, .read = dir_read, .src = &w };
+	struct metrics_schema *schema = metrics__schema_create();
+	char *text;
+	size_t len;
+	if (!schema) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	char why[512] = "";
+	int rc = metrics__build(&src, metrics__schema_tree(schema), &text, &len, why, sizeof(why));
+	metrics__schema_destroy(schema);
+	if (rc < 0) {
+		if (!err[0]) /* dir_read left read_whole's reason there */
+			snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	fwrite(text, 1, len, out);
+	free(text);
+	return 0;
+}
+
 static const char stat_usage[] =
-	"usage: l1vmm stat DIR [--json]\n"
+	"usage: l1vmm stat DIR [--format text|json|prometheus] [--json]\n"
 	"  Print the control tree at DIR (a --sysfs mount, a copy of one, or a subtree)\n"
-	"  as aligned \"path  value\" lines, or as JSON with --json.\n";
+	"  as aligned \"path  value\" lines (text), as JSON (--json is --format json), or\n"
+	"  as Prometheus metrics (the text --metrics ADDR serves at /metrics; give the\n"
+	"  tree's root: a file's path names its metric).\n";
+
+enum stat_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_PROMETHEUS };
 
 int stat__main(int argc, char **argv)
 {
 	const char *dir = NULL;
-	bool json = false;
+	enum stat_format format = FORMAT_TEXT;
 	for (int i = 0; i < argc; i++) {
+		const char *f = NULL;
 		if (strcmp(argv[i], "--json") == 0) {
-			json = true;
+			format = FORMAT_JSON;
+		} else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
+			f = argv[++i];
+		} else if (strncmp(argv[i], "--format=", 9) == 0) {
+			f = argv[i] + 9;
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			fputs(stat_usage, stdout);
 			return 0;
@@ -380,9 +457,22 @@ int stat__main(int argc, char **argv)
 		} else {
 			dir = argv[i];
 		}
+		if (!f)
+			continue;
+		if (strcmp(f, "text") == 0) {
+			format = FORMAT_TEXT;
+		} else if (strcmp(f, "json") == 0) {
+			format = FORMAT_JSON;
+		} else if (strcmp(f, "prometheus") == 0) {
+			format = FORMAT_PROMETHEUS;
+		} else {
+			fprintf(stderr, "l1vmm stat: --format: '%s' is not text, json or prometheus\n", f);
+			return 2;
+		}
 	}
 	if (!dir) {
-		fprintf(stderr, "l1vmm stat: which directory? (usage: l1vmm stat DIR [--json])\n");
+		fprintf(stderr, "l1vmm stat: which directory? (usage: l1vmm stat DIR "
+			"[--format text|json|prometheus])\n");
 		return 2;
 	}
 	struct stat st;
@@ -394,8 +484,11 @@ int stat__main(int argc, char **argv)
 		fprintf(stderr, "l1vmm stat: %s: not a directory\n", dir);
 		return 2;
 	}
-	char err[512];
-	if (stat__print(dir, json, stdout, err, sizeof(err)) < 0) {
+	char err[512] = "";
+	int rc = format == FORMAT_PROMETHEUS ? stat__print_metrics(dir, stdout, err, sizeof(err))
+					     : stat__print(dir, format == FORMAT_JSON, stdout, err,
+							   sizeof(err));
+	if (rc < 0) {
 		fprintf(stderr, "l1vmm stat: %s\n", err);
 		return 1;
 	}

@@ -9,6 +9,8 @@ packages=(
   clang libclang-rt-14-dev                # libFuzzer targets
   libxxhash-dev libjemalloc-dev libnuma-dev libfuse3-dev fuse3
   libzstd-dev liblz4-dev libseccomp-dev   # VMM dependencies (docs/design.md)
+  libmicrohttpd-dev                       # --metrics (HTTP)
+  prometheus man-db                       # tests: promtool and a real scrape; man -l
   libcmocka-dev                           # unit tests
   libbenchmark-dev gnuplot-nox jq hyperfine  # perf/
 )

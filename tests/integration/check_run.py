@@ -36,6 +36,17 @@ def need_kvm():
     sys.exit(SKIP)
 
 
+failures = []  # what check() saw fail, for a script's exit status
+
+
+def check(cond, what):
+    """Print one ok/FAIL line for what; remember a failure. Returns cond."""
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+    return cond
+
+
 def wait_until(cond, seconds, step=0.05):
     """Poll cond (an OSError counts as false) until true or seconds pass."""
     end = time.monotonic() + seconds

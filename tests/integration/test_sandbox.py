@@ -120,6 +120,7 @@ def unmount(mnt):
 def run_confined(a, mnt, sandbox):
     work = "workload=compute iterations=3000000000"
     cmd = [a.l1vmm, "run", "--sandbox", sandbox, "--timeout", "60", "--sysfs", mnt,
+           "--metrics", "127.0.0.1:0",
            "--set", "dedup/run=1", "--set", "balloon/policy=auto",
            "--vm", f"name=s,mem=64M,mode=shadow,cmdline=\"{work}\"",
            "--vm", f"name=e,mem=64M,mode=ept,vcpus=2,cmdline=\"{work}\""]
@@ -139,7 +140,7 @@ def run_confined(a, mnt, sandbox):
 
 def case_confined(a, mnt):
     ts = run_confined(a, mnt, "on")
-    kinds = {"main": 0, "vcpu": 0, "scanner": 0, "balloon": 0, "fuse": 0}
+    kinds = {"main": 0, "vcpu": 0, "scanner": 0, "balloon": 0, "fuse": 0, "metrics": 0}
     for tid, (comm, secc, nnp, _) in sorted(ts.items()):
         kind = next((k for k in kinds if comm.startswith("l1-" + k)), None)
         if kind:

@@ -125,6 +125,7 @@ static void documented_counts(void **state)
 	assert_int_equal(sandbox__nr_allowed(SANDBOX_MAIN, &p), 43);
 	assert_int_equal(sandbox__nr_allowed(SANDBOX_RECLAIM, &p), 34);
 	assert_int_equal(sandbox__nr_allowed(SANDBOX_FETCH, &p), 33);
+	assert_int_equal(sandbox__nr_allowed(SANDBOX_METRICS, &p), 44);
 }
 
 int main(void)

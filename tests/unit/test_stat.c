@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cmocka_all.h"
+#include "tree_files.h"
 #include "l1vmm/ctl.h"
 #include "l1vmm/vm.h"
 
@@ -51,22 +52,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void put(const char *root, const char *rel, const char *content, size_t len)
-{
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		mkdir(path, 0755);
-		*p = '/';
-	}
-	FILE *fp = fopen(path, "w");
-	assert_non_null(fp);
-	fwrite(content, 1, len, fp);
-	fclose(fp);
-}
-
-#define PUT(f, rel, s) put((f)->dir, rel, s, sizeof(s) - 1)
+#define PUT(f, rel, s) tree_files__put((f)->dir, rel, s, sizeof(s) - 1)
 
 /* stat__print into a string. */
 static char *print(const char *dir, bool json, int expect_rc)
