@@ -2,10 +2,11 @@
 /*
  * DOC: the command line of `l1vmm run`.
  *
- *   l1vmm run [--mem SIZE] [--vcpus N] [--mode auto|ept|shadow] [--timeout SEC]
+ *   l1vmm run [--mem SIZE] [--vcpus N] [--mode auto|ept|shadow] [--disk PATH] [--timeout SEC]
  *             [--sysfs DIR] [KERNEL] [-- GUEST-CMDLINE...]
  *   l1vmm run [--timeout SEC] [--sysfs DIR] [--mem ...] --vm SPEC [--vm SPEC ...]
  *     SPEC = name=NAME,mem=SIZE[,vcpus=N][,mode=M][,kernel=PATH][,cmdline="..."][,domain=NAME]
+ *            [,disk=PATH][,disk_size=SIZE]
  *   l1vmm run [--timeout SEC] [--sysfs DIR] --config DIR
  *
  * The first form runs one VM named "vm0"; the second several in one process

@@ -29,6 +29,7 @@
 #include "l1vmm/reclaim_ctl.h"
 #include "l1vmm/balloon_ctl.h"
 #include "l1vmm/balloon_host.h"
+#include "l1vmm/blk_host.h"
 #include "l1vmm/dedup_host.h"
 #include "l1vmm/options.h"
 #include "l1vmm/vcpu.h"
@@ -70,6 +71,7 @@ struct vm_ctl *vm_ctl__new(const char *name)
 	vmc->shadow_limit[LIMIT_FLUSH_RATE] = DEFAULT_FLUSH_RATE;
 	vmc->cpuid_leaves = 1;
 	vmc->mode = CPU_MODE_AUTO;
+	vmc->disk_size = BLK_HOST_DEFAULT_SIZE;
 	return vmc;
 }
 
@@ -118,6 +120,8 @@ void vm_ctl__freeze(struct vm_ctl *vmc, struct vm_config *cfg)
 	cfg->domain = vmc->domain;
 	cfg->shadow_prefetch = vmc->shadow_prefetch;
 	cfg->cpuid_hide_leaves = !vmc->cpuid_leaves;
+	cfg->disk = vmc->disk;
+	cfg->disk_size = vmc->disk_size;
 	pthread_mutex_unlock(&vmc->lock);
 }
 
@@ -167,7 +171,8 @@ static const char *const mode_choices[] = { "auto", "ept", "shadow", NULL };
 _Static_assert(CPU_MODE_AUTO == 0 && CPU_MODE_EPT == 1 && CPU_MODE_SHADOW == 2,
 	       "mode_choices is indexed by enum cpu_mode");
 
-enum vm_field { F_MEM, F_VCPUS, F_MODE, F_KERNEL, F_CMDLINE, F_DOMAIN, F_PREFETCH, F_CPUID_LEAVES };
+enum vm_field { F_MEM, F_VCPUS, F_MODE, F_KERNEL, F_CMDLINE, F_DOMAIN, F_PREFETCH, F_CPUID_LEAVES,
+		F_DISK, F_DISK_SIZE };
 
 /* The string field for arg, and its capacity. */
 static char *field_str(struct vm_ctl *vmc, uintptr_t arg, size_t *cap)
@@ -179,6 +184,9 @@ static char *field_str(struct vm_ctl *vmc, uintptr_t arg, size_t *cap)
 	case F_CMDLINE:
 		*cap = sizeof(vmc->cmdline);
 		return vmc->cmdline;
+	case F_DISK:
+		*cap = sizeof(vmc->disk);
+		return vmc->disk;
 	default:
 		*cap = sizeof(vmc->domain);
 		return vmc->domain;
@@ -202,6 +210,9 @@ static int show_config(void *obj, const struct ctl_entry *e, char *buf, size_t l
 		break;
 	case F_CPUID_LEAVES:
 		snprintf(buf, len, "%u", vmc->cpuid_leaves);
+		break;
+	case F_DISK_SIZE:
+		snprintf(buf, len, "%llu", (unsigned long long)vmc->disk_size);
 		break;
 	case F_MODE:
 		snprintf(buf, len, "%s", mode_choices[vmc->mode]);
@@ -235,6 +246,9 @@ static int store_config(void *obj, const struct ctl_entry *e, const union ctl_va
 		case F_CPUID_LEAVES:
 			vmc->cpuid_leaves = (unsigned)v->i;
 			break;
+		case F_DISK_SIZE:
+			vmc->disk_size = v->size;
+			break;
 		case F_MODE:
 			vmc->mode = (enum cpu_mode)v->choice;
 			break;
@@ -249,6 +263,19 @@ static int store_config(void *obj, const struct ctl_entry *e, const union ctl_va
 }
 
 /* ---- readings ---- */
+
+static int show_disk(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	(void)e;
+	struct vm_ctl *vmc = obj;
+	pthread_mutex_lock(&vmc->lock);
+	if (vmc->vm)
+		blk_host__show(vmc->vm, buf, len);
+	else
+		snprintf(buf, len, "none\n");
+	pthread_mutex_unlock(&vmc->lock);
+	return 0;
+}
 
 /* "created", "running", "exited", ... (vmc->lock held). */
 static const char *state_locked(struct vm_ctl *vmc)
@@ -644,6 +671,17 @@ static const struct ctl_entry vm_entries[] = {
 		 "intercepts it; 0: KVM's stay there (l1vmm hidden from CPUID probes, as on hosts "
 		 "without CPUID faulting). L1_HC_CPUID answers with l1vmm's either way",
 	  .min = 0, .max = 1, .show = show_config, .store = store_config },
+	{ .path = "disk", .type = CTL_STRING, .flags = CONFIG, .arg = F_DISK,
+	  .doc = "virtio-blk disk: the host file backing it, created at disk_size when missing; "
+		 "empty: no disk (README: A disk for the guest)", .max_len = VM_CTL_KERNEL_MAX,
+	  .show = show_config, .store = store_config },
+	{ .path = "disk_size", .type = CTL_SIZE, .flags = CONFIG, .arg = F_DISK_SIZE,
+	  .doc = "bytes of a disk file l1vmm creates (K/M/G accepted); an existing file keeps "
+		 "its size", .size_min = 4096, .size_max = 1ull << 40, .size_align = 4096,
+	  .show = show_config, .store = store_config },
+	{ .path = "disk_stats", .type = CTL_TEXT, .show = show_disk,
+	  .doc = "the virtio-blk device: status, capacity in sectors, requests served by kind, "
+		 "bytes moved, refusals (\"none\" without a disk)" },
 	SHADOW_STAT("faults", faults, "page faults taken"),
 	SHADOW_STAT("fills", fills, "faults fixed by filling shadow entries"),
 	SHADOW_STAT("prefetched", prefetched, "entries filled ahead of a fault"),
