@@ -56,6 +56,7 @@
 #include "kernel/pvops.h"
 #include "kernel/spinlock.h"
 #include "kernel/virtio_balloon.h"
+#include "kernel/virtio_mmio.h"
 
 /* virtio-mmio version 2 registers (§4.2.2) */
 #define VM_MAGIC          0x000
@@ -210,84 +211,22 @@ static bool needs_reset(void)
 
 /* ---- command line ---- */
 
-/* A number as Linux's memparse takes it: 0x hex or decimal, then K/M/G. */
-static bool parse_num(const char **sp, uint64_t *out, bool suffix)
-{
-	const char *s = *sp;
-	uint64_t v = 0;
-	unsigned int base = 10, digits = 0;
-
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		s += 2;
-	}
-	for (;; s++, digits++) {
-		unsigned int d;
-
-		if (*s >= '0' && *s <= '9')
-			d = (unsigned int)(*s - '0');
-		else if (base == 16 && (*s | 0x20) >= 'a' && (*s | 0x20) <= 'f')
-			d = (unsigned int)((*s | 0x20) - 'a' + 10);
-		else
-			break;
-		if (v > (UINT64_MAX - d) / base)
-			return false;
-		v = v * base + d;
-	}
-	if (!digits)
-		return false;
-	if (suffix) {
-		unsigned int shift = 0;
-
-		switch (*s | 0x20) {
-		case 'k': shift = 10; break;
-		case 'm': shift = 20; break;
-		case 'g': shift = 30; break;
-		}
-		if (shift) {
-			if (v > UINT64_MAX >> shift)
-				return false;
-			v <<= shift;
-			s++;
-		}
-	}
-	*sp = s;
-	*out = v;
-	return true;
-}
-
 /* The first virtio_mmio.device=<size>@<base>:<irq>[:<id>] → dev.base, dev.irq, and the
  * window mapped; false (with a line) if absent or bad. */
 static bool parse_device(const char *cmdline)
 {
-	static const char key[] = "virtio_mmio.device=";
-	const char *s = NULL;
-	uint64_t size, base, irq, id;
+	struct virtio_mmio_window w;
+	uint64_t size, base, irq;
+	int rc = virtio_mmio__window(cmdline, 0, &w, "virtio-balloon");
 
-	for (const char *p = cmdline; *p; p++) {
-		size_t i = 0;
-
-		if (p != cmdline && p[-1] != ' ')
-			continue;
-		while (key[i] && p[i] == key[i])
-			i++;
-		if (!key[i]) {
-			s = p + i;
-			break;
-		}
-	}
-	if (!s) {
+	if (rc == 0)
 		console__printf("virtio-balloon: no virtio_mmio.device=<size>@<base>:<irq> on the "
 				"command line (l1vmm adds it when it gives the VM a virtio balloon)\n");
+	if (rc <= 0)
 		return false;
-	}
-	if (!parse_num(&s, &size, true) || *s++ != '@' || !parse_num(&s, &base, true) ||
-	    *s++ != ':' || !parse_num(&s, &irq, false) ||
-	    (*s == ':' && (s++, !parse_num(&s, &id, false))) || (*s && *s != ' ')) {
-		console__printf("virtio-balloon: cannot parse virtio_mmio.device= "
-				"(want <size>@<base>:<irq>, e.g. 4K@0xd0001000:5)\n");
-		return false;
-	}
+	size = w.size;
+	base = w.base;
+	irq = w.irq;
 	if (size < VM_CONFIG_END || base < L1_RAM_HOLE_START || base > L1_RAM_HIGH_START - size ||
 	    (base & 3) || irq >= IOAPIC_PINS) {
 		console__printf("virtio-balloon: virtio_mmio.device=%#lx@%#lx:%lu is not usable: the "
