@@ -17,10 +17,11 @@
  * its slot (a page keeps its slot from its first swap-out until the region
  * is freed, so its slot is always its own), and their frames are reused.
  *
- * The victim is chosen by a clock over the region's pages: a resident
- * page whose accessed bit is set gets it cleared (and its TLB entry
- * flushed, so the next access sets it again) and a second chance; the
- * first one found clear goes. ept mode: the CPU sets the accessed bits in
+ * The victims are chosen by a clock over the resident pages (a ring of
+ * page numbers in the order they became resident, so the hand never walks
+ * pages that are not in RAM): a page whose accessed bit is set gets it
+ * cleared (and its TLB entry flushed, so the next access sets it again) and
+ * a second chance at the back of the ring; one found clear goes. ept mode: the CPU sets the accessed bits in
  * the guest's own tables. Shadow mode: l1vmm walks its shadow tables, never
  * the guest's, and leaves the guest's accessed bits as the guest wrote them
  * (set: every PTE is made with A and D, which l1vmm wants before it maps a
@@ -56,7 +57,7 @@
 #define SWAP_VA         (1ull << 39)           /* PML4 slot 1 */
 #define SWAP_MAX_BYTES  (1ull << 30)           /* one page directory */
 #define SWAP_MAX_PAGES  (SWAP_MAX_BYTES >> PAGE_SHIFT)
-#define SWAP_RESERVE    (4ull << 20)           /* user memory left to the rest of the kernel */
+#define SWAP_RESERVE    (2ull << 20)           /* user memory left to the rest of the kernel */
 #define SWAP_MAX_SLOTS  (1u << 18)             /* 1 GiB of disk */
 #define SLOT_SECTORS    (PAGE_SIZE / VBLK_SECTOR)
 #define PTE_SWAPPED     (1ull << 9)            /* software bit, P clear: on the disk */
@@ -72,7 +73,8 @@ static uint64_t *pdpt, *pd;                    /* the region's upper tables */
 static uint64_t *pt[SWAP_MAX_PAGES / 512];     /* leaf tables, linked while the region lives */
 static uint32_t *slot_page[SWAP_MAX_PAGES / SLOTS_PER_FRAME]; /* page -> slot (0: none) */
 static uint64_t slot_map[SWAP_MAX_SLOTS / 64]; /* slots in use; slot 0 always */
-static uint64_t nr_slots, region_pages, hand;
+static uint32_t *ring_page[SWAP_MAX_PAGES / SLOTS_PER_FRAME + 1]; /* the clock's ring */
+static uint64_t nr_slots, region_pages, ring_head, ring_tail; /* free-running indices */
 static bool region_live;
 static uint64_t spare[SWAP_BATCH];             /* frames evicted, not yet reused */
 static unsigned int nr_spare;
@@ -213,6 +215,10 @@ static void free_region_tables(void)
 		mm__free_frames(slot_page[i], 0);
 		slot_page[i] = 0;
 	}
+	for (uint64_t i = 0; i < SWAP_MAX_PAGES / SLOTS_PER_FRAME + 1 && ring_page[i]; i++) {
+		mm__free_frames(ring_page[i], 0);
+		ring_page[i] = 0;
+	}
 	pv_ops.mmu.flush_tlb();
 }
 
@@ -244,13 +250,18 @@ int64_t swap__alloc(uint64_t bytes)
 		else
 			memset(slot_page[i], 0, PAGE_SIZE);
 	}
+	for (uint64_t i = 0; i < (pages + SLOTS_PER_FRAME) / SLOTS_PER_FRAME && rc > 0; i++) {
+		ring_page[i] = mm__alloc_frames(0, false); /* written before read: not zeroed */
+		if (!ring_page[i])
+			rc = -L1G_ENOMEM;
+	}
 	pv_ops.mmu.commit();
 	if (rc < 0) {
 		free_region_tables();
 	} else {
 		region_pages = pages;
 		region_live = true;
-		hand = 0;
+		ring_head = ring_tail = 0;
 	}
 	spin__unlock(&swap_lock);
 	return rc;
@@ -290,34 +301,48 @@ void swap__stats(struct l1g_swap_stats *out)
 	spin__unlock(&swap_lock);
 }
 
+/* The resident pages in the order the hand meets them (ring[head..tail)). */
+static uint32_t *ring_slot(uint64_t i)
+{
+	i %= region_pages + 1;
+	return &ring_page[i / SLOTS_PER_FRAME][i % SLOTS_PER_FRAME];
+}
+
+static void ring_push(uint64_t page)
+{
+	*ring_slot(ring_tail++) = (uint32_t)page;
+}
+
 /*
- * The clock: up to SWAP_BATCH resident pages whose accessed bit is clear
- * (cleared on the way, ept mode) are unmapped, then one TLB flush for all
- * (shadow mode: one machine flush, which l1vmm rate-limits, instead of one
- * a page), then each is written to its slot and its frame goes to spare[].
- * A page whose write fails is mapped again (its bytes are still in its
- * frame). How many frames spare[] holds now.
+ * The clock over the resident pages: up to SWAP_BATCH of them whose
+ * accessed bit is clear (ept mode: a set one is cleared and goes round
+ * again) are unmapped, then one TLB flush for all (shadow mode: one machine
+ * flush, which l1vmm rate-limits, instead of one a page), then each is
+ * written to its slot and its frame goes to spare[]. A page whose write
+ * fails is mapped again (its bytes are still in its frame) and goes round.
+ * How many frames spare[] holds now.
  */
 static unsigned int evict_batch(void)
 {
 	uint64_t page[SWAP_BATCH], old[SWAP_BATCH];
+	uint64_t resident = ring_tail - ring_head;
 	unsigned int n = 0;
 
-	for (uint64_t step = 0; step < 2 * region_pages + 1 && n < SWAP_BATCH; step++) {
-		uint64_t p = hand, *pte = pte_of(p), v = *pte;
+	for (uint64_t step = 0; step < 2 * resident && n < SWAP_BATCH; step++) {
+		uint64_t p = *ring_slot(ring_head++), *pte = pte_of(p), v = *pte;
 		uint32_t *slot = slot_of(p);
 
-		hand = hand + 1 == region_pages ? 0 : hand + 1;
 		st.clock_steps++;
-		if (!(v & PTE_P))
-			continue;
 		if (!pvops__shadow && (v & PTE_A)) {
 			pv_ops.mmu.set_pte(pte, v & ~PTE_A);
 			pv_ops.mmu.flush_page(va_of(p));
+			ring_push(p);
 			continue;
 		}
-		if (!*slot && !(*slot = slot_alloc()))
+		if (!*slot && !(*slot = slot_alloc())) {
+			ring_push(p);
 			break; /* the disk is full */
+		}
 		pv_ops.mmu.set_pte(pte, PTE_SWAPPED);
 		page[n] = p;
 		old[n++] = v;
@@ -328,6 +353,7 @@ static unsigned int evict_batch(void)
 	for (unsigned int i = 0; i < n; i++) {
 		if (disk_io(true, *slot_of(page[i]), old[i] & PTE_ADDR) < 0) {
 			pv_ops.mmu.set_pte(pte_of(page[i]), old[i]);
+			ring_push(page[i]);
 			continue;
 		}
 		st.swap_outs++;
@@ -339,12 +365,14 @@ static unsigned int evict_batch(void)
 }
 
 /* A frame for a faulting page: a spare one, fresh user memory while there is
- * more than SWAP_RESERVE of it, else one a batch of evictions frees. 0: none. */
+ * more than SWAP_RESERVE of it (or too few pages are resident to make a
+ * batch worth it: then the reserve's), else one a batch of evictions frees.
+ * 0: none at all. */
 static uint64_t get_frame(void)
 {
 	uint64_t f = 0;
 
-	if (!nr_spare && mm__user_free_bytes() > SWAP_RESERVE)
+	if (!nr_spare && (mm__user_free_bytes() > SWAP_RESERVE || st.resident < 2 * SWAP_BATCH))
 		f = (uint64_t)mm__alloc_frames(0, true);
 	if (!f && (nr_spare || evict_batch()))
 		f = spare[--nr_spare];
@@ -385,6 +413,7 @@ bool swap__fault(uint64_t addr)
 	}
 	pv_ops.mmu.set_pte(pte, frame | LEAF);
 	pv_ops.mmu.commit();
+	ring_push(page);
 	st.resident++;
 	ok = true;
 	goto out;
