@@ -29,34 +29,8 @@
 #include "kernel/spinlock.h"
 #include "kernel/virtio_mmio.h"
 
-#define VM_MAGIC          0x000
-#define VM_VERSION        0x004
-#define VM_DEVICE_ID      0x008
-#define VM_DEV_FEATURES   0x010
-#define VM_DEV_FEAT_SEL   0x014
-#define VM_DRV_FEATURES   0x020
-#define VM_DRV_FEAT_SEL   0x024
-#define VM_QUEUE_SEL      0x030
-#define VM_QUEUE_NUM_MAX  0x034
-#define VM_QUEUE_NUM      0x038
-#define VM_QUEUE_READY    0x044
-#define VM_QUEUE_NOTIFY   0x050
-#define VM_STATUS         0x070
-#define VM_QUEUE_DESC     0x080
-#define VM_QUEUE_DRIVER   0x090
-#define VM_QUEUE_DEVICE   0x0a0
-#define VM_CONFIG         0x100 /* le64 capacity */
-
-#define VIRTIO_MMIO_MAGIC 0x74726976u
 #define VIRTIO_ID_BLOCK   2u
-#define ST_ACKNOWLEDGE 0x01u
-#define ST_DRIVER      0x02u
-#define ST_DRIVER_OK   0x04u
-#define ST_FEATURES_OK 0x08u
-#define ST_NEEDS_RESET 0x40u
-#define ST_FAILED      0x80u
 #define F_FLUSH        9
-#define F_VERSION_1    32
 
 #define T_IN    0u
 #define T_OUT   1u
@@ -99,12 +73,12 @@ static volatile uint8_t req_status;
 
 static inline uint32_t rd(uint32_t off)
 {
-	return *(volatile uint32_t *)(uintptr_t)(dev.va + off);
+	return virtio_mmio__rd(dev.va, off);
 }
 
 static inline void wr(uint32_t off, uint32_t val)
 {
-	*(volatile uint32_t *)(uintptr_t)(dev.va + off) = val;
+	virtio_mmio__wr(dev.va, off, val);
 }
 
 static inline void barrier(void)

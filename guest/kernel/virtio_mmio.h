@@ -13,6 +13,50 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* virtio-mmio version 2 registers (§4.2.2) */
+#define VM_MAGIC          0x000
+#define VM_VERSION        0x004
+#define VM_DEVICE_ID      0x008
+#define VM_DEV_FEATURES   0x010
+#define VM_DEV_FEAT_SEL   0x014
+#define VM_DRV_FEATURES   0x020
+#define VM_DRV_FEAT_SEL   0x024
+#define VM_QUEUE_SEL      0x030
+#define VM_QUEUE_NUM_MAX  0x034
+#define VM_QUEUE_NUM      0x038
+#define VM_QUEUE_READY    0x044
+#define VM_QUEUE_NOTIFY   0x050
+#define VM_INT_STATUS     0x060
+#define VM_INT_ACK        0x064
+#define VM_STATUS         0x070
+#define VM_QUEUE_DESC     0x080 /* low, high at +4 */
+#define VM_QUEUE_DRIVER   0x090
+#define VM_QUEUE_DEVICE   0x0a0
+#define VM_CONFIG         0x100
+
+#define VIRTIO_MMIO_MAGIC 0x74726976u /* "virt" */
+
+/* device status (§2.1) */
+#define ST_ACKNOWLEDGE 0x01u
+#define ST_DRIVER      0x02u
+#define ST_DRIVER_OK   0x04u
+#define ST_FEATURES_OK 0x08u
+#define ST_NEEDS_RESET 0x40u
+#define ST_FAILED      0x80u
+
+#define F_VERSION_1    32
+
+/* A 32-bit register of the window the kernel reaches at va. */
+static inline uint32_t virtio_mmio__rd(uint64_t va, uint32_t off)
+{
+	return *(volatile uint32_t *)(uintptr_t)(va + off);
+}
+
+static inline void virtio_mmio__wr(uint64_t va, uint32_t off, uint32_t val)
+{
+	*(volatile uint32_t *)(uintptr_t)(va + off) = val;
+}
+
 struct virtio_mmio_window {
 	uint64_t size, base, irq;
 };
