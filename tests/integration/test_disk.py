@@ -5,9 +5,9 @@
 
 Cases (l1vmm's sandbox on, as by default: the vCPU threads serve the disk
 with pread64, pwrite64 and fdatasync):
-  swapstorm  a 12M guest with a disk file that does not exist yet
+  swapstorm  a 10M guest with a disk file that does not exist yet
              (vms/vm0/disk_size=32M) runs `swap=virtio workload=swapstorm
-             size=14M seconds=1`: a working set larger than its memory,
+             size=12M seconds=1`: a working set larger than its memory,
              verified all along. It must exit 0 with mismatches=0 and the
              kernel's own swap-outs and swap-ins both above 0; the file was
              created at 32M; the swap slots the guest wrote hold its pages
@@ -60,9 +60,9 @@ def swapstorm(l1vmm, mode, tmp):
     disk = os.path.join(tmp, "swap.img")
     mnt = os.path.join(tmp, "tree")
     os.mkdir(mnt)
-    p = run(l1vmm, ["--mode", mode, "--mem", "12M", "--disk", disk, "--timeout", "50",
+    p = run(l1vmm, ["--mode", mode, "--mem", "10M", "--disk", disk, "--timeout", "50",
                     "--set", "vms/vm0/disk_size=32M", "--",
-                    "swap=virtio", "workload=swapstorm", "size=14M", "seconds=1"])
+                    "swap=virtio", "workload=swapstorm", "size=12M", "seconds=1"])
     check(p.returncode == 0, f"swapstorm exits 0 (got {p.returncode})")
     check("swap: on," in p.stdout, "the guest kernel turned its swap on")
     m = re.search(r"^swapstorm: size=(\d+) pages=(\d+) seed=\d+ mem_mb=(\d+)$", p.stdout, re.M)
