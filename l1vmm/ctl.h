@@ -217,6 +217,8 @@ struct vm_ctl {
 	char kernel[VM_CTL_KERNEL_MAX + 1]; /* path; "" = the built-in kernel */
 	char cmdline[L1_CMDLINE_MAX];
 	char domain[VM_CTL_DOMAIN_MAX + 1]; /* the sharing domain's name; "" = its own */
+	char disk[VM_CTL_KERNEL_MAX + 1]; /* virtio-blk backing file; "" = no disk */
+	uint64_t disk_size;              /* bytes, for a disk file that must be created */
 	unsigned shadow_prefetch;        /* shadow mode: entries filled per page fault (1..512) */
 	unsigned cpuid_leaves;           /* 1: the CPUID instruction shows l1vmm's leaves; 0: KVM's */
 	char modules[VM_CTL_MODULES_MAX + 1]; /* multiboot modules: "PATH[,STRING]" joined by ';' */

@@ -15,6 +15,7 @@ const char options__run_usage[] =
 	"  --mem SIZE      guest RAM, e.g. 256M, 2G (default 256M; 2M to 64G, 4K multiple)\n"
 	"  --vcpus N       virtual CPUs (default 1, at most 255)\n"
 	"  --mode MODE     auto (default), ept, or shadow\n"
+	"  --disk PATH     a virtio-blk disk backed by PATH (created at 64M when missing)\n"
 	"  --timeout SEC   stop a guest after SEC seconds; it ends with status 124\n"
 	"  --sysfs DIR     serve the live control tree at DIR (FUSE) while l1vmm runs\n"
 	"  --sysfs-group GROUP  let GROUP's members read and write the live tree\n"
@@ -25,8 +26,8 @@ const char options__run_usage[] =
 	"                  may be repeated (vms/NAME/modules)\n"
 	"  --isa-debug-exit  port 0xf4 ends the VM with QEMU's status (V << 1) | 1\n"
 	"  --vm SPEC       one VM of several: name=NAME,mem=SIZE[,vcpus=N][,mode=M]\n"
-	"                  [,kernel=PATH][,cmdline=\"...\"][,domain=NAME]\n"
-	"                  [,module=\"PATH[,ARGS]\"]...[,isa_debug_exit=1]\n"
+	"                  [,kernel=PATH][,cmdline=\"...\"][,domain=NAME][,disk=PATH]\n"
+	"                  [,disk_size=SIZE][,module=\"PATH[,ARGS]\"]...[,isa_debug_exit=1]\n"
 	"  --set PATH=VALUE write VALUE to the control tree's PATH before the VMs start,\n"
 	"                  e.g. --set dedup/run=1 (after --config; may be repeated)\n"
 	"  --sandbox on|off confine every thread to its system calls once set up (default on)\n"
@@ -169,7 +170,7 @@ static enum opt_result join_cmdline(struct vm_spec *vm, int argc, char *const ar
 
 /* Options that take a value; their setting key (or NULL: not a VM setting). */
 static const struct { const char *name, *key; } value_options[] = {
-	{ "--mem", "mem" }, { "--vcpus", "vcpus" }, { "--mode", "mode" },
+	{ "--mem", "mem" }, { "--vcpus", "vcpus" }, { "--mode", "mode" }, { "--disk", "disk" },
 	{ "--timeout", NULL }, { "--vm", NULL }, { "--sysfs", NULL }, { "--config", NULL },
 	{ "--sysfs-group", NULL },
 	{ "--set", NULL }, { "--sandbox", NULL }, { "--user", NULL }, { "--module", "modules" },
@@ -298,6 +299,12 @@ enum opt_result options__parse_run(int argc, char *const argv[], struct run_opti
 			 "with --vm use kernel= and cmdline=");
 		rc = OPT_ERROR;
 	}
+	for (unsigned i = 0; rc == OPT_OK && o->nr_vms > 1 && i < o->nr_defaults; i++)
+		if (strcmp(o->defaults[i].key, "disk") == 0) {
+			snprintf(err, errlen, "--disk gives one VM its disk; with several, give "
+				 "each its own disk= in --vm");
+			rc = OPT_ERROR;
+		}
 	if (rc == OPT_OK && o->config_dir && (o->nr_vms || single_only || o->nr_defaults)) {
 		snprintf(err, errlen, "--config gives the VMs; it cannot be combined with --vm, "
 			 "--mem, --vcpus, --mode, KERNEL or --");

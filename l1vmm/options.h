@@ -2,10 +2,11 @@
 /*
  * DOC: the command line of `l1vmm run`.
  *
- *   l1vmm run [--mem SIZE] [--vcpus N] [--mode auto|ept|shadow] [--timeout SEC]
+ *   l1vmm run [--mem SIZE] [--vcpus N] [--mode auto|ept|shadow] [--disk PATH] [--timeout SEC]
  *             [--sysfs DIR] [KERNEL] [-- GUEST-CMDLINE...]
  *   l1vmm run [--timeout SEC] [--sysfs DIR] [--mem ...] --vm SPEC [--vm SPEC ...]
  *     SPEC = name=NAME,mem=SIZE[,vcpus=N][,mode=M][,kernel=PATH][,cmdline="..."][,domain=NAME]
+ *            [,disk=PATH][,disk_size=SIZE]
  *            [,module="PATH[,ARGS]"]...[,isa_debug_exit=1]
  *   l1vmm run [--timeout SEC] [--sysfs DIR] --config DIR
  *
@@ -32,7 +33,7 @@
 #define OPT_MAX_VCPUS 255u   /* xAPIC IDs are 8 bits */
 #define OPT_MAX_VMS 16u
 #define OPT_NAME_MAX 32u     /* bytes, including the NUL */
-#define OPT_MAX_SETTINGS 8u  /* per VM, and defaults */
+#define OPT_MAX_SETTINGS 16u /* per VM, and defaults */
 #define OPT_KEY_MAX 16u
 #define OPT_MAX_SETS 32u     /* --set PATH=VALUE */
 

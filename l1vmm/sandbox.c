@@ -84,6 +84,9 @@ static const struct allow allowlist[] = {
 	 * protection, copies, wakes), its messages, the store's swap file */
 	{ "ioctl", M | R | U, UFFD_IOCTL }, { "poll", U, ANY }, { "ppoll", U, ANY },
 	{ "read", U, ANY }, { "pwrite64", R, ANY }, { "pread64", V | U, ANY },
+	/* a VM's disk: virtio-blk requests are served on the notifying vCPU's
+	 * thread (l1vmm/blk_host.h); its reads are the pread64 above */
+	{ "pwrite64", V, ANY }, { "fdatasync", V, ANY },
 	/* shadow mode's per-vCPU timer */
 	{ "timer_create", V, ANY }, { "timer_settime", V, ANY }, { "timer_delete", V, ANY },
 	/* reading /proc (meminfo, PSI, pagemap, statm) and /sys/kernel/mm/ksm */

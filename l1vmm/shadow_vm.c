@@ -704,6 +704,24 @@ static bool on_hypercall_page(struct vcpu *v, const struct vm_exit *e)
 	return ioctl(v->fd, KVM_SET_REGS, &r) == 0;
 }
 
+/*
+ * The device window (pvops/l1vmm_abi.h): the machine address is the device's
+ * guest-physical one. The guest kernel's accesses go to the VM's MMIO bus
+ * (a read's data is in place before the settle completes it); a task's
+ * read all ones and write nothing, as a device the task cannot see.
+ */
+static bool on_device_window(struct vcpu *v, const struct vm_exit *e)
+{
+	struct kvm_sregs s;
+	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
+		return false;
+	if (s.cs.selector == L1_SHADOW_KERNEL_CS)
+		bus__access(&v->vm->mmio, e->addr, e->data, e->size, e->is_write);
+	else if (!e->is_write)
+		memset(e->data, 0xff, e->size);
+	return vcpu__settle(v) == 0;
+}
+
 static bool handle_exit(struct vcpu *v, const struct vm_exit *e)
 {
 	switch (e->kind) {
@@ -724,6 +742,8 @@ static bool handle_exit(struct vcpu *v, const struct vm_exit *e)
 	case VM_EXIT_MMIO:
 		if (e->addr >= L1_DOORBELL_GPA && e->addr < L1_DOORBELL_GPA + PAGE)
 			return on_hypercall_page(v, e);
+		if (e->addr > L1_DOORBELL_GPA && e->addr < L1_DOORBELL_GPA + L1_SHADOW_MMIO_BYTES)
+			return on_device_window(v, e);
 		vcpu__crash(v, "MMIO at %#llx outside the hypercall page", (unsigned long long)e->addr);
 		return false;
 	case VM_EXIT_INTR:

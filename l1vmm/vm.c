@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "l1vmm/balloon_host.h"
+#include "l1vmm/blk_host.h"
 #include "l1vmm/console.h"
 #include "l1vmm/hypercall_ept.h"
 #include "l1vmm/sandbox.h"
@@ -119,13 +120,14 @@ static uint64_t tsc_khz(const struct vm *vm)
 
 static int write_boot_data(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
 {
-	char cmdline[L1_CMDLINE_MAX + sizeof(BALLOON_HOST_VIRTIO_CMDLINE)];
-	snprintf(cmdline, sizeof(cmdline), "%s%s", cfg->cmdline,
-		 vm->virtio_balloon ? BALLOON_HOST_VIRTIO_CMDLINE : "");
+	char cmdline[L1_CMDLINE_MAX + sizeof(BALLOON_HOST_VIRTIO_CMDLINE) + sizeof(BLK_HOST_CMDLINE)];
+	snprintf(cmdline, sizeof(cmdline), "%s%s%s", cfg->cmdline,
+		 vm->virtio_balloon ? BALLOON_HOST_VIRTIO_CMDLINE : "",
+		 vm->virtio_blk ? BLK_HOST_CMDLINE : "");
 	size_t len = strlen(cmdline);
 	if (len >= L1_CMDLINE_MAX) {
 		snprintf(err, errlen, "guest command line is %zu bytes%s, the limit is %u", len,
-			 vm->virtio_balloon ? " with the virtio-balloon description" : "",
+			 vm->virtio_balloon || vm->virtio_blk ? " with the virtio devices' descriptions" : "",
 			 L1_CMDLINE_MAX - 1);
 		return -1;
 	}
@@ -203,7 +205,8 @@ int vm__create(struct vm *vm, const struct kvm_host *kvm, const struct vm_config
 	       char *err, size_t errlen)
 {
 	*vm = (struct vm){ .kvm = kvm, .fd = -1, .on_end = cfg->on_end,
-			   .on_end_ctx = cfg->on_end_ctx, .ram = &vm->mem, .phys = &vm->mem };
+			   .on_end_ctx = cfg->on_end_ctx, .ram = &vm->mem, .phys = &vm->mem,
+			   .disk_fd = -1 };
 	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
 	vm->cpuid_hide_leaves = cfg->cpuid_hide_leaves;
 	pthread_mutex_init(&vm->lock, NULL);
@@ -256,7 +259,8 @@ int vm__create(struct vm *vm, const struct kvm_host *kvm, const struct vm_config
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (vcpu__create(&vm->vcpus[i], vm, i, err, errlen) < 0)
 			return -1;
-	if (balloon_host__create(vm, err, errlen) < 0 || add_fw_cfg(vm, err, errlen) < 0)
+	if (balloon_host__create(vm, err, errlen) < 0 || add_fw_cfg(vm, err, errlen) < 0 ||
+	    blk_host__create(vm, cfg, err, errlen) < 0)
 		return -1;
 	return write_boot_data(vm, cfg, err, errlen);
 }
@@ -351,6 +355,7 @@ void vm__destroy(struct vm *vm)
 	if (vm->fd >= 0)
 		close(vm->fd);
 	balloon_host__destroy(vm);
+	blk_host__destroy(vm);
 	ept__mem_destroy(&vm->mem);
 	shadow_vm__destroy(vm);
 	free(vm->crash_report);

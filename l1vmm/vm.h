@@ -44,6 +44,7 @@ struct dedup_host;
 struct vm_reclaim;
 struct balloon;
 struct virtio_balloon;
+struct virtio_blk;
 struct l1_shared_info;
 struct console;
 
@@ -66,6 +67,8 @@ struct vm_config {
 	bool isa_debug_exit;      /* port 0xf4 gives QEMU's status, (V << 1) | 1 */
 	const char *domain;       /* sharing domain; "" or NULL = the VM's own */
 	bool console_prefix;      /* prefix console lines with the VM name */
+	const char *disk;         /* virtio-blk backing file, or NULL / "" (blk_host.h) */
+	uint64_t disk_size;       /* bytes, when disk must be created; 0 = the default */
 	void (*on_end)(void *ctx); /* optional: called once when the VM ends, any thread */
 	void *on_end_ctx;
 };
@@ -101,6 +104,9 @@ struct vm {
 	struct virtio_balloon *virtio_balloon; /* ept mode, with balloon; else NULL */
 	struct l1_shared_info *shared_info; /* in guest RAM, with balloon; the guest writes it */
 	uint64_t balloon_event_errors; /* atomic: ept balloon events KVM refused */
+	struct virtio_blk *virtio_blk; /* with a disk (blk_host.h), else NULL */
+	int disk_fd;              /* its backing file, or -1 */
+	uint64_t disk_irq_errors; /* atomic: its interrupt line changes KVM refused */
 	struct boot_image image;
 	struct bus pio, mmio;     /* registered before start, read-only after */
 	struct uart uart;

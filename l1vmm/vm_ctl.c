@@ -29,6 +29,7 @@
 #include "l1vmm/reclaim_ctl.h"
 #include "l1vmm/balloon_ctl.h"
 #include "l1vmm/balloon_host.h"
+#include "l1vmm/blk_host.h"
 #include "l1vmm/dedup_host.h"
 #include "l1vmm/options.h"
 #include "l1vmm/vcpu.h"
@@ -70,6 +71,7 @@ struct vm_ctl *vm_ctl__new(const char *name)
 	vmc->shadow_limit[LIMIT_FLUSH_RATE] = DEFAULT_FLUSH_RATE;
 	vmc->cpuid_leaves = 1;
 	vmc->mode = CPU_MODE_AUTO;
+	vmc->disk_size = BLK_HOST_DEFAULT_SIZE;
 	return vmc;
 }
 
@@ -120,6 +122,8 @@ void vm_ctl__freeze(struct vm_ctl *vmc, struct vm_config *cfg)
 	cfg->cpuid_hide_leaves = !vmc->cpuid_leaves;
 	cfg->module_spec = vmc->modules;
 	cfg->isa_debug_exit = vmc->isa_debug_exit;
+	cfg->disk = vmc->disk;
+	cfg->disk_size = vmc->disk_size;
 	pthread_mutex_unlock(&vmc->lock);
 }
 
@@ -170,7 +174,7 @@ _Static_assert(CPU_MODE_AUTO == 0 && CPU_MODE_EPT == 1 && CPU_MODE_SHADOW == 2,
 	       "mode_choices is indexed by enum cpu_mode");
 
 enum vm_field { F_MEM, F_VCPUS, F_MODE, F_KERNEL, F_CMDLINE, F_DOMAIN, F_PREFETCH, F_CPUID_LEAVES,
-		F_MODULES, F_ISA_DEBUG_EXIT };
+		F_MODULES, F_ISA_DEBUG_EXIT, F_DISK, F_DISK_SIZE };
 
 /* The string field for arg, and its capacity. */
 static char *field_str(struct vm_ctl *vmc, uintptr_t arg, size_t *cap)
@@ -185,6 +189,9 @@ static char *field_str(struct vm_ctl *vmc, uintptr_t arg, size_t *cap)
 	case F_MODULES:
 		*cap = sizeof(vmc->modules);
 		return vmc->modules;
+	case F_DISK:
+		*cap = sizeof(vmc->disk);
+		return vmc->disk;
 	default:
 		*cap = sizeof(vmc->domain);
 		return vmc->domain;
@@ -211,6 +218,9 @@ static int show_config(void *obj, const struct ctl_entry *e, char *buf, size_t l
 		break;
 	case F_ISA_DEBUG_EXIT:
 		snprintf(buf, len, "%u", vmc->isa_debug_exit);
+		break;
+	case F_DISK_SIZE:
+		snprintf(buf, len, "%llu", (unsigned long long)vmc->disk_size);
 		break;
 	case F_MODE:
 		snprintf(buf, len, "%s", mode_choices[vmc->mode]);
@@ -247,6 +257,9 @@ static int store_config(void *obj, const struct ctl_entry *e, const union ctl_va
 		case F_ISA_DEBUG_EXIT:
 			vmc->isa_debug_exit = (unsigned)v->i;
 			break;
+		case F_DISK_SIZE:
+			vmc->disk_size = v->size;
+			break;
 		case F_MODE:
 			vmc->mode = (enum cpu_mode)v->choice;
 			break;
@@ -261,6 +274,19 @@ static int store_config(void *obj, const struct ctl_entry *e, const union ctl_va
 }
 
 /* ---- readings ---- */
+
+static int show_disk(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	(void)e;
+	struct vm_ctl *vmc = obj;
+	pthread_mutex_lock(&vmc->lock);
+	if (vmc->vm)
+		blk_host__show(vmc->vm, buf, len);
+	else
+		snprintf(buf, len, "none\n");
+	pthread_mutex_unlock(&vmc->lock);
+	return 0;
+}
 
 /* "created", "running", "exited", ... (vmc->lock held). */
 static const char *state_locked(struct vm_ctl *vmc)
@@ -664,6 +690,17 @@ static const struct ctl_entry vm_entries[] = {
 	  .doc = "1: a write of V to port 0xf4 ends the VM with QEMU's isa-debug-exit status "
 		 "(V << 1) | 1; 0: with V itself (l1vmm's test-exit port)",
 	  .min = 0, .max = 1, .show = show_config, .store = store_config },
+	{ .path = "disk", .type = CTL_STRING, .flags = CONFIG, .arg = F_DISK,
+	  .doc = "virtio-blk disk: the host file backing it, created at disk_size when missing; "
+		 "empty: no disk (README: A disk for the guest)", .max_len = VM_CTL_KERNEL_MAX,
+	  .show = show_config, .store = store_config },
+	{ .path = "disk_size", .type = CTL_SIZE, .flags = CONFIG, .arg = F_DISK_SIZE,
+	  .doc = "bytes of a disk file l1vmm creates (K/M/G accepted); an existing file keeps "
+		 "its size", .size_min = 4096, .size_max = 1ull << 40, .size_align = 4096,
+	  .show = show_config, .store = store_config },
+	{ .path = "disk_stats", .type = CTL_TEXT, .show = show_disk,
+	  .doc = "the virtio-blk device: status, capacity in sectors, requests served by kind, "
+		 "bytes moved, refusals (\"none\" without a disk)" },
 	SHADOW_STAT("faults", faults, "page faults taken"),
 	SHADOW_STAT("fills", fills, "faults fixed by filling shadow entries"),
 	SHADOW_STAT("prefetched", prefetched, "entries filled ahead of a fault"),

@@ -167,6 +167,17 @@ _Static_assert(sizeof(struct l1_start_info) == 128, "l1_start_info is ABI");
  */
 #define L1_SHADOW_GUEST_VA_END  0x0000800000000000ull
 #define L1_SHADOW_HYPERCALL_VA  0xffffffffff000000ull
+/*
+ * Shadow mode's device window: page i of [L1_SHADOW_MMIO_VA,
+ * + L1_SHADOW_MMIO_BYTES) is guest-physical L1_DOORBELL_GPA + i * 4096, so
+ * the virtio-mmio devices l1vmm places right after the doorbell (the command
+ * line's virtio_mmio.device=, e.g. 0xd0002000) are at L1_SHADOW_MMIO_VA +
+ * (gpa - L1_DOORBELL_GPA); page 0 is the hypercall page. Every access exits
+ * to l1vmm, which serves it as an access to that device; only the guest
+ * kernel's (L1_SHADOW_KERNEL_CS) are served, a task's reads all ones.
+ */
+#define L1_SHADOW_MMIO_VA       L1_SHADOW_HYPERCALL_VA
+#define L1_SHADOW_MMIO_BYTES    0x10000ull
 #define L1_SHADOW_KERNEL_CS     0x2bu /* GDT[5], 64-bit code, DPL3 */
 #define L1_SHADOW_KERNEL_SS     0x23u /* GDT[4], data, DPL3 */
 #define L1_SHADOW_USER_CS       0x3bu /* GDT[7], 64-bit code, DPL3 */

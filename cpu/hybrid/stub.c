@@ -140,7 +140,10 @@ int stub__build(struct shadow_machine *m, char *err, size_t errlen)
 		 map(&b, STUB_TSS_VA + PAGE, (MFN_TSS + 1) * PAGE, PTE_RW | PTE_NX);
 	for (unsigned i = 0; i < 2 * STUB_MAX_VCPUS; i++)
 		rc |= map(&b, STUB_STACKS_VA + i * PAGE, (MFN_STACKS + i) * PAGE, PTE_RW | PTE_NX);
-	rc |= map(&b, L1_SHADOW_HYPERCALL_VA, L1_DOORBELL_GPA, PTE_RW | PTE_US | PTE_PCD | PTE_NX);
+	/* the hypercall page, then the device window (pvops/l1vmm_abi.h): unbacked, all exit */
+	for (uint64_t off = 0; off < L1_SHADOW_MMIO_BYTES; off += PAGE)
+		rc |= map(&b, L1_SHADOW_MMIO_VA + off, L1_DOORBELL_GPA + off,
+			  PTE_RW | PTE_US | PTE_PCD | PTE_NX);
 	if (rc) {
 		snprintf(err, errlen, "the stub's page tables do not fit their frames");
 		return -1;

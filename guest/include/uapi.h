@@ -35,11 +35,18 @@ enum l1g_sys {
 	SYS_CPUID,          /* (leaf, subleaf, uint32_t regs[4]) -> 0: what l1vmm's CPUID says on
 			     * this CPU (L1_HC_CPUID); the instruction may answer for the
 			     * hardware below l1vmm instead */
+	SYS_SWAP_ALLOC,     /* (bytes) -> address of a region the kernel pages to its disk
+			     * (`swap=virtio`); demand-zero, one region at a time */
+	SYS_SWAP_FREE,      /* (address) -> 0: the region's frames and disk slots freed */
+	SYS_SWAP_STATS,     /* (struct l1g_swap_stats *) -> 0 */
+	SYS_DISK_IO,        /* (op, sector, buf, len) -> 0: op 0 reads, 1 writes len bytes (512
+			     * multiple, <= 1 MiB) of the virtio-blk disk; 2 flushes */
 	SYS_NR
 };
 
 #define L1G_EPERM  1
 #define L1G_ESRCH  3
+#define L1G_EIO    5
 #define L1G_EAGAIN 11
 #define L1G_ENOMEM 12
 #define L1G_EFAULT 14
@@ -110,6 +117,19 @@ struct l1g_info {
 	uint64_t balloon_bytes;  /* memory in the balloon (given back to the host) */
 	uint32_t features;       /* L1_FEAT_* the host gave (start info) */
 	uint32_t pad;
+};
+
+/* SYS_SWAP_STATS: the kernel's own paging (kernel/swap.c). */
+struct l1g_swap_stats {
+	uint64_t enabled;        /* 1 with swap=virtio and a working disk */
+	uint64_t swap_outs;      /* pages written to the disk and unmapped */
+	uint64_t swap_ins;       /* pages read back at a fault */
+	uint64_t zero_fills;     /* first touches (a zeroed frame) */
+	uint64_t resident;       /* region pages in RAM now */
+	uint64_t slots_used;     /* disk slots (4 KiB) holding a page now */
+	uint64_t slots;          /* disk slots in all */
+	uint64_t io_errors;      /* disk requests that failed */
+	uint64_t clock_steps;    /* pages the clock hand passed */
 };
 
 #endif

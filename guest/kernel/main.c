@@ -22,6 +22,8 @@
 #include "kernel/mm.h"
 #include "kernel/pvops.h"
 #include "kernel/sched.h"
+#include "kernel/swap.h"
+#include "kernel/virtio_blk.h"
 #include "kernel/trap.h"
 #include "lib/cpu.h"
 #include "lib/string.h"
@@ -62,6 +64,8 @@ static void boot(const struct l1_start_info *si)
 	sched__init(boot_info.nr_vcpus < 1 ? 1 :
 		    boot_info.nr_vcpus > MAX_CPUS ? MAX_CPUS : boot_info.nr_vcpus);
 	balloon__init(user__cmdline);
+	vblk__init(user__cmdline); /* a disk, if l1vmm gave one: SYS_DISK_IO and swap */
+	swap__init(user__cmdline);
 	tid = sched__spawn((uint64_t)user__task_start, (uint64_t)user__main,
 			   (uint64_t)user__cmdline, 0);
 	if (tid != 1)

@@ -41,6 +41,15 @@ void paging__set_user(uint64_t first, uint64_t n, bool user);
  * [L1_RAM_HOLE_START, 4 GiB). Boot, CPU 0.
  */
 bool paging__map_mmio(uint64_t gpa);
+/*
+ * Page tables made at run time (kernel/swap.c): make_table before a zeroed
+ * kernel frame is linked as a table (shadow mode: read-only in the kernel's
+ * map, as l1vmm requires), unmake_table after it is unlinked; link_pml4
+ * puts a table in the kernel's top level (queued: commit).
+ */
+void paging__make_table(uint64_t gpa);
+void paging__unmake_table(uint64_t gpa);
+void paging__link_pml4(unsigned int slot, uint64_t entry);
 /* Would CPL3 be allowed this access now? (tells stale-TLB faults from real ones) */
 bool paging__user_may_access(uint64_t va, bool write);
 
@@ -61,6 +70,8 @@ uint64_t paging_pv__init(const struct l1_start_info *si, uint64_t image_end,
 uint64_t paging_pv__root(void);
 /* After the first load: fix-ups made through pv_ops.mmu (pv_tables=boot). */
 void paging_pv__after_load(void);
+/* The kernel's map of frame gpa writable or not (flushed). */
+void paging_pv__set_writable(uint64_t gpa, bool writable);
 
 /* mm.c */
 /* Take over RAM from si; everything below the end of the image stays reserved. */

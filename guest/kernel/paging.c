@@ -130,3 +130,20 @@ bool paging__user_may_access(uint64_t va, bool write)
 		pde = doorbell_pt[PT_INDEX(va)]; /* its PDE allows all: the PTE decides */
 	return (pde & PTE_P) && (pde & PTE_US) && (!write || (pde & PTE_RW));
 }
+
+void paging__make_table(uint64_t gpa)
+{
+	if (pvops__shadow)
+		paging_pv__set_writable(gpa, false);
+}
+
+void paging__unmake_table(uint64_t gpa)
+{
+	if (pvops__shadow)
+		paging_pv__set_writable(gpa, true);
+}
+
+void paging__link_pml4(unsigned int slot, uint64_t entry)
+{
+	pv_ops.mmu.set_pte(pvops__shadow ? &paging_pv.pml4[slot] : &pml4[slot], entry);
+}

@@ -151,3 +151,11 @@ void paging_pv__after_load(void)
 	for (uint64_t a = paging_pv.start; a < paging_pv.end; a += PAGE_SIZE)
 		pv_ops.mmu.flush_page(a);
 }
+
+void paging_pv__set_writable(uint64_t gpa, bool writable)
+{
+	uint64_t *pte = &paging_pv.pte[gpa >> PAGE_SHIFT];
+
+	pv_ops.mmu.set_pte(pte, writable ? *pte | PTE_RW : *pte & ~PTE_RW);
+	pv_ops.mmu.flush_page(gpa);
+}

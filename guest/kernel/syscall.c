@@ -18,6 +18,8 @@
 #include "kernel/mm.h"
 #include "kernel/pvops.h"
 #include "kernel/sched.h"
+#include "kernel/swap.h"
+#include "kernel/virtio_blk.h"
 #include "kernel/trap.h"
 #include "lib/string.h"
 
@@ -133,6 +135,30 @@ static int64_t sys_cpuid(const struct cpu *c, uint64_t leaf, uint64_t subleaf, u
 	return 0;
 }
 
+static int64_t sys_swap_stats(uint64_t ptr)
+{
+	if (!mm__user_ok(ptr, sizeof(struct l1g_swap_stats)))
+		return -L1G_EFAULT;
+	swap__stats((struct l1g_swap_stats *)ptr);
+	return 0;
+}
+
+/* User memory is identity mapped in both modes: the buffer's address is its gpa. */
+static int64_t sys_disk_io(uint64_t write, uint64_t sector, uint64_t buf, uint64_t len)
+{
+	if (len > (1u << 20))
+		return -L1G_EINVAL;
+	if (!mm__user_ok(buf, len))
+		return -L1G_EFAULT;
+	if (!vblk__capacity())
+		return -L1G_ENOSYS;
+	if (write > 2)
+		return -L1G_EINVAL;
+	if (write == 2)
+		return vblk__flush();
+	return vblk__rw(write, sector, buf, (uint32_t)len);
+}
+
 static int64_t sys_set_hz(struct cpu *c, uint64_t hz)
 {
 	if (hz < 1 || hz > 10000)
@@ -205,6 +231,18 @@ void syscall__dispatch(struct task *cur, struct trap_frame *f)
 		break;
 	case SYS_CPUID:
 		ret = sys_cpuid(cur->cpu, f->rdi, f->rsi, f->rdx);
+		break;
+	case SYS_SWAP_ALLOC:
+		ret = swap__alloc(f->rdi);
+		break;
+	case SYS_SWAP_FREE:
+		ret = swap__free(f->rdi);
+		break;
+	case SYS_SWAP_STATS:
+		ret = sys_swap_stats(f->rdi);
+		break;
+	case SYS_DISK_IO:
+		ret = sys_disk_io(f->rdi, f->rsi, f->rdx, f->rcx);
 		break;
 	default:
 		ret = -L1G_ENOSYS;

@@ -39,6 +39,7 @@
 #include "kernel/console.h"
 #include "kernel/mm.h"
 #include "kernel/pvops.h"
+#include "kernel/swap.h"
 #include "kernel/trap.h"
 #include "kernel/virtio_balloon.h"
 #include "lib/printf.h"
@@ -83,6 +84,8 @@ static void exception(struct task *cur, struct trap_frame *f)
 			    "rax=%#lx rdi=%#lx rsi=%#lx (cpu %u, task %u)",
 			    vector_name(f->vector), f->rip, addr, f->error, f->rsp, f->rax,
 			    f->rdi, f->rsi, cur->cpu->index, cur->tid);
+	if (f->vector == VEC_PF && swap__fault(addr))
+		return;
 	if (f->vector == VEC_PF && paging__user_may_access(addr, f->error & PF_ERR_WRITE)) {
 		if (addr != cur->stale_fault) {
 			cur->stale_fault = addr;

@@ -56,45 +56,15 @@
 #include "kernel/pvops.h"
 #include "kernel/spinlock.h"
 #include "kernel/virtio_balloon.h"
+#include "kernel/virtio_mmio.h"
 
-/* virtio-mmio version 2 registers (§4.2.2) */
-#define VM_MAGIC          0x000
-#define VM_VERSION        0x004
-#define VM_DEVICE_ID      0x008
-#define VM_DEV_FEATURES   0x010
-#define VM_DEV_FEAT_SEL   0x014
-#define VM_DRV_FEATURES   0x020
-#define VM_DRV_FEAT_SEL   0x024
-#define VM_QUEUE_SEL      0x030
-#define VM_QUEUE_NUM_MAX  0x034
-#define VM_QUEUE_NUM      0x038
-#define VM_QUEUE_READY    0x044
-#define VM_QUEUE_NOTIFY   0x050
-#define VM_INT_STATUS     0x060
-#define VM_INT_ACK        0x064
-#define VM_STATUS         0x070
-#define VM_QUEUE_DESC     0x080 /* low, high at +4 */
-#define VM_QUEUE_DRIVER   0x090
-#define VM_QUEUE_DEVICE   0x0a0
-#define VM_CONFIG         0x100
 #define VM_CONFIG_END     0x108 /* what we use of the config space */
-
-#define VIRTIO_MMIO_MAGIC 0x74726976u /* "virt" */
 #define VIRTIO_ID_BALLOON 5u
-
-/* device status (§2.1) */
-#define ST_ACKNOWLEDGE 0x01u
-#define ST_DRIVER      0x02u
-#define ST_DRIVER_OK   0x04u
-#define ST_FEATURES_OK 0x08u
-#define ST_NEEDS_RESET 0x40u
-#define ST_FAILED      0x80u
 
 /* feature bits (§5.5.3, §6) */
 #define F_STATS_VQ       1
 #define F_DEFLATE_ON_OOM 2
 #define F_PAGE_REPORTING 5
-#define F_VERSION_1      32
 
 /* balloon config space (§5.5.4) */
 #define CFG_NUM_PAGES (VM_CONFIG + 0) /* le32, device: 4 KiB pages wanted in the balloon */
@@ -178,12 +148,12 @@ static struct balloon_driver driver;
 
 static inline uint32_t rd(uint32_t off)
 {
-	return *(volatile uint32_t *)(uintptr_t)(dev.base + off);
+	return virtio_mmio__rd(dev.base, off);
 }
 
 static inline void wr(uint32_t off, uint32_t val)
 {
-	*(volatile uint32_t *)(uintptr_t)(dev.base + off) = val;
+	virtio_mmio__wr(dev.base, off, val);
 }
 
 static inline void compiler_barrier(void)
@@ -210,84 +180,22 @@ static bool needs_reset(void)
 
 /* ---- command line ---- */
 
-/* A number as Linux's memparse takes it: 0x hex or decimal, then K/M/G. */
-static bool parse_num(const char **sp, uint64_t *out, bool suffix)
-{
-	const char *s = *sp;
-	uint64_t v = 0;
-	unsigned int base = 10, digits = 0;
-
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		s += 2;
-	}
-	for (;; s++, digits++) {
-		unsigned int d;
-
-		if (*s >= '0' && *s <= '9')
-			d = (unsigned int)(*s - '0');
-		else if (base == 16 && (*s | 0x20) >= 'a' && (*s | 0x20) <= 'f')
-			d = (unsigned int)((*s | 0x20) - 'a' + 10);
-		else
-			break;
-		if (v > (UINT64_MAX - d) / base)
-			return false;
-		v = v * base + d;
-	}
-	if (!digits)
-		return false;
-	if (suffix) {
-		unsigned int shift = 0;
-
-		switch (*s | 0x20) {
-		case 'k': shift = 10; break;
-		case 'm': shift = 20; break;
-		case 'g': shift = 30; break;
-		}
-		if (shift) {
-			if (v > UINT64_MAX >> shift)
-				return false;
-			v <<= shift;
-			s++;
-		}
-	}
-	*sp = s;
-	*out = v;
-	return true;
-}
-
 /* The first virtio_mmio.device=<size>@<base>:<irq>[:<id>] → dev.base, dev.irq, and the
  * window mapped; false (with a line) if absent or bad. */
 static bool parse_device(const char *cmdline)
 {
-	static const char key[] = "virtio_mmio.device=";
-	const char *s = NULL;
-	uint64_t size, base, irq, id;
+	struct virtio_mmio_window w;
+	uint64_t size, base, irq;
+	int rc = virtio_mmio__window(cmdline, 0, &w, "virtio-balloon");
 
-	for (const char *p = cmdline; *p; p++) {
-		size_t i = 0;
-
-		if (p != cmdline && p[-1] != ' ')
-			continue;
-		while (key[i] && p[i] == key[i])
-			i++;
-		if (!key[i]) {
-			s = p + i;
-			break;
-		}
-	}
-	if (!s) {
+	if (rc == 0)
 		console__printf("virtio-balloon: no virtio_mmio.device=<size>@<base>:<irq> on the "
 				"command line (l1vmm adds it when it gives the VM a virtio balloon)\n");
+	if (rc <= 0)
 		return false;
-	}
-	if (!parse_num(&s, &size, true) || *s++ != '@' || !parse_num(&s, &base, true) ||
-	    *s++ != ':' || !parse_num(&s, &irq, false) ||
-	    (*s == ':' && (s++, !parse_num(&s, &id, false))) || (*s && *s != ' ')) {
-		console__printf("virtio-balloon: cannot parse virtio_mmio.device= "
-				"(want <size>@<base>:<irq>, e.g. 4K@0xd0001000:5)\n");
-		return false;
-	}
+	size = w.size;
+	base = w.base;
+	irq = w.irq;
 	if (size < VM_CONFIG_END || base < L1_RAM_HOLE_START || base > L1_RAM_HIGH_START - size ||
 	    (base & 3) || irq >= IOAPIC_PINS) {
 		console__printf("virtio-balloon: virtio_mmio.device=%#lx@%#lx:%lu is not usable: the "

@@ -18,7 +18,8 @@ char user__cmdline[L1_CMDLINE_MAX];
 static const struct workload *const workloads[] = {
 	&workload__hello, &workload__compute, &workload__memtouch,
 	&workload__selftest, &workload__crash, &workload__hostile, &workload__dup,
-	&workload__churn, &workload__attack, &workload__hotcold,
+	&workload__churn, &workload__attack, &workload__hotcold, &workload__swapstorm,
+	&workload__disktest,
 };
 
 void args__bad(const char *fmt, ...)
@@ -135,7 +136,9 @@ static int split(char *s, struct args *a)
 		*eq = '\0';
 		a->kv[a->n].val = eq + 1;
 		for (unsigned int i = 0; i < a->n; i++) {
-			if (!strcmp(a->kv[i].key, a->kv[a->n].key)) {
+			/* one virtio_mmio.device= per device l1vmm gives the VM */
+			if (!strcmp(a->kv[i].key, a->kv[a->n].key) &&
+			    strcmp(a->kv[i].key, "virtio_mmio.device")) {
 				args__bad("%s given twice", a->kv[i].key);
 				return -1;
 			}
@@ -146,9 +149,9 @@ static int split(char *s, struct args *a)
 
 static bool key_known(const struct workload *w, const char *key)
 {
-	/* the kernel's own: balloon=pv|virtio and the virtio-mmio device description */
+	/* the kernel's own: balloon=pv|virtio, swap=virtio, the virtio-mmio device descriptions */
 	if (!strcmp(key, "workload") || !strcmp(key, "hz") || !strcmp(key, "pv_tables") ||
-	    !strcmp(key, "balloon") || !strcmp(key, "virtio_mmio.device"))
+	    !strcmp(key, "balloon") || !strcmp(key, "swap") || !strcmp(key, "virtio_mmio.device"))
 		return true;
 	for (const char *const *k = w->keys; k && *k; k++)
 		if (!strcmp(*k, key))
@@ -202,7 +205,7 @@ int64_t user__main(uint64_t cmdline)
 			w = workloads[i];
 	if (!w) {
 		args__bad("unknown workload '%s' (hello, compute, memtouch, selftest, crash, hostile, dup, "
-			  "churn, attack, hotcold)", name);
+			  "churn, attack, hotcold, swapstorm, disktest)", name);
 		sys__poweroff(1);
 	}
 	for (unsigned int i = 0; i < args.n; i++) {

@@ -183,7 +183,8 @@ static void vm_spec_errors(void **state)
 		{ "name=a,,mem=64M", "expected key=value" },
 		{ "name=a,mem", "expected key=value" },
 		{ "name=,mem=64M", "name must be" },
-		{ "name=a,mem=1,mem=2,mem=3,mem=4,mem=5,mem=6,mem=7,mem=8,mem=9", "too many" },
+		{ "name=a,mem=1,mem=2,mem=3,mem=4,mem=5,mem=6,mem=7,mem=8,mem=9,mem=10,mem=11,"
+		  "mem=12,mem=13,mem=14,mem=15,mem=16,mem=17", "too many" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';

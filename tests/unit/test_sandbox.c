@@ -118,7 +118,7 @@ static void documented_counts(void **state)
 	skip(); /* the sanitizers' list adds its own */
 #endif
 	struct sandbox_policy p = { .on = true };
-	assert_int_equal(sandbox__nr_allowed(SANDBOX_VCPU, &p), 33);
+	assert_int_equal(sandbox__nr_allowed(SANDBOX_VCPU, &p), 35);
 	assert_int_equal(sandbox__nr_allowed(SANDBOX_SCANNER, &p), 34);
 	assert_int_equal(sandbox__nr_allowed(SANDBOX_BALLOON, &p), 33);
 	assert_int_equal(sandbox__nr_allowed(SANDBOX_FUSE, &p), 40);
