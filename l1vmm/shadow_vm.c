@@ -72,6 +72,10 @@ int shadow_vm__create(struct vm *vm, struct machine *m, const struct vm_config *
 	}
 	if (cfg->shadow_prefetch)
 		sv->g.prefetch = cfg->shadow_prefetch;
+	if (shadow_apf__init(sv, cfg->vcpus) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	pthread_mutex_lock(&m->lock);
 	if (m->next_vcpu + cfg->vcpus > STUB_MAX_VCPUS) {
 		pthread_mutex_unlock(&m->lock);
@@ -161,6 +165,7 @@ void shadow_vm__destroy(struct vm *vm)
 		if (m->vms[i] == vm)
 			m->vms[i] = m->vms[--m->nr_vms];
 	pthread_mutex_unlock(&m->lock);
+	shadow_apf__destroy(&sv->apf); /* its worker fetches through sv->g */
 	if (sv->g.nr_frames)
 		shadow__guest_destroy(&sv->g);
 	pthread_cond_destroy(&sv->cv);
@@ -349,6 +354,7 @@ static bool deliver_events(struct vcpu *v)
 	struct shadow_vm *sv = v->vm->shadow;
 	struct shadow_vcpu *svc = &sv->vcpus[v->index];
 	struct l1_vcpu_info *info = &sv->si->vcpu[v->index];
+	shadow_apf__deliver(sv, v->index);
 	if (svc->timer_deadline && clock__mono_ns() - sv->clock_start_ns >= svc->timer_deadline) {
 		svc->timer_deadline = 0;
 		__atomic_fetch_or(&info->pending, L1_EVT_TIMER, __ATOMIC_RELAXED);
@@ -432,6 +438,7 @@ static void block(struct vcpu *v)
 	struct shadow_vcpu *svc = &sv->vcpus[v->index];
 	struct l1_vcpu_info *info = &sv->si->vcpu[v->index];
 	__atomic_store_n(&info->masked, 0, __ATOMIC_RELEASE);
+	shadow_apf__deliver(sv, v->index); /* a token that waited for a free apf_ready */
 	pthread_mutex_lock(&sv->lock);
 	while (!__atomic_load_n(&info->pending, __ATOMIC_ACQUIRE) && !vm__ended(v->vm)) {
 		uint64_t now = clock__mono_ns() - sv->clock_start_ns;
@@ -550,6 +557,9 @@ static bool hypercall(struct vcpu *v, struct kvm_regs *r, bool *set_state, int64
 	case L1_HC_CPUID:
 		*ret = vcpu__cpuid_hypercall(v, sv->si, c.arg[0], c.arg[1]);
 		break;
+	case L1_HC_APF:
+		*ret = shadow_apf__hypercall(sv, v->index, c.arg[0], c.arg[1]);
+		break;
 	case L1_HC_BALLOON:
 		*ret = balloon_host__hypercall(v->vm, &mem, c.arg[0], c.arg[1], c.arg[2], c.arg[3]);
 		/* frames taken off shared copies: KVM may still read the copies
@@ -610,7 +620,23 @@ static bool on_trap_port(struct vcpu *v)
 		return enter(v, &r, &from);
 	}
 	svc->zero_cr2_rip = 0;
-	enum shadow_fault_result res = shadow__fault(&sv->g, cr2, (uint32_t)f.error);
+	enum shadow_fault_result res;
+	if (from.cs == L1_SHADOW_USER_CS && shadow_apf__enabled(&sv->apf, v->index)) {
+		/* a task: the guest may run another while the page comes back */
+		uint64_t gfn;
+		uint32_t token;
+		res = shadow__fault_nowait(&sv->g, cr2, (uint32_t)f.error, &gfn);
+		if (res == SHADOW_EVICTED && shadow_apf__not_present(sv, v->index, gfn, &token)) {
+			struct l1_vcpu_info *info = &sv->si->vcpu[v->index];
+			__atomic_store_n(&info->apf_reason, L1_APF_NOT_PRESENT, __ATOMIC_RELAXED);
+			__atomic_store_n(&info->cr2, token, __ATOMIC_RELAXED);
+			return bounce(v, &r, 14, f.error, &from);
+		}
+		if (res == SHADOW_EVICTED)
+			res = shadow__fault(&sv->g, cr2, (uint32_t)f.error);
+	} else {
+		res = shadow__fault(&sv->g, cr2, (uint32_t)f.error);
+	}
 	if (res == SHADOW_NO_MEMORY) {
 		/* freed table frames may wait in quarantine: flush, release them, retry */
 		shadow_vm__hold(v->vm, -1);
@@ -800,4 +826,6 @@ void shadow_vm__vcpu_loop(struct vcpu *v)
 	}
 	if (svc->have_timer)
 		timer_delete(svc->timer);
+	if (v->index == 0)
+		shadow_apf__stop(&sv->apf); /* before the VM's reclaim and memory go */
 }

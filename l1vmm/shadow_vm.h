@@ -59,6 +59,7 @@
 #include <time.h>
 
 #include "l1vmm/kvm.h"
+#include "l1vmm/shadow_apf.h"
 #include "cpu/hybrid/stub.h"
 #include "mmu/shadow/shadow.h"
 #include "pvops/l1vmm_abi.h"
@@ -157,6 +158,7 @@ struct shadow_vm {
 	uint32_t console_cons;
 	struct shadow_vcpu *vcpus;     /* [vm->nr_vcpus] */
 	struct shadow_stats_vm stats;  /* atomics */
+	struct shadow_apf apf;         /* pseudo page faults (its own lock) */
 };
 
 /* Make vm a shadow VM on m: RAM, kernel, boot data. The vCPUs follow through

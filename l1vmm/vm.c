@@ -107,7 +107,8 @@ uint32_t vm__features(const struct vm *vm)
 	if (vm->image.protocol != BOOT_L1_LONG64)
 		return L1_FEAT_TEST_EXIT | L1_FEAT_DOORBELL | L1_FEAT_UART;
 	return L1_FEAT_START_INFO | L1_FEAT_TEST_EXIT | L1_FEAT_DOORBELL | L1_FEAT_UART |
-	       L1_FEAT_BALLOON | L1_FEAT_CPUID | (vm->shadow ? L1_FEAT_PV : L1_FEAT_HYPERCALL);
+	       L1_FEAT_BALLOON | L1_FEAT_CPUID |
+	       (vm->shadow ? L1_FEAT_PV | L1_FEAT_APF : L1_FEAT_HYPERCALL);
 }
 
 static uint64_t tsc_khz(const struct vm *vm)

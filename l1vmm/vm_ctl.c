@@ -587,6 +587,31 @@ static int store_limit(void *obj, const struct ctl_entry *e, const union ctl_val
 	return 0;
 }
 
+/* ---- pseudo page faults (shadow mode) ---- */
+
+enum apf_field { APF_NOT_PRESENT, APF_READY, APF_IN_FLIGHT, APF_FALLBACKS, APF_STALE,
+		 APF_FETCH_ERRORS, APF_ENABLES };
+
+static int show_apf(void *obj, const struct ctl_entry *e, char *buf, size_t len)
+{
+	struct vm_ctl *vmc = obj;
+	struct shadow_apf_stats s = { 0 };
+	uint64_t in_flight = 0;
+	pthread_mutex_lock(&vmc->lock);
+	if (vmc->vm && vmc->vm->shadow)
+		shadow_apf__stats(&vmc->vm->shadow->apf, &s, &in_flight);
+	pthread_mutex_unlock(&vmc->lock);
+	uint64_t v[] = { [APF_NOT_PRESENT] = s.not_present, [APF_READY] = s.ready,
+			 [APF_IN_FLIGHT] = in_flight, [APF_FALLBACKS] = s.fallbacks,
+			 [APF_STALE] = s.stale, [APF_FETCH_ERRORS] = s.fetch_errors,
+			 [APF_ENABLES] = s.enables };
+	snprintf(buf, len, "%llu", (unsigned long long)v[e->arg]);
+	return 0;
+}
+
+#define APF_STAT(name, field, what) \
+	{ .path = "apf/" name, .type = CTL_INT, .arg = field, .show = show_apf, .doc = what }
+
 /* ---- host reclaim ---- */
 
 enum reclaim_field {
@@ -816,6 +841,15 @@ static const struct ctl_entry vm_entries[] = {
 	RECLAIM_STAT("errors", RC_ERRORS, "fence refusals and fetch retries"),
 	RECLAIM_STAT("fetch_us_p50", RC_P50, "fetch latency, median of the last 1024"),
 	RECLAIM_STAT("fetch_us_p99", RC_P99, "fetch latency, 99th percentile"),
+	APF_STAT("not_present", APF_NOT_PRESENT,
+		 "shadow mode: \"page not present\" tokens given (a task parked, the vCPU ran on)"),
+	APF_STAT("ready", APF_READY, "shadow mode: \"page ready\" tokens delivered"),
+	APF_STAT("in_flight", APF_IN_FLIGHT, "shadow mode: tokens given and not yet delivered"),
+	APF_STAT("fallbacks", APF_FALLBACKS,
+		 "shadow mode: faults fetched on the vCPU because the tokens or the queue were full"),
+	APF_STAT("stale", APF_STALE, "shadow mode: fetches that ended after the guest reset its tokens"),
+	APF_STAT("fetch_errors", APF_FETCH_ERRORS, "shadow mode: worker fetches that failed"),
+	APF_STAT("enables", APF_ENABLES, "shadow mode: L1_HC_APF enables (one per vCPU that uses them)"),
 	{ .path = "stop", .type = CTL_BOOL, .flags = CTL_WRITABLE, .show = show_stop,
 	  .store = store_stop,
 	  .doc = "write 1 to end this VM at once, as a SIGKILL would (status 137); 1 once ended" },

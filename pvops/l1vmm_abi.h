@@ -27,9 +27,10 @@
 
 #include <stdint.h>
 
-#define L1_ABI_VERSION 4u /* 2: shadow mode (start info fields, shared info, hypercalls);
+#define L1_ABI_VERSION 5u /* 2: shadow mode (start info fields, shared info, hypercalls);
 			    3: PV balloon in both modes (shared info and hypercalls in ept mode too);
-			    4: L1_HC_CPUID, l1vmm's CPUID answered without the instruction */
+			    4: L1_HC_CPUID, l1vmm's CPUID answered without the instruction;
+			    5: pseudo page faults in shadow mode (L1_FEAT_APF, L1_HC_APF) */
 
 /*
  * Finding l1vmm: through the boot protocol, not the CPUID instruction.
@@ -68,6 +69,7 @@
 #define L1_FEAT_BALLOON    (1u << 5) /* PV balloon: shared_info.balloon, L1_HC_BALLOON, L1_EVT_BALLOON */
 #define L1_FEAT_HYPERCALL  (1u << 6) /* ept mode: hypercalls through L1_DOORBELL_HYPERCALL */
 #define L1_FEAT_CPUID      (1u << 7) /* L1_HC_CPUID (ABI 4, both modes) */
+#define L1_FEAT_APF        (1u << 8) /* shadow mode: pseudo page faults, L1_HC_APF (ABI 5) */
 
 /* Port I/O. */
 #define L1_PORT_UART0     0x3f8u /* 16550 subset, 8 registers */
@@ -206,6 +208,9 @@ enum l1_hypercall {
 	L1_HC_CPUID,            /* (leaf, subleaf) -> 0; the registers in this vCPU's
 				 * l1_vcpu_info.cpuid (ABI 4, both modes; -L1_EINVAL for
 				 * a leaf or subleaf above 32 bits) */
+	L1_HC_APF,              /* (op, flags) -> 0: pseudo page faults on this vCPU
+				 * (ABI 5, shadow mode; op L1_APF_ENABLE, L1_APF_DISABLE;
+				 * flags 0, -L1_EINVAL otherwise) */
 	L1_HC_NR                /* first unused number */
 };
 
@@ -255,6 +260,34 @@ _Static_assert(sizeof(struct l1_iret_frame) == 48, "l1_iret_frame is ABI");
 #define L1_EVT_TIMER   (1u << 0)
 #define L1_EVT_CONSOLE (1u << 1)
 #define L1_EVT_BALLOON (1u << 2) /* shared_info.balloon.target_frames changed (vCPU 0) */
+#define L1_EVT_APF_READY (1u << 3) /* l1_vcpu_info.apf_ready holds a token (ABI 5) */
+
+/*
+ * ---- Pseudo page faults (ABI 5, L1_FEAT_APF, shadow mode) ----
+ *
+ * When a vCPU that enabled them (L1_HC_APF op L1_APF_ENABLE, per vCPU)
+ * touches from a task (L1_SHADOW_USER_CS) a page host reclaim holds in its
+ * store, l1vmm does not stall the vCPU while it fetches the page: it starts
+ * the fetch on a worker and bounces a #PF whose vcpu[].cr2 is a token
+ * (nonzero, 32 bits) and whose vcpu[].apf_reason is L1_APF_NOT_PRESENT.
+ * The guest zeroes apf_reason, parks the task on the token and runs another.
+ * When the page is back, l1vmm writes the token into vcpu[].apf_ready (only
+ * while it is 0) and raises L1_EVT_APF_READY; the guest reads the token,
+ * zeroes apf_ready (that is the acknowledgement: the next one can come) and
+ * wakes the task, which retries its access. Token L1_APF_WAKE_ALL wakes
+ * every task parked on the vCPU. A token goes to ready exactly once.
+ *
+ * At most L1_APF_TOKENS tokens are outstanding per vCPU (issued and not yet
+ * written to apf_ready); past that, and for a fault in the guest kernel, the
+ * vCPU waits for the fetch as without pseudo page faults. A guest that never
+ * zeroes apf_ready therefore costs l1vmm nothing more than its token table.
+ * Faults that touch one page at once get a token each, one fetch.
+ */
+#define L1_APF_ENABLE 1u
+#define L1_APF_DISABLE 2u
+#define L1_APF_NOT_PRESENT 1u      /* apf_reason: this #PF is "page not present (token)" */
+#define L1_APF_TOKENS 64u          /* outstanding tokens per vCPU (KVM's ASYNC_PF_PER_VCPU) */
+#define L1_APF_WAKE_ALL 0xffffffffu
 
 /*
  * ---- PV balloon (ABI 3, L1_FEAT_BALLOON, both modes) ----
@@ -333,7 +366,10 @@ struct l1_vcpu_info {
 	uint64_t kernel_sp;      /* OUT: the stack a trap from a task lands on */
 	uint32_t cpuid[4];       /* IN: eax, ebx, ecx, edx of this vCPU's last L1_HC_CPUID
 				  *     (ABI 4; valid once the hypercall returned) */
-	uint64_t reserved[3];
+	uint32_t apf_reason;     /* IN: L1_APF_NOT_PRESENT with a #PF bounce; OUT: the guest zeroes it */
+	uint32_t apf_ready;      /* IN: a token whose page is back (written only while 0);
+				  * OUT: the guest zeroes it once it took the token (ABI 5) */
+	uint64_t reserved[2];
 };
 _Static_assert(sizeof(struct l1_vcpu_info) == 64, "l1_vcpu_info is ABI");
 

@@ -41,6 +41,7 @@ enum l1g_sys {
 	SYS_SWAP_STATS,     /* (struct l1g_swap_stats *) -> 0 */
 	SYS_DISK_IO,        /* (op, sector, buf, len) -> 0: op 0 reads, 1 writes len bytes (512
 			     * multiple, <= 1 MiB) of the virtio-blk disk; 2 flushes */
+	SYS_APF_STATS,      /* (struct l1g_apf_stats *) -> 0: pseudo page faults (kernel/apf.c) */
 	SYS_NR
 };
 
@@ -130,6 +131,19 @@ struct l1g_swap_stats {
 	uint64_t slots;          /* disk slots in all */
 	uint64_t io_errors;      /* disk requests that failed */
 	uint64_t clock_steps;    /* pages the clock hand passed */
+};
+
+/* SYS_APF_STATS: pseudo page faults seen by the kernel, all CPUs. */
+struct l1g_apf_stats {
+	uint64_t enabled;        /* CPUs on which the host took the enable (apf=1) */
+	uint64_t not_present;    /* "page not present" faults: a task parked */
+	uint64_t ready;          /* "page ready" tokens taken */
+	uint64_t woken;          /* parked tasks woken by a ready */
+	uint64_t early;          /* ready before its not-present: the park returned at once */
+	uint64_t full;           /* not-present with the CPU's table full: retried at once */
+	uint64_t unknown;        /* ready for a token nobody waits on (after a wake-all) */
+	uint64_t parked;         /* tasks parked now */
+	uint64_t wake_all;       /* "wake every parked task" (KVM sends one when enabled) */
 };
 
 #endif

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "arch/x86/gdt.h"
+#include "kernel/apf.h"
 #include "kernel/balloon.h"
 #include "kernel/console.h"
 #include "kernel/mm.h"
@@ -66,6 +67,7 @@ static void boot(const struct l1_start_info *si)
 	balloon__init(user__cmdline);
 	vblk__init(user__cmdline); /* a disk, if l1vmm gave one: SYS_DISK_IO and swap */
 	swap__init(user__cmdline);
+	apf__init(user__cmdline);
 	tid = sched__spawn((uint64_t)user__task_start, (uint64_t)user__main,
 			   (uint64_t)user__cmdline, 0);
 	if (tid != 1)
@@ -95,5 +97,6 @@ void kernel__main(const struct l1_start_info *si, uint64_t index)
 	cpu->hw_id = pv_ops.timer.cpu_hw_id();
 	cpu->armed_hz = sched__hz;
 	pv_ops.timer.arm_periodic(cpu->armed_hz);
+	apf__init_cpu(cpu);
 	sched__run_idle(cpu);
 }

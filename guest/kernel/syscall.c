@@ -13,6 +13,7 @@
  */
 #include "include/uapi.h"
 #include "arch/x86/gdt.h"
+#include "kernel/apf.h"
 #include "kernel/balloon.h"
 #include "kernel/console.h"
 #include "kernel/mm.h"
@@ -240,6 +241,14 @@ void syscall__dispatch(struct task *cur, struct trap_frame *f)
 		break;
 	case SYS_SWAP_STATS:
 		ret = sys_swap_stats(f->rdi);
+		break;
+	case SYS_APF_STATS:
+		if (!mm__user_ok(f->rdi, sizeof(struct l1g_apf_stats))) {
+			ret = -L1G_EFAULT;
+			break;
+		}
+		apf__stats((struct l1g_apf_stats *)f->rdi);
+		ret = 0;
 		break;
 	case SYS_DISK_IO:
 		ret = sys_disk_io(f->rdi, f->rsi, f->rdx, f->rcx);

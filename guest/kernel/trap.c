@@ -35,6 +35,7 @@
 
 #include "include/uapi.h"
 #include "arch/x86/gdt.h"
+#include "kernel/apf.h"
 #include "kernel/balloon.h"
 #include "kernel/console.h"
 #include "kernel/mm.h"
@@ -119,6 +120,8 @@ static struct trap_frame *event(struct cpu *c, struct task *cur, struct trap_fra
 		sched__tick(c);
 	if (bits & L1_EVT_BALLOON)
 		balloon__work();
+	if (bits & L1_EVT_APF_READY)
+		apf__ready_event(c);
 	if (!nested)
 		return sched__resume(c, cur);
 	/* On top of a system call: its frame (from the task, so at the top of
@@ -146,6 +149,14 @@ struct trap_frame *trap__dispatch(struct trap_frame *f)
 	case VEC_BALLOON:
 		pv_ops.timer.eoi();
 		balloon__work();
+		break;
+	case VEC_APF:
+		apf__ready_irq(c); /* acks KVM, then EOI */
+		break;
+	case VEC_PF:
+		if (apf__page_fault(c, cur, f))
+			break;
+		exception(cur, f);
 		break;
 	case VEC_SYSCALL:
 		syscall__dispatch(cur, f);

@@ -19,7 +19,7 @@ static const struct workload *const workloads[] = {
 	&workload__hello, &workload__compute, &workload__memtouch,
 	&workload__selftest, &workload__crash, &workload__hostile, &workload__dup,
 	&workload__churn, &workload__attack, &workload__hotcold, &workload__swapstorm,
-	&workload__disktest,
+	&workload__disktest, &workload__apf,
 };
 
 void args__bad(const char *fmt, ...)
@@ -151,7 +151,7 @@ static bool key_known(const struct workload *w, const char *key)
 {
 	/* the kernel's own: balloon=pv|virtio, swap=virtio, the virtio-mmio device descriptions */
 	if (!strcmp(key, "workload") || !strcmp(key, "hz") || !strcmp(key, "pv_tables") ||
-	    !strcmp(key, "balloon") || !strcmp(key, "swap") || !strcmp(key, "virtio_mmio.device"))
+	    !strcmp(key, "balloon") || !strcmp(key, "swap") || !strcmp(key, "apf") || !strcmp(key, "virtio_mmio.device"))
 		return true;
 	for (const char *const *k = w->keys; k && *k; k++)
 		if (!strcmp(*k, key))
@@ -205,7 +205,7 @@ int64_t user__main(uint64_t cmdline)
 			w = workloads[i];
 	if (!w) {
 		args__bad("unknown workload '%s' (hello, compute, memtouch, selftest, crash, hostile, dup, "
-			  "churn, attack, hotcold, swapstorm, disktest)", name);
+			  "churn, attack, hotcold, swapstorm, disktest, apf)", name);
 		sys__poweroff(1);
 	}
 	for (unsigned int i = 0; i < args.n; i++) {

@@ -112,6 +112,11 @@ static inline int64_t sys__cpuid(uint64_t leaf, uint64_t subleaf, uint32_t regs[
 	return sys__call(SYS_CPUID, leaf, subleaf, (uint64_t)regs, 0);
 }
 
+static inline int64_t sys__apf_stats(struct l1g_apf_stats *s)
+{
+	return sys__call(SYS_APF_STATS, (uint64_t)s, 0, 0, 0);
+}
+
 static inline uint64_t sys__self(void)
 {
 	return (uint64_t)sys__call(SYS_SELF, 0, 0, 0, 0);

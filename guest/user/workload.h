@@ -67,6 +67,6 @@ int tasks__join(unsigned int n, const int64_t *tids, struct result *r);
 
 extern const struct workload workload__hello, workload__compute, workload__memtouch,
 	workload__selftest, workload__crash, workload__hostile, workload__dup, workload__churn,
-	workload__attack, workload__hotcold, workload__swapstorm, workload__disktest;
+	workload__attack, workload__hotcold, workload__swapstorm, workload__disktest, workload__apf;
 
 #endif

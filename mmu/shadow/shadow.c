@@ -436,6 +436,19 @@ enum shadow_fault_result shadow__fault(struct shadow_guest *g, uint64_t va, uint
 	}
 }
 
+enum shadow_fault_result shadow__fault_nowait(struct shadow_guest *g, uint64_t va,
+					     uint32_t error_code, uint64_t *gfn)
+{
+	*gfn = UINT64_MAX;
+	enum shadow_fault_result res = fault_once(g, va, error_code, true, gfn);
+	return *gfn == UINT64_MAX ? res : SHADOW_EVICTED;
+}
+
+int shadow__fetch(struct shadow_guest *g, uint64_t gfn)
+{
+	return reclaim_fault_fetch(g, gfn, clock__mono_ns());
+}
+
 static int bad_write(struct shadow_guest *g, int err)
 {
 	count_refusal(g, SHADOW_REFUSE_BAD_WRITE);

@@ -285,10 +285,19 @@ enum shadow_fault_result {
 	SHADOW_NO_MEMORY,    /* no machine frame for a shadow table, even after dropping all */
 	SHADOW_FETCH_FAILED, /* the frame is in host reclaim's store and could not be
 			      * fetched now: retry the instruction later (never bounce) */
+	SHADOW_EVICTED,      /* shadow__fault_nowait(): the frame is in host reclaim's
+			      * store; nothing was fetched */
 };
 
 /* A #PF at va with the x86 error code (bit 0 P, 1 W, 2 U, 3 RSVD, 4 I/D). */
 enum shadow_fault_result shadow__fault(struct shadow_guest *g, uint64_t va, uint32_t error_code);
+/* The same, but a frame in host reclaim's store in the way is not fetched:
+ * SHADOW_EVICTED with it in *gfn (pseudo page faults fetch it elsewhere). */
+enum shadow_fault_result shadow__fault_nowait(struct shadow_guest *g, uint64_t va,
+					     uint32_t error_code, uint64_t *gfn);
+/* Fetch gfn from host reclaim's store, as a fault would (no lock held; waits
+ * while an eviction of it is in flight). 0 (also: it was not out), -errno. */
+int shadow__fetch(struct shadow_guest *g, uint64_t gfn);
 
 /*
  * Emulate the trapped write at va (a page-table page) by the instruction at

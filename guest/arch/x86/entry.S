@@ -155,6 +155,7 @@ trap_stub_\name:
 	STUB timer, VEC_TIMER, 0
 	STUB virtio, VEC_VIRTIO, 0
 	STUB balloon, VEC_BALLOON, 0
+	STUB apf, VEC_APF, 0
 	STUB syscall, VEC_SYSCALL, 0
 	STUB resched, VEC_RESCHED, 0
 	STUB spurious, VEC_SPURIOUS, 0
@@ -177,6 +178,7 @@ trap__stub_table:
 	.quad trap_stub_timer, VEC_TIMER
 	.quad trap_stub_virtio, VEC_VIRTIO
 	.quad trap_stub_balloon, VEC_BALLOON
+	.quad trap_stub_apf, VEC_APF
 	.quad trap_stub_syscall, VEC_SYSCALL
 	.quad trap_stub_resched, VEC_RESCHED
 	.quad trap_stub_spurious, VEC_SPURIOUS

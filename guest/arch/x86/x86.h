@@ -45,6 +45,7 @@
 #define VEC_TIMER    0x30
 #define VEC_VIRTIO   0x32 /* ept mode: the virtio-mmio balloon (IOAPIC, level) */
 #define VEC_BALLOON  0x33 /* ept mode: the PV balloon event (l1vmm sends an MSI) */
+#define VEC_APF      0x3a /* ept mode: KVM's "page ready" interrupt (kernel/apf.c) */
 #define VEC_SYSCALL  0x80 /* int $0x80, the only DPL3 gate */
 #define VEC_KYIELD   0x81 /* never raised by an instruction: sched__kyield() fakes it */
 #define VEC_RESCHED  0xf1 /* IPI: "your run queue got a task" */
