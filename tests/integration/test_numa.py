@@ -21,16 +21,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_run import need_kvm  # noqa: E402
+from check_run import check, failures, need_kvm  # noqa: E402
 
 MEM = 32 << 20
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def cpulist(text):
