@@ -156,6 +156,24 @@ static uint64_t resolve_domain(struct dedup *e, uint32_t domain)
 	return domain == DEDUP_DOMAIN_OWN ? e->next_own_domain++ : domain;
 }
 
+/*
+ * v's sharing key (engine lock held). With merge_across_nodes 0 the home
+ * node goes into bits 56 and up: domain ids stay far below 2^56 (own ones
+ * count up from 2^32), so VMs of one domain on different nodes never meet.
+ */
+static void set_key(struct dedup *e, struct dedup_vm *v)
+{
+	v->domain = v->domain_id;
+	if (!e->knob[DEDUP_MERGE_ACROSS_NODES])
+		v->domain |= (uint64_t)(v->node + 1) << 56;
+}
+
+void rekey_vms(struct dedup *e)
+{
+	for (size_t i = 0; i < e->nr_vms; i++)
+		set_key(e, e->vms[i]);
+}
+
 static void set_volatile(struct dedup_vm *v, uint64_t gfn, bool on)
 {
 	uint64_t bit = 1ull << (gfn % 64);
@@ -184,6 +202,7 @@ struct dedup *dedup__create(const struct dedup_backend *backend)
 	e->hash_seed = random_seed();
 	e->zero_hash = page_hash(e, zero_page);
 	e->next_own_domain = 1ull << 32;
+	e->topo = numa__host();
 	l1_lock__init(&e->lock, L1_RANK_DEDUP_ENGINE, "dedup engine");
 	if (tables_init(e) != 0) {
 		dedup__destroy(e);
@@ -243,7 +262,7 @@ int dedup__add_vm(struct dedup *e, void *vm, const char *name, uint32_t domain,
 	struct dedup_vm *v = meta_calloc(e, 1, sizeof(*v));
 	if (!v)
 		goto out;
-	*v = (struct dedup_vm){ .handle = vm, .p2m = p2m, .engine = e };
+	*v = (struct dedup_vm){ .handle = vm, .p2m = p2m, .engine = e, .node = -1 };
 	v->copy_of = meta_calloc(e, p2m->nr_frames, sizeof(*v->copy_of));
 	v->volatile_map = meta_calloc(e, (p2m->nr_frames + 63) / 64, sizeof(*v->volatile_map));
 	v->unique_streak = meta_calloc(e, p2m->nr_frames, 1);
@@ -253,7 +272,8 @@ int dedup__add_vm(struct dedup *e, void *vm, const char *name, uint32_t domain,
 		goto out;
 	}
 	snprintf(v->name, sizeof(v->name), "%s", name ? name : "?");
-	v->domain = resolve_domain(e, domain);
+	v->domain_id = resolve_domain(e, domain);
+	set_key(e, v);
 	v->meta_bytes = e->meta_bytes - before;
 	e->vms[e->nr_vms++] = v;
 	p2m__set_client(p2m, &(struct p2m_client){ .lock = &e->lock, .release = client_release,
@@ -303,12 +323,40 @@ int dedup__set_domain(struct dedup *e, void *vm, uint32_t domain)
 		/* Its copies carry the old domain; moving now would share across. */
 		rc = -EBUSY;
 		if (p2m__count(v->p2m, P2M_SHARED) == 0) {
-			v->domain = resolve_domain(e, domain);
+			v->domain_id = resolve_domain(e, domain);
+			set_key(e, v);
 			rc = 0;
 		}
 	}
 	unlock(e);
 	return rc;
+}
+
+int dedup__set_node(struct dedup *e, void *vm, int node)
+{
+	if (node < -1 || node >= NUMA_NODES_MAX)
+		return -EINVAL;
+	lock(e);
+	int rc = -ENOENT;
+	struct dedup_vm *v = find_vm(e, vm, NULL);
+	if (v) {
+		/* as for a domain: its copies were shared under the old key */
+		rc = -EBUSY;
+		if (p2m__count(v->p2m, P2M_SHARED) == 0 || node == v->node) {
+			v->node = node;
+			set_key(e, v);
+			rc = 0;
+		}
+	}
+	unlock(e);
+	return rc;
+}
+
+void dedup__set_topology(struct dedup *e, const struct numa_topology *t)
+{
+	lock(e);
+	e->topo = t;
+	unlock(e);
 }
 
 /* Map (v, gfn) onto copy idx and make the p2m say so; 0 or the backend's -errno. */
@@ -389,7 +437,9 @@ static bool merge_candidate(struct dedup *e, struct dedup_vm *v, uint64_t gfn, c
 	}
 	if (!copy_reserve(e))
 		return true;
-	void *handle = e->be.copy_new(e->be.ctx, page);
+	/* the copy goes near its first users (placed once: a copy does not move) */
+	int node = numa__place(e->topo, (const int[]){ cv->node, v->node }, 2);
+	void *handle = e->be.copy_new(e->be.ctx, page, node);
 	if (!handle) {
 		e->backend_errors++;
 		return true;

@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mmu/numa.h"
 #include "mmu/p2m.h"
 
 #define DEDUP_PAGE_SIZE 4096u
@@ -62,8 +63,11 @@ struct dedup_backend {
 	 * test alone (the page's hash changed since its last visit).
 	 */
 	bool (*written)(void *vm, uint64_t gfn);
-	/* A new stored copy of 4 KiB of content; NULL when out of memory. */
-	void *(*copy_new)(void *ctx, const void *content);
+	/*
+	 * A new stored copy of 4 KiB of content, its memory preferably on NUMA
+	 * node (-1: no preference); NULL when out of memory.
+	 */
+	void *(*copy_new)(void *ctx, const void *content, int node);
 	/* Free a copy no frame maps any more. */
 	void (*copy_free)(void *ctx, void *copy);
 	/* The copy's 4 KiB of data (read only). */
@@ -136,6 +140,7 @@ enum dedup_knob {
 	DEDUP_MAX_PAGE_SHARING, /* most frames mapped onto one copy; -EBUSY while copies exist */
 	DEDUP_USE_ZERO_PAGES,   /* 1: zero pages become P2M_ZERO; 0: shared like any content */
 	DEDUP_MAX_META_BYTES,   /* cap on the engine's own tables, bytes */
+	DEDUP_MERGE_ACROSS_NODES, /* 0: VMs of different home nodes never share; -EBUSY while copies exist */
 	DEDUP_NR_KNOBS
 };
 
@@ -208,6 +213,16 @@ int dedup__remove_vm(struct dedup *e, void *vm);
  * -EBUSY while any of its frames is shared; -ENOENT; -EINVAL.
  */
 int dedup__set_domain(struct dedup *e, void *vm, uint32_t domain);
+/*
+ * vm's home NUMA node (-1: none, the default). With merge_across_nodes 0 its
+ * frames share only with frames of VMs of the same home node; a stored copy
+ * is placed on the node nearest its first users (numa__place()). 0,
+ * -ENOENT, or -EBUSY while vm has shared frames (nothing changed).
+ */
+int dedup__set_node(struct dedup *e, void *vm, int node);
+/* The NUMA topology copies are placed on (default: numa__host()); tests give
+ * a made-up one. t must outlive the engine. */
+void dedup__set_topology(struct dedup *e, const struct numa_topology *t);
 
 /*
  * Examine up to max_pages private pages, round robin over VMs and their gfns,

@@ -43,7 +43,11 @@ struct dedup_cand {
 struct dedup_vm {
 	void *handle;          /* the backend's vm */
 	char name[32];         /* for messages only */
-	uint64_t domain;       /* < 2^32: given by the caller; above: its own */
+	uint64_t domain_id;    /* < 2^32: given by the caller; above: its own */
+	int node;              /* its home NUMA node, -1: none (dedup__set_node) */
+	/* the sharing key: domain_id, and with merge_across_nodes 0 the home
+	 * node too (sharing_key()); frames share only with frames of one key */
+	uint64_t domain;
 	struct p2m *p2m;       /* the caller's; the engine is its client (p2m__set_client) */
 	struct dedup *engine;  /* the engine this VM belongs to */
 	uint32_t *copy_of;     /* per gfn: copy index + 1 while P2M_SHARED, else 0 */
@@ -62,6 +66,7 @@ struct dedup {
 	uint64_t hash_seed;    /* secret XXH3 seed, fixed for the engine's life */
 	uint64_t zero_hash;    /* hash of the zero page under this engine's hash */
 	uint64_t next_own_domain; /* next fresh domain id, from 2^32 up */
+	const struct numa_topology *topo; /* where copies go (numa__place); NULL: anywhere */
 
 	struct dedup_vm **vms;
 	size_t nr_vms, vms_cap;
@@ -100,6 +105,8 @@ void tables_destroy(struct dedup *e);
 bool copy_reserve(struct dedup *e);
 /* Register a backend copy with no users yet; its index. After copy_reserve(). */
 uint32_t copy_insert(struct dedup *e, void *handle, uint64_t hash, uint64_t domain);
+/* Every VM's sharing key again, after merge_across_nodes changed (lock held). */
+void rekey_vms(struct dedup *e);
 /* First / next live copy with this hash; NO_COPY at the end. */
 uint32_t copy_first(const struct dedup *e, uint64_t hash);
 uint32_t copy_next(const struct dedup *e, uint32_t idx);

@@ -26,6 +26,10 @@ static const struct dedup_knob_desc knobs[DEDUP_NR_KNOBS] = {
 		"1: zero pages are discarded to the zero page instead of a stored copy" },
 	[DEDUP_MAX_META_BYTES] = { "max_meta_bytes", 0, 1ull << 48, 256ull << 20,
 		"cap on the engine's own tables; beyond it no new candidates or copies" },
+	/* KSM's knob: its default 1, and like KSM refused while pages are shared */
+	[DEDUP_MERGE_ACROSS_NODES] = { "merge_across_nodes", 0, 1, 1,
+		"0: pages of VMs whose home NUMA nodes (vms/NAME/numa_nodes) differ are never "
+		"shared; 1: they may be (EBUSY while copies exist)" },
 };
 
 const struct dedup_knob_desc *dedup__knob_desc(enum dedup_knob knob)
@@ -40,11 +44,15 @@ int dedup__knob_set(struct dedup *e, enum dedup_knob knob, uint64_t value)
 		return -EINVAL;
 	int rc = 0;
 	l1_lock__acquire(&e->lock);
-	/* As KSM: copies already at the old limit would break the new one. */
-	if (knob == DEDUP_MAX_PAGE_SHARING && e->nr_copies && value != e->knob[knob])
+	/* As KSM: copies already at the old limit would break the new one, and
+	 * copies shared across nodes would stay shared across them */
+	if ((knob == DEDUP_MAX_PAGE_SHARING || knob == DEDUP_MERGE_ACROSS_NODES) && e->nr_copies &&
+	    value != e->knob[knob])
 		rc = -EBUSY;
 	else
 		e->knob[knob] = value;
+	if (rc == 0 && knob == DEDUP_MERGE_ACROSS_NODES)
+		rekey_vms(e);
 	l1_lock__release(&e->lock);
 	return rc;
 }
@@ -131,7 +139,7 @@ int dedup__vm_stats(struct dedup *e, void *vm, struct dedup_vm_stats *out)
 		if (v->handle != vm)
 			continue;
 		*out = (struct dedup_vm_stats){
-			.domain = v->domain,
+			.domain = v->domain_id,
 			.pages_shared = p2m__count(v->p2m, P2M_SHARED),
 			.pages_private = p2m__count(v->p2m, P2M_PRIVATE),
 			.pages_zero = p2m__count(v->p2m, P2M_ZERO),

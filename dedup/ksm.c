@@ -42,10 +42,12 @@ static int ksm_write(const char *name, const char *value)
 	return rc;
 }
 
-/* KSM has every knob of ours but max_meta_bytes (its own memory is not capped). */
+/* KSM has every knob of ours but max_meta_bytes (its own memory is not capped).
+ * merge_across_nodes is KSM's too, but KSM's own is left as it is: l1vmm's
+ * VMs have no home node for KSM, which keeps pages by their physical node. */
 static bool ksm_has(enum dedup_knob k)
 {
-	return k != DEDUP_MAX_META_BYTES;
+	return k != DEDUP_MAX_META_BYTES && k != DEDUP_MERGE_ACROSS_NODES;
 }
 
 int dedup_ksm__push(struct dedup_ksm *ks, enum dedup_knob k, uint64_t value)

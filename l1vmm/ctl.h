@@ -199,6 +199,7 @@ struct vm_config;
 
 #define VM_CTL_NAME_MAX 31       /* bytes; struct vm holds VM_NAME_MAX (32) with the NUL */
 #define VM_CTL_DOMAIN_MAX 63     /* bytes */
+#define VM_CTL_NUMA_MAX 191      /* bytes: every node of 64 listed one by one */
 #define VM_CTL_KERNEL_MAX (PATH_MAX - 1)
 #define VM_CTL_MODULES_MAX (L1_CMDLINE_MAX - 1)
 
@@ -218,6 +219,7 @@ struct vm_ctl {
 	char cmdline[L1_CMDLINE_MAX];
 	char domain[VM_CTL_DOMAIN_MAX + 1]; /* the sharing domain's name; "" = its own */
 	char disk[VM_CTL_KERNEL_MAX + 1]; /* virtio-blk backing file; "" = no disk */
+	char numa_nodes[VM_CTL_NUMA_MAX + 1]; /* a node list (mmu/numa.h); "" = no binding */
 	uint64_t disk_size;              /* bytes, for a disk file that must be created */
 	unsigned shadow_prefetch;        /* shadow mode: entries filled per page fault (1..512) */
 	unsigned cpuid_leaves;           /* 1: the CPUID instruction shows l1vmm's leaves; 0: KVM's */

@@ -46,9 +46,9 @@ static void unpopulated(void *vm, uint64_t gfn, uint64_t n)
 	ept_share__unpopulated(guest_of(vm), gfn, n);
 }
 
-static void *copy_new(void *ctx, const void *content)
+static void *copy_new(void *ctx, const void *content, int node)
 {
-	return ept_share__copy_new(ctx, content);
+	return ept_share__copy_new(ctx, content, node);
 }
 
 static void copy_free(void *ctx, void *copy)

@@ -32,6 +32,7 @@
 #include "l1vmm/sandbox.h"
 #include "l1vmm/vm.h"
 #include "mmu/clock.h"
+#include "mmu/numa.h"
 
 
 enum engine_kind { ENGINE_EPT, ENGINE_SHADOW, NR_ENGINES };
@@ -162,6 +163,8 @@ static int attach_vm(struct dedup_host *h, struct vm *vm, struct machine *machin
 		return -1;
 	}
 	e = dedup__add_vm(en->e, vm, vm->name, domain, &vm->ram->p2m);
+	if (e == 0) /* a new VM shares nothing yet: never refused */
+		e = dedup__set_node(en->e, vm, numa__home(vm->numa_nodes));
 	if (e < 0) {
 		en->b.detach(en->b.ctx, vm);
 		snprintf(err, errlen, "dedup: adding the VM failed: %s", strerror(-e));

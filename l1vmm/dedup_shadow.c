@@ -57,6 +57,7 @@
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vm.h"
 #include "mmu/array.h"
+#include "mmu/numa.h"
 
 #define ZERO_USERS 256u /* zero pages per zero frame, at most */
 #define MIN_ZERO 16u
@@ -91,13 +92,15 @@ static bool b_written(void *vm, uint64_t gfn)
 	return shadow__frame_written(guest_of(vm), gfn);
 }
 
-static void *b_copy_new(void *ctx, const void *content)
+static void *b_copy_new(void *ctx, const void *content, int node)
 {
 	struct dedup_shadow *d = ctx;
 	int64_t mfn = shadow__alloc_frames(d->mem, 1);
 	if (mfn < 0)
 		return NULL;
-	memcpy(shadow__mfn_ptr(d->mem, (uint64_t)mfn), content, DEDUP_PAGE_SIZE);
+	/* a free frame was discarded and lies in no VM's bound run (a VM's
+	 * frames are freed only when l1vmm ends): its first touch is here */
+	numa__copy_on(node, shadow__mfn_ptr(d->mem, (uint64_t)mfn), content, DEDUP_PAGE_SIZE);
 	return (void *)(uintptr_t)mfn; /* never NULL: frame 0 is l1vmm's */
 }
 

@@ -28,6 +28,7 @@ const char options__run_usage[] =
 	"  --vm SPEC       one VM of several: name=NAME,mem=SIZE[,vcpus=N][,mode=M]\n"
 	"                  [,kernel=PATH][,cmdline=\"...\"][,domain=NAME][,disk=PATH]\n"
 	"                  [,disk_size=SIZE][,module=\"PATH[,ARGS]\"]...[,isa_debug_exit=1]\n"
+	"                  [,numa_nodes=\"LIST\"] (NUMA nodes for its RAM and vCPUs: 0, \"0-1,3\")\n"
 	"  --set PATH=VALUE write VALUE to the control tree's PATH before the VMs start,\n"
 	"                  e.g. --set dedup/run=1 (after --config; may be repeated)\n"
 	"  --sandbox on|off confine every thread to its system calls once set up (default on)\n"

@@ -7,7 +7,7 @@
  *   l1vmm run [--timeout SEC] [--sysfs DIR] [--mem ...] --vm SPEC [--vm SPEC ...]
  *     SPEC = name=NAME,mem=SIZE[,vcpus=N][,mode=M][,kernel=PATH][,cmdline="..."][,domain=NAME]
  *            [,disk=PATH][,disk_size=SIZE]
- *            [,module="PATH[,ARGS]"]...[,isa_debug_exit=1]
+ *            [,module="PATH[,ARGS]"]...[,isa_debug_exit=1][,numa_nodes="LIST"]
  *   l1vmm run [--timeout SEC] [--sysfs DIR] --config DIR
  *
  * The first form runs one VM named "vm0"; the second several in one process

@@ -87,6 +87,9 @@ static const struct allow allowlist[] = {
 	/* a VM's disk: virtio-blk requests are served on the notifying vCPU's
 	 * thread (l1vmm/blk_host.h); its reads are the pread64 above */
 	{ "pwrite64", V, ANY }, { "fdatasync", V, ANY },
+	/* page sharing's stored copies placed on their users' NUMA node
+	 * (mmu/numa.h: numa__copy_on, around the copy's first touch) */
+	{ "set_mempolicy", S, ANY },
 	/* shadow mode's per-vCPU timer */
 	{ "timer_create", V, ANY }, { "timer_settime", V, ANY }, { "timer_delete", V, ANY },
 	/* reading /proc (meminfo, PSI, pagemap, statm) and /sys/kernel/mm/ksm */

@@ -17,6 +17,7 @@
 #include "l1vmm/thread.h"
 #include "l1vmm/vm.h"
 #include "mmu/clock.h"
+#include "mmu/numa.h"
 #include "pvops/l1vmm_abi.h"
 
 #define KICK_SIGNAL SIGUSR1
@@ -293,9 +294,13 @@ static void *vcpu_thread(void *arg)
 	struct vm *vm = vcpu->vm;
 	char name[48];
 	snprintf(name, sizeof(name), "vcpu %s/%u", vm->name, vcpu->index);
+	/* before the sandbox, which has no sched_setaffinity or set_mempolicy */
+	int numa_rc = numa__bind_thread(vm->numa_nodes);
 	sandbox__enter(SANDBOX_VCPU, name);
 	thread_run = vcpu->run;
 	thread_vcpu = vcpu;
+	if (numa_rc < 0) /* the nodes were checked: a host without CPUs on them */
+		vcpu__crash(vcpu, "cannot run on the CPUs of its numa_nodes: %s", strerror(-numa_rc));
 	if (vm->shadow)
 		shadow_vm__vcpu_loop(vcpu);
 	while (!vm->shadow && !vm__ended(vm)) {

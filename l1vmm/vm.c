@@ -20,6 +20,7 @@
 
 #include "balloon/virtio_balloon.h"
 #include "mmu/clock.h"
+#include "mmu/numa.h"
 _Static_assert(L1_VIRTIO_BALLOON_GPA == 0xd0001000ull && L1_VIRTIO_BALLOON_IRQ == 5 &&
 	       L1_VIRTIO_BALLOON_SIZE == 4096, "BALLOON_HOST_VIRTIO_CMDLINE describes the device");
 
@@ -202,6 +203,36 @@ static int create_ept(struct vm *vm, const struct vm_config *cfg, char *err, siz
 	return 0;
 }
 
+/* vms/NAME/numa_nodes: a node list this host has (before any memory is made). */
+static int check_numa(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+	const char *list = cfg->numa_nodes ? cfg->numa_nodes : "";
+	if (numa__parse(list, &vm->numa_nodes) < 0) {
+		snprintf(err, errlen, "numa_nodes '%s': not a node list (such as 0 or 0-1,3; "
+			 "empty: no binding)", list);
+		return -1;
+	}
+	return numa__check(numa__host(), vm->numa_nodes, err, errlen);
+}
+
+/* Guest RAM (ept: its memslots' mapping; shadow: its own machine frames, one
+ * run) allocated on the VM's nodes only, bound before anything touches it. */
+static int bind_numa(struct vm *vm, char *err, size_t errlen)
+{
+	for (unsigned i = 0; vm->numa_nodes && i < vm->ram->nr_regions; i++) {
+		int rc = numa__bind_range(vm->ram->region[i].hva, vm->ram->region[i].size,
+					  vm->numa_nodes);
+		if (rc < 0) {
+			char list[3 * NUMA_NODES_MAX];
+			numa__format(vm->numa_nodes, list, sizeof(list));
+			snprintf(err, errlen, "numa_nodes %s: cannot bind guest RAM: %s", list,
+				 strerror(-rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int vm__create(struct vm *vm, const struct kvm_host *kvm, const struct vm_config *cfg,
 	       char *err, size_t errlen)
 {
@@ -222,6 +253,8 @@ int vm__create(struct vm *vm, const struct kvm_host *kvm, const struct vm_config
 			 kvm->max_vcpus);
 		return -1;
 	}
+	if (check_numa(vm, cfg, err, errlen) < 0)
+		return -1;
 	if (vm->mode == CPU_MODE_SHADOW) {
 		if (!cfg->machine) {
 			snprintf(err, errlen, "l1vmm bug: a shadow-mode VM without a machine");
@@ -232,6 +265,8 @@ int vm__create(struct vm *vm, const struct kvm_host *kvm, const struct vm_config
 	} else if (create_ept(vm, cfg, err, errlen) < 0) {
 		return -1;
 	}
+	if (bind_numa(vm, err, errlen) < 0)
+		return -1;
 	char why[256];
 	if (loader__load(cfg->kernel, cfg->kernel_size, vm->ram, L1_CMDLINE_GPA, &vm->image,
 			 why, sizeof(why)) < 0) {

@@ -69,6 +69,7 @@ struct vm_config {
 	bool console_prefix;      /* prefix console lines with the VM name */
 	const char *disk;         /* virtio-blk backing file, or NULL / "" (blk_host.h) */
 	uint64_t disk_size;       /* bytes, when disk must be created; 0 = the default */
+	const char *numa_nodes;   /* a node list (mmu/numa.h) for RAM and vCPUs; "" or NULL = none */
 	void (*on_end)(void *ctx); /* optional: called once when the VM ends, any thread */
 	void *on_end_ctx;
 };
@@ -88,6 +89,7 @@ struct vm {
 	struct ept_mem *phys;     /* what the vCPUs' physical addresses mean (&mem, or machine memory) */
 	struct shadow_vm *shadow; /* shadow mode only */
 	bool cpuid_hide_leaves;   /* from vm_config; fixed */
+	uint64_t numa_nodes;      /* the nodes its RAM and vCPUs are bound to (0: none); fixed */
 	struct dedup_host *dedup_host; /* page sharing, or NULL (dedup_host.h) */
 	int dedup_kind;           /* its engine in dedup_host.c; -1: KSM */
 	void *dedup_priv;         /* the dedup backend's per-VM state */

@@ -124,6 +124,7 @@ void vm_ctl__freeze(struct vm_ctl *vmc, struct vm_config *cfg)
 	cfg->isa_debug_exit = vmc->isa_debug_exit;
 	cfg->disk = vmc->disk;
 	cfg->disk_size = vmc->disk_size;
+	cfg->numa_nodes = vmc->numa_nodes;
 	pthread_mutex_unlock(&vmc->lock);
 }
 
@@ -174,7 +175,7 @@ _Static_assert(CPU_MODE_AUTO == 0 && CPU_MODE_EPT == 1 && CPU_MODE_SHADOW == 2,
 	       "mode_choices is indexed by enum cpu_mode");
 
 enum vm_field { F_MEM, F_VCPUS, F_MODE, F_KERNEL, F_CMDLINE, F_DOMAIN, F_PREFETCH, F_CPUID_LEAVES,
-		F_MODULES, F_ISA_DEBUG_EXIT, F_DISK, F_DISK_SIZE };
+		F_MODULES, F_ISA_DEBUG_EXIT, F_DISK, F_DISK_SIZE, F_NUMA_NODES };
 
 /* The string field for arg, and its capacity. */
 static char *field_str(struct vm_ctl *vmc, uintptr_t arg, size_t *cap)
@@ -192,6 +193,9 @@ static char *field_str(struct vm_ctl *vmc, uintptr_t arg, size_t *cap)
 	case F_DISK:
 		*cap = sizeof(vmc->disk);
 		return vmc->disk;
+	case F_NUMA_NODES:
+		*cap = sizeof(vmc->numa_nodes);
+		return vmc->numa_nodes;
 	default:
 		*cap = sizeof(vmc->domain);
 		return vmc->domain;
@@ -722,6 +726,11 @@ static const struct ctl_entry vm_entries[] = {
 	{ .path = "disk_size", .type = CTL_SIZE, .flags = CONFIG, .arg = F_DISK_SIZE,
 	  .doc = "bytes of a disk file l1vmm creates (K/M/G accepted); an existing file keeps "
 		 "its size", .size_min = 4096, .size_max = 1ull << 40, .size_align = 4096,
+	  .show = show_config, .store = store_config },
+	{ .path = "numa_nodes", .type = CTL_STRING, .flags = CONFIG, .arg = F_NUMA_NODES,
+	  .doc = "NUMA nodes for the guest's RAM (MPOL_BIND) and its vCPU threads (their CPUs), "
+		 "such as 0 or 0-1,3, checked against the host when the VM is created; empty: "
+		 "no binding (README: NUMA)", .max_len = VM_CTL_NUMA_MAX,
 	  .show = show_config, .store = store_config },
 	{ .path = "disk_stats", .type = CTL_TEXT, .show = show_disk,
 	  .doc = "the virtio-blk device: status, capacity in sectors, requests served by kind, "

@@ -99,7 +99,7 @@ void ept_share__detach(struct ept_guest *g);
 
 /* ---- stored copies (store.c); a copy is an opaque non-NULL handle ---- */
 /* A new copy of 4 KiB of content; NULL when out of memory. */
-void *ept_share__copy_new(struct ept_share *b, const void *content);
+void *ept_share__copy_new(struct ept_share *b, const void *content, int node);
 /* Free a copy no frame maps (queued frames are applied first). */
 void ept_share__copy_free(struct ept_share *b, void *copy);
 /* The copy's 4 KiB (read only). */

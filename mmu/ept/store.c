@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "mmu/array.h"
+#include "mmu/numa.h"
 #include "mmu/ept/share_priv.h"
 
 #define STORE_MAX_BYTES (64ull << 30) /* virtual reservation for the store */
@@ -42,7 +43,7 @@ void store__destroy(struct ept_share *b)
 	free(b->free_pages);
 }
 
-void *ept_share__copy_new(struct ept_share *b, const void *content)
+void *ept_share__copy_new(struct ept_share *b, const void *content, int node)
 {
 	l1_lock__acquire(&b->lock);
 	uint64_t p;
@@ -59,7 +60,8 @@ void *ept_share__copy_new(struct ept_share *b, const void *content)
 		}
 		p = b->next_page++;
 	}
-	memcpy(b->store + p * PAGE, content, PAGE);
+	/* the page's first touch (new, or punched out when freed): on node */
+	numa__copy_on(node, b->store + p * PAGE, content, PAGE);
 	l1_lock__release(&b->lock);
 	return (void *)(uintptr_t)(p + 1);
 }

@@ -33,6 +33,7 @@ struct fvm {
 
 static struct {
 	long live_copies;
+	int last_copy_node;        /* the node the last copy_new() was asked for */
 	int fail_share, fail_copy, fail_unshare; /* that many of the next calls fail */
 	uint64_t unpopulated;      /* frames f_unpopulated() heard of */
 	uint64_t released;         /* frames the balloon's release saw */
@@ -61,7 +62,7 @@ static bool f_written(void *vm, uint64_t gfn)
 	return w;
 }
 
-static void *f_copy_new(void *ctx, const void *content)
+static void *f_copy_new(void *ctx, const void *content, int node)
 {
 	(void)ctx;
 	if (fk.fail_copy > 0) {
@@ -72,6 +73,7 @@ static void *f_copy_new(void *ctx, const void *content)
 	assert_non_null(c);
 	memcpy(c, content, PAGE);
 	fk.live_copies++;
+	fk.last_copy_node = node;
 	return c;
 }
 
@@ -318,6 +320,60 @@ static void test_domains_never_share(void **state)
 	assert_int_equal(dedup__set_domain(e, v[0], DEDUP_DOMAIN_OWN), -EBUSY);
 	assert_int_equal(dedup__set_domain(e, e, 1), -ENOENT);
 	teardown_all(e, v, 3);
+}
+
+/* merge_across_nodes (KSM's): 0 keeps VMs of different home nodes apart;
+ * a copy goes to the node its users' topology says (numa__place). */
+static void test_merge_across_nodes(void **state)
+{
+	(void)state;
+	struct dedup *e = engine(NULL);
+	static struct numa_topology t = { .nodes = 0x3 }; /* two nodes, ACPI's default distances */
+	dedup__set_topology(e, &t);
+	assert_int_equal(dedup__knob_get(e, DEDUP_MERGE_ACROSS_NODES), 1); /* KSM's default */
+	assert_int_equal(dedup__knob_set(e, DEDUP_MERGE_ACROSS_NODES, 2), -EINVAL);
+	assert_int_equal(dedup__knob_set(e, DEDUP_MERGE_ACROSS_NODES, 0), 0);
+	struct fvm *v[3];
+	twins(e, v, 3, 4, 5); /* one domain: only the nodes keep them apart */
+	assert_int_equal(dedup__set_node(e, v[0], 0), 0);
+	assert_int_equal(dedup__set_node(e, v[1], 1), 0);
+	assert_int_equal(dedup__set_node(e, v[2], 1), 0);
+	assert_int_equal(dedup__set_node(e, v[2], NUMA_NODES_MAX), -EINVAL);
+	assert_int_equal(dedup__set_node(e, e, 0), -ENOENT);
+	fk.last_copy_node = -2;
+	dedup__scan(e, 24);
+	/* v1 and v2 (node 1) share; v0 (node 0) stays private */
+	assert_int_equal(v[0]->p2m.count[P2M_SHARED], 0);
+	assert_int_equal(v[1]->p2m.count[P2M_SHARED], 4);
+	assert_int_equal(v[2]->p2m.count[P2M_SHARED], 4);
+	assert_int_equal(fk.last_copy_node, 1);
+	/* like KSM: no change while pages are shared, nor a node move */
+	assert_int_equal(dedup__knob_set(e, DEDUP_MERGE_ACROSS_NODES, 1), -EBUSY);
+	assert_int_equal(dedup__knob_set(e, DEDUP_MERGE_ACROSS_NODES, 0), 0); /* the same value */
+	assert_int_equal(dedup__set_node(e, v[1], 0), -EBUSY);
+	teardown_all(e, v, 3);
+
+	/* 1: all three share; the copies go to the node of the first pair's
+	 * earlier user (a tie between node 0 and 1), and later to the majority */
+	e = engine(NULL);
+	dedup__set_topology(e, &t);
+	twins(e, v, 2, 4, 5);
+	assert_int_equal(dedup__set_node(e, v[0], 1), 0);
+	assert_int_equal(dedup__set_node(e, v[1], 0), 0);
+	fk.last_copy_node = -2;
+	dedup__scan(e, 16);
+	assert_int_equal(stats(e).pages_sharing, 4);
+	assert_int_equal(fk.last_copy_node, 1); /* v0 was the candidate: its node */
+	/* unbound VMs: no preference */
+	assert_int_equal(dedup__set_node(e, v[0], -1), -EBUSY);
+	teardown_all(e, v, 2);
+	e = engine(NULL);
+	dedup__set_topology(e, &t);
+	twins(e, v, 2, 4, 5);
+	dedup__scan(e, 16);
+	assert_int_equal(stats(e).pages_sharing, 4);
+	assert_int_equal(fk.last_copy_node, -1);
+	teardown_all(e, v, 2);
 }
 
 static void test_collision_not_shared(void **state)
@@ -966,6 +1022,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_domain_shares),
 		cmocka_unit_test(test_domains_never_share),
+		cmocka_unit_test(test_merge_across_nodes),
 		cmocka_unit_test(test_collision_not_shared),
 		cmocka_unit_test(test_volatile_skipped),
 		cmocka_unit_test(test_volatile_by_hash),
