@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "l1vmm/sandbox.h"
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/thread.h"
 
@@ -102,6 +103,8 @@ static void *worker(void *arg)
 {
 	struct shadow_vm *sv = arg;
 	struct shadow_apf *a = &sv->apf;
+	/* it fetches as ept's fetch threads do (the store, its swap file, the p2m) */
+	sandbox__enter(SANDBOX_FETCH, "apf");
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
 		while (!a->count && !a->stop)
