@@ -342,10 +342,12 @@ static void take_sample(struct run_ctx *c)
 		.t = now_s() - c->t0,
 		.mem_avail_mb = mem_available_mb(),
 		.psi_some_avg10 = or0(file_number("/proc/pressure/memory", "some avg10=")),
-		.rss_mb = or0(file_number(status, "RssAnon:")) / 1024,
+		.rss_mb = file_number(status, "RssAnon:") / 1024,
 		.resident_mb = or0(tree_number(c->mnt, "reclaim/guest_resident_mb")),
 		.cpu_s = or0(host_cpu_s(c->pid)),
 	};
+	if (isnan(sm->rss_mb) || sm->rss_mb == 0)
+		return; /* l1vmm is exiting: nothing of it left to sample */
 	double profit = tree_number(c->mnt, "dedup/general_profit");
 	sm->sharing_mb = isnan(profit) ? 0 : fmax(0, profit - c->ksm_profit0) / MIB;
 	double stored = or0(tree_number(c->mnt, "reclaim/pages_compressed")) * 4096 / MIB;
@@ -553,10 +555,11 @@ static void settle(void)
 }
 
 static const char bench_usage[] =
-	"usage: l1vmm bench SCENARIO [--out DIR]\n"
+	"usage: l1vmm bench SCENARIO [--out DIR] [--check]\n"
 	"  SCENARIO  a scenario file (scenarios/*.scn; README \"Benchmarks\", man l1vmm)\n"
 	"  --out DIR where the table, samples.csv/json, logs and plots go\n"
 	"            (default bench-NAME-YYYYmmdd-HHMMSS in the current directory)\n"
+	"  --check   check the scenario only, run nothing\n"
 	"Exit status: 0 all runs passed; 1 a guest failed its verification or a run\n"
 	"failed; 2 a bad command line or scenario (nothing was run).\n";
 
@@ -585,10 +588,13 @@ static bool host_ready(const struct bench_scenario *s)
 int bench__main(int argc, char *argv[])
 {
 	const char *file = NULL, *out_arg = NULL;
+	bool check_only = false;
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			fputs(bench_usage, stdout);
 			return 0;
+		} else if (!strcmp(argv[i], "--check")) {
+			check_only = true;
 		} else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
 			out_arg = argv[++i];
 		} else if (!strncmp(argv[i], "--out=", 6)) {
@@ -609,6 +615,12 @@ int bench__main(int argc, char *argv[])
 	if (!bench__parse_file(file, (uint64_t)mem_available_mb(), &s, err, sizeof(err))) {
 		fprintf(stderr, "l1vmm: bench: %s\n", err);
 		return BENCH_EXIT_USAGE;
+	}
+	if (check_only) {
+		printf("%s: %u guests, %llu MiB of guest RAM, host limit %llu MiB, %u contenders: ok\n", file,
+		       s.nr_vms, (unsigned long long)(s.guest_mem >> 20), (unsigned long long)s.host_limit_mb,
+		       s.nr_contenders);
+		return 0;
 	}
 	if (!host_ready(&s))
 		return BENCH_EXIT_USAGE;

@@ -342,8 +342,8 @@ static int plots(const char *out, const struct bench_scenario *s, const struct b
 	fprintf(gp, "set terminal pngcairo size 1100,750 noenhanced\nset datafile separator '\\t'\n"
 		"set key outside right; set grid; set xlabel 'seconds since the run began'\n");
 	fprintf(gp, "set output '%s/memory.png'\nset multiplot layout 2,1 title 'bench %s: %u guests, "
-		"%llu MiB of guest RAM, host limit %llu MiB'\n", out, s->name, s->nr_vms,
-		(unsigned long long)(s->guest_mem >> 20), (unsigned long long)s->host_limit_mb);
+		"%llu MiB of guest RAM", out, s->name, s->nr_vms, (unsigned long long)(s->guest_mem >> 20));
+	fprintf(gp, s->host_limit_mb ? ", host limit %llu MiB'\n" : "'\n", (unsigned long long)s->host_limit_mb);
 	for (int panel = 0; panel < 2; panel++) {
 		fprintf(gp, "set ylabel '%s'\n", panel ? "MiB saved (sharing + balloon + reclaim)"
 						       : "l1vmm RssAnon, MiB");
