@@ -446,7 +446,7 @@ void bench__cmdline(const struct bench_scenario *s, const struct bench_group *g,
 	for (size_t i = 0; i < NR_WORKLOADS; i++)
 		if (!strcmp(workloads[i].name, g->workload))
 			wl = &workloads[i];
-	int n = snprintf(out, len, "workload=%s %s", g->workload, g->args);
+	int n = snprintf(out, len, "workload=%s%s%s", g->workload, g->args[0] ? " " : "", g->args);
 	if (wl && wl->timed && !g->has_seconds && n >= 0 && (size_t)n < len)
 		n += snprintf(out + n, len - (size_t)n, " seconds=%.0f", s->duration);
 	if (wl && wl->has_vm && !g->has_vm && n >= 0 && (size_t)n < len)
