@@ -52,18 +52,26 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A small file's text in buf (NUL-terminated); its length, or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
 /* The first number after "key" (e.g. "MemAvailable:") in a small file; NAN when absent. */
 static double file_number(const char *path, const char *key)
 {
 	char buf[4096];
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
+	if (read_small(path, buf, sizeof(buf)) < 0)
 		return NAN;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return NAN;
-	buf[n] = '\0';
 	const char *p = key ? strstr(buf, key) : buf;
 	if (!p)
 		return NAN;
@@ -95,14 +103,8 @@ static double host_cpu_s(pid_t pid)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small(path, buf, sizeof(buf)) < 0)
 		return NAN;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return NAN;
-	buf[n] = '\0';
 	char *p = strrchr(buf, ')');
 	if (!p)
 		return NAN;
@@ -118,14 +120,9 @@ static double host_cpu_s(pid_t pid)
 static pid_t find_ksmd(void)
 {
 	for (pid_t pid = 2; pid < 4096; pid++) {
-		char path[64], comm[32] = "";
+		char path[64], comm[32];
 		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		ssize_t n = read(fd, comm, sizeof(comm) - 1);
-		close(fd);
-		if (n > 0 && !strncmp(comm, "ksmd\n", 5))
+		if (read_small(path, comm, sizeof(comm)) > 0 && !strcmp(comm, "ksmd\n"))
 			return pid;
 	}
 	return -1;
@@ -576,6 +573,13 @@ static bool host_ready(const struct bench_scenario *s)
 			fprintf(stderr, "l1vmm: bench: contender ksm: cannot write /sys/kernel/mm/ksm/run "
 				"(%s): run as root, or leave ksm out\n", strerror(errno));
 			return false;
+		}
+	double maps = file_number("/proc/sys/vm/max_map_count", NULL);
+	for (unsigned i = 0; i < s->nr_contenders; i++)
+		if ((s->contender[i] == BENCH_SHARING || s->contender[i] == BENCH_ALL) && maps < 1048576) {
+			printf("note: vm.max_map_count is %.0f: l1vmm's ept sharing needs about one host mapping "
+			       "per shared page and stops near the limit (perf/dedup.sh runs with 1048576)\n", maps);
+			break;
 		}
 	if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
 		fprintf(stderr, "l1vmm: bench: gnuplot not found: the plots need it "

@@ -131,26 +131,33 @@ static void summarize(const struct bench_scenario *s, const struct bench_run *ru
 	f[F_CPU] = r->nr_samples ? r->sample[r->nr_samples - 1].cpu_s : NAN;
 }
 
-/* Each contender's figures: the median over its repetitions. */
-static void contender_figures(const struct bench_scenario *s, const struct bench_run *runs, unsigned nr,
-			      enum bench_contender c, double f[NR_FIGS], bool *failed, unsigned *count)
+/* One row of the table: a contender's figures, the median over its repetitions. */
+struct row {
+	enum bench_contender contender;
+	double f[NR_FIGS];
+	bool failed;
+	unsigned count;		/* its runs; 0: it did not run */
+};
+
+static void contender_row(const struct bench_scenario *s, const struct bench_run *runs, unsigned nr,
+			  struct row *row)
 {
 	double per[BENCH_MAX_REPEAT][NR_FIGS];
 	unsigned k = 0;
-	*failed = false;
+	row->failed = false;
 	for (unsigned i = 0; i < nr && k < BENCH_MAX_REPEAT; i++)
-		if (runs[i].contender == c) {
+		if (runs[i].contender == row->contender) {
 			summarize(s, runs, nr, &runs[i], per[k++]);
-			*failed |= runs[i].why[0] != '\0';
+			row->failed |= runs[i].why[0] != '\0';
 		}
-	*count = k;
+	row->count = k;
 	for (unsigned j = 0; j < NR_FIGS; j++) {
 		double v[BENCH_MAX_REPEAT];
 		unsigned m = 0;
 		for (unsigned i = 0; i < k; i++)
 			if (!isnan(per[i][j]))
 				v[m++] = per[i][j];
-		f[j] = median(v, m);
+		row->f[j] = median(v, m);
 	}
 }
 
@@ -162,7 +169,7 @@ static void cell(char *buf, size_t len, double v, int decimals)
 		snprintf(buf, len, "%.*f", decimals, v);
 }
 
-static void table(FILE *o, const struct bench_scenario *s, const struct bench_run *runs, unsigned nr)
+static void table(FILE *o, const struct bench_scenario *s, const struct row rows[])
 {
 	struct utsname u;
 	uname(&u);
@@ -182,11 +189,8 @@ static void table(FILE *o, const struct bench_scenario *s, const struct bench_ru
 	fprintf(o, "%-8s %7s %7s %7s %7s | %7s %7s %7s %7s %5s | %6s %11s %11s %5s %6s %s\n",
 		"", "", "", "", "", "", "", "", "", "max", "x none", "p50/p99", "p50/p99", "", "", "result");
 	for (unsigned k = 0; k < s->nr_contenders; k++) {
-		double f[NR_FIGS];
-		bool failed;
-		unsigned count;
-		contender_figures(s, runs, nr, s->contender[k], f, &failed, &count);
-		if (!count)
+		const double *f = rows[k].f;
+		if (!rows[k].count)
 			continue;
 		char c[NR_FIGS][24], fault[32], fetch[32];
 		cell(c[F_SHARING], 24, f[F_SHARING], 0);
@@ -206,7 +210,7 @@ static void table(FILE *o, const struct bench_scenario *s, const struct bench_ru
 		fprintf(o, "%-8s %7s %7s %7s %7s | %7s %7s %7s %7s %5s | %6s %11s %11s %5s %6s %s\n",
 			bench__contender_names[s->contender[k]], c[F_SHARING], c[F_BALLOON], c[F_RECLAIM],
 			c[F_SAVED], c[F_RSS], c[F_VS_NONE], c[F_PEAK], c[F_AVAIL_DROP], c[F_PSI], c[F_TPUT],
-			fault, fetch, c[F_MISMATCH], c[F_CPU], failed ? "FAILED" : "ok");
+			fault, fetch, c[F_MISMATCH], c[F_CPU], rows[k].failed ? "FAILED" : "ok");
 	}
 	fprintf(o, "saved: dedup/general_profit + balloons' actual_mb + the store's pages less its memory; "
 		"RssAnon: l1vmm's; vs none: none's RssAnon less this one's;\npeak: largest RssAnon; "
@@ -242,7 +246,9 @@ static void base_rates(const struct bench_scenario *s, const struct bench_run *b
 	free(v);
 }
 
-static void samples(const char *out, const struct bench_scenario *s, const struct bench_run *runs, unsigned nr)
+/* has_rate[k]: run k has a throughput sample to plot. */
+static void samples(const char *out, const struct bench_scenario *s, const struct bench_run *runs, unsigned nr,
+		    bool has_rate[])
 {
 	char path[400];
 	snprintf(path, sizeof(path), "%s/samples.csv", out);
@@ -279,6 +285,7 @@ static void samples(const char *out, const struct bench_scenario *s, const struc
 		for (unsigned i = 0; i < r->nr_samples; i++) {
 			const struct bench_sample *m = &r->sample[i];
 			double rel = relative_rate(s, r, base, i);
+			has_rate[k] |= !isnan(rel);
 			double saved = m->sharing_mb + m->balloon_mb + m->reclaim_mb;
 			fprintf(csv, "%s,%u,%.2f,%.0f,%.2f,%.1f,%.0f,%.1f,%.0f,%.1f,%.1f,%.1f,%.2f,", name,
 				r->rep + 1, m->t, m->mem_avail_mb, m->psi_some_avg10, m->rss_mb, m->resident_mb,
@@ -304,8 +311,7 @@ static void samples(const char *out, const struct bench_scenario *s, const struc
 	fclose(js);
 }
 
-static void summary_csv(const char *out, const struct bench_scenario *s, const struct bench_run *runs,
-			unsigned nr)
+static void summary_csv(const char *out, const struct bench_scenario *s, const struct row rows[])
 {
 	char path[400];
 	snprintf(path, sizeof(path), "%s/summary.csv", out);
@@ -317,22 +323,19 @@ static void summary_csv(const char *out, const struct bench_scenario *s, const s
 		fprintf(o, ",%s", fig_names[j]);
 	fprintf(o, "\n");
 	for (unsigned k = 0; k < s->nr_contenders; k++) {
-		double f[NR_FIGS];
-		bool failed;
-		unsigned count;
-		contender_figures(s, runs, nr, s->contender[k], f, &failed, &count);
-		if (!count)
+		if (!rows[k].count)
 			continue;
-		fprintf(o, "%s,%u,%d", bench__contender_names[s->contender[k]], count, !failed);
+		fprintf(o, "%s,%u,%d", bench__contender_names[s->contender[k]], rows[k].count, !rows[k].failed);
 		for (unsigned j = 0; j < NR_FIGS; j++)
-			fprintf(o, isnan(f[j]) ? "," : ",%.3f", f[j]);
+			fprintf(o, isnan(rows[k].f[j]) ? "," : ",%.3f", rows[k].f[j]);
 		fprintf(o, "\n");
 	}
 	fclose(o);
 }
 
 /* memory.png (RssAnon and saved over time) and throughput.png, the first repetition. */
-static int plots(const char *out, const struct bench_scenario *s, const struct bench_run *runs, unsigned nr)
+static int plots(const char *out, const struct bench_scenario *s, const struct bench_run *runs, unsigned nr,
+		 const bool has_rate[])
 {
 	char path[400], cmd[512];
 	snprintf(path, sizeof(path), "%s/plot.gp", out);
@@ -365,9 +368,18 @@ static int plots(const char *out, const struct bench_scenario *s, const struct b
 	}
 	fprintf(gp, "unset multiplot\nunset arrow 1\nset output '%s/throughput.png'\n"
 		"set title 'bench %s: guest throughput against none (their per-second rates)'\n"
-		"set ylabel 'throughput x none'\nplot ", out, s->name);
-	for (unsigned k = 0, first = 1; k < nr; k++) {
-		if (runs[k].rep)
+		"set ylabel 'throughput x none'\n", out, s->name);
+	bool any = false;
+	for (unsigned k = 0; k < nr; k++)
+		any |= !runs[k].rep && has_rate[k];
+	if (!any) /* workloads with no per-second rates (swapstorm, memtouch, compute) */
+		fprintf(gp, "set label 1 'no per-second rates: see the table' at graph 0.3, graph 0.5\n"
+			"set xrange [0:1]; set yrange [0:1]\nplot -1 notitle");
+	else
+		fprintf(gp, "plot ");
+	unsigned first = 1;
+	for (unsigned k = 0; k < nr; k++) {
+		if (runs[k].rep || !has_rate[k])
 			continue;
 		const char *name = bench__contender_names[runs[k].contender];
 		fprintf(gp, "%s'%s/plot-%s-1.tsv' using 1:4 with lines lw 2 title '%s'", first ? "" : ", ",
@@ -386,16 +398,22 @@ int bench__report(const struct bench_scenario *s, struct bench_run *runs, unsign
 	if (!nr_runs)
 		return BENCH_EXIT_FAIL;
 	char path[400];
-	table(stdout, s, runs, nr_runs);
+	struct row rows[BENCH_NR_CONTENDERS];
+	for (unsigned k = 0; k < s->nr_contenders; k++) {
+		rows[k] = (struct row){ .contender = s->contender[k] };
+		contender_row(s, runs, nr_runs, &rows[k]);
+	}
+	table(stdout, s, rows);
 	snprintf(path, sizeof(path), "%s/table.txt", out);
 	FILE *o = fopen(path, "we");
 	if (o) {
-		table(o, s, runs, nr_runs);
+		table(o, s, rows);
 		fclose(o);
 	}
-	samples(out, s, runs, nr_runs);
-	summary_csv(out, s, runs, nr_runs);
-	if (plots(out, s, runs, nr_runs) != 0) {
+	bool has_rate[BENCH_NR_CONTENDERS * BENCH_MAX_REPEAT] = { false };
+	samples(out, s, runs, nr_runs, has_rate);
+	summary_csv(out, s, rows);
+	if (plots(out, s, runs, nr_runs, has_rate) != 0) {
 		fprintf(stderr, "l1vmm: bench: gnuplot failed: see %s/gnuplot.err\n", out);
 		return BENCH_EXIT_FAIL;
 	}
