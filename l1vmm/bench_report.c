@@ -34,6 +34,9 @@ static const char *const fig_names[NR_FIGS] = {
 	"fetch_us_p50", "fetch_us_p99", "mismatches", "host_cpu_s",
 };
 
+/* Decimals of each figure in the table. */
+static const int fig_decimals[NR_FIGS] = { [F_PSI] = 1, [F_TPUT] = 3, [F_CPU] = 1 };
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -193,18 +196,8 @@ static void table(FILE *o, const struct bench_scenario *s, const struct row rows
 		if (!rows[k].count)
 			continue;
 		char c[NR_FIGS][24], fault[32], fetch[32];
-		cell(c[F_SHARING], 24, f[F_SHARING], 0);
-		cell(c[F_BALLOON], 24, f[F_BALLOON], 0);
-		cell(c[F_RECLAIM], 24, f[F_RECLAIM], 0);
-		cell(c[F_SAVED], 24, f[F_SAVED], 0);
-		cell(c[F_RSS], 24, f[F_RSS], 0);
-		cell(c[F_VS_NONE], 24, f[F_VS_NONE], 0);
-		cell(c[F_PEAK], 24, f[F_PEAK], 0);
-		cell(c[F_AVAIL_DROP], 24, f[F_AVAIL_DROP], 0);
-		cell(c[F_PSI], 24, f[F_PSI], 1);
-		cell(c[F_TPUT], 24, f[F_TPUT], 3);
-		cell(c[F_MISMATCH], 24, f[F_MISMATCH], 0);
-		cell(c[F_CPU], 24, f[F_CPU], 1);
+		for (unsigned j = 0; j < NR_FIGS; j++)
+			cell(c[j], sizeof(c[j]), f[j], fig_decimals[j]);
 		snprintf(fault, sizeof(fault), f[F_FAULT99] > 0 ? "%.0f/%.0f" : "-", f[F_FAULT50], f[F_FAULT99]);
 		snprintf(fetch, sizeof(fetch), f[F_FETCH99] > 0 ? "%.0f/%.0f" : "-", f[F_FETCH50], f[F_FETCH99]);
 		fprintf(o, "%-8s %7s %7s %7s %7s | %7s %7s %7s %7s %5s | %6s %11s %11s %5s %6s %s\n",
