@@ -135,7 +135,7 @@ static pid_t find_ksmd(void)
 struct argv_buf {
 	char *v[ARGV_MAX + 1];
 	unsigned n;
-	char strings[ARGV_MAX][768];
+	char strings[ARGV_MAX][1280]; /* a --vm: name, sizes, the disk's path, the command line */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -636,6 +636,11 @@ int bench__main(int argc, char *argv[])
 		char stamp[32];
 		strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&now));
 		snprintf(out, sizeof(out), "bench-%s-%s", s.name, stamp);
+	}
+	if (strpbrk(out, "'\",")) {
+		fprintf(stderr, "l1vmm: bench: --out %s: no ' \" or , in the path (the plots' script and "
+			"--vm quote with them)\n", out);
+		return BENCH_EXIT_USAGE;
 	}
 	if (mkdir(out, 0755) && errno != EEXIST) {
 		fprintf(stderr, "l1vmm: bench: cannot make %s: %s\n", out, strerror(errno));

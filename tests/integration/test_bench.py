@@ -15,7 +15,8 @@ Cases:
           fails in the guest): bench exits 1, says FAILED and names the guest.
   refuse  bad scenarios (an unknown key, an impossible size, more than the
           host can hold, a missing limit): exit 2, one line on stderr with the
-          file and line, and no output directory made.
+          file and line, and no output directory made; an --out path with a
+          comma (it would split --vm); every shipped scenario passes --check.
 """
 import argparse
 import csv
@@ -121,6 +122,8 @@ def refuse(l1vmm, scenarios, tmp):
         check(len(lines) == 1 and re.search("^l1vmm: bench: " + re.escape(scn) + want, lines[0]) is not None,
               f"{name}: one line with the file and line")
         check(not os.path.exists(out), f"{name}: nothing ran (no {out})")
+    p = bench(l1vmm, [os.path.join(scenarios, "tiny.scn"), "--out", os.path.join(tmp, "a,b")], timeout=20)
+    check(p.returncode == 2 and "no ' \" or , in the path" in p.stderr, "an --out DIR with a comma: exit 2")
     for scn in sorted(os.listdir(scenarios)):
         p = subprocess.run([l1vmm, "bench", "--check", os.path.join(scenarios, scn)],
                            capture_output=True, text=True, timeout=20)
