@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "l1vmm/bench.h"
 #include "l1vmm/ctl.h"
 #include "l1vmm/host.h"
 #include "l1vmm/options.h"
@@ -41,7 +42,8 @@ static void usage(FILE *out)
 		     "       l1vmm run [OPTIONS] --vm SPEC [--vm SPEC...]        several VMs\n"
 		     "       l1vmm run [OPTIONS] --config DIR                    a config directory's VMs\n"
 		     "       l1vmm stat DIR [--format text|json|prometheus]      print a control tree\n"
-		     "       l1vmm help [run|stat]                               this, or a command's options\n"
+		     "       l1vmm bench SCENARIO [--out DIR]                    a memory-pressure benchmark\n"
+		     "       l1vmm help [run|stat|bench]                         this, or a command's options\n"
 		     "       l1vmm --version                                     version and build\n"
 		     "Exit status: the guest's own; 2 usage or configuration error; 3 the guest\n"
 		     "crashed; 124 --timeout; 128+N stopped by signal N; 159 stopped by the sandbox.\n"
@@ -59,11 +61,15 @@ static int cmd_help(int argc, char *argv[])
 		fputs(options__run_usage, stdout);
 		return 0;
 	}
+	if (strcmp(argv[0], "bench") == 0) {
+		char help[] = "--help";
+		return bench__main(1, (char *[]){ help, NULL });
+	}
 	if (strcmp(argv[0], "stat") == 0) {
 		char help[] = "--help";
 		return stat__main(1, (char *[]){ help, NULL });
 	}
-	fprintf(stderr, "l1vmm: help: unknown command '%s' (commands: run, stat)\n", argv[0]);
+	fprintf(stderr, "l1vmm: help: unknown command '%s' (commands: run, stat, bench)\n", argv[0]);
 	return EXIT_USAGE;
 }
 
@@ -108,13 +114,15 @@ int main(int argc, char *argv[])
 		return cmd_run(argc - 2, argv + 2);
 	if (strcmp(argv[1], "stat") == 0)
 		return stat__main(argc - 2, argv + 2);
+	if (strcmp(argv[1], "bench") == 0)
+		return bench__main(argc - 2, argv + 2);
 	if (strcmp(argv[1], "help") == 0)
 		return cmd_help(argc - 2, argv + 2);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
 		return cmd_help(0, NULL);
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)
 		return cmd_version();
-	fprintf(stderr, "l1vmm: unknown command '%s' (commands: run, stat, help; "
+	fprintf(stderr, "l1vmm: unknown command '%s' (commands: run, stat, bench, help; "
 		"options: --help, --version)\n", argv[1]);
 	return EXIT_USAGE;
 }
