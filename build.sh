@@ -29,7 +29,7 @@ test)
   ctest --test-dir build-asan --output-on-failure -j 2 -L 'unit|integration' -LE long
   # the fuzzers only: the guest kernel's freestanding flags are gcc's
   CC=clang CXX=clang++ configure_and_build build-fuzz fuzzers -DL1VMM_FUZZ=ON -DL1VMM_PERF=OFF
-  # two at a time: each runs for a fixed time (20 s), the machine has 2 CPUs
+  # two at a time: each runs for a fixed time (12 s), the machine has 2 CPUs
   ctest --test-dir build-fuzz --output-on-failure -j 2 -L fuzz
   ;;
 *)
