@@ -548,6 +548,32 @@ int shadow__translate(struct shadow_guest *g, uint64_t va, bool write, uint64_t 
 	return ok ? 0 : -L1_EFAULT;
 }
 
+/*
+ * One page's part of a host access: chunk bytes at offset off of frame gfn.
+ * Under g->lock. 0 (copied), 1 (the frame was evicted and is fetched now:
+ * look again, the lock was let go) or -L1_EFAULT.
+ */
+static int access_frame(struct shadow_guest *g, uint64_t gfn, uint64_t off, uint8_t *p,
+			size_t chunk, bool write, unsigned *fetched)
+{
+	if (frame_evicted(g, gfn)) {
+		/* its page holds nothing now: bring it back, then look again */
+		if (reclaim_fetch_relocked(g, gfn) < 0)
+			return -L1_EFAULT;
+		if (fetched)
+			(*fetched)++;
+		return 1;
+	}
+	if (write)
+		share_note_write(g, gfn);
+	uint8_t *host = frame_ptr(g, gfn) + off;
+	if (write)
+		memcpy(host, p, chunk);
+	else
+		memcpy(p, host, chunk);
+	return 0;
+}
+
 int shadow__access(struct shadow_guest *g, uint64_t va, void *buf, size_t len, bool write)
 {
 	uint8_t *p = buf;
@@ -566,23 +592,47 @@ int shadow__access(struct shadow_guest *g, uint64_t va, void *buf, size_t len, b
 			rc = -L1_EFAULT;
 			break;
 		}
-		if (frame_evicted(g, w.gfn)) {
-			/* its page holds nothing now: bring it back, then look again */
-			if (reclaim_fetch_relocked(g, w.gfn) < 0) {
-				rc = -L1_EFAULT;
-				break;
-			}
+		rc = access_frame(g, w.gfn, va & (EPT_PAGE_SIZE - 1), p, chunk, write, NULL);
+		if (rc < 0)
+			break;
+		if (rc > 0) {
+			rc = 0;
 			continue;
 		}
-		if (write)
-			share_note_write(g, w.gfn);
-		uint8_t *host = frame_ptr(g, w.gfn) + (va & (EPT_PAGE_SIZE - 1));
-		if (write)
-			memcpy(host, p, chunk);
-		else
-			memcpy(p, host, chunk);
 		p += chunk;
 		va += chunk;
+		len -= chunk;
+	}
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
+int shadow__access_gpa(struct shadow_guest *g, uint64_t gpa, void *buf, size_t len, bool write,
+		       unsigned *fetched)
+{
+	uint8_t *p = buf;
+	int rc = 0;
+	if (gpa / EPT_PAGE_SIZE >= g->nr_frames || len > (g->nr_frames * EPT_PAGE_SIZE) - gpa)
+		return -L1_EFAULT;
+	pthread_mutex_lock(&g->lock);
+	while (len) {
+		size_t chunk = EPT_PAGE_SIZE - (gpa & (EPT_PAGE_SIZE - 1));
+		if (chunk > len)
+			chunk = len;
+		uint64_t gfn = gpa / EPT_PAGE_SIZE;
+		if (write && g->pt_level[gfn]) {
+			rc = -L1_EFAULT;
+			break;
+		}
+		rc = access_frame(g, gfn, gpa & (EPT_PAGE_SIZE - 1), p, chunk, write, fetched);
+		if (rc < 0)
+			break;
+		if (rc > 0) {
+			rc = 0;
+			continue;
+		}
+		p += chunk;
+		gpa += chunk;
 		len -= chunk;
 	}
 	pthread_mutex_unlock(&g->lock);
