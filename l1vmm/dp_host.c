@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "l1vmm/dedup_host.h"
 #include "l1vmm/shadow_vm.h"
@@ -50,16 +51,21 @@ static int keep_pages(void *ctx, uint64_t gfn, uint64_t n)
 	return 0; /* the frames keep their (own, after release) pages */
 }
 
-/* Copy one page's part, as the guest would see it; fetches counted. */
+/*
+ * Copy one page's part, as the guest would see it; fetches counted. With
+ * from_store (a cooperative read), shadow mode does not fetch an evicted
+ * frame: 1, the caller takes it from the store. 0, 1 or -1.
+ */
 static int plain_access(struct vm *vm, struct reclaim_vm *r, uint64_t gpa, void *buf,
-			uint32_t len, bool write)
+			uint32_t len, bool write, bool from_store)
 {
 	if (vm->shadow) {
 		unsigned fetched = 0;
-		int rc = shadow__access_gpa(&vm->shadow->g, gpa, buf, len, write, &fetched);
+		int rc = shadow__access_gpa(&vm->shadow->g, gpa, buf, len, write,
+					    from_store ? NULL : &fetched);
 		if (fetched && r)
 			reclaim_vm__note_double_paging(r, fetched);
-		return rc < 0 ? -1 : 0;
+		return rc < 0 ? -1 : rc;
 	}
 	uint8_t *hva = ept__gpa_ptr(vm->ram, gpa, len);
 	if (!hva)
@@ -93,6 +99,10 @@ static int for_pages(struct vm *vm, uint64_t gpa, uint8_t *buf, uint32_t len, bo
 		if (chunk > len)
 			chunk = len;
 		uint64_t gfn = gpa / PAGE;
+		/* an eviction in flight ends COMPRESSED: decide once it did (host
+		 * reclaim holds IN_FLIGHT for one page's compression or fetch) */
+		while (r && cooperative(vm) && p2m__get(p2m_of(vm), gfn) == P2M_IN_FLIGHT)
+			nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 }, NULL);
 		bool stored = r && cooperative(vm) && p2m__get(p2m_of(vm), gfn) == P2M_COMPRESSED;
 		bool copied = false;
 		if (stored && !write) {
@@ -108,8 +118,13 @@ static int for_pages(struct vm *vm, uint64_t gpa, uint8_t *buf, uint32_t len, bo
 			/* overwritten whole: its stored bytes are dropped, not fetched */
 			discard_frame(vm, gfn);
 		}
-		if (!copied && plain_access(vm, r, gpa, buf, chunk, write) < 0)
-			return -1;
+		if (!copied) {
+			int rc = plain_access(vm, r, gpa, buf, chunk, write, !write && r && cooperative(vm));
+			if (rc < 0)
+				return -1;
+			if (rc == 1)
+				continue; /* evicted meanwhile: from the store, next time round */
+		}
 		gpa += chunk;
 		buf += chunk;
 		len -= chunk;
@@ -173,8 +188,8 @@ static int hold_frame(struct vm *vm, uint64_t gfn)
 		return -L1_E2BIG; /* no room left among the VM's host-written ranges */
 	/* a write of what it holds: fetched, unshared, recorded */
 	uint64_t word;
-	if (plain_access(vm, NULL, gfn * PAGE, &word, 8, false) < 0 ||
-	    plain_access(vm, NULL, gfn * PAGE, &word, 8, true) < 0)
+	if (plain_access(vm, NULL, gfn * PAGE, &word, 8, false, false) < 0 ||
+	    plain_access(vm, NULL, gfn * PAGE, &word, 8, true, false) < 0)
 		return -L1_EINVAL;
 	return 0;
 }

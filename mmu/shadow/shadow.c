@@ -558,9 +558,10 @@ static int access_frame(struct shadow_guest *g, uint64_t gfn, uint64_t off, uint
 {
 	if (frame_evicted(g, gfn)) {
 		/* its page holds nothing now: bring it back, then look again */
-		if (reclaim_fetch_relocked(g, gfn) < 0)
+		int rc = reclaim_fetch_relocked(g, gfn);
+		if (rc < 0)
 			return -L1_EFAULT;
-		if (fetched)
+		if (fetched && rc == 1)
 			(*fetched)++;
 		return 1;
 	}
@@ -622,6 +623,10 @@ int shadow__access_gpa(struct shadow_guest *g, uint64_t gpa, void *buf, size_t l
 		uint64_t gfn = gpa / EPT_PAGE_SIZE;
 		if (write && g->pt_level[gfn]) {
 			rc = -L1_EFAULT;
+			break;
+		}
+		if (!fetched && frame_evicted(g, gfn)) {
+			rc = 1; /* the caller reads it from the store */
 			break;
 		}
 		rc = access_frame(g, gfn, gpa & (EPT_PAGE_SIZE - 1), p, chunk, write, fetched);

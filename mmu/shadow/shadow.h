@@ -331,8 +331,9 @@ int shadow__access(struct shadow_guest *g, uint64_t va, void *buf, size_t len, b
 /*
  * The same at guest-physical gpa (a device's access: virtio-blk data): no
  * walk; a write refuses page-table frames. Each evicted frame met is fetched
- * first and counted in *fetched (may be NULL). 0 or -L1_EFAULT (outside the
- * guest, a page table, or a fetch that failed: nothing more copied).
+ * first and counted in *fetched, or, with fetched NULL, not fetched: the call
+ * stops there and returns 1 (the bytes before it are copied). 0, 1, or
+ * -L1_EFAULT (outside the guest, a page table, or a fetch that failed).
  */
 int shadow__access_gpa(struct shadow_guest *g, uint64_t gpa, void *buf, size_t len, bool write,
 		       unsigned *fetched);
