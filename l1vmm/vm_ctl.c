@@ -633,26 +633,17 @@ static int show_reclaim(void *obj, const struct ctl_entry *e, char *buf, size_t 
 	return 0;
 }
 
-static int store_reclaim_floor(void *obj, const struct ctl_entry *e, const union ctl_value *v)
+static int store_reclaim(void *obj, const struct ctl_entry *e, const union ctl_value *v)
 {
-	(void)e;
 	struct vm_ctl *vmc = obj;
 	pthread_mutex_lock(&vmc->lock);
-	vmc->reclaim_floor_mb = (uint64_t)v->i;
-	if (vmc->vm)
+	if (e->arg == RC_FLOOR)
+		vmc->reclaim_floor_mb = (uint64_t)v->i;
+	else
+		vmc->reclaim_cooperative = (uint64_t)v->i;
+	if (vmc->vm && e->arg == RC_FLOOR)
 		reclaim_ctl__set_floor(vmc->vm, (uint64_t)v->i);
-	pthread_mutex_unlock(&vmc->lock);
-	return 0;
-}
-
-static int store_reclaim_cooperative(void *obj, const struct ctl_entry *e,
-				     const union ctl_value *v)
-{
-	(void)e;
-	struct vm_ctl *vmc = obj;
-	pthread_mutex_lock(&vmc->lock);
-	vmc->reclaim_cooperative = (uint64_t)v->i;
-	if (vmc->vm)
+	else if (vmc->vm)
 		dp_host__set_cooperative(vmc->vm, (int)v->i);
 	pthread_mutex_unlock(&vmc->lock);
 	return 0;
@@ -828,7 +819,7 @@ static const struct ctl_entry vm_entries[] = {
 	BALLOON_STAT("guest/age", CTL_TEXT, B_G_AGE, "seconds since the guest's last statistics, or none"),
 	{ .path = "reclaim/floor_mb", .type = CTL_INT, .flags = CTL_WRITABLE | CTL_CONFIG,
 	  .arg = RC_FLOOR, .min = 0, .max = OPT_MAX_MEM >> 20, .show = show_reclaim,
-	  .store = store_reclaim_floor,
+	  .store = store_reclaim,
 	  .doc = "MiB of the VM's own pages host reclaim always leaves resident" },
 	RECLAIM_STAT("pages_compressed", RC_COMPRESSED, "frames in the reclaim store now"),
 	RECLAIM_STAT("evictions", RC_EVICTIONS, "frames moved to the store"),
@@ -842,7 +833,7 @@ static const struct ctl_entry vm_entries[] = {
 	RECLAIM_STAT("fetch_us_p99", RC_P99, "fetch latency, 99th percentile"),
 	{ .path = "reclaim/cooperative", .type = CTL_INT, .flags = CTL_WRITABLE | CTL_CONFIG,
 	  .arg = RC_COOPERATIVE, .min = 0, .max = 1, .show = show_reclaim,
-	  .store = store_reclaim_cooperative,
+	  .store = store_reclaim,
 	  .doc = "1: the double-paging protocol (bitmap, hints, disk writes from the store); "
 		 "0: off" },
 	RECLAIM_STAT("double_paging_events", RC_DOUBLE_PAGING, "fetches the guest's own paging "

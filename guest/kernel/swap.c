@@ -43,8 +43,8 @@
  * No double paging (pvops/l1vmm_abi.h, L1_FEAT_DP): at start the kernel
  * registers a bitmap with l1vmm in which l1vmm marks the frames it holds in
  * its compressed store. The clock passes over a page whose frame is marked
- * once (l1vmm would have to read it out of its store to write it to the
- * disk); a marked page the clock takes anyway is written out as usual (l1vmm
+ * (l1vmm would have to read it out of its store to write it to the disk),
+ * in its first lap and at most SWAP_BATCH times a batch; a marked page the clock takes anyway is written out as usual (l1vmm
  * copies it from its store to the disk, not into RAM), and its frame is
  * then hinted dropped (L1_DP_HINT) before it is reused, so l1vmm forgets the
  * stored bytes instead of fetching them.
@@ -378,7 +378,7 @@ static unsigned int evict_batch(void)
 {
 	uint64_t page[SWAP_BATCH], old[SWAP_BATCH];
 	uint64_t resident = ring_tail - ring_head;
-	unsigned int n = 0;
+	unsigned int n = 0, passed = 0;
 
 	for (uint64_t step = 0; step < 2 * resident && n < SWAP_BATCH; step++) {
 		uint64_t p = *ring_slot(ring_head++), *pte = pte_of(p), v = *pte;
@@ -391,8 +391,11 @@ static unsigned int evict_batch(void)
 			ring_push(p);
 			continue;
 		}
-		if (step < resident && host_holds(v & PTE_ADDR)) {
-			/* first lap: l1vmm holds it; another victim, if there is one */
+		if (step < resident && passed < SWAP_BATCH && host_holds(v & PTE_ADDR)) {
+			/* l1vmm holds it: another victim, if one comes soon (at
+			 * most SWAP_BATCH passes a batch: where l1vmm holds
+			 * nearly everything, looking costs more than it saves) */
+			passed++;
 			st.host_passed++;
 			ring_push(p);
 			continue;
