@@ -184,8 +184,6 @@ static int hold_frame(struct vm *vm, uint64_t gfn)
 		shadow__pin(&vm->shadow->g, gfn);
 		return 0;
 	}
-	if (dedup_ept__host_writes(vm, gfn * PAGE, PAGE) < 0)
-		return -L1_E2BIG; /* no room left among the VM's host-written ranges */
 	/* a write of what it holds: fetched, unshared, recorded */
 	uint64_t word;
 	if (plain_access(vm, NULL, gfn * PAGE, &word, 8, false, false) < 0 ||
@@ -218,6 +216,9 @@ static int64_t dp_register(struct vm *vm, uint64_t gfn, uint64_t pages)
 		pthread_mutex_unlock(&vm->lock);
 		return 0;
 	}
+	/* ept: out of page sharing as one range (the VM keeps a few such ranges) */
+	if (!vm->shadow && dedup_ept__host_writes(vm, gfn * PAGE, pages * PAGE) < 0)
+		return -L1_E2BIG;
 	if (r)
 		reclaim_vm__set_pinned(r, gfn, pages); /* no new eviction of them */
 	for (uint64_t i = 0; i < pages; i++) {
