@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "l1vmm/dedup_host.h"
+#include "l1vmm/dp_host.h"
+#include "l1vmm/shadow_vm.h"
 #include "l1vmm/vm.h"
 #include "pvops/l1vmm_abi.h"
 #include "virtio/blk.h"
@@ -31,10 +33,18 @@ static void *gpa_ptr(void *ctx, uint64_t gpa, uint64_t len)
 	return ept__gpa_ptr(vm->ram, gpa, len);
 }
 
-/* ept mode: the used ring stays out of page sharing (virtq.h). */
+/* The used ring stays out of page sharing (virtq.h) and, in shadow mode,
+ * out of host reclaim (pinned: the device writes it behind the shadows). */
 static int device_writes(void *ctx, uint64_t gpa, uint64_t len)
 {
-	return dedup_ept__host_writes(ctx, gpa, len);
+	struct vm *vm = ctx;
+	if (!vm->shadow)
+		return dedup_ept__host_writes(ctx, gpa, len);
+	if (!len || gpa + len < gpa)
+		return 0;
+	for (uint64_t g = gpa / 4096; g <= (gpa + len - 1) / 4096; g++)
+		shadow__pin(&vm->shadow->g, g);
+	return 0;
 }
 
 static void set_irq(void *ctx, bool level)
@@ -97,7 +107,7 @@ int blk_host__create(struct vm *vm, const struct vm_config *cfg, char *err, size
 		snprintf(err, errlen, "disk %s: %s", cfg->disk, strerror(errno));
 		return -1;
 	}
-	struct virtq_mem mem = { .gpa_ptr = gpa_ptr, .device_writes = vm->shadow ? NULL : device_writes,
+	struct virtq_mem mem = { .gpa_ptr = gpa_ptr, .device_writes = device_writes,
 				 .ctx = vm };
 	char id[6 + VM_NAME_MAX]; /* the device keeps the first 20 bytes */
 	snprintf(id, sizeof(id), "l1vmm-%s", vm->name);
@@ -107,6 +117,9 @@ int blk_host__create(struct vm *vm, const struct vm_config *cfg, char *err, size
 		snprintf(err, errlen, "out of memory for the virtio-blk device");
 		return -1;
 	}
+	/* request data through the p2m: frames page sharing or host reclaim hold */
+	virtio_blk__set_access(vm->virtio_blk, &(struct virtio_blk_access){
+		.read = dp_host__read, .write = dp_host__write, .ctx = vm });
 	int rc = bus__register(&vm->mmio, BLK_HOST_GPA, 4096, &mmio_ops,
 			       virtio_blk__transport(vm->virtio_blk), "virtio-blk");
 	if (rc < 0) {

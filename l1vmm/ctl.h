@@ -231,6 +231,7 @@ struct vm_ctl {
 					  * the VM is attached, and at once while it runs */
 	uint64_t reclaim_floor_mb;       /* reclaim/floor_mb: applied when attached, at once while
 					  * it runs */
+	uint64_t reclaim_cooperative;    /* reclaim/cooperative: 1 (default) or 0, at once */
 	bool frozen;                     /* a VM is being created from, or runs with, this config */
 	struct vm *vm;                   /* NULL until vm_ctl__attach() */
 };

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "l1vmm/balloon_host.h"
+#include "l1vmm/dp_host.h"
 #include "l1vmm/vcpu.h"
 #include "l1vmm/vm.h"
 #include "pvops/hypercall.h"
@@ -27,6 +28,8 @@ static int64_t dispatch(struct vm *vm, const struct l1_hypercall_block *b)
 	switch (b->nr) {
 	case L1_HC_BALLOON:
 		return balloon_host__hypercall(vm, &mem, b->arg[0], b->arg[1], b->arg[2], b->arg[3]);
+	case L1_HC_DP:
+		return dp_host__hypercall(vm, &mem, b->arg[0], b->arg[1], b->arg[2], b->arg[3]);
 	case L1_HC_CPUID:
 		return v ? vcpu__cpuid_hypercall(v, vm->shared_info, b->arg[0], b->arg[1])
 			 : -L1_ENOSYS;

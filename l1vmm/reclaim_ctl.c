@@ -279,6 +279,7 @@ int reclaim_ctl__add_vm(struct reclaim_ctl *c, struct vm *vm, uint64_t floor_mb,
 	}
 	push_settings(c, p);
 	vm->reclaim = p;
+	__atomic_store_n(&vm->reclaim_core, &p->r, __ATOMIC_RELEASE);
 	c->vms[c->nr_vms++] = p;
 	rc = 0;
 out:
@@ -296,6 +297,7 @@ void reclaim_ctl__remove_vm(struct reclaim_ctl *c, struct vm *vm)
 		if (c->vms[i] == p)
 			c->vms[i--] = c->vms[--c->nr_vms];
 	pthread_mutex_unlock(&c->lock);
+	__atomic_store_n(&vm->reclaim_core, NULL, __ATOMIC_RELEASE);
 	if (vm->shadow)
 		shadow__set_fetcher(&vm->shadow->g, NULL, NULL);
 	else
@@ -529,7 +531,7 @@ enum reading {
 	R_COMPRESSOR = NR_KNOBS, R_SWAP_FILE, R_STATE, R_ROUNDS, R_AGEINGS, R_RESIDENT, R_NEED, R_EVICTED_LAST,
 	R_PAGES, R_SAME_BYTE, R_FILE_PAGES, R_STORED, R_STORE_MEM, R_RATIO, R_OVERHEAD,
 	R_EVICTIONS, R_FETCHES, R_PREFETCHES, R_REFAULTS, R_DROPPED, R_REFUSALS, R_ERRORS,
-	R_P50, R_P99,
+	R_P50, R_P99, R_DOUBLE_PAGING, R_STORED_READS,
 };
 
 /* The VMs' counters added up; latency figures: the worst VM's. */
@@ -549,6 +551,8 @@ static void sum_vms(struct reclaim_ctl *c, struct reclaim_vm_stats *t, uint64_t 
 		t->fence_refusals += s.fence_refusals;
 		t->fetch_errors += s.fetch_errors;
 		t->compressed += s.compressed;
+		t->double_paging += s.double_paging;
+		t->stored_reads += s.stored_reads;
 		t->fetch_ns_p50 = s.fetch_ns_p50 > t->fetch_ns_p50 ? s.fetch_ns_p50 : t->fetch_ns_p50;
 		t->fetch_ns_p99 = s.fetch_ns_p99 > t->fetch_ns_p99 ? s.fetch_ns_p99 : t->fetch_ns_p99;
 		*overhead += reclaim_vm__bytes(&c->vms[i]->r);
@@ -597,6 +601,8 @@ static int show(void *obj, const struct ctl_entry *e, char *buf, size_t len)
 		case R_ERRORS: v = t.fence_refusals + t.fetch_errors + c->harvest_errors +
 				   s.io_errors + s.codec_errors; break;
 		case R_P50: v = t.fetch_ns_p50 / 1000; break;
+		case R_DOUBLE_PAGING: v = t.double_paging; break;
+		case R_STORED_READS: v = t.stored_reads; break;
 		case R_P99: v = t.fetch_ns_p99 / 1000; break;
 		default: v = c->knob[e->arg]; break;
 		}
@@ -675,6 +681,10 @@ int reclaim_ctl__register(struct reclaim_ctl *c, struct ctl_tree *t)
 		READING("store_refusals", R_REFUSALS, "evictions the store refused: the page stayed"),
 		READING("errors", R_ERRORS, "fence refusals, fetch retries, harvest, I/O and codec "
 			"errors"),
+		READING("double_paging_events", R_DOUBLE_PAGING, "fetches the guests' own paging "
+			"caused (a disk access to a frame in the store; vms/NAME/reclaim/)"),
+		READING("stored_reads", R_STORED_READS, "pages the guests wrote to their disks "
+			"straight from the store (never fetched)"),
 		READING("fetch_us_p50", R_P50, "fetch latency, median of the last 1024 (worst VM)"),
 		READING("fetch_us_p99", R_P99, "fetch latency, 99th percentile (worst VM)"),
 	};

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "l1vmm/dp_host.h"
 #include "l1vmm/shadow_vm.h"
 
 #include <errno.h>
@@ -559,6 +560,11 @@ static bool hypercall(struct vcpu *v, struct kvm_regs *r, bool *set_state, int64
 		break;
 	case L1_HC_APF:
 		*ret = shadow_apf__hypercall(sv, v->index, c.arg[0], c.arg[1]);
+		break;
+	case L1_HC_DP:
+		*ret = dp_host__hypercall(v->vm, &mem, c.arg[0], c.arg[1], c.arg[2], c.arg[3]);
+		if (__atomic_load_n(&sv->g.flush_needed, __ATOMIC_RELAXED))
+			settle_shadow_change(v, false); /* a bitmap frame taken off a copy */
 		break;
 	case L1_HC_BALLOON:
 		*ret = balloon_host__hypercall(v->vm, &mem, c.arg[0], c.arg[1], c.arg[2], c.arg[3]);

@@ -108,7 +108,7 @@ uint32_t vm__features(const struct vm *vm)
 	if (vm->image.protocol != BOOT_L1_LONG64)
 		return L1_FEAT_TEST_EXIT | L1_FEAT_DOORBELL | L1_FEAT_UART;
 	return L1_FEAT_START_INFO | L1_FEAT_TEST_EXIT | L1_FEAT_DOORBELL | L1_FEAT_UART |
-	       L1_FEAT_BALLOON | L1_FEAT_CPUID |
+	       L1_FEAT_BALLOON | L1_FEAT_CPUID | L1_FEAT_DP |
 	       (vm->shadow ? L1_FEAT_PV | L1_FEAT_APF : L1_FEAT_HYPERCALL);
 }
 
@@ -241,6 +241,7 @@ int vm__create(struct vm *vm, const struct kvm_host *kvm, const struct vm_config
 			   .disk_fd = -1 };
 	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
 	vm->cpuid_hide_leaves = cfg->cpuid_hide_leaves;
+	vm->dp_cooperative = cfg->dp_cooperative;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->ended_cv, NULL);
 	if (create_devices(vm, cfg, err, errlen) < 0)

@@ -42,6 +42,7 @@ enum { VM_LOG_NONE = 0, VM_LOG_SHARING, VM_LOG_RECLAIM };
 
 struct dedup_host;
 struct vm_reclaim;
+struct reclaim_vm;
 struct balloon;
 struct virtio_balloon;
 struct virtio_blk;
@@ -57,6 +58,7 @@ struct vm_config {
 	struct machine *machine;  /* CPU_MODE_SHADOW: the machine the guest joins */
 	unsigned shadow_prefetch; /* CPU_MODE_SHADOW: entries filled per fault; 0 = default */
 	bool cpuid_hide_leaves;   /* the CPUID instruction shows KVM's leaves, not l1vmm's */
+	int dp_cooperative;       /* vms/NAME/reclaim/cooperative (dp_host.h) */
 	const void *kernel;       /* image bytes */
 	size_t kernel_size;
 	const char *kernel_name;  /* path, or "built-in" */
@@ -98,6 +100,15 @@ struct vm {
 	struct { uint64_t gfn, n; } host_writes[VM_HOST_WRITES_MAX];
 	unsigned nr_host_writes;
 	struct vm_reclaim *reclaim; /* host reclaim's part (reclaim_ctl.h), or NULL */
+	struct reclaim_vm *reclaim_core; /* its core (reclaim/reclaim.h), for the VM's
+					  * devices (dp_host.h): set while the VM runs */
+	/* The double-paging protocol (dp_host.h): cooperative (atomic, 0 or 1);
+	 * the guest's bitmap (host address, frames it covers; under lock, read
+	 * atomically by the watch); counters (atomic). */
+	int dp_cooperative;
+	uint64_t *dp_bitmap;
+	uint64_t dp_bitmap_gfn, dp_bitmap_pages;
+	uint64_t dp_hinted, dp_hints_ignored, dp_hint_errors;
 	/* ept mode: who reads KVM's dirty log, decided once (atomic compare and
 	 * swap): VM_LOG_SHARING (page sharing, which then hands reclaim what it
 	 * sees) or VM_LOG_RECLAIM (reclaim alone: sharing stays off) */

@@ -31,6 +31,7 @@
 #include "l1vmm/balloon_host.h"
 #include "l1vmm/blk_host.h"
 #include "l1vmm/dedup_host.h"
+#include "l1vmm/dp_host.h"
 #include "l1vmm/options.h"
 #include "l1vmm/vcpu.h"
 #include "l1vmm/shadow_vm.h"
@@ -72,6 +73,7 @@ struct vm_ctl *vm_ctl__new(const char *name)
 	vmc->cpuid_leaves = 1;
 	vmc->mode = CPU_MODE_AUTO;
 	vmc->disk_size = BLK_HOST_DEFAULT_SIZE;
+	vmc->reclaim_cooperative = 1;
 	return vmc;
 }
 
@@ -120,6 +122,7 @@ void vm_ctl__freeze(struct vm_ctl *vmc, struct vm_config *cfg)
 	cfg->domain = vmc->domain;
 	cfg->shadow_prefetch = vmc->shadow_prefetch;
 	cfg->cpuid_hide_leaves = !vmc->cpuid_leaves;
+	cfg->dp_cooperative = (int)vmc->reclaim_cooperative;
 	cfg->module_spec = vmc->modules;
 	cfg->isa_debug_exit = vmc->isa_debug_exit;
 	cfg->disk = vmc->disk;
@@ -620,7 +623,8 @@ static int show_apf(void *obj, const struct ctl_entry *e, char *buf, size_t len)
 
 enum reclaim_field {
 	RC_FLOOR, RC_COMPRESSED, RC_EVICTIONS, RC_FETCHES, RC_PREFETCHES, RC_REFAULTS, RC_DROPPED,
-	RC_REFUSALS, RC_ERRORS, RC_P50, RC_P99,
+	RC_REFUSALS, RC_ERRORS, RC_P50, RC_P99, RC_COOPERATIVE, RC_DOUBLE_PAGING, RC_STORED_READS,
+	RC_HINTED, RC_HINTS_IGNORED, RC_HINT_ERRORS,
 };
 
 uint64_t vm_ctl__reclaim_floor_mb(struct vm_ctl *vmc)
@@ -636,29 +640,40 @@ static int show_reclaim(void *obj, const struct ctl_entry *e, char *buf, size_t 
 	struct vm_ctl *vmc = obj;
 	struct reclaim_vm_stats s = { 0 };
 	pthread_mutex_lock(&vmc->lock);
-	uint64_t floor = vmc->reclaim_floor_mb;
-	if (vmc->vm)
+	uint64_t floor = vmc->reclaim_floor_mb, hinted = 0, ignored = 0, hint_errors = 0;
+	if (vmc->vm) {
 		reclaim_ctl__vm_stats(vmc->vm, &s);
+		hinted = __atomic_load_n(&vmc->vm->dp_hinted, __ATOMIC_RELAXED);
+		ignored = __atomic_load_n(&vmc->vm->dp_hints_ignored, __ATOMIC_RELAXED);
+		hint_errors = __atomic_load_n(&vmc->vm->dp_hint_errors, __ATOMIC_RELAXED);
+	}
+	uint64_t coop = vmc->reclaim_cooperative;
 	pthread_mutex_unlock(&vmc->lock);
 	uint64_t v[] = {
 		[RC_FLOOR] = floor, [RC_COMPRESSED] = s.compressed, [RC_EVICTIONS] = s.evictions,
 		[RC_FETCHES] = s.fetches, [RC_PREFETCHES] = s.prefetches, [RC_REFAULTS] = s.refaults,
 		[RC_DROPPED] = s.dropped, [RC_REFUSALS] = s.store_refusals,
 		[RC_ERRORS] = s.fence_refusals + s.fetch_errors, [RC_P50] = s.fetch_ns_p50 / 1000,
-		[RC_P99] = s.fetch_ns_p99 / 1000,
+		[RC_P99] = s.fetch_ns_p99 / 1000, [RC_COOPERATIVE] = coop,
+		[RC_DOUBLE_PAGING] = s.double_paging, [RC_STORED_READS] = s.stored_reads,
+		[RC_HINTED] = hinted, [RC_HINTS_IGNORED] = ignored, [RC_HINT_ERRORS] = hint_errors,
 	};
 	snprintf(buf, len, "%llu", (unsigned long long)v[e->arg]);
 	return 0;
 }
 
-static int store_reclaim_floor(void *obj, const struct ctl_entry *e, const union ctl_value *v)
+static int store_reclaim(void *obj, const struct ctl_entry *e, const union ctl_value *v)
 {
-	(void)e;
 	struct vm_ctl *vmc = obj;
 	pthread_mutex_lock(&vmc->lock);
-	vmc->reclaim_floor_mb = (uint64_t)v->i;
-	if (vmc->vm)
+	if (e->arg == RC_FLOOR)
+		vmc->reclaim_floor_mb = (uint64_t)v->i;
+	else
+		vmc->reclaim_cooperative = (uint64_t)v->i;
+	if (vmc->vm && e->arg == RC_FLOOR)
 		reclaim_ctl__set_floor(vmc->vm, (uint64_t)v->i);
+	else if (vmc->vm)
+		dp_host__set_cooperative(vmc->vm, (int)v->i);
 	pthread_mutex_unlock(&vmc->lock);
 	return 0;
 }
@@ -838,7 +853,7 @@ static const struct ctl_entry vm_entries[] = {
 	BALLOON_STAT("guest/age", CTL_TEXT, B_G_AGE, "seconds since the guest's last statistics, or none"),
 	{ .path = "reclaim/floor_mb", .type = CTL_INT, .flags = CTL_WRITABLE | CTL_CONFIG,
 	  .arg = RC_FLOOR, .min = 0, .max = OPT_MAX_MEM >> 20, .show = show_reclaim,
-	  .store = store_reclaim_floor,
+	  .store = store_reclaim,
 	  .doc = "MiB of the VM's own pages host reclaim always leaves resident" },
 	RECLAIM_STAT("pages_compressed", RC_COMPRESSED, "frames in the reclaim store now"),
 	RECLAIM_STAT("evictions", RC_EVICTIONS, "frames moved to the store"),
@@ -859,6 +874,18 @@ static const struct ctl_entry vm_entries[] = {
 	APF_STAT("stale", APF_STALE, "shadow mode: fetches that ended after the guest reset its tokens"),
 	APF_STAT("fetch_errors", APF_FETCH_ERRORS, "shadow mode: worker fetches that failed"),
 	APF_STAT("enables", APF_ENABLES, "shadow mode: L1_HC_APF enables (one per vCPU that uses them)"),
+	{ .path = "reclaim/cooperative", .type = CTL_INT, .flags = CTL_WRITABLE | CTL_CONFIG,
+	  .arg = RC_COOPERATIVE, .min = 0, .max = 1, .show = show_reclaim,
+	  .store = store_reclaim,
+	  .doc = "1: the double-paging protocol (bitmap, hints, disk writes from the store); "
+		 "0: off" },
+	RECLAIM_STAT("double_paging_events", RC_DOUBLE_PAGING, "fetches the guest's own paging "
+		     "caused (a disk access to a frame in the store)"),
+	RECLAIM_STAT("stored_reads", RC_STORED_READS, "pages written to the disk straight from "
+		     "the store (never fetched)"),
+	RECLAIM_STAT("hinted", RC_HINTED, "frames discarded on the guest's hints"),
+	RECLAIM_STAT("hints_ignored", RC_HINTS_IGNORED, "frames hinted while cooperative was 0"),
+	RECLAIM_STAT("hint_errors", RC_HINT_ERRORS, "hint calls refused (a bad list, kind or frame)"),
 	{ .path = "stop", .type = CTL_BOOL, .flags = CTL_WRITABLE, .show = show_stop,
 	  .store = store_stop,
 	  .doc = "write 1 to end this VM at once, as a SIGKILL would (status 137); 1 once ended" },

@@ -35,6 +35,21 @@ int64_t pv__fetch_balloon_gfns(const struct pv_mem *mem, uint64_t va, uint64_t c
 	return fetch_array(mem, va, count, L1_BALLOON_MAX_EXTENTS, sizeof(*out), out);
 }
 
+int64_t pv__fetch_dp_hints(const struct pv_mem *mem, uint64_t kind, uint64_t va, uint64_t count,
+			   uint64_t nr_frames, uint64_t *out)
+{
+	if (kind != L1_DP_DROPPED && kind != L1_DP_FREE)
+		return -L1_EINVAL;
+	int64_t n = fetch_array(mem, va, count, L1_DP_HINT_MAX, sizeof(*out), out);
+	if (n <= 0)
+		return n;
+	/* the valid prefix: the first bad gfn ends the call there */
+	for (int64_t i = 0; i < n; i++)
+		if (out[i] < L1_BALLOON_MIN_GFN || out[i] >= nr_frames)
+			return i ? i : -L1_EINVAL;
+	return n;
+}
+
 static int guest_half(uint64_t va)
 {
 	return va < L1_SHADOW_GUEST_VA_END;

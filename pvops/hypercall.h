@@ -55,6 +55,15 @@ int pv__fetch_iret_frame(const struct pv_mem *mem, uint64_t rsp, struct l1_iret_
 int64_t pv__fetch_balloon_gfns(const struct pv_mem *mem, uint64_t va, uint64_t count,
 			       uint64_t *out);
 
+/* Copy and check the gfns of an L1_DP_HINT of kind (L1_DP_DROPPED or
+ * L1_DP_FREE) from va into out[L1_DP_HINT_MAX], for a guest of nr_frames
+ * frames. How many of them, from the first, are frames a hint may name
+ * (>= L1_BALLOON_MIN_GFN, < nr_frames): the call stops at the first other
+ * one. Or -L1_EINVAL (a bad kind, or the first gfn is bad), -L1_E2BIG,
+ * -L1_EFAULT. What the host then does with a frame is its own check. */
+int64_t pv__fetch_dp_hints(const struct pv_mem *mem, uint64_t kind, uint64_t va, uint64_t count,
+			   uint64_t nr_frames, uint64_t *out);
+
 /* RFLAGS a guest may keep: the arithmetic flags, TF, DF; IF and IOPL are l1vmm's. */
 uint64_t pv__guest_rflags(uint64_t rflags);
 

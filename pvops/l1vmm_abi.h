@@ -30,7 +30,8 @@
 #define L1_ABI_VERSION 5u /* 2: shadow mode (start info fields, shared info, hypercalls);
 			    3: PV balloon in both modes (shared info and hypercalls in ept mode too);
 			    4: L1_HC_CPUID, l1vmm's CPUID answered without the instruction;
-			    5: pseudo page faults in shadow mode (L1_FEAT_APF, L1_HC_APF) */
+			    5: pseudo page faults in shadow mode (L1_FEAT_APF, L1_HC_APF) and
+			       L1_HC_DP, the double-paging protocol (L1_FEAT_DP) */
 
 /*
  * Finding l1vmm: through the boot protocol, not the CPUID instruction.
@@ -70,6 +71,7 @@
 #define L1_FEAT_HYPERCALL  (1u << 6) /* ept mode: hypercalls through L1_DOORBELL_HYPERCALL */
 #define L1_FEAT_CPUID      (1u << 7) /* L1_HC_CPUID (ABI 4, both modes) */
 #define L1_FEAT_APF        (1u << 8) /* shadow mode: pseudo page faults, L1_HC_APF (ABI 5) */
+#define L1_FEAT_DP         (1u << 9) /* L1_HC_DP: the double-paging protocol (ABI 5, both modes) */
 
 /* Port I/O. */
 #define L1_PORT_UART0     0x3f8u /* 16550 subset, 8 registers */
@@ -211,6 +213,7 @@ enum l1_hypercall {
 	L1_HC_APF,              /* (op, flags) -> 0: pseudo page faults on this vCPU
 				 * (ABI 5, shadow mode; op L1_APF_ENABLE, L1_APF_DISABLE;
 				 * flags 0, -L1_EINVAL otherwise) */
+	L1_HC_DP,               /* (op, ...) the double-paging protocol (ABI 5, below) */
 	L1_HC_NR                /* first unused number */
 };
 
@@ -319,6 +322,57 @@ _Static_assert(sizeof(struct l1_iret_frame) == 48, "l1_iret_frame is ABI");
 #define L1_BALLOON_MAX_EXTENTS 512u
 #define L1_BALLOON_MAX_ORDER 9u       /* 2 MiB */
 #define L1_BALLOON_MIN_GFN (L1_BOOT_AREA_END >> 12) /* the boot area stays */
+
+/*
+ * ---- No double paging (ABI 5, L1_FEAT_DP, both modes) ----
+ *
+ * A guest that pages for itself (writes its own pages to its disk) and
+ * l1vmm, which evicts guest frames to its compressed store, must not page
+ * the same frame twice: l1vmm fetching a frame back only for the guest to
+ * write it out and drop it. Three parts:
+ *
+ * L1_HC_DP(L1_DP_REGISTER, gfn, pages): the bitmap. The guest gives l1vmm
+ *   `pages` frames of its RAM from `gfn` on (at most L1_DP_BITMAP_MAX_PAGES;
+ *   0 pages: no bitmap), one bit per guest frame, frame f at bit f % 64 of
+ *   little-endian uint64_t word f / 64. l1vmm sets the bit when it moves the
+ *   frame into its store and clears it when the frame leaves the store
+ *   (fetched back, or dropped on a hint, a free page report, the balloon).
+ *   The bits are IN (l1vmm writes them with atomic operations; the guest only
+ *   reads them) and a hint: a frame may change state right after the guest
+ *   read its bit. l1vmm keeps those frames out of page sharing and never
+ *   evicts them. -L1_EINVAL: frames that are not RAM, below
+ *   L1_BALLOON_MIN_GFN, or page tables (shadow mode); -L1_E2BIG: too many.
+ *   The guest's swap prefers victims whose frames are not in the store.
+ *
+ * L1_HC_DP(L1_DP_HINT, list, count, kind): frames whose content the guest
+ *   no longer needs: kind L1_DP_DROPPED (it wrote them to its disk, or
+ *   dropped them) or L1_DP_FREE (free memory). list is count uint64_t gfns
+ *   (a guest-virtual address in shadow mode, a gpa in ept mode), count at
+ *   most L1_DP_HINT_MAX. l1vmm discards each frame: its host page is
+ *   released and, if the frame is in the store, its stored bytes are dropped,
+ *   never fetched; the frame reads zero afterwards. Frames are taken in
+ *   order; the result is how many were done; the first refused one stops the
+ *   call (-L1_EINVAL if it was the first: not RAM, below L1_BALLOON_MIN_GFN,
+ *   a page table or the bitmap; a frame page sharing holds is skipped, not
+ *   refused). A bad kind or list: -L1_EINVAL, -L1_E2BIG, -L1_EFAULT.
+ *
+ * Disk writes from the store: when the guest writes a frame l1vmm holds in
+ *   its store to its virtio-blk disk, the bytes go from the store to the
+ *   disk file, and the frame stays in the store (the guest then hints it
+ *   dropped); a disk read that overwrites a whole stored frame drops the
+ *   stored bytes instead of fetching them. Nothing to call: it is how l1vmm
+ *   serves the device.
+ *
+ * With vms/NAME/reclaim/cooperative 0 the protocol is off for the VM: the
+ * bitmap is not updated, hints are ignored (the call succeeds and does
+ * nothing) and the disk reads every frame back first.
+ */
+#define L1_DP_REGISTER 1u
+#define L1_DP_HINT 2u
+#define L1_DP_DROPPED 1u
+#define L1_DP_FREE 2u
+#define L1_DP_HINT_MAX 512u
+#define L1_DP_BITMAP_MAX_PAGES 64u /* 2 Mi frames: 8 GiB of guest RAM */
 
 /* Statistics tags: 0..9 are virtio-balloon's (virtio 1.2 §5.5.6.3); values in
  * bytes for memory sizes, in pages or events for the counters. */

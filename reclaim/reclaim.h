@@ -109,6 +109,19 @@ struct reclaim_backend {
  */
 typedef int (*reclaim_install_fn)(void *ctx, uint64_t gfn, const void *bytes);
 
+/*
+ * Who hears that a frame entered or left the store (the double-paging
+ * protocol's bitmap, l1vmm/dp_host.h). stored(ctx, gfn, true) runs inside
+ * the move IN_FLIGHT -> COMPRESSED, stored(ctx, gfn, false) inside the
+ * moves out of COMPRESSED for good (a fetch's install, a drop), both under
+ * the p2m lock, so the bits follow the p2m exactly. It must not block or
+ * take a lock a mover may hold (an atomic bit operation).
+ */
+struct reclaim_watch {
+	void (*stored)(void *ctx, uint64_t gfn, bool in_store);
+	void *ctx;
+};
+
 /* Per VM counters; read with reclaim_vm__stats(). */
 struct reclaim_vm_stats {
 	uint64_t evictions;      /* frames moved to the store */
@@ -121,6 +134,10 @@ struct reclaim_vm_stats {
 	uint64_t fence_refusals; /* runs the backend would not fence */
 	uint64_t fetch_errors;   /* fetches that could not read the store (retried) */
 	uint64_t compressed;     /* frames COMPRESSED now (the p2m's count) */
+	uint64_t double_paging;  /* fetches the guest's own paging caused (a device access
+				  * to a COMPRESSED frame; reclaim_vm__note_double_paging) */
+	uint64_t stored_reads;   /* pages read straight from the store, never fetched
+				  * (reclaim_vm__read_stored: a disk write of a stored frame) */
 	uint64_t fetch_ns_p50;   /* fetch latency (access to install), median of the last 1024 */
 	uint64_t fetch_ns_p99;
 };
@@ -148,6 +165,8 @@ struct reclaim_vm {
 	uint64_t nr_lat;           /* latencies recorded (lock) */
 	struct reclaim_vm_stats c; /* counters (lock) */
 	bool said_store_error;     /* the one line about a store refusal was printed (lock) */
+	struct reclaim_watch watch; /* under the p2m lock (reclaim_vm__set_watch) */
+	uint64_t pin_gfn, pin_n;   /* frames never evicted (reclaim_vm__set_pinned), atomic */
 };
 
 /* Set up r for a VM whose frames the p2m p2m holds, with the host's store and
@@ -191,6 +210,28 @@ int64_t reclaim_vm__evict_run(struct reclaim_vm *r, uint64_t gfn, uint64_t n);
  */
 int reclaim_vm__fetch(struct reclaim_vm *r, uint64_t gfn, reclaim_install_fn install, void *ctx,
 		      uint64_t since_ns);
+
+/*
+ * Copy the stored bytes of COMPRESSED frame gfn into page (4 KiB) without
+ * bringing the frame back: it is held IN_FLIGHT meanwhile (movers wait) and
+ * stays COMPRESSED, its stored copy too. For a disk write of a frame the
+ * host holds (no double paging: the bytes go from the store to the disk).
+ * 1: copied; 0: gfn is not COMPRESSED (the caller reads the frame as usual);
+ * -errno: the store could not read it (counted as a fetch error).
+ */
+int reclaim_vm__read_stored(struct reclaim_vm *r, uint64_t gfn, void *page);
+
+/* n fetches were caused by the guest's own paging (counted in double_paging). */
+void reclaim_vm__note_double_paging(struct reclaim_vm *r, uint64_t n);
+
+/* Register w (copied), or none with NULL. Frames COMPRESSED at the time are
+ * told (stored(.., true)) before the call returns. */
+void reclaim_vm__set_watch(struct reclaim_vm *r, const struct reclaim_watch *w);
+
+/* Frames [gfn, gfn + n) are never evicted from now on (n 0: none): pages
+ * the host writes behind the guest (the bitmap of the protocol). Frames of
+ * the range already in the store stay there until accessed. */
+void reclaim_vm__set_pinned(struct reclaim_vm *r, uint64_t gfn, uint64_t n);
 
 void reclaim_vm__stats(struct reclaim_vm *r, struct reclaim_vm_stats *out);
 

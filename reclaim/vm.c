@@ -25,6 +25,13 @@
 #define AGE_CHUNK 32768u /* frames harvested per backend call */
 #define PAGE 4096u
 
+/* Tell the watch that gfn entered or left the store. r->lock held. */
+static void tell(struct reclaim_vm *r, uint64_t gfn, bool in_store)
+{
+	if (r->watch.stored)
+		r->watch.stored(r->watch.ctx, gfn, in_store);
+}
+
 static void hook_dropped(void *ctx, uint64_t gfn)
 {
 	struct reclaim_vm *r = ctx;
@@ -32,6 +39,7 @@ static void hook_dropped(void *ctx, uint64_t gfn)
 	rstore_handle h = r->handle[gfn];
 	r->handle[gfn] = 0;
 	r->c.dropped++;
+	tell(r, gfn, false);
 	pthread_mutex_unlock(&r->lock);
 	if (h)
 		rstore__drop(r->store, h);
@@ -137,6 +145,28 @@ static int unfence(void *ctx, uint64_t gfn, uint64_t n)
 	return 0;
 }
 
+/* The p2m's host side of IN_FLIGHT -> COMPRESSED: the backend releases the
+ * pages, then the watch hears of each (still under the p2m lock). */
+static int discard_told(void *ctx, uint64_t gfn, uint64_t n)
+{
+	struct reclaim_vm *r = ctx;
+	int rc = r->be->discard(r->be_ctx, gfn, n);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&r->lock);
+	for (uint64_t i = gfn; i < gfn + n; i++)
+		tell(r, i, true);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+static bool pinned(struct reclaim_vm *r, uint64_t gfn, uint64_t n)
+{
+	uint64_t lo = __atomic_load_n(&r->pin_gfn, __ATOMIC_RELAXED);
+	uint64_t k = __atomic_load_n(&r->pin_n, __ATOMIC_RELAXED);
+	return k && gfn < lo + k && lo < gfn + n;
+}
+
 static void give_up(struct reclaim_vm *r, uint64_t gfn, uint64_t n)
 {
 	if (n)
@@ -163,6 +193,8 @@ int64_t reclaim_vm__evict_run(struct reclaim_vm *r, uint64_t gfn, uint64_t n)
 {
 	if (!n || n > RUN_MAX || gfn >= r->nr_frames || n > r->nr_frames - gfn)
 		return -EINVAL;
+	if (pinned(r, gfn, n))
+		return -EBUSY;
 	int rc = p2m__move(r->p2m, gfn, n, P2M_BIT(P2M_PRIVATE), P2M_IN_FLIGHT, r->be->fence,
 			   r->be_ctx);
 	if (rc < 0) {
@@ -198,8 +230,7 @@ int64_t reclaim_vm__evict_run(struct reclaim_vm *r, uint64_t gfn, uint64_t n)
 		r->evicted_ns[gfn + i] = now;
 	}
 	pthread_mutex_unlock(&r->lock);
-	rc = p2m__move(r->p2m, gfn, n, P2M_BIT(P2M_IN_FLIGHT), P2M_COMPRESSED, r->be->discard,
-		       r->be_ctx);
+	rc = p2m__move(r->p2m, gfn, n, P2M_BIT(P2M_IN_FLIGHT), P2M_COMPRESSED, discard_told, r);
 	pthread_mutex_lock(&r->lock);
 	if (rc < 0) {
 		for (uint64_t i = 0; i < n; i++)
@@ -222,7 +253,8 @@ int64_t reclaim_vm__evict_run(struct reclaim_vm *r, uint64_t gfn, uint64_t n)
 static bool victim(struct reclaim_vm *r, uint64_t gfn, unsigned cold_age)
 {
 	return __atomic_load_n(&r->age[gfn], __ATOMIC_RELAXED) >= cold_age &&
-	       p2m__get(r->p2m, gfn) == P2M_PRIVATE && r->be->evictable(r->be_ctx, gfn);
+	       p2m__get(r->p2m, gfn) == P2M_PRIVATE && !pinned(r, gfn, 1) &&
+	       r->be->evictable(r->be_ctx, gfn);
 }
 
 uint64_t reclaim_vm__evict(struct reclaim_vm *r, uint64_t max, unsigned cold_age,
@@ -277,6 +309,7 @@ static int install_apply(void *ctx, uint64_t gfn, uint64_t n)
 	pthread_mutex_lock(&r->lock);
 	r->handle[gfn] = 0;
 	r->batch[gfn] = 0;
+	tell(r, gfn, false);
 	pthread_mutex_unlock(&r->lock);
 	__atomic_store_n(&r->age[gfn], 0, __ATOMIC_RELAXED);
 	return 0;
@@ -349,6 +382,55 @@ int reclaim_vm__fetch(struct reclaim_vm *r, uint64_t gfn, reclaim_install_fn ins
 		pthread_mutex_unlock(&r->lock);
 	}
 	return 1;
+}
+
+int reclaim_vm__read_stored(struct reclaim_vm *r, uint64_t gfn, void *page)
+{
+	if (gfn >= r->nr_frames || p2m__get(r->p2m, gfn) != P2M_COMPRESSED)
+		return 0;
+	/* held IN_FLIGHT: no fetch, drop or eviction of it meanwhile */
+	int rc = p2m__move(r->p2m, gfn, 1, P2M_BIT(P2M_COMPRESSED), P2M_IN_FLIGHT, NULL, NULL);
+	if (rc == -EPERM)
+		return 0; /* fetched or given away meanwhile */
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&r->lock);
+	rstore_handle h = r->handle[gfn];
+	pthread_mutex_unlock(&r->lock);
+	rc = rstore__get(r->store, h, page);
+	/* the page stays where it was: in the store, its host page released */
+	p2m__move(r->p2m, gfn, 1, P2M_BIT(P2M_IN_FLIGHT), P2M_COMPRESSED, NULL, NULL);
+	pthread_mutex_lock(&r->lock);
+	if (rc < 0)
+		r->c.fetch_errors++;
+	else
+		r->c.stored_reads++;
+	pthread_mutex_unlock(&r->lock);
+	return rc < 0 ? rc : 1;
+}
+
+void reclaim_vm__note_double_paging(struct reclaim_vm *r, uint64_t n)
+{
+	pthread_mutex_lock(&r->lock);
+	r->c.double_paging += n;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void reclaim_vm__set_watch(struct reclaim_vm *r, const struct reclaim_watch *w)
+{
+	pthread_mutex_lock(&r->lock);
+	r->watch = w ? *w : (struct reclaim_watch){ 0 };
+	for (uint64_t g = 0; w && g < r->nr_frames; g++)
+		if (p2m__get(r->p2m, g) == P2M_COMPRESSED)
+			tell(r, g, true);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void reclaim_vm__set_pinned(struct reclaim_vm *r, uint64_t gfn, uint64_t n)
+{
+	__atomic_store_n(&r->pin_n, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->pin_gfn, gfn, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->pin_n, n, __ATOMIC_RELAXED);
 }
 
 static int cmp_u64(const void *a, const void *b)

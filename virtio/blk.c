@@ -19,10 +19,12 @@ struct virtio_blk {
 	uint64_t capacity;
 	char id[VIRTIO_BLK_ID_BYTES];
 	/* Everything below is protected by t.lock. */
+	struct virtio_blk_access acc; /* read == NULL: guest RAM through the segments' pointers */
 	struct virtio_blk_counters c;
 	/* scratch for one chain: at most the queue size of descriptors (virtq.h) */
 	struct virtq_seg seg[VIRTIO_BLK_QUEUE_SIZE];
 	struct blk_seg data[VIRTIO_BLK_QUEUE_SIZE];
+	uint8_t bounce[VIRTIO_BLK_BOUNCE_BYTES]; /* data between the file and acc */
 };
 
 static unsigned nr_queues(void *dev, uint64_t f)
@@ -52,31 +54,62 @@ static void config_write(void *dev, uint64_t off, const void *data, unsigned siz
 	(void)dev, (void)off, (void)data, (void)size; /* nothing is writable without CONFIG_WCE */
 }
 
+/* One file I/O of len bytes at pos into or out of p, whole: 0 or -errno. */
+static int file_io(struct virtio_blk *d, bool in, uint8_t *p, size_t len, off_t pos)
+{
+	while (len) {
+		ssize_t k = in ? pread(d->fd, p, len, pos) : pwrite(d->fd, p, len, pos);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0) {
+			if (!in)
+				return -EIO;
+			memset(p, 0, len); /* past the file's end: it reads zero */
+			k = (ssize_t)len;
+		}
+		p += k;
+		pos += k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+/* One data segment through the access path, a bounce buffer at a time. */
+static int seg_through_acc(struct virtio_blk *d, bool in, const struct blk_seg *sg, off_t pos)
+{
+	for (uint32_t done = 0; done < sg->len;) {
+		uint32_t k = sg->len - done;
+		if (k > VIRTIO_BLK_BOUNCE_BYTES)
+			k = VIRTIO_BLK_BOUNCE_BYTES;
+		int rc = in ? file_io(d, true, d->bounce, k, pos + done) : 0;
+		if (rc == 0 && (in ? d->acc.write(d->acc.ctx, sg->gpa + done, d->bounce, k)
+				   : d->acc.read(d->acc.ctx, sg->gpa + done, d->bounce, k)) < 0) {
+			d->c.access_errors++;
+			rc = -EFAULT;
+		}
+		if (rc == 0 && !in)
+			rc = file_io(d, false, d->bounce, k, pos + done);
+		if (rc < 0)
+			return rc;
+		done += k;
+	}
+	return 0;
+}
+
 /* Move the data of r between guest RAM and the file: 0 or -errno. */
 static int transfer(struct virtio_blk *d, const struct virtq_chain *c, const struct blk_req *r)
 {
 	unsigned n = blk__data_segs(c, r, d->data, VIRTIO_BLK_QUEUE_SIZE);
 	off_t pos = (off_t)(r->sector * VIRTIO_BLK_SECTOR); /* < capacity: checked */
+	bool in = r->type == VIRTIO_BLK_T_IN;
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t *p = d->data[i].ptr;
-		size_t left = d->data[i].len;
-		while (left) {
-			ssize_t k = r->type == VIRTIO_BLK_T_IN ? pread(d->fd, p, left, pos)
-							       : pwrite(d->fd, p, left, pos);
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k < 0)
-				return -errno;
-			if (k == 0) {
-				if (r->type != VIRTIO_BLK_T_IN)
-					return -EIO;
-				memset(p, 0, left); /* past the file's end: it reads zero */
-				k = (ssize_t)left;
-			}
-			p += k;
-			pos += k;
-			left -= (size_t)k;
-		}
+		int rc = d->acc.read ? seg_through_acc(d, in, &d->data[i], pos)
+				     : file_io(d, in, d->data[i].ptr, d->data[i].len, pos);
+		if (rc < 0)
+			return rc;
+		pos += d->data[i].len;
 	}
 	return 0;
 }
@@ -89,7 +122,10 @@ static void get_id(struct virtio_blk *d, const struct virtq_chain *c, const stru
 		uint32_t k = d->data[i].len;
 		if (k > VIRTIO_BLK_ID_BYTES - done)
 			k = VIRTIO_BLK_ID_BYTES - done;
-		memcpy(d->data[i].ptr, d->id + done, k);
+		if (!d->acc.write)
+			memcpy(d->data[i].ptr, d->id + done, k);
+		else if (d->acc.write(d->acc.ctx, d->data[i].gpa, d->id + done, k) < 0)
+			d->c.access_errors++;
 		done += k;
 	}
 }
@@ -111,8 +147,9 @@ static uint8_t serve(struct virtio_blk *d, const struct virtq_chain *c, const st
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_OUT: {
 		bool in = r->type == VIRTIO_BLK_T_IN;
-		if (transfer(d, c, r) < 0) {
-			d->c.io_errors++;
+		int rc = transfer(d, c, r);
+		if (rc < 0) {
+			d->c.io_errors += rc != -EFAULT; /* else counted as an access error */
 			return VIRTIO_BLK_S_IOERR;
 		}
 		if (in) {
@@ -167,8 +204,12 @@ static void notify(void *dev, unsigned q)
 			d->c.no_status++;
 		} else {
 			uint8_t status = serve(d, &c, &r, &written);
-			/* after the data: a driver that sees the status sees the data */
-			__atomic_store_n(r.status, status, __ATOMIC_RELEASE);
+			/* after the data: a driver that sees the status sees the data
+			 * (the access path copies under a lock: a release too) */
+			if (!d->acc.write)
+				__atomic_store_n(r.status, status, __ATOMIC_RELEASE);
+			else if (d->acc.write(d->acc.ctx, r.status_gpa, &status, 1) < 0)
+				d->c.access_errors++;
 		}
 		rc = virtq__push(vq, c.head, written);
 		if (rc < 0) {
@@ -222,6 +263,13 @@ void virtio_blk__destroy(struct virtio_blk *d)
 		return;
 	virtio_mmio__destroy(&d->t);
 	free(d);
+}
+
+void virtio_blk__set_access(struct virtio_blk *d, const struct virtio_blk_access *a)
+{
+	virtio_mmio__lock(&d->t);
+	d->acc = a ? *a : (struct virtio_blk_access){ 0 };
+	virtio_mmio__unlock(&d->t);
 }
 
 struct virtio_mmio *virtio_blk__transport(struct virtio_blk *d)

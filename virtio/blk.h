@@ -26,8 +26,13 @@
  * Requests are served on the notifying vCPU's thread, synchronously, so a
  * driver that polls sees its answer as soon as its notify returns; the
  * used-buffer interrupt follows the driver's wishes (virtq__should_notify).
- * The device writes guest RAM directly through the struct virtq_mem it is
- * given (see virtq.h on page sharing).
+ * The device reaches guest RAM through the struct virtq_mem it is given
+ * (see virtq.h on page sharing), or, once virtio_blk__set_access() gave it
+ * an access path, moves request data and writes status bytes and ids only
+ * through that path (a bounce buffer of VIRTIO_BLK_BOUNCE_BYTES between it
+ * and the file): l1vmm's path knows which frames page sharing or host
+ * reclaim holds (l1vmm/dp_host.h). Descriptors, request headers and rings
+ * are still read through virtq_mem's pointers.
  *
  * Locking: the transport's lock protects the device (as virtio_balloon.h).
  */
@@ -46,6 +51,7 @@
 #define VIRTIO_BLK_MAX_BYTES (1u << 20)                /* data bytes a request */
 #define VIRTIO_BLK_BUDGET (2 * VIRTIO_BLK_QUEUE_SIZE)  /* chains a notification */
 #define VIRTIO_BLK_CFG_SIZE 24
+#define VIRTIO_BLK_BOUNCE_BYTES (64u << 10)
 
 struct virtio_blk_counters {
 	uint64_t reads, writes, flushes, get_ids;  /* requests served with S_OK */
@@ -55,6 +61,19 @@ struct virtio_blk_counters {
 	uint64_t io_errors;                        /* the host file failed: S_IOERR returned */
 	uint64_t no_status;                        /* chains without a status byte */
 	uint64_t budget_exhausted;                 /* notifications left with chains pending */
+	uint64_t access_errors;                    /* the access path refused guest RAM: S_IOERR */
+};
+
+/*
+ * How the device reaches guest RAM for a request's data, status byte and
+ * id: copy len bytes at guest-physical gpa to dst (read) or from src
+ * (write). 0, or -1: the request fails with S_IOERR (its status byte, if
+ * that fails too, is lost and counted). Called under the transport's lock.
+ */
+struct virtio_blk_access {
+	int (*read)(void *ctx, uint64_t gpa, void *dst, uint32_t len);
+	int (*write)(void *ctx, uint64_t gpa, const void *src, uint32_t len);
+	void *ctx;
 };
 
 struct virtio_blk;
@@ -69,6 +88,10 @@ struct virtio_blk *virtio_blk__create(int fd, uint64_t capacity, const char *id,
 				      const struct virtq_mem *mem,
 				      void (*set_irq)(void *ctx, bool level), void *irq_ctx);
 void virtio_blk__destroy(struct virtio_blk *d);
+
+/* Serve guest RAM through a (copied; both calls set), or through the
+ * segments' pointers again with NULL. Before the driver starts. */
+void virtio_blk__set_access(struct virtio_blk *d, const struct virtio_blk_access *a);
 
 /* The opaque for virtio_mmio__read()/virtio_mmio__write() on the MMIO bus. */
 struct virtio_mmio *virtio_blk__transport(struct virtio_blk *d);

@@ -12,6 +12,7 @@ int blk__parse(const struct virtq_chain *c, uint64_t capacity, uint32_t max_byte
 		return -BLK_ENO_STATUS;
 	const struct virtq_seg *last = &c->seg[c->nr_segs - 1];
 	r->status = (uint8_t *)last->ptr + last->len - 1; /* len > 0: virtq.h */
+	r->status_gpa = last->gpa + last->len - 1;
 	r->verdict = VIRTIO_BLK_S_IOERR;
 	uint8_t hdr[VIRTIO_BLK_HDR_BYTES];
 	if (virtq__chain_read(c, 0, hdr, sizeof(hdr)) < sizeof(hdr))
@@ -74,7 +75,8 @@ unsigned blk__data_segs(const struct virtq_chain *c, const struct blk_req *r,
 		uint32_t len = s->len - (uint32_t)skip;
 		if (len > left)
 			len = left;
-		out[n++] = (struct blk_seg){ .ptr = (uint8_t *)s->ptr + skip, .len = len };
+		out[n++] = (struct blk_seg){ .ptr = (uint8_t *)s->ptr + skip, .gpa = s->gpa + skip,
+					     .len = len };
 		left -= len;
 		skip = 0;
 	}

@@ -64,6 +64,7 @@ struct blk_req {
 	uint64_t sector;    /* IN/OUT: the first sector */
 	uint32_t data_len;  /* bytes of data: IN/OUT a multiple of 512, GET_ID the room */
 	uint8_t *status;    /* the status byte in guest RAM */
+	uint64_t status_gpa; /* its guest-physical address */
 	uint8_t verdict;    /* VIRTIO_BLK_S_OK: serve it; else the status to return as is */
 };
 
@@ -78,6 +79,7 @@ int blk__parse(const struct virtq_chain *c, uint64_t capacity, uint32_t max_byte
 /* One piece of a request's data in guest RAM. */
 struct blk_seg {
 	uint8_t *ptr;
+	uint64_t gpa;       /* guest-physical address of ptr */
 	uint32_t len;
 };
 

@@ -131,6 +131,10 @@ struct l1g_swap_stats {
 	uint64_t slots;          /* disk slots in all */
 	uint64_t io_errors;      /* disk requests that failed */
 	uint64_t clock_steps;    /* pages the clock hand passed */
+	uint64_t host_passed;    /* victims passed over once: l1vmm holds their frames in its
+				  * store (the double-paging bitmap) */
+	uint64_t host_hinted;    /* frames written out while in l1vmm's store, hinted dropped */
+	uint64_t host_bitmap;    /* 1: l1vmm's store bitmap is registered */
 };
 
 /* SYS_APF_STATS: pseudo page faults seen by the kernel, all CPUs. */

@@ -40,6 +40,15 @@
  * One vCPU only: swapping a page out on one CPU while another may still
  * write it through its TLB would lose the write, and the kernel has no TLB
  * shootdown in shadow mode; with more CPUs, swap=virtio is refused at boot.
+ * No double paging (pvops/l1vmm_abi.h, L1_FEAT_DP): at start the kernel
+ * registers a bitmap with l1vmm in which l1vmm marks the frames it holds in
+ * its compressed store. The clock passes over a page whose frame is marked
+ * (l1vmm would have to read it out of its store to write it to the disk),
+ * in its first lap and at most SWAP_BATCH times a batch; a marked page the clock takes anyway is written out as usual (l1vmm
+ * copies it from its store to the disk, not into RAM), and its frame is
+ * then hinted dropped (L1_DP_HINT) before it is reused, so l1vmm forgets the
+ * stored bytes instead of fetching them.
+ *
  * All state is under swap_lock (faults and system calls run with
  * interrupts off).
  */
@@ -79,6 +88,12 @@ static bool region_live;
 static uint64_t spare[SWAP_BATCH];             /* frames evicted, not yet reused */
 static unsigned int nr_spare;
 static struct l1g_swap_stats st;
+static volatile uint64_t *host_bitmap;         /* l1vmm's marks: frames in its store */
+static uint64_t host_bitmap_frames;            /* frames it covers */
+static struct l1_hypercall_block dp_block;     /* ept mode; under swap_lock (or at init) */
+static uint64_t dp_hints[SWAP_BATCH];
+
+extern const struct l1_start_info *kernel__start_info;
 
 static uint64_t *pte_of(uint64_t page)
 {
@@ -140,6 +155,42 @@ static int disk_io(bool write, uint32_t slot, uint64_t frame)
 	return rc;
 }
 
+/* Register the double-paging bitmap with l1vmm, when it offers the protocol. */
+static void host_bitmap_init(void)
+{
+	const struct l1_start_info *si = kernel__start_info;
+	uint64_t frames = si->mem_bytes >> PAGE_SHIFT;
+	uint64_t pages = (frames / 8 + PAGE_SIZE - 1) / PAGE_SIZE;
+	unsigned int order = 0;
+	uint64_t *bm;
+
+	if (!(si->features & L1_FEAT_DP) || pages > L1_DP_BITMAP_MAX_PAGES)
+		return;
+	while ((1ull << order) < pages)
+		order++;
+	if (order > MM_MAX_ORDER || !(bm = mm__alloc_frames(order, false)))
+		return;
+	memset(bm, 0, PAGE_SIZE << order);
+	if (pvops__hypercall(&dp_block, L1_HC_DP, L1_DP_REGISTER, (uint64_t)bm >> PAGE_SHIFT,
+			     1ull << order, 0) < 0) {
+		console__printf("swap: l1vmm refused the store bitmap\n");
+		mm__free_frames(bm, order);
+		return;
+	}
+	host_bitmap = bm;
+	host_bitmap_frames = (PAGE_SIZE << order) * 8;
+	st.host_bitmap = 1;
+}
+
+/* Whether l1vmm holds the frame at addr in its store now (a hint). */
+static bool host_holds(uint64_t addr)
+{
+	uint64_t gfn = addr >> PAGE_SHIFT;
+
+	return host_bitmap && gfn < host_bitmap_frames &&
+	       (host_bitmap[gfn / 64] >> (gfn % 64) & 1);
+}
+
 /* The value of word key= on cmdline, or NULL. */
 static const char *word_value(const char *cmdline, const char *key)
 {
@@ -197,6 +248,7 @@ void swap__init(const char *cmdline)
 	pv_ops.mmu.commit();
 	enabled = true;
 	st.enabled = 1;
+	host_bitmap_init();
 	st.slots = nr_slots - 1;
 	console__printf("swap: on, %lu slots of 4 KiB on the virtio-blk disk, region at %#llx\n",
 			nr_slots - 1, SWAP_VA);
@@ -326,7 +378,7 @@ static unsigned int evict_batch(void)
 {
 	uint64_t page[SWAP_BATCH], old[SWAP_BATCH];
 	uint64_t resident = ring_tail - ring_head;
-	unsigned int n = 0;
+	unsigned int n = 0, passed = 0;
 
 	for (uint64_t step = 0; step < 2 * resident && n < SWAP_BATCH; step++) {
 		uint64_t p = *ring_slot(ring_head++), *pte = pte_of(p), v = *pte;
@@ -336,6 +388,15 @@ static unsigned int evict_batch(void)
 		if (!pvops__shadow && (v & PTE_A)) {
 			pv_ops.mmu.set_pte(pte, v & ~PTE_A);
 			pv_ops.mmu.flush_page(va_of(p));
+			ring_push(p);
+			continue;
+		}
+		if (step < resident && passed < SWAP_BATCH && host_holds(v & PTE_ADDR)) {
+			/* l1vmm holds it: another victim, if one comes soon (at
+			 * most SWAP_BATCH passes a batch: where l1vmm holds
+			 * nearly everything, looking costs more than it saves) */
+			passed++;
+			st.host_passed++;
 			ring_push(p);
 			continue;
 		}
@@ -350,7 +411,10 @@ static unsigned int evict_batch(void)
 	if (!n)
 		return nr_spare;
 	pv_ops.mmu.flush_tlb(); /* commits: no CPU writes these pages from here */
+	unsigned int hints = 0;
 	for (unsigned int i = 0; i < n; i++) {
+		bool held = host_holds(old[i] & PTE_ADDR);
+
 		if (disk_io(true, *slot_of(page[i]), old[i] & PTE_ADDR) < 0) {
 			pv_ops.mmu.set_pte(pte_of(page[i]), old[i]);
 			ring_push(page[i]);
@@ -359,8 +423,18 @@ static unsigned int evict_batch(void)
 		st.swap_outs++;
 		st.resident--;
 		spare[nr_spare++] = old[i] & PTE_ADDR;
+		if (held)
+			dp_hints[hints++] = (old[i] & PTE_ADDR) >> PAGE_SHIFT;
 	}
 	pv_ops.mmu.commit();
+	/* on the disk now: l1vmm may forget what it stored of them */
+	if (hints) {
+		int64_t k = pvops__hypercall(&dp_block, L1_HC_DP, L1_DP_HINT, (uint64_t)dp_hints,
+					     hints, L1_DP_DROPPED);
+
+		if (k > 0)
+			st.host_hinted += (uint64_t)k;
+	}
 	return nr_spare;
 }
 

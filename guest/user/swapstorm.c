@@ -138,6 +138,8 @@ static enum workload_result swapstorm_run(const struct args *a, struct result *r
 	       st.swap_outs, st.swap_ins, st.zero_fills, st.slots_used, st.io_errors,
 	       (now - t0) / (user__info.tsc_khz * 1000),
 	       (now - t0) / user__info.tsc_khz % 1000);
+	printf("swapstorm: host_bitmap=%lu host_passed=%lu host_hinted=%lu\n", st.host_bitmap,
+	       st.host_passed, st.host_hinted);
 	if (sys__swap_free(addr) < 0)
 		return result__fail(r, "SYS_SWAP_FREE refused the region");
 	swap_stats(&st);

@@ -100,13 +100,19 @@ static int install(void *ctx, uint64_t gfn, const void *bytes)
 	return rc;
 }
 
-/* No g->lock held. 0 or -errno. */
-static int fetch(struct shadow_guest *g, uint64_t gfn, uint64_t since_ns)
+/* No g->lock held. 1 (fetched), 0 (not in the store) or -errno. */
+static int fetch_counted(struct shadow_guest *g, uint64_t gfn, uint64_t since_ns)
 {
 	shadow_fetch_fn f = g->fetch; /* set before the vCPUs run */
 	if (!f)
 		return -ENOSYS;
-	int rc = f(g->fetch_ctx, gfn, install, g, since_ns);
+	return f(g->fetch_ctx, gfn, install, g, since_ns);
+}
+
+/* No g->lock held. 0 or -errno. */
+static int fetch(struct shadow_guest *g, uint64_t gfn, uint64_t since_ns)
+{
+	int rc = fetch_counted(g, gfn, since_ns);
 	return rc < 0 ? rc : 0;
 }
 
@@ -126,10 +132,10 @@ int reclaim_fetch_relocked(struct shadow_guest *g, uint64_t gfn)
 	g->stats.reclaim_host_fetches++;
 	pthread_mutex_unlock(&g->lock);
 	uint64_t since = clock__mono_ns();
-	int rc = fetch(g, gfn, since);
+	int rc = fetch_counted(g, gfn, since);
 	for (unsigned t = 1; rc < 0 && rc != -ENOSYS && t < HOST_FETCH_TRIES; t++) {
 		nanosleep(&(struct timespec){ .tv_nsec = HOST_FETCH_PAUSE_NS }, NULL);
-		rc = fetch(g, gfn, since);
+		rc = fetch_counted(g, gfn, since);
 	}
 	pthread_mutex_lock(&g->lock);
 	if (rc < 0)

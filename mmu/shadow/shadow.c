@@ -561,45 +561,101 @@ int shadow__translate(struct shadow_guest *g, uint64_t va, bool write, uint64_t 
 	return ok ? 0 : -L1_EFAULT;
 }
 
-int shadow__access(struct shadow_guest *g, uint64_t va, void *buf, size_t len, bool write)
+/*
+ * One page's part of a host access: chunk bytes at offset off of frame gfn.
+ * Under g->lock. 0 (copied), 1 (the frame was evicted and is fetched now:
+ * look again, the lock was let go) or -L1_EFAULT.
+ */
+static int access_frame(struct shadow_guest *g, uint64_t gfn, uint64_t off, uint8_t *p,
+			size_t chunk, bool write, unsigned *fetched)
 {
-	uint8_t *p = buf;
+	if (frame_evicted(g, gfn)) {
+		/* its page holds nothing now: bring it back, then look again */
+		int rc = reclaim_fetch_relocked(g, gfn);
+		if (rc < 0)
+			return -L1_EFAULT;
+		if (fetched && rc == 1)
+			(*fetched)++;
+		return 1;
+	}
+	if (write)
+		share_note_write(g, gfn);
+	uint8_t *host = frame_ptr(g, gfn) + off;
+	if (write)
+		memcpy(host, p, chunk);
+	else
+		memcpy(p, host, chunk);
+	return 0;
+}
+
+/*
+ * The frame of guest address at (a guest-virtual one through the guest's
+ * tables, or a guest-physical one): 0 and *gfn, or -L1_EFAULT (not mapped,
+ * outside the guest, or a write the host may not make: a page table, read
+ * only). Under g->lock.
+ */
+static int resolve(struct shadow_guest *g, uint64_t at, bool virt, bool write, uint64_t *gfn)
+{
+	if (!virt) {
+		*gfn = at / EPT_PAGE_SIZE;
+		return *gfn < g->nr_frames && !(write && g->pt_level[*gfn]) ? 0 : -L1_EFAULT;
+	}
+	struct guest_walk w = { 0 };
+	if (g->priv->has_root && at < L1_SHADOW_GUEST_VA_END)
+		walk_guest(&g->view, g->nr_frames, g->pt_level, g->guest_root_gpa / EPT_PAGE_SIZE,
+			   at, &w);
+	/* the host must not write a page table behind the validator's back */
+	if (!w.present || (write && (!w.rw || g->pt_level[w.gfn])))
+		return -L1_EFAULT;
+	*gfn = w.gfn;
+	return 0;
+}
+
+/* shadow__access() and shadow__access_gpa(): 0, 1 (an evicted frame left to
+ * the caller, fetch NULL with no_fetch) or -L1_EFAULT. */
+static int access_range(struct shadow_guest *g, uint64_t at, bool virt, uint8_t *p, size_t len,
+			bool write, bool no_fetch, unsigned *fetched)
+{
 	int rc = 0;
 	pthread_mutex_lock(&g->lock);
 	while (len) {
-		size_t chunk = EPT_PAGE_SIZE - (va & (EPT_PAGE_SIZE - 1));
+		size_t chunk = EPT_PAGE_SIZE - (at & (EPT_PAGE_SIZE - 1));
 		if (chunk > len)
 			chunk = len;
-		struct guest_walk w = { 0 };
-		if (g->priv->has_root && va < L1_SHADOW_GUEST_VA_END)
-			walk_guest(&g->view, g->nr_frames, g->pt_level,
-				   g->guest_root_gpa / EPT_PAGE_SIZE, va, &w);
-		/* the host must not write a page table behind the validator's back */
-		if (!w.present || (write && (!w.rw || g->pt_level[w.gfn]))) {
-			rc = -L1_EFAULT;
+		uint64_t gfn;
+		rc = resolve(g, at, virt, write, &gfn);
+		if (rc < 0)
+			break;
+		if (no_fetch && frame_evicted(g, gfn)) {
+			rc = 1; /* the caller reads it from the store */
 			break;
 		}
-		if (frame_evicted(g, w.gfn)) {
-			/* its page holds nothing now: bring it back, then look again */
-			if (reclaim_fetch_relocked(g, w.gfn) < 0) {
-				rc = -L1_EFAULT;
-				break;
-			}
+		rc = access_frame(g, gfn, at & (EPT_PAGE_SIZE - 1), p, chunk, write, fetched);
+		if (rc < 0)
+			break;
+		if (rc > 0) {
+			rc = 0;
 			continue;
 		}
-		if (write)
-			share_note_write(g, w.gfn);
-		uint8_t *host = frame_ptr(g, w.gfn) + (va & (EPT_PAGE_SIZE - 1));
-		if (write)
-			memcpy(host, p, chunk);
-		else
-			memcpy(p, host, chunk);
 		p += chunk;
-		va += chunk;
+		at += chunk;
 		len -= chunk;
 	}
 	pthread_mutex_unlock(&g->lock);
 	return rc;
+}
+
+int shadow__access(struct shadow_guest *g, uint64_t va, void *buf, size_t len, bool write)
+{
+	return access_range(g, va, true, buf, len, write, false, NULL);
+}
+
+int shadow__access_gpa(struct shadow_guest *g, uint64_t gpa, void *buf, size_t len, bool write,
+		       unsigned *fetched)
+{
+	if (gpa / EPT_PAGE_SIZE >= g->nr_frames || len > (g->nr_frames * EPT_PAGE_SIZE) - gpa)
+		return -L1_EFAULT;
+	return access_range(g, gpa, false, buf, len, write, fetched == NULL, fetched);
 }
 
 unsigned shadow__unmap_frame(struct shadow_guest *g, uint64_t mfn)

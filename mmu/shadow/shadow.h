@@ -337,6 +337,16 @@ bool shadow__take_flush_needed(struct shadow_guest *g);
  */
 int shadow__access(struct shadow_guest *g, uint64_t va, void *buf, size_t len, bool write);
 
+/*
+ * The same at guest-physical gpa (a device's access: virtio-blk data): no
+ * walk; a write refuses page-table frames. Each evicted frame met is fetched
+ * first and counted in *fetched, or, with fetched NULL, not fetched: the call
+ * stops there and returns 1 (the bytes before it are copied). 0, 1, or
+ * -L1_EFAULT (outside the guest, a page table, or a fetch that failed).
+ */
+int shadow__access_gpa(struct shadow_guest *g, uint64_t gpa, void *buf, size_t len, bool write,
+		       unsigned *fetched);
+
 /* ---- page sharing (share.c) ---- */
 
 /* The host keeps using gfn behind the shadows (shared info): never share it. */

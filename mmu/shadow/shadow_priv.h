@@ -339,7 +339,9 @@ static inline bool frame_evicted(const struct shadow_guest *g, uint64_t gfn)
 /*
  * A host access under g->lock met evicted frame gfn: drop g->lock, fetch the
  * frame (a few tries when the store fails), take g->lock again. The caller
- * looks again: anything may have changed meanwhile. 0, or the fetch's -errno.
+ * looks again: anything may have changed meanwhile. 1 (this call fetched
+ * it), 0 (it was not in the store: an eviction still in flight, or another
+ * thread fetched it), or the fetch's -errno.
  */
 int reclaim_fetch_relocked(struct shadow_guest *g, uint64_t gfn);
 /* A guest fault met evicted frame gfn; g->lock not held. 0 (fetched, or not

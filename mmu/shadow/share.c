@@ -138,7 +138,7 @@ void shadow__pin(struct shadow_guest *g, uint64_t gfn)
 {
 	pthread_mutex_lock(&g->lock);
 	/* the host reads it behind the shadows from now on: its bytes first */
-	while (gfn < g->nr_frames && frame_evicted(g, gfn) && reclaim_fetch_relocked(g, gfn) == 0)
+	while (gfn < g->nr_frames && frame_evicted(g, gfn) && reclaim_fetch_relocked(g, gfn) >= 0)
 		;
 	if (gfn < g->nr_frames) {
 		share_note_write(g, gfn); /* its own frame again, if it was shared */

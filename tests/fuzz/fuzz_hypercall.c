@@ -5,7 +5,8 @@
  * everything else is unmapped. Invariants: counts stay within their limits,
  * nothing outside the window is read, an accepted trap table or iret frame
  * only holds guest-half addresses and the guest's selectors, the console
- * never emits more than a ring's worth.
+ * never emits more than a ring's worth, a double-paging hint list is a
+ * prefix of valid gfns (>= L1_BALLOON_MIN_GFN, < the guest's frames).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -75,6 +76,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!(rf & (1u << 9)) || (rf & 0x3000))
 			abort(); /* IF always on for the machine, IOPL never given */
 	}
+
+	static uint64_t gfns[L1_DP_HINT_MAX];
+	uint64_t frames = regs.r9 % (1ull << 40);
+	n = pv__fetch_dp_hints(&mem, c.arg[3], c.arg[0], c.arg[1], frames, gfns);
+	if (n > (int64_t)L1_DP_HINT_MAX || (n >= 0 && (uint64_t)n > c.arg[1]) ||
+	    (n == 0 && c.arg[1]) || (n > 0 && c.arg[3] != L1_DP_DROPPED && c.arg[3] != L1_DP_FREE))
+		abort();
+	for (int64_t i = 0; i < n; i++)
+		if (gfns[i] < L1_BALLOON_MIN_GFN || gfns[i] >= frames)
+			abort();
 
 	uint8_t ring[L1_CONSOLE_RING] = { 0 };
 	memcpy(ring, w.data, w.size < sizeof(ring) ? w.size : sizeof(ring));

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The virtio-blk disk and the guest's own paging to it, end to end.
 
-    test_disk.py --l1vmm PATH --mode ept|shadow --case swapstorm|contents
+    test_disk.py --l1vmm PATH --mode ept|shadow --case CASE
 
 Cases (l1vmm's sandbox on, as by default: the vCPU threads serve the disk
 with pread64, pwrite64 and fdatasync):
@@ -14,6 +14,18 @@ with pread64, pwrite64 and fdatasync):
              (non-zero 4 KiB blocks past the first, which the kernel keeps
              zeroed for its zero fills, as many as the pages it swapped out at
              least once).
+  reclaim    swapstorm (10M guest, 12M working set) under host reclaim:
+             reclaim/host_limit_mb=1, below what the guest touches (~2.3M), with the
+             double-paging protocol on (vms/vm0/reclaim/cooperative=1, the
+             default): 0 mismatches, the store held pages (evictions > 0),
+             the guest registered l1vmm's bitmap, and
+             vms/vm0/reclaim/double_paging_events stays 0 at every reading;
+             the disk holds the guest's pages as in swapstorm.
+  reclaim-off the same with cooperative=0: 0 mismatches and
+             double_paging_events > 0 (the disk read frames back out of the
+             store), stored_reads 0, no hint taken.
+  dedup      swapstorm with dedup/run=1 (page sharing scanning fast): 0
+             mismatches, pages were shared meanwhile.
   contents   `workload=disktest sector=1000 count=64 seed=9` on a fresh disk,
              then on an existing 1 MiB file: the host file holds exactly the
              guest's bytes at sectors 1000..1063 (the same formula computed
@@ -27,6 +39,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_run import need_kvm  # noqa: E402
@@ -90,6 +103,110 @@ def swapstorm(l1vmm, mode, tmp):
           f"the slots hold the guest's pages ({used} non-zero blocks, {slots} slots used)")
 
 
+from test_balloon import Run  # noqa: E402
+
+RECLAIM = ["--set", "reclaim/run=1", "--set", "reclaim/interval_ms=100",
+           "--set", "reclaim/delay_ms=0", "--set", "reclaim/cold_age=1"]
+# guest memory, working set, host limit: the limit below what the guest keeps
+# resident (a 10M guest keeps ~2.3M of it in shadow mode; in ept mode its
+# swap frames alone are too few to page, so a 16M guest keeps ~13M)
+SIZES = {"shadow": ("10M", "12M", 1), "ept": ("16M", "20M", 4)}
+
+
+def storm_live(l1vmm, mode, tmp, extra, paths, seconds=3):
+    """swapstorm with a live tree: the highest reading of each path before the end."""
+    disk = os.path.join(tmp, "swap.img")
+    mnt = os.path.join(tmp, "tree")
+    os.mkdir(mnt)
+    mem, size, limit = SIZES[mode]
+    if "reclaim/run=1" in extra:
+        extra = extra + ["--set", f"reclaim/host_limit_mb={limit}"]
+    run = Run([l1vmm, "run", "--mode", mode, "--mem", mem, "--disk", disk, "--timeout", "80",
+               "--set", "vms/vm0/disk_size=64M"] + extra +
+              ["--", "swap=virtio", "workload=swapstorm", f"size={size}", f"seconds={seconds}"],
+              mnt)
+    seen, peak = {}, {}
+    while run.proc.poll() is None and \
+            not any(ln.startswith("swapstorm: host_bitmap=") for ln in list(run.lines)):
+        try:
+            now = {p: run.num(p) for p in paths}
+            seen = now
+            for p, v in now.items():
+                peak[p] = max(peak.get(p, 0), v)
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    rc = run.proc.wait(60)
+    run.reader.join(5)
+    out = "\n".join(run.lines)
+    check(rc == 0, f"l1vmm exited 0 (got {rc})")
+    m = re.search(r"^swapstorm: touches=(\d+) mismatches=(\d+) swap_outs=(\d+) swap_ins=(\d+) ",
+                  out, re.M)
+    check(m is not None and m.group(2) == "0",
+          f"swapstorm verified every page: 0 mismatches ({m.group(2) if m else 'no line'})")
+    check(m is not None and int(m.group(3)) > 0 and int(m.group(4)) > 0,
+          "the guest swapped out and in")
+    check("workload=swapstorm result=PASS" in out, "swapstorm passed")
+    h = re.search(r"^swapstorm: host_bitmap=(\d+) host_passed=(\d+) host_hinted=(\d+)$", out,
+                  re.M)
+    print(f"  highest readings {peak}; guest {h.groups() if h else None}", flush=True)
+    return seen, peak, h, (disk, out)
+
+
+def slots_hold_pages(disk, out):
+    """Every page of the storm owns a slot once swapped out: the slots hold them."""
+    m = re.search(r"^swapstorm: size=\d+ pages=(\d+) ", out, re.M)
+    pages = int(m.group(1)) if m else 1 << 30
+    data = open(disk, "rb").read()
+    blocks = [data[i:i + 4096] for i in range(0, len(data), 4096)]
+    used = sum(1 for b in blocks[1:] if any(b))
+    check(not any(blocks[0]) and used >= pages * 9 // 10,
+          f"the disk holds the guest's pages ({used} non-zero slots, {pages} pages)")
+
+
+DP = ["reclaim/evictions", "vms/vm0/reclaim/double_paging_events", "reclaim/double_paging_events",
+      "vms/vm0/reclaim/stored_reads", "vms/vm0/reclaim/hinted", "vms/vm0/reclaim/hints_ignored",
+      "vms/vm0/reclaim/fetches"]
+
+
+def reclaim_on(l1vmm, mode, tmp):
+    seen, peak, h, disk = storm_live(l1vmm, mode, tmp, RECLAIM, DP)
+    check(peak.get("reclaim/evictions", 0) > 500,
+          f"host reclaim evicted frames ({peak.get('reclaim/evictions')})")
+    check(h is not None and h.group(1) == "1", "the guest registered l1vmm's store bitmap")
+    check(bool(seen) and peak.get("vms/vm0/reclaim/double_paging_events", 1) == 0 and
+          peak.get("reclaim/double_paging_events", 1) == 0,
+          "no double paging with the protocol (double_paging_events 0 at every reading)")
+    check(peak.get("vms/vm0/reclaim/stored_reads", 0) > 0 or
+          (h is not None and int(h.group(2)) > 0),
+          "the protocol was exercised: pages went to the disk from the store, or the "
+          "guest passed over frames l1vmm held")
+    slots_hold_pages(*disk)
+
+
+def reclaim_off(l1vmm, mode, tmp):
+    seen, peak, h, disk = storm_live(l1vmm, mode, tmp,
+                                     RECLAIM + ["--set", "vms/vm0/reclaim/cooperative=0"], DP)
+    check(peak.get("vms/vm0/reclaim/double_paging_events", 0) > 0,
+          "without the protocol the disk fetched frames out of the store "
+          f"(double_paging_events {peak.get('vms/vm0/reclaim/double_paging_events')})")
+    check(peak.get("vms/vm0/reclaim/stored_reads", 1) == 0 and
+          peak.get("vms/vm0/reclaim/hinted", 1) == 0,
+          "no store-to-disk write and no hint taken with cooperative=0")
+    check(h is not None and h.group(2) == "0" and h.group(3) == "0",
+          "the guest saw no marks (the bitmap stays clear)")
+    slots_hold_pages(*disk)
+
+
+def dedup(l1vmm, mode, tmp):
+    seen, peak, h, disk = storm_live(
+        l1vmm, mode, tmp, ["--set", "dedup/run=1", "--set", "dedup/sleep_millisecs=20",
+                           "--set", "dedup/pages_to_scan=4096"],
+        ["dedup/pages_sharing", "dedup/full_scans"], seconds=4)
+    check(peak.get("dedup/full_scans", 0) > 0, f"page sharing scanned ({peak})")
+    slots_hold_pages(*disk)
+
+
 def disktest(l1vmm, mode, disk, extra):
     p = run(l1vmm, ["--mode", mode, "--mem", "32M", "--disk", disk, "--timeout", "50"] + extra +
             ["--", "workload=disktest", "sector=1000", "count=64", "seed=9"])
@@ -122,11 +239,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--l1vmm", required=True)
     ap.add_argument("--mode", choices=["ept", "shadow"], required=True)
-    ap.add_argument("--case", choices=["swapstorm", "contents"], required=True)
+    cases = {"swapstorm": swapstorm, "contents": contents, "reclaim": reclaim_on,
+             "reclaim-off": reclaim_off, "dedup": dedup}
+    ap.add_argument("--case", choices=sorted(cases), required=True)
     a = ap.parse_args()
     need_kvm()
     with tempfile.TemporaryDirectory(prefix="l1vmm-disk-") as tmp:
-        {"swapstorm": swapstorm, "contents": contents}[a.case](a.l1vmm, a.mode, tmp)
+        cases[a.case](a.l1vmm, a.mode, tmp)
     if failures:
         print(f"{len(failures)} check(s) failed", file=sys.stderr)
         sys.exit(1)

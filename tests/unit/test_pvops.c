@@ -122,6 +122,32 @@ static void console_ring_wraps_and_clamps(void **state)
 	assert_int_equal(pv__console_take(ring, cons, &cons, emit, NULL), 0);
 }
 
+static void dp_hints_are_a_valid_prefix(void **state)
+{
+	(void)state;
+	static uint64_t out[L1_DP_HINT_MAX];
+	const uint64_t lo = L1_BALLOON_MIN_GFN, frames = 4096;
+	uint64_t in[4] = { lo, frames - 1, frames, lo + 1 };
+	memcpy(page, in, sizeof(in));
+	assert_int_equal(pv__fetch_dp_hints(&mem, L1_DP_DROPPED, PAGE_VA, 4, frames, out), 2);
+	assert_int_equal(out[0], lo);
+	assert_int_equal(out[1], frames - 1);
+	assert_int_equal(pv__fetch_dp_hints(&mem, L1_DP_FREE, PAGE_VA, 2, frames, out), 2);
+	assert_int_equal(pv__fetch_dp_hints(&mem, L1_DP_FREE, PAGE_VA + 16, 2, frames, out),
+			 -L1_EINVAL); /* the first is beyond the guest */
+	in[0] = lo - 1;
+	memcpy(page, in, sizeof(in));
+	assert_int_equal(pv__fetch_dp_hints(&mem, L1_DP_FREE, PAGE_VA, 2, frames, out),
+			 -L1_EINVAL); /* the boot area stays */
+	assert_int_equal(pv__fetch_dp_hints(&mem, 3, PAGE_VA, 1, frames, out), -L1_EINVAL);
+	assert_int_equal(pv__fetch_dp_hints(&mem, 0, PAGE_VA, 1, frames, out), -L1_EINVAL);
+	assert_int_equal(pv__fetch_dp_hints(&mem, L1_DP_DROPPED, PAGE_VA, L1_DP_HINT_MAX + 1,
+					    frames, out), -L1_E2BIG);
+	assert_int_equal(pv__fetch_dp_hints(&mem, L1_DP_DROPPED, PAGE_VA + 4090, 1, frames, out),
+			 -L1_EFAULT);
+	assert_int_equal(pv__fetch_dp_hints(&mem, L1_DP_DROPPED, PAGE_VA, 0, frames, out), 0);
+}
+
 static void stub_vectors_and_selectors(void **state)
 {
 	(void)state;
@@ -192,6 +218,7 @@ int main(void)
 		cmocka_unit_test(trap_table_is_all_or_nothing),
 		cmocka_unit_test(iret_frame_checks),
 		cmocka_unit_test(console_ring_wraps_and_clamps),
+		cmocka_unit_test(dp_hints_are_a_valid_prefix),
 		cmocka_unit_test(stub_vectors_and_selectors),
 		cmocka_unit_test(stub_area_in_machine_memory),
 	};

@@ -3,7 +3,9 @@
  * guest memory (an array of pages with a fake backend) and the real store:
  * eviction and fetch keep every byte, refusals leave pages resident, the
  * balloon's take drops stored bytes, ageing picks cold frames only, the
- * floor holds, prefetch brings the batch's neighbours.
+ * floor holds, prefetch brings the batch's neighbours; the double-paging
+ * paths: a stored page read without a fetch, the watch's bits following the
+ * p2m, pinned frames never evicted.
  */
 #include "tests/unit/cmocka_all.h"
 
@@ -339,6 +341,97 @@ static void concurrent_fetches_install_once(void **state)
 	world_free(w);
 }
 
+/* A disk write of a stored frame: the bytes from the store, the frame stays stored. */
+static void read_stored_leaves_the_frame_stored(void **state)
+{
+	(void)state;
+	struct world *w = world_new(0);
+	assert_int_equal(reclaim_vm__evict_run(&w->r, 40, 4), 4);
+	_Alignas(64) uint8_t page[PAGE];
+	assert_int_equal(reclaim_vm__read_stored(&w->r, 41, page), 1);
+	assert_int_equal(hotcold__verify((const uint64_t *)page, 7, 41, 0), 0);
+	assert_int_equal(p2m__get(&w->p2m, 41), P2M_COMPRESSED);
+	assert_true(w->f.gone[41]);
+	assert_int_equal(w->f.installs, 0);
+	/* not stored: nothing read, the caller reads the frame */
+	assert_int_equal(reclaim_vm__read_stored(&w->r, 39, page), 0);
+	assert_int_equal(reclaim_vm__read_stored(&w->r, NR, page), 0);
+	/* the stored copy is still there: a later fetch gives the same bytes */
+	w->r.prefetch = 0;
+	assert_int_equal(reclaim_vm__fetch(&w->r, 41, f_install, &w->f, 0), 1);
+	assert_page(w, 41);
+	reclaim_vm__note_double_paging(&w->r, 3);
+	struct reclaim_vm_stats st;
+	reclaim_vm__stats(&w->r, &st);
+	assert_int_equal(st.stored_reads, 1);
+	assert_int_equal(st.fetches, 1);
+	assert_int_equal(st.double_paging, 3);
+	/* dropped (a hint: COMPRESSED -> UNPOPULATED): no stored copy left to read */
+	assert_int_equal(p2m__move(&w->p2m, 42, 1, P2M_BIT(P2M_COMPRESSED), P2M_UNPOPULATED, NULL,
+				   NULL), 0);
+	assert_int_equal(reclaim_vm__read_stored(&w->r, 42, page), 0);
+	world_free(w);
+}
+
+static void watch_bit(void *ctx, uint64_t gfn, bool in_store)
+{
+	uint64_t *bm = ctx;
+	if (in_store)
+		bm[gfn / 64] |= 1ull << (gfn % 64);
+	else
+		bm[gfn / 64] &= ~(1ull << (gfn % 64));
+}
+
+static bool bit(const uint64_t *bm, uint64_t gfn)
+{
+	return bm[gfn / 64] >> (gfn % 64) & 1;
+}
+
+/* The watch's bits are the p2m's COMPRESSED frames through evict, fetch, drop. */
+static void watch_follows_the_store(void **state)
+{
+	(void)state;
+	struct world *w = world_new(0);
+	uint64_t bm[NR / 64] = { 0 };
+	assert_int_equal(reclaim_vm__evict_run(&w->r, 0, 2), 2);
+	reclaim_vm__set_watch(&w->r, &(struct reclaim_watch){ .stored = watch_bit, .ctx = bm });
+	assert_true(bit(bm, 0) && bit(bm, 1)); /* told at registration */
+	assert_int_equal(reclaim_vm__evict_run(&w->r, 100, 8), 8);
+	w->r.prefetch = 0;
+	assert_int_equal(reclaim_vm__fetch(&w->r, 103, f_install, &w->f, 0), 1);
+	assert_int_equal(p2m__move(&w->p2m, 104, 1, P2M_BIT(P2M_COMPRESSED), P2M_UNPOPULATED, NULL,
+				   NULL), 0);
+	_Alignas(64) uint8_t page[PAGE];
+	assert_int_equal(reclaim_vm__read_stored(&w->r, 105, page), 1);
+	for (uint64_t g = 0; g < NR; g++)
+		assert_int_equal(bit(bm, g), p2m__get(&w->p2m, g) == P2M_COMPRESSED);
+	assert_false(bit(bm, 103) || bit(bm, 104));
+	assert_true(bit(bm, 105));
+	reclaim_vm__set_watch(&w->r, NULL);
+	assert_int_equal(reclaim_vm__fetch(&w->r, 105, f_install, &w->f, 0), 1);
+	assert_true(bit(bm, 105)); /* nobody told any more */
+	world_free(w);
+}
+
+/* Pinned frames (the bitmap) are never victims, whatever their age. */
+static void pinned_frames_stay(void **state)
+{
+	(void)state;
+	struct world *w = world_new(0);
+	reclaim_vm__set_pinned(&w->r, 8, 4);
+	assert_int_equal(reclaim_vm__evict_run(&w->r, 6, 4), -EBUSY);
+	assert_int_equal(reclaim_vm__evict_run(&w->r, 11, 1), -EBUSY);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(reclaim_vm__age(&w->r), 0);
+	reclaim_vm__evict(&w->r, NR, 1, 0);
+	for (uint64_t g = 0; g < NR; g++)
+		assert_int_equal(p2m__get(&w->p2m, g),
+				 g >= 8 && g < 12 ? P2M_PRIVATE : P2M_COMPRESSED);
+	reclaim_vm__set_pinned(&w->r, 0, 0);
+	assert_int_equal(reclaim_vm__evict_run(&w->r, 8, 4), 4);
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +442,9 @@ int main(void)
 		cmocka_unit_test(ageing_picks_cold_frames_and_keeps_the_floor),
 		cmocka_unit_test(prefetch_brings_the_batch),
 		cmocka_unit_test(concurrent_fetches_install_once),
+		cmocka_unit_test(read_stored_leaves_the_frame_stored),
+		cmocka_unit_test(watch_follows_the_store),
+		cmocka_unit_test(pinned_frames_stay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -287,6 +287,29 @@ static void harvest_sees_touched_frames(void **state)
 	assert_int_equal(be->harvest(g, NR - 1, 2, win), -EINVAL);
 }
 
+static void device_access_fetches_or_leaves_it(void **state)
+{
+	struct fx *f = *state;
+	struct shadow_guest *g = &f->g;
+	uint8_t buf[4096];
+	/* shadow__access_gpa (a device's data): with no count it does not fetch
+	 * (the caller reads the store); with one, it fetches and counts */
+	fill_pattern(g, 82, 12);
+	evict(g, 82, 1);
+	unsigned calls = fk->calls, fetched = 0;
+	assert_int_equal(shadow__access_gpa(g, 82 * 4096, buf, sizeof(buf), false, NULL), 1);
+	assert_int_equal(fk->calls, calls);
+	assert_int_equal(shadow__access_gpa(g, 82 * 4096, buf, sizeof(buf), false, &fetched), 0);
+	assert_true(has_pattern(buf, 12));
+	assert_int_equal(fetched, 1);
+	memset(buf, 0x33, 16);
+	assert_int_equal(shadow__access_gpa(g, 82 * 4096 + 4090, buf, 16, true, &fetched), 0);
+	assert_int_equal(own_page(g, 82)[4095], 0x33);
+	assert_int_equal(own_page(g, 83)[9], 0x33);
+	assert_int_equal(shadow__access_gpa(g, NR * 4096ull, buf, 1, false, &fetched), -L1_EFAULT);
+	assert_int_equal(shadow__access_gpa(g, ROOT * 4096ull, buf, 1, true, &fetched), -L1_EFAULT);
+}
+
 static void host_access_and_validator_fetch_first(void **state)
 {
 	struct fx *f = *state;
@@ -383,6 +406,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(round_trip_is_byte_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(device_access_fetches_or_leaves_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(fault_on_a_failing_fetch_maps_nothing, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(prefetch_leaves_evicted_frames_out, setup, teardown),

@@ -344,6 +344,66 @@ static void host_io_error(void **state)
 	tear_down(&f);
 }
 
+/* The access path: what it hands out, the device writes to the file (not
+ * the RAM under the pointers); what it is given, lands only through it. */
+struct acc_log {
+	unsigned reads, writes, refuse_at; /* refuse_at: the nth call fails (0: none) */
+	uint8_t stored[4096];              /* what the path reads for gpa 0x10000.. */
+};
+
+static int acc_read(void *ctx, uint64_t gpa, void *dst, uint32_t len)
+{
+	struct acc_log *a = ctx;
+	if (++a->reads == a->refuse_at)
+		return -1;
+	assert_true(gpa >= 0x10000 && gpa + len <= 0x11000);
+	memcpy(dst, a->stored + (gpa - 0x10000), len);
+	return 0;
+}
+
+static int acc_write(void *ctx, uint64_t gpa, const void *src, uint32_t len)
+{
+	struct acc_log *a = ctx;
+	a->writes++;
+	memcpy(ram + gpa, src, len);
+	return 0;
+}
+
+static void access_path(void **state)
+{
+	(void)state;
+	struct fake f = { 0 };
+	struct acc_log a = { 0 };
+	bring_up(&f);
+	for (unsigned i = 0; i < 4096; i++)
+		a.stored[i] = (uint8_t)(i * 13 + 1);
+	memset(ram + 0x10000, 0x55, 4096); /* what the guest's page holds: not what goes out */
+	virtio_blk__set_access(f.d, &(struct virtio_blk_access){
+		.read = acc_read, .write = acc_write, .ctx = &a });
+	assert_int_equal(request(&f, VIRTIO_BLK_T_OUT, 16, 4096, NULL), VIRTIO_BLK_S_OK);
+	uint8_t file[4096];
+	assert_int_equal(pread(f.fd, file, 4096, 16 * 512), 4096);
+	assert_memory_equal(file, a.stored, 4096);
+	assert_int_equal(a.reads, 1);
+	assert_int_equal(a.writes, 1); /* the status byte */
+	memset(ram + 0x10000, 0, 4096);
+	assert_int_equal(request(&f, VIRTIO_BLK_T_IN, 16, 4096, NULL), VIRTIO_BLK_S_OK);
+	assert_memory_equal(ram + 0x10000, a.stored, 4096);
+	assert_int_equal(a.writes, 3); /* the data, the status */
+	/* a path that refuses: IOERR, counted, nothing written to the file */
+	a.refuse_at = a.reads + 1;
+	uint8_t before[4096];
+	assert_int_equal(pread(f.fd, before, 4096, 32 * 512), 4096);
+	assert_int_equal(request(&f, VIRTIO_BLK_T_OUT, 32, 4096, NULL), VIRTIO_BLK_S_IOERR);
+	assert_int_equal(pread(f.fd, file, 4096, 32 * 512), 4096);
+	assert_memory_equal(file, before, 4096);
+	struct virtio_blk_state s;
+	virtio_blk__state(f.d, &s);
+	assert_int_equal(s.c.access_errors, 1);
+	assert_int_equal(s.c.io_errors, 0);
+	tear_down(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +411,7 @@ int main(void)
 		cmocka_unit_test(parse_refusals),
 		cmocka_unit_test(device_round_trip),
 		cmocka_unit_test(host_io_error),
+		cmocka_unit_test(access_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
