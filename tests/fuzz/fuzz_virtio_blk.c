@@ -13,7 +13,9 @@
  * answered with S_OK put the file's bytes into guest RAM; no access outside
  * RAM (ASan).
  */
+#ifndef _GNU_SOURCE /* the build defines it for every file */
 #define _GNU_SOURCE
+#endif
 #include <endian.h>
 #include <stdbool.h>
 #include <stdint.h>
