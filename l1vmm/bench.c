@@ -204,14 +204,17 @@ static void build_argv(const struct bench_scenario *s, enum bench_contender c, c
 		const struct bench_group *g = &s->group[gi];
 		for (unsigned i = 0; i < g->count; i++, index++) {
 			char name[BENCH_NAME_MAX + 4], cmdline[512], disk[400] = "";
+			char domain[BENCH_NAME_MAX + 8] = "";
 			vm_name(g, i, name, sizeof(name));
 			bench__cmdline(s, g, index, cmdline, sizeof(cmdline));
 			if (g->disk_size)
 				snprintf(disk, sizeof(disk), ",disk=%s/disk-%s.img,disk_size=%llu", out, name,
 					 (unsigned long long)g->disk_size);
+			if (g->domain[0])
+				snprintf(domain, sizeof(domain), ",domain=%s", g->domain);
 			push(a, "%s", "--vm");
-			push(a, "name=%s,mem=%llu,vcpus=%u,mode=%s%s,cmdline=\"%s\"", name,
-			     (unsigned long long)g->mem, g->vcpus, g->mode, disk, cmdline);
+			push(a, "name=%s,mem=%llu,vcpus=%u,mode=%s%s%s,cmdline=\"%s\"", name,
+			     (unsigned long long)g->mem, g->vcpus, g->mode, domain, disk, cmdline);
 		}
 	}
 	a->v[a->n] = NULL;

@@ -53,6 +53,7 @@ struct bench_group {
 	unsigned vcpus;
 	uint64_t mem;			/* bytes */
 	char mode[8];			/* auto, ept or shadow */
+	char domain[BENCH_NAME_MAX];	/* the VMs' sharing domain; "": each VM alone */
 	char workload[16];
 	uint64_t disk_size;		/* bytes; 0: no disk */
 	char args[BENCH_ARGS_MAX];	/* the workload's own key=value words */

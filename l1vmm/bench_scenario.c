@@ -12,7 +12,7 @@
  *   host_limit = SIZE   the host memory the guests may have (balloon/ and
  *   overcommit = RATIO  reclaim/host_limit_mb), or their RAM over RATIO
  *   set = PATH=VALUE    a tree write for every run (repeatable)
- *   guest = NAME [count=N] mem=SIZE [vcpus=N] [mode=M] [disk=SIZE] workload=W KEY=VALUE..
+ *   guest = NAME [count=N] mem=SIZE [vcpus=N] [mode=M] [domain=D] [disk=SIZE] workload=W KEY=VALUE..
  *
  * The whole file is checked before anything runs: a workload's keys are its
  * own (guest/user/W.c), what it touches must fit in its RAM, the guests' RAM in
@@ -179,6 +179,13 @@ static bool guest_word(struct parser *p, struct bench_group *g, const struct wor
 		if (strcmp(val, "auto") && strcmp(val, "ept") && strcmp(val, "shadow"))
 			return fail(p, "guest %s: mode=%s: auto, ept or shadow", g->name, val);
 		snprintf(g->mode, sizeof(g->mode), "%s", val);
+	} else if (!strcmp(key, "domain")) {
+		/* page sharing merges only VMs of one domain (README: Sharing domains) */
+		if (strlen(val) >= sizeof(g->domain) ||
+		    strspn(val, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(val))
+			return fail(p, "guest %s: domain=%s: 1 to %zu of a-z, 0-9, '-', '_'", g->name,
+				    val, sizeof(g->domain) - 1);
+		snprintf(g->domain, sizeof(g->domain), "%s", val);
 	} else if (!strcmp(key, "disk")) {
 		if (!parse__size(val, &n) || n < MIB || n > (64ull << 30) || n % 512)
 			return fail(p, "guest %s: disk=%s: 1M to 64G, a 512-byte multiple", g->name, val);

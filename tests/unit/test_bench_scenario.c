@@ -43,7 +43,7 @@ static void good(void **state)
 			  "overcommit = 2\n"
 			  "set = dedup/pages_to_scan=2000\n"
 			  "\n"
-			  "guest = web count=2 mem=128M mode=shadow workload=dup size=48M seed=5\n"
+			  "guest = web count=2 mem=128M mode=shadow domain=web workload=dup size=48M seed=5\n"
 			  "guest = batch mem=256M vcpus=2 mode=ept workload=churn peak=160M hold=32M\n"
 			  "guest = pager mem=32M disk=64M workload=swapstorm size=48M seconds=3\n"));
 	assert_string_equal(sc.name, "demo");
@@ -60,6 +60,8 @@ static void good(void **state)
 	assert_string_equal(sc.set[0], "dedup/pages_to_scan=2000");
 	assert_int_equal(sc.group[1].vcpus, 2);
 	assert_string_equal(sc.group[1].mode, "ept");
+	assert_string_equal(sc.group[0].domain, "web");
+	assert_string_equal(sc.group[1].domain, ""); /* each VM a domain of its own */
 	assert_int_equal(sc.group[2].disk_size, 64 << 20);
 	assert_int_equal(sc.group[2].line, 13);
 
@@ -111,6 +113,8 @@ static void bad_keys(void **state)
 	refused("repeat = 11\n", "t.scn:1: repeat=11");
 	refused("name =\n", "t.scn:1: name: no value");
 	refused("contenders = none\nguest = a mem=64M mode=fast workload=compute\n", "t.scn:2: guest a: mode=fast");
+	refused("contenders = none\nguest = a mem=64M domain=Web! workload=compute\n",
+		"t.scn:2: guest a: domain=Web!");
 	refused("guest = a mem=64M workload=compute\n", "t.scn:1: no contenders line");
 	refused("contenders = none\n", "t.scn:1: no guest");
 }
