@@ -238,6 +238,8 @@ static const struct line_desc line_descs[] = {
 	{ "swapstorm", "swapstorm: fill ", NULL, NULL, "swapstorm: touches=", NULL },
 	{ "memtouch", "memtouch: ", NULL, NULL, "memtouch: size=", "verify_MBps=" },
 	{ "compute", "compute: ", NULL, NULL, "compute: iterations=", "iter_per_sec=" },
+	/* the compute task's share of its rate alone, beside a task touching evicted pages */
+	{ "apf", "apf: size=", NULL, NULL, "apf: compute_per_s=", "compute_pct=" },
 };
 
 static double field(const char *line, const char *key)

@@ -58,6 +58,8 @@ static const struct workload_desc workloads[] = {
 	{ "swapstorm", { "size", "seconds", "seed" }, { "size" }, true, false },
 	{ "memtouch", { "size", "seed", "passes", "tasks" }, { "size" }, false, false },
 	{ "compute", { "iterations", "seconds", "calls" }, { NULL }, true, false },
+	/* apf= is the guest kernel's switch for pseudo page faults, passed along */
+	{ "apf", { "size", "seconds", "settle", "alone", "apf" }, { "size" }, true, false },
 };
 #define NR_WORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
 
@@ -198,7 +200,7 @@ static bool guest_word(struct parser *p, struct bench_group *g, const struct wor
 				*wl = &workloads[i];
 		if (!*wl)
 			return fail(p, "guest %s: unknown workload '%s' (bench runs dup, churn, hotcold, "
-				    "swapstorm, memtouch, compute)", g->name, val);
+				    "swapstorm, memtouch, compute, apf)", g->name, val);
 		snprintf(g->workload, sizeof(g->workload), "%s", val);
 	} else if (!strcmp(key, "balloon")) {
 		if (strcmp(val, "pv") && strcmp(val, "virtio"))
