@@ -98,8 +98,10 @@ static void bad_keys(void **state)
 	refused("contenders = none none\n", "t.scn:1: contender 'none' given twice");
 	refused("contenders = none\nguest = a mem=64M workload=dup size=8M colour=red\n",
 		"t.scn:2: guest a: workload=dup takes no 'colour'");
-	refused("contenders = none\nguest = a mem=64M workload=apf size=8M\n",
-		"t.scn:2: guest a: unknown workload 'apf'");
+	refused("contenders = none\nguest = a mem=64M workload=hostile size=8M\n",
+		"t.scn:2: guest a: unknown workload 'hostile'");
+	refused("contenders = none\nguest = a mem=64M workload=apf size=8M hot=1M\n",
+		"t.scn:2: guest a: workload=apf takes no 'hot'");
 	refused("contenders = none\nguest = a mem=64M size=8M workload=dup\n",
 		"t.scn:2: guest a: workload= must come before");
 	refused("contenders = none\nguest = a mem=64M workload=dup size=8M seed=x\n",
