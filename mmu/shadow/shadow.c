@@ -417,23 +417,36 @@ out:
  * guest (a frame evicted again at once, or several frames in the way). */
 #define FAULT_FETCHES 4
 
-enum shadow_fault_result shadow__fault(struct shadow_guest *g, uint64_t va, uint32_t error_code)
+/* The access's first fault met evicted frame gfn: fetch it, fault again, and so on. */
+static enum shadow_fault_result fetch_and_refault(struct shadow_guest *g, uint64_t va,
+						  uint32_t error_code, uint64_t gfn)
 {
-	uint64_t since = 0;
+	uint64_t since = clock__mono_ns();
 	for (unsigned k = 0;; k++) {
-		uint64_t gfn = UINT64_MAX;
-		enum shadow_fault_result res = fault_once(g, va, error_code, k == 0, &gfn);
-		if (gfn == UINT64_MAX)
-			return res;
 		if (k == FAULT_FETCHES)
 			return SHADOW_FIXED; /* the retried instruction faults again */
-		if (!since)
-			since = clock__mono_ns();
 		/* no lock held: the fetch takes the p2m lock, and waits while an
 		 * eviction of the frame is in flight */
 		if (reclaim_fault_fetch(g, gfn, since) < 0)
 			return SHADOW_FETCH_FAILED;
+		gfn = UINT64_MAX;
+		enum shadow_fault_result res = fault_once(g, va, error_code, false, &gfn);
+		if (gfn == UINT64_MAX)
+			return res;
 	}
+}
+
+enum shadow_fault_result shadow__fault(struct shadow_guest *g, uint64_t va, uint32_t error_code)
+{
+	uint64_t gfn = UINT64_MAX;
+	enum shadow_fault_result res = fault_once(g, va, error_code, true, &gfn);
+	return gfn == UINT64_MAX ? res : fetch_and_refault(g, va, error_code, gfn);
+}
+
+enum shadow_fault_result shadow__fault_evicted(struct shadow_guest *g, uint64_t va,
+					       uint32_t error_code, uint64_t gfn)
+{
+	return fetch_and_refault(g, va, error_code, gfn);
 }
 
 enum shadow_fault_result shadow__fault_nowait(struct shadow_guest *g, uint64_t va,

@@ -295,6 +295,11 @@ enum shadow_fault_result shadow__fault(struct shadow_guest *g, uint64_t va, uint
  * SHADOW_EVICTED with it in *gfn (pseudo page faults fetch it elsewhere). */
 enum shadow_fault_result shadow__fault_nowait(struct shadow_guest *g, uint64_t va,
 					     uint32_t error_code, uint64_t *gfn);
+/* After shadow__fault_nowait() said SHADOW_EVICTED with gfn: go on as
+ * shadow__fault() would (fetch, fault again), without walking or counting
+ * the fault a second time. */
+enum shadow_fault_result shadow__fault_evicted(struct shadow_guest *g, uint64_t va,
+					       uint32_t error_code, uint64_t gfn);
 /* Fetch gfn from host reclaim's store, as a fault would (no lock held; waits
  * while an eviction of it is in flight). 0 (also: it was not out), -errno. */
 int shadow__fetch(struct shadow_guest *g, uint64_t gfn);
