@@ -55,7 +55,7 @@ static const struct workload_desc workloads[] = {
 	{ "churn", { "peak", "hold", "seconds", "seed", "touch_balloon", "grow", "grow_after" },
 	  { "peak", "hold", "grow" }, true, false },
 	{ "hotcold", { "size", "hot", "seconds", "seed", "vm", "full" }, { "size", "hot" }, true, true },
-	{ "swapstorm", { "size", "seconds", "seed" }, { "size" }, true, false },
+	{ "swapstorm", { "size", "seconds", "seed", "pause_ms" }, { "size" }, true, false },
 	{ "memtouch", { "size", "seed", "passes", "tasks" }, { "size" }, false, false },
 	{ "compute", { "iterations", "seconds", "calls" }, { NULL }, true, false },
 	/* apf= is the guest kernel's switch for pseudo page faults, passed along */

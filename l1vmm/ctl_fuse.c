@@ -231,6 +231,17 @@ static int ctl_release(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* Files a reader opened and never released: the session that would release them is gone. */
+static void free_snapshots(struct ctl_mount *m)
+{
+	while (m->open) {
+		struct snapshot *s = m->open;
+		m->open = s->next;
+		free(s->text);
+		free(s);
+	}
+}
+
 static const struct fuse_operations ctl_ops = {
 	.init = ctl_init,
 	.getattr = ctl_getattr,
@@ -425,12 +436,7 @@ fail:
 	fuse_opt_free_args(&args);
 	if (m->fuse)
 		fuse_destroy(m->fuse);
-	while (m->open) { /* opened by a reader, never released: the session is gone */
-		struct snapshot *s = m->open;
-		m->open = s->next;
-		free(s->text);
-		free(s);
-	}
+	free_snapshots(m);
 	stop_watcher(m);
 	if (m->stop[0] >= 0) {
 		close(m->stop[0]);
@@ -463,6 +469,7 @@ void ctl_fuse__unmount(struct ctl_mount *m)
 	pthread_join(m->thread, NULL);
 	fuse_unmount(m->fuse); /* not root: its fork fails (l1vmm/sandbox.h), the watcher unmounts */
 	fuse_destroy(m->fuse);
+	free_snapshots(m);
 	stop_watcher(m);
 	close(m->stop[0]);
 	close(m->stop[1]);

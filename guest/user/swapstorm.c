@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * DOC: workload=swapstorm size=SIZE [seconds=10] [seed=1]: a working set
+ * DOC: workload=swapstorm size=SIZE [seconds=10] [seed=1] [pause_ms=0]: a working set
  * larger than the guest's memory, paged by the guest kernel itself to its
  * virtio-blk disk (`swap=virtio`, kernel/swap.c), every page verified all
  * along.
@@ -12,6 +12,10 @@
  *   fill     every page written at version 0, in order (each a first touch:
  *            the kernel gives it a zeroed frame, and once the guest runs
  *            short of frames, writes older pages to the disk);
+ *   pause    pause_ms milliseconds asleep (the guest idle: every frame goes
+ *            cold, so host reclaim can take the guest's resident pages
+ *            before the storm makes the guest write them out: the
+ *            double-paging tests rely on it);
  *   storm    until `seconds` have passed (TSC), pages picked at random
  *            (xorshift64 from the seed): verify it at its version (it may
  *            have to be read back from the disk first), rewrite it at
@@ -41,7 +45,7 @@
 #define MAX_PAGES   65536ul /* 256 MiB */
 #define MAX_REPORTS 8
 
-static const char *const swapstorm_keys[] = { "size", "seconds", "seed", NULL };
+static const char *const swapstorm_keys[] = { "size", "seconds", "seed", "pause_ms", NULL };
 
 static uint16_t version[MAX_PAGES];
 static uint64_t mismatches, reports;
@@ -77,7 +81,7 @@ static void check(const uint64_t *words, uint64_t seed, uint64_t page, const cha
 
 static enum workload_result swapstorm_run(const struct args *a, struct result *r)
 {
-	uint64_t size, seconds, seed, pages, rng, touches = 0, t0, t_fill, t_end, now;
+	uint64_t size, seconds, seed, pause_ms, pages, rng, touches = 0, t0, t_fill, t_end, now;
 	struct l1g_swap_stats st;
 	uint64_t *base;
 	int64_t addr;
@@ -88,7 +92,8 @@ static enum workload_result swapstorm_run(const struct args *a, struct result *r
 	}
 	if (args__size(a, "size", 0, PAGE_SIZE, MAX_PAGES * PAGE_SIZE, &size) ||
 	    args__u64(a, "seconds", 10, 0, 86400, &seconds) ||
-	    args__u64(a, "seed", 1, 0, UINT64_MAX, &seed))
+	    args__u64(a, "seed", 1, 0, UINT64_MAX, &seed) ||
+	    args__u64(a, "pause_ms", 0, 0, 600000, &pause_ms))
 		return W_BADARG;
 	if (size % PAGE_SIZE) {
 		args__bad("size=%lu must be a multiple of 4K", size);
@@ -112,6 +117,14 @@ static enum workload_result swapstorm_run(const struct args *a, struct result *r
 	swap_stats(&st);
 	printf("swapstorm: fill pages=%lu ms=%lu swap_outs=%lu\n", pages,
 	       (t_fill - t0) / user__info.tsc_khz, st.swap_outs);
+
+	if (pause_ms) {
+		uint64_t wake = cpu__rdtsc() + pause_ms * user__info.tsc_khz;
+
+		while (cpu__rdtsc() < wake)
+			sys__sleep_until(sys__ticks() + 1);
+		t_fill = cpu__rdtsc();
+	}
 
 	rng = hotcold__mix(seed) | 1;
 	t_end = t_fill + seconds * user__info.tsc_khz * 1000;

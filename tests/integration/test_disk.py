@@ -14,14 +14,17 @@ with pread64, pwrite64 and fdatasync):
              (non-zero 4 KiB blocks past the first, which the kernel keeps
              zeroed for its zero fills, as many as the pages it swapped out at
              least once).
-  reclaim    swapstorm (10M guest, 12M working set) under host reclaim:
-             reclaim/host_limit_mb=1, below what the guest touches (~2.3M), with the
+  reclaim    swapstorm (shadow: 14M guest, 16M working set; ept: 16M, 20M;
+             pause_ms=1000: the guest idles a second after its fill, so host
+             reclaim takes its cold resident pages before the storm makes the
+             guest write them out) under host reclaim: reclaim/host_limit_mb
+             well below what the guest keeps resident (SIZES), with the
              double-paging protocol on (vms/vm0/reclaim/cooperative=1, the
              default): 0 mismatches, the store held pages (evictions > 0),
              the guest registered l1vmm's bitmap, and
              vms/vm0/reclaim/double_paging_events stays 0 at every reading;
              the disk holds the guest's pages as in swapstorm.
-  reclaim-off the same with cooperative=0: 0 mismatches and
+  reclaim-off the same with cooperative=0: 0 mismatches, evictions > 500 and
              double_paging_events > 0 (the disk read frames back out of the
              store), stored_reads 0, no hint taken.
   dedup      swapstorm with dedup/run=1 (page sharing scanning fast): 0
@@ -107,13 +110,16 @@ from test_balloon import Run  # noqa: E402
 
 RECLAIM = ["--set", "reclaim/run=1", "--set", "reclaim/interval_ms=100",
            "--set", "reclaim/delay_ms=0", "--set", "reclaim/cold_age=1"]
-# guest memory, working set, host limit: the limit below what the guest keeps
-# resident (a 10M guest keeps ~2.3M of it in shadow mode; in ept mode its
-# swap frames alone are too few to page, so a 16M guest keeps ~13M)
-SIZES = {"shadow": ("10M", "12M", 1), "ept": ("16M", "20M", 4)}
+# guest memory, working set, host limit: the limit well below what the guest
+# keeps resident, its own paging pool included (the guest kernel pages user
+# memory above a 2M reserve: a 10M shadow guest's pool is 128 frames, and
+# on a loaded host reclaim could take the kernel's cold frames, sit at a 1M
+# limit and never meet the pool; a 14M guest's is 448 frames). In ept mode
+# the swap frames alone are too few to page, so a 16M guest keeps ~13M.
+SIZES = {"shadow": ("14M", "16M", 2), "ept": ("16M", "20M", 4)}
 
 
-def storm_live(l1vmm, mode, tmp, extra, paths, seconds=3):
+def storm_live(l1vmm, mode, tmp, extra, paths, seconds=3, pause_ms=0):
     """swapstorm with a live tree: the highest reading of each path before the end."""
     disk = os.path.join(tmp, "swap.img")
     mnt = os.path.join(tmp, "tree")
@@ -123,7 +129,7 @@ def storm_live(l1vmm, mode, tmp, extra, paths, seconds=3):
         extra = extra + ["--set", f"reclaim/host_limit_mb={limit}"]
     run = Run([l1vmm, "run", "--mode", mode, "--mem", mem, "--disk", disk, "--timeout", "80",
                "--set", "vms/vm0/disk_size=64M"] + extra +
-              ["--", "swap=virtio", "workload=swapstorm", f"size={size}", f"seconds={seconds}"],
+              ["--", "swap=virtio", "workload=swapstorm", f"size={size}", f"seconds={seconds}", f"pause_ms={pause_ms}"],
               mnt)
     seen, peak = {}, {}
     while run.proc.poll() is None and \
@@ -170,7 +176,7 @@ DP = ["reclaim/evictions", "vms/vm0/reclaim/double_paging_events", "reclaim/doub
 
 
 def reclaim_on(l1vmm, mode, tmp):
-    seen, peak, h, disk = storm_live(l1vmm, mode, tmp, RECLAIM, DP)
+    seen, peak, h, disk = storm_live(l1vmm, mode, tmp, RECLAIM, DP, pause_ms=1000)
     check(peak.get("reclaim/evictions", 0) > 500,
           f"host reclaim evicted frames ({peak.get('reclaim/evictions')})")
     check(h is not None and h.group(1) == "1", "the guest registered l1vmm's store bitmap")
@@ -186,7 +192,10 @@ def reclaim_on(l1vmm, mode, tmp):
 
 def reclaim_off(l1vmm, mode, tmp):
     seen, peak, h, disk = storm_live(l1vmm, mode, tmp,
-                                     RECLAIM + ["--set", "vms/vm0/reclaim/cooperative=0"], DP)
+                                     RECLAIM + ["--set", "vms/vm0/reclaim/cooperative=0"], DP,
+                                     pause_ms=1000)
+    check(peak.get("reclaim/evictions", 0) > 500,
+          f"host reclaim evicted frames ({peak.get('reclaim/evictions')})")
     check(peak.get("vms/vm0/reclaim/double_paging_events", 0) > 0,
           "without the protocol the disk fetched frames out of the store "
           f"(double_paging_events {peak.get('vms/vm0/reclaim/double_paging_events')})")
