@@ -38,7 +38,11 @@
 # Output: a table on stdout; in OUT_DIR samples-CONTENDER.tsv (raw samples),
 # rounds-CONTENDER.tsv (the guests' round lines), log-CONTENDER.txt (l1vmm's
 # output, each line prefixed with the host time), hcpu-CONTENDER.tsv (host CPU
-# outside the guests over time, see host_cpu_ms), summary.tsv, dedup-saved.png.
+# outside the guests over time, see host_cpu_ms), sched-CONTENDER.tsv (per thread of
+# l1vmm, and ksmd: name, CPU ns, ns waiting for a CPU while runnable, from
+# /proc/PID/task/TID/schedstat, the last reading before l1vmm exited; a summary
+# line per contender on stdout: on a host the guests saturate, the wait column
+# is where a scanner's or a fault's time goes), summary.tsv, dedup-saved.png.
 # Exit status: 0, 1 when a guest saw a mismatch or failed, 2 for bad usage.
 set -eu  # no pipefail: grep -q and head end pipelines early on purpose
 here=$(cd "$(dirname "$0")" && pwd)
@@ -71,6 +75,17 @@ ksm_stat() { cat "/sys/kernel/mm/ksm/$1"; }
 # ms: utime + stime - guest_time of every thread (the vCPU threads' exit and
 # fault work, KVM's in the kernel included, and every other thread's).
 clk_tck=$(getconf CLK_TCK)
+# sched_snapshot PID...: each thread's name, CPU ns and run-queue wait ns (no forks).
+sched_snapshot() {
+  local p t c r
+  for p in "$@"; do
+    for t in /proc/"$p"/task/*; do
+      { read -r c < "$t/comm" && read -r r < "$t/schedstat"; } 2>/dev/null || continue
+      set -- $r
+      printf '%s\t%s\t%s\n' "$c" "$1" "$2"
+    done
+  done
+}
 host_cpu_ms() {
   local p
   for p in "$@"; do cat /proc/"$p"/task/*/stat 2>/dev/null; done |
@@ -135,7 +150,11 @@ run_contender() {
   "$l1vmm" run --timeout $((SCAN_S + MUTATE_S + 120)) --sysfs "$mnt" "${sets[@]}" "${vms[@]}" \
     > >(while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done > "$log") 2>&1 &
   local pid=$! d=$mnt/dedup sharing zero cpu rss shared cow maps hcpu ksmd= ksmd0=0
-  if [ "$name" = ksm ]; then ksmd=$(pgrep -x ksmd | head -1); ksmd0=$(host_cpu_ms "$ksmd"); fi
+  if [ "$name" = ksm ]; then
+    ksmd=$(pgrep -x ksmd | head -1); ksmd0=$(host_cpu_ms "$ksmd")
+    sched_snapshot "$ksmd" | sed 's/^/start:/' > "$out/sched-start-$name.tsv"
+  fi
+  rm -f "$out/sched-$name.tmp"
   printf 't\tsaved_pages\tpages_shared\tscan_cpu_ms\tmem_available\tl1vmm_rss\tcow_breaks\thost_mappings\thost_cpu_ms\n' > "$samples"
   while kill -0 "$pid" 2>/dev/null; do
     if { read -r sharing < "$d/pages_sharing" && read -r zero < "$d/zero_pages" &&
@@ -146,6 +165,9 @@ run_contender() {
       [ -z "$ksmd" ] || hcpu=$((hcpu + $(host_cpu_ms "$ksmd") - ksmd0))
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$EPOCHREALTIME" $((sharing + zero - ksm0)) "$shared" \
         "$cpu" "$(mem_available)" "$rss" "$cow" "$maps" "$hcpu" >> "$samples"
+      # kept only while the guests run (l1vmm's last moments have no vCPU threads)
+      sched_snapshot "$pid" $ksmd > "$out/sched-$name.tmp"
+      ! grep -q '^l1-vcpu' "$out/sched-$name.tmp" || mv "$out/sched-$name.tmp" "$out/sched-$name.tsv"
     fi
     sleep "$SAMPLE_S"
   done
@@ -303,6 +325,20 @@ awk -F'\t' '$1 == "ksm" {kt = $2; kc = $3; ka = $4} $1 ~ /^l1vmm/ {lt[$1] = $2; 
   function r(k, l) { return (k + 0 > 0 && l + 0 > 0) ? sprintf("%.1fx", k / l) : "n/a" }
   END { for (n in lt) printf "convergence ksm / %s: time %s, scanner CPU %s, CPU added %s\n", n,
           r(kt, lt[n]), r(kc, lc[n]), r(ka, la[n]) }' "$out/summary.tsv" | sort | tee "$out/ratios.txt"
+
+# Where the threads' time went: CPU and run-queue wait of the scanner (or ksmd, from
+# the contender's start) and of the vCPU threads together, over the whole run.
+for c in "${measured[@]}"; do
+  [ -s "$out/sched-$c.tsv" ] || continue
+  touch "$out/sched-start-$c.tsv" # ksmd's readings at the start, subtracted
+  awk -F'\t' -v c="$c" '$1 == "start:ksmd" {sr -= $2; sw -= $3}
+    $1 == "l1-scanner" || $1 == "ksmd" {sr += $2; sw += $3}
+    $1 ~ /^l1-vcpu/ {vr += $2; vw += $3}
+    END { sp = sr + sw > 0 ? 100 * sw / (sr + sw) : 0; vp = vr + vw > 0 ? 100 * vw / (vr + vw) : 0
+          printf "sched %s: scanner/ksmd CPU %.2f s, waiting %.2f s (%.0f%%); ", c, sr / 1e9, sw / 1e9, sp
+          printf "vCPU threads CPU %.2f s, waiting %.2f s (%.0f%%)\n", vr / 1e9, vw / 1e9, vp }' \
+    "$out/sched-start-$c.tsv" "$out/sched-$c.tsv"
+done | tee "$out/sched.txt"
 
 # The plot: saved MiB over time since the fill, one line per contender, the ideal.
 {
