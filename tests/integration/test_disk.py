@@ -129,19 +129,32 @@ def storm_live(l1vmm, mode, tmp, extra, paths, seconds=3, pause_ms=0):
         extra = extra + ["--set", f"reclaim/host_limit_mb={limit}"]
     run = Run([l1vmm, "run", "--mode", mode, "--mem", mem, "--disk", disk, "--timeout", "80",
                "--set", "vms/vm0/disk_size=64M"] + extra +
-              ["--", "swap=virtio", "workload=swapstorm", f"size={size}", f"seconds={seconds}", f"pause_ms={pause_ms}"],
+              ["--", "swap=virtio", "workload=swapstorm", f"size={size}", f"seconds={seconds}",
+               f"pause_ms={pause_ms}"],
               mnt)
-    seen, peak = {}, {}
+    # each path on its own (one that fails does not cost the others their
+    # reading); once the tree answered, a read that fails or takes over a
+    # second is said once
+    seen, peak, said = {}, {}, set()
     while run.proc.poll() is None and \
             not any(ln.startswith("swapstorm: host_bitmap=") for ln in list(run.lines)):
-        try:
-            now = {p: run.num(p) for p in paths}
-            seen = now
-            for p, v in now.items():
-                peak[p] = max(peak.get(p, 0), v)
-        except (OSError, ValueError):
-            pass
+        for p in paths:
+            t0 = time.monotonic()
+            try:
+                seen[p] = run.num(p)
+                peak[p] = max(peak.get(p, 0), seen[p])
+                problem = None
+            except (OSError, ValueError) as e:
+                problem = f"failed: {e}"
+            dt = time.monotonic() - t0
+            if problem is None and dt > 1:
+                problem = f"took {dt:.1f} s"
+            if problem and peak and p not in said and run.proc.poll() is None:
+                said.add(p)
+                print(f"  reading {p} {problem}", flush=True)
         time.sleep(0.05)
+    check(len(peak) == len(paths), f"the tree was read while the guest ran ({len(peak)} of "
+          f"{len(paths)} paths)")
     rc = run.proc.wait(60)
     run.reader.join(5)
     out = "\n".join(run.lines)
