@@ -597,7 +597,7 @@ static int store_limit(void *obj, const struct ctl_entry *e, const union ctl_val
 /* ---- pseudo page faults (shadow mode) ---- */
 
 enum apf_field { APF_NOT_PRESENT, APF_READY, APF_IN_FLIGHT, APF_FALLBACKS, APF_STALE,
-		 APF_FETCH_ERRORS, APF_ENABLES };
+		 APF_FETCH_ERRORS, APF_ENABLES, APF_FAILING, APF_WAKE_ALLS };
 
 static int show_apf(void *obj, const struct ctl_entry *e, char *buf, size_t len)
 {
@@ -611,7 +611,8 @@ static int show_apf(void *obj, const struct ctl_entry *e, char *buf, size_t len)
 	uint64_t v[] = { [APF_NOT_PRESENT] = s.not_present, [APF_READY] = s.ready,
 			 [APF_IN_FLIGHT] = in_flight, [APF_FALLBACKS] = s.fallbacks,
 			 [APF_STALE] = s.stale, [APF_FETCH_ERRORS] = s.fetch_errors,
-			 [APF_ENABLES] = s.enables };
+			 [APF_ENABLES] = s.enables, [APF_FAILING] = s.failing,
+			 [APF_WAKE_ALLS] = s.wake_alls };
 	snprintf(buf, len, "%llu", (unsigned long long)v[e->arg]);
 	return 0;
 }
@@ -876,6 +877,10 @@ static const struct ctl_entry vm_entries[] = {
 	APF_STAT("stale", APF_STALE, "shadow mode: fetches that ended after the guest reset its tokens"),
 	APF_STAT("fetch_errors", APF_FETCH_ERRORS, "shadow mode: worker fetches that failed"),
 	APF_STAT("enables", APF_ENABLES, "shadow mode: L1_HC_APF enables (one per vCPU that uses them)"),
+	APF_STAT("failing", APF_FAILING,
+		 "shadow mode: of fallbacks, faults on a frame whose worker fetch failed"),
+	APF_STAT("wake_alls", APF_WAKE_ALLS,
+		 "shadow mode: wake-alls given (disabled or re-enabled with tokens outstanding)"),
 	{ .path = "reclaim/cooperative", .type = CTL_INT, .flags = CTL_WRITABLE | CTL_CONFIG,
 	  .arg = RC_COOPERATIVE, .min = 0, .max = 1, .show = show_reclaim,
 	  .store = store_reclaim,
