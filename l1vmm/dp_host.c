@@ -175,21 +175,56 @@ static void clear_bitmap(struct vm *vm)
 		__atomic_store_n(&bm[w], 0, __ATOMIC_RELAXED);
 }
 
-/* Make frame gfn the guest's own, resident page, out of sharing and reclaim. */
-static int hold_frame(struct vm *vm, uint64_t gfn)
+/* ept: make frame gfn the guest's own, resident page (out of page sharing:
+ * dedup_ept__host_writes first): a write of what it holds fetches,
+ * unshares and records it. */
+static int ept_hold_frame(struct vm *vm, uint64_t gfn)
 {
-	if (vm->shadow) {
-		if (shadow__in_use(&vm->shadow->g, gfn, 1))
-			return -L1_EINVAL; /* a page table, or already pinned */
-		shadow__pin(&vm->shadow->g, gfn);
-		return 0;
-	}
-	/* a write of what it holds: fetched, unshared, recorded */
 	uint64_t word;
 	if (plain_access(vm, NULL, gfn * PAGE, &word, 8, false, false) < 0 ||
 	    plain_access(vm, NULL, gfn * PAGE, &word, 8, true, false) < 0)
 		return -L1_EINVAL;
 	return 0;
+}
+
+/* The frames of a new bitmap: resident, the guest's own, out of sharing and
+ * of reclaim. dp_lock held. 0 or -L1_E*; on an error nothing is held. */
+static int hold_frames(struct vm *vm, struct reclaim_vm *r, uint64_t gfn, uint64_t pages)
+{
+	/* ept: out of page sharing as one range (the VM keeps a few such ranges) */
+	if (!vm->shadow && dedup_ept__host_writes(vm, gfn * PAGE, pages * PAGE) < 0)
+		return -L1_E2BIG;
+	if (r)
+		reclaim_vm__set_pinned(r, gfn, pages); /* no new eviction of them */
+	int rc = 0;
+	if (vm->shadow) {
+		/* checked (no page table, not pinned) and pinned under one hold of
+		 * the guest's lock: no update types a frame in between */
+		int e = shadow__pin_unused(&vm->shadow->g, gfn, pages);
+		rc = e == 0 ? 0 : e == -EBUSY || e == -EINVAL ? -L1_EINVAL : -L1_EFAULT;
+	}
+	for (uint64_t i = 0; !vm->shadow && i < pages && !rc; i++)
+		rc = ept_hold_frame(vm, gfn + i);
+	if (rc < 0 && r)
+		reclaim_vm__set_pinned(r, 0, 0);
+	return rc;
+}
+
+/* Forget the bitmap (dp_lock held): no bit is written into it any more, and
+ * its frames are the guest's again (unpinned, evictable). */
+static void unregister_bitmap(struct vm *vm, struct reclaim_vm *r)
+{
+	watch(vm, false); /* under r->lock: no callback writes a bit after it */
+	if (r)
+		reclaim_vm__set_pinned(r, 0, 0);
+	pthread_mutex_lock(&vm->lock);
+	bool had = vm->dp_bitmap != NULL;
+	uint64_t gfn = vm->dp_bitmap_gfn, pages = vm->dp_bitmap_pages;
+	__atomic_store_n(&vm->dp_bitmap, NULL, __ATOMIC_RELEASE);
+	vm->dp_bitmap_gfn = vm->dp_bitmap_pages = 0;
+	pthread_mutex_unlock(&vm->lock);
+	if (had && vm->shadow)
+		shadow__unpin(&vm->shadow->g, gfn, pages);
 }
 
 static int64_t dp_register(struct vm *vm, uint64_t gfn, uint64_t pages)
@@ -200,45 +235,29 @@ static int64_t dp_register(struct vm *vm, uint64_t gfn, uint64_t pages)
 	if (pages && (gfn < L1_BALLOON_MIN_GFN || gfn >= nr || pages > nr - gfn ||
 		      !ept__gpa_ptr(vm->ram, gfn * PAGE, pages * PAGE)))
 		return -L1_EINVAL;
-	pthread_mutex_lock(&vm->lock);
-	bool had = vm->dp_bitmap != NULL;
-	pthread_mutex_unlock(&vm->lock);
-	if (had && pages)
-		return -L1_EPERM; /* one bitmap; 0 pages first to move it */
 	struct reclaim_vm *r = __atomic_load_n(&vm->reclaim_core, __ATOMIC_ACQUIRE);
-	if (!pages) {
-		watch(vm, false);
-		if (r)
-			reclaim_vm__set_pinned(r, 0, 0);
+	/* from the check that there is none to the install: one registration */
+	pthread_mutex_lock(&vm->dp_lock);
+	int64_t rc = 0;
+	if (!pages)
+		unregister_bitmap(vm, r);
+	else if (vm->dp_bitmap)
+		rc = -L1_EPERM; /* one bitmap; 0 pages first to move it */
+	else
+		rc = hold_frames(vm, r, gfn, pages);
+	if (pages && rc == 0) {
 		pthread_mutex_lock(&vm->lock);
-		__atomic_store_n(&vm->dp_bitmap, NULL, __ATOMIC_RELEASE);
-		vm->dp_bitmap_pages = 0;
+		vm->dp_bitmap_gfn = gfn;
+		vm->dp_bitmap_pages = pages;
+		__atomic_store_n(&vm->dp_bitmap, ept__gpa_ptr(vm->ram, gfn * PAGE, pages * PAGE),
+				 __ATOMIC_RELEASE);
+		clear_bitmap(vm);
 		pthread_mutex_unlock(&vm->lock);
-		return 0;
+		if (cooperative(vm))
+			watch(vm, true); /* the frames in the store now get their bits */
 	}
-	/* ept: out of page sharing as one range (the VM keeps a few such ranges) */
-	if (!vm->shadow && dedup_ept__host_writes(vm, gfn * PAGE, pages * PAGE) < 0)
-		return -L1_E2BIG;
-	if (r)
-		reclaim_vm__set_pinned(r, gfn, pages); /* no new eviction of them */
-	for (uint64_t i = 0; i < pages; i++) {
-		int rc = hold_frame(vm, gfn + i);
-		if (rc < 0) {
-			if (r)
-				reclaim_vm__set_pinned(r, 0, 0);
-			return rc;
-		}
-	}
-	pthread_mutex_lock(&vm->lock);
-	vm->dp_bitmap_gfn = gfn;
-	vm->dp_bitmap_pages = pages;
-	__atomic_store_n(&vm->dp_bitmap, ept__gpa_ptr(vm->ram, gfn * PAGE, pages * PAGE),
-			 __ATOMIC_RELEASE);
-	clear_bitmap(vm);
-	pthread_mutex_unlock(&vm->lock);
-	if (cooperative(vm))
-		watch(vm, true); /* the frames in the store now get their bits */
-	return 0;
+	pthread_mutex_unlock(&vm->dp_lock);
+	return rc;
 }
 
 /* ---- hints ---- */
@@ -295,14 +314,13 @@ int64_t dp_host__hypercall(struct vm *vm, const struct pv_mem *mem, uint64_t op,
 void dp_host__set_cooperative(struct vm *vm, int on)
 {
 	__atomic_store_n(&vm->dp_cooperative, on, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&vm->dp_lock);
 	if (!on) {
 		pthread_mutex_lock(&vm->lock);
 		clear_bitmap(vm);
 		pthread_mutex_unlock(&vm->lock);
 	}
-	pthread_mutex_lock(&vm->lock);
-	bool registered = vm->dp_bitmap != NULL;
-	pthread_mutex_unlock(&vm->lock);
-	if (registered)
+	if (vm->dp_bitmap)
 		watch(vm, on); /* on: the bits again from the p2m */
+	pthread_mutex_unlock(&vm->dp_lock);
 }

@@ -28,14 +28,20 @@
  * skipped; page tables, pinned frames and the bitmap stop the call.
  *
  * The bitmap (L1_DP_REGISTER): frames of guest RAM the guest gives; they
- * are fetched, made the guest's own and pinned (shadow__pin; ept: kept out
- * of page sharing like a used ring, dedup_ept__host_writes) and never
- * evicted (reclaim_vm__set_pinned); host reclaim's watch sets and clears
- * their bits with atomic operations under the p2m lock.
+ * are fetched, made the guest's own and pinned (shadow__pin_unused, which
+ * checks that none is a page table or pinned and pins them under one hold
+ * of the guest's lock; ept: kept out of page sharing like a used ring,
+ * dedup_ept__host_writes) and never evicted (reclaim_vm__set_pinned); host
+ * reclaim's watch sets and clears their bits with atomic operations under
+ * the p2m lock. Unregistering (0 pages) stops the watch first, then
+ * unpins the frames (shadow__unpin): a guest that moves its bitmap again
+ * and again holds one bitmap's pins at a time; at teardown the pins go
+ * with the shadow guest.
  *
  * Locking: the path takes the locks of what it calls (the p2m's, the
- * guest's shadow lock, the store's), never across a file I/O; vm->lock
- * guards the bitmap's registration.
+ * guest's shadow lock, the store's), never across a file I/O;
+ * vm->dp_lock holds one registration from its check to its install (then:
+ * g->lock and the p2m lock through the fetches, r->lock, vm->lock).
  */
 #ifndef L1VMM_DP_HOST_H
 #define L1VMM_DP_HOST_H

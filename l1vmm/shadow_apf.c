@@ -123,8 +123,10 @@ static void *worker(void *arg)
 		}
 
 		pthread_mutex_lock(&a->lock);
-		if (rc < 0)
+		if (rc < 0) {
 			a->stats.fetch_errors++;
+			apf__fail(&a->table[j.vcpu], j.gfn); /* its retry waits on the vCPU */
+		}
 		unsigned n = apf__complete(&a->table[j.vcpu], j.gfn, j.epoch);
 		if (!n) {
 			a->stats.stale++;
@@ -153,9 +155,20 @@ int64_t shadow_apf__hypercall(struct shadow_vm *sv, unsigned index, uint64_t op,
 		return -L1_ENOSYS;
 	int64_t ret = 0;
 	pthread_mutex_lock(&a->lock);
-	unsigned done = a->table[index].done;
-	apf__reset(&a->table[index]); /* a re-enable starts afresh too */
+	struct apf_table *t = &a->table[index];
+	unsigned done = t->done;
+	bool orphans = t->outstanding != 0;
+	apf__reset(t); /* a re-enable starts afresh too */
 	__atomic_fetch_sub(&a->done, done, __ATOMIC_RELAXED);
+	if (orphans) {
+		/* no "ready" comes for those tokens now: every task parked on this
+		 * vCPU retries. Over a token the guest has not taken yet, which
+		 * WAKE_ALL covers; the guest is in this hypercall, not reading it. */
+		struct l1_vcpu_info *info = &sv->si->vcpu[index];
+		__atomic_store_n(&info->apf_ready, L1_APF_WAKE_ALL, __ATOMIC_RELEASE);
+		__atomic_fetch_or(&info->pending, L1_EVT_APF_READY, __ATOMIC_RELEASE);
+		a->stats.wake_alls++;
+	}
 	if (op == L1_APF_DISABLE) {
 		a->enabled[index] = false;
 	} else if (!a->have_worker) {
@@ -184,8 +197,10 @@ bool shadow_apf__not_present(struct shadow_vm *sv, unsigned index, uint64_t gfn,
 	struct shadow_apf *a = &sv->apf;
 	bool fetch, ok = false;
 	pthread_mutex_lock(&a->lock);
-	if (a->enabled[index] && a->count < a->cap && !a->stop &&
-	    apf__issue(&a->table[index], gfn, token, &fetch) == 0) {
+	int rc = -ENOSPC;
+	if (a->enabled[index] && a->count < a->cap && !a->stop)
+		rc = apf__issue(&a->table[index], gfn, token, &fetch);
+	if (rc == 0) {
 		if (fetch) {
 			a->queue[(a->head + a->count) % a->cap] =
 				(struct apf_job){ .gfn = gfn, .vcpu = index,
@@ -197,9 +212,20 @@ bool shadow_apf__not_present(struct shadow_vm *sv, unsigned index, uint64_t gfn,
 		ok = true;
 	} else {
 		a->stats.fallbacks++;
+		a->stats.failing += rc == -EIO;
 	}
 	pthread_mutex_unlock(&a->lock);
 	return ok;
+}
+
+void shadow_apf__fetched(struct shadow_vm *sv, unsigned index, uint64_t gfn)
+{
+	struct shadow_apf *a = &sv->apf;
+	if (!a->table || index >= a->nr_vcpus)
+		return;
+	pthread_mutex_lock(&a->lock);
+	apf__fetched(&a->table[index], gfn);
+	pthread_mutex_unlock(&a->lock);
 }
 
 void shadow_apf__stats(struct shadow_apf *a, struct shadow_apf_stats *s, uint64_t *outstanding)

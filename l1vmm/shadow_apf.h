@@ -13,7 +13,17 @@
  *
  * Bounds: APF_TOKENS tokens per vCPU and a queue of as many jobs; a fault
  * that finds either full, or a fault in the guest kernel, is fetched on the
- * vCPU as before (counted in fallbacks). One worker per VM, started with
+ * vCPU as before (counted in fallbacks). A guest that never takes its ready
+ * tokens so holds at most APF_TOKENS of them per vCPU, and then waits on
+ * the vCPU for every fetch. A frame whose fetch failed on the worker gets
+ * no token until a fetch of it succeeds (apf__fail): its faults wait on the
+ * vCPU, which retries a failing fetch for at most 10 s and then ends the VM
+ * with an error, rather than "not present", "ready", "not present" for ever.
+ *
+ * Disable and re-enable (L1_HC_APF) forget the vCPU's tokens (apf__reset);
+ * their fetches still run (stale). If any was outstanding, the vCPU gets
+ * L1_APF_WAKE_ALL: no "ready" comes for them any more, so every task the
+ * guest parked retries its access (and finds its page, or waits for it). One worker per VM, started with
  * the VM (the sandbox forbids new threads later; it sleeps until a guest
  * enables), stopped by the VM's vCPU 0 on its way out (before anything the
  * worker uses goes away).
@@ -38,8 +48,10 @@ struct shadow_apf_stats {
 	uint64_t ready;        /* "page ready" tokens delivered */
 	uint64_t fallbacks;    /* faults fetched on the vCPU: tables or queue full */
 	uint64_t stale;        /* fetches that finished after the guest reset its tokens */
-	uint64_t fetch_errors; /* worker fetches that failed (the guest's retry fetches again) */
+	uint64_t fetch_errors; /* worker fetches that failed (the guest's retry waits on the vCPU) */
+	uint64_t failing;      /* of fallbacks: a frame whose fetch failed, no token for it */
 	uint64_t enables;      /* L1_HC_APF enables taken */
+	uint64_t wake_alls;    /* L1_APF_WAKE_ALL given: disabled or re-enabled with tokens out */
 };
 
 struct apf_job {
@@ -75,6 +87,8 @@ bool shadow_apf__enabled(struct shadow_apf *a, unsigned index);
  * false: fetch on the vCPU (counted fallback). */
 bool shadow_apf__not_present(struct shadow_vm *sv, unsigned index, uint64_t gfn,
 			     uint32_t *token);
+/* A fallback's fetch of gfn on vCPU index succeeded: tokens for it again. */
+void shadow_apf__fetched(struct shadow_vm *sv, unsigned index, uint64_t gfn);
 /* Before an entry: a finished token into the guest's free apf_ready slot. */
 void shadow_apf__deliver(struct shadow_vm *sv, unsigned index);
 /* The counters and the tokens outstanding now (all vCPUs). */

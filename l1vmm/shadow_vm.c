@@ -638,8 +638,11 @@ static bool on_trap_port(struct vcpu *v)
 			__atomic_store_n(&info->cr2, token, __ATOMIC_RELAXED);
 			return bounce(v, &r, 14, f.error, &from);
 		}
-		if (res == SHADOW_EVICTED) /* fetched on the vCPU: the fault is counted already */
+		if (res == SHADOW_EVICTED) { /* fetched on the vCPU: the fault is counted already */
 			res = shadow__fault_evicted(&sv->g, cr2, (uint32_t)f.error, gfn);
+			if (res != SHADOW_FETCH_FAILED)
+				shadow_apf__fetched(sv, v->index, gfn);
+		}
 	} else {
 		res = shadow__fault(&sv->g, cr2, (uint32_t)f.error);
 	}

@@ -243,6 +243,7 @@ int vm__create(struct vm *vm, const struct kvm_host *kvm, const struct vm_config
 	vm->cpuid_hide_leaves = cfg->cpuid_hide_leaves;
 	vm->dp_cooperative = cfg->dp_cooperative;
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->dp_lock, NULL);
 	pthread_cond_init(&vm->ended_cv, NULL);
 	if (create_devices(vm, cfg, err, errlen) < 0)
 		return -1;
@@ -398,6 +399,7 @@ void vm__destroy(struct vm *vm)
 	free(vm->crash_report);
 	pthread_cond_destroy(&vm->ended_cv);
 	pthread_mutex_destroy(&vm->lock);
+	pthread_mutex_destroy(&vm->dp_lock);
 	vm->vcpus = NULL;
 	vm->nr_vcpus = 0;
 	vm->crash_report = NULL;

@@ -103,8 +103,11 @@ struct vm {
 	struct reclaim_vm *reclaim_core; /* its core (reclaim/reclaim.h), for the VM's
 					  * devices (dp_host.h): set while the VM runs */
 	/* The double-paging protocol (dp_host.h): cooperative (atomic, 0 or 1);
-	 * the guest's bitmap (host address, frames it covers; under lock, read
-	 * atomically by the watch); counters (atomic). */
+	 * the guest's bitmap (host address, frames it covers; written under
+	 * dp_lock and lock, read under either, and atomically by the watch);
+	 * counters (atomic). dp_lock: one registration (or cooperative switch)
+	 * at a time, from its check to its install. */
+	pthread_mutex_t dp_lock;
 	int dp_cooperative;
 	uint64_t *dp_bitmap;
 	uint64_t dp_bitmap_gfn, dp_bitmap_pages;

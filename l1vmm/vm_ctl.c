@@ -597,7 +597,7 @@ static int store_limit(void *obj, const struct ctl_entry *e, const union ctl_val
 /* ---- pseudo page faults (shadow mode) ---- */
 
 enum apf_field { APF_NOT_PRESENT, APF_READY, APF_IN_FLIGHT, APF_FALLBACKS, APF_STALE,
-		 APF_FETCH_ERRORS, APF_ENABLES };
+		 APF_FETCH_ERRORS, APF_ENABLES, APF_FAILING, APF_WAKE_ALLS };
 
 static int show_apf(void *obj, const struct ctl_entry *e, char *buf, size_t len)
 {
@@ -611,7 +611,8 @@ static int show_apf(void *obj, const struct ctl_entry *e, char *buf, size_t len)
 	uint64_t v[] = { [APF_NOT_PRESENT] = s.not_present, [APF_READY] = s.ready,
 			 [APF_IN_FLIGHT] = in_flight, [APF_FALLBACKS] = s.fallbacks,
 			 [APF_STALE] = s.stale, [APF_FETCH_ERRORS] = s.fetch_errors,
-			 [APF_ENABLES] = s.enables };
+			 [APF_ENABLES] = s.enables, [APF_FAILING] = s.failing,
+			 [APF_WAKE_ALLS] = s.wake_alls };
 	snprintf(buf, len, "%llu", (unsigned long long)v[e->arg]);
 	return 0;
 }
@@ -788,6 +789,7 @@ static const struct ctl_entry vm_entries[] = {
 	SHADOW_STAT("quota_drops", quota_drops,
 		    "times all of this guest's shadows were dropped to stay within a quota (or no frame)"),
 	SHADOW_STAT("meta_bytes", meta_bytes, "l1vmm memory for this guest's shadows now, bytes"),
+	SHADOW_STAT("pinned", pinned, "frames l1vmm writes behind the shadows now (shared info, rings, bitmap)"),
 	{ .path = "shadow/flush_waits", .type = CTL_TEXT, .show = show_hold,
 	  .arg = offsetof(struct shadow_stats_vm, flush_waits),
 	  .doc = "machine flushes this guest asked for above flush_rate (its vCPU waited)" },
@@ -814,6 +816,7 @@ static const struct ctl_entry vm_entries[] = {
 	SHADOW_STAT("refused/not_pt", refusals[SHADOW_REFUSE_NOT_PT], "refused: an update of a non-table page"),
 	SHADOW_STAT("refused/too_many", refusals[SHADOW_REFUSE_TOO_MANY], "refused: a batch above the limit"),
 	SHADOW_STAT("refused/bad_write", refusals[SHADOW_REFUSE_BAD_WRITE], "refused: a table write it cannot emulate"),
+	SHADOW_STAT("refused/pinned", refusals[SHADOW_REFUSE_PINNED], "refused: a page l1vmm writes (pinned) as a table"),
 	{ .path = "dedup/backend", .type = CTL_TEXT, .arg = DEDUP_VM_BACKEND, .show = show_dedup,
 	  .doc = "what shares this VM's memory: ept, shadow, ksm, pending (dedup/run is 0) or none" },
 	{ .path = "dedup/pages_shared", .type = CTL_INT, .arg = DEDUP_VM_SHARED, .show = show_dedup,
@@ -874,6 +877,10 @@ static const struct ctl_entry vm_entries[] = {
 	APF_STAT("stale", APF_STALE, "shadow mode: fetches that ended after the guest reset its tokens"),
 	APF_STAT("fetch_errors", APF_FETCH_ERRORS, "shadow mode: worker fetches that failed"),
 	APF_STAT("enables", APF_ENABLES, "shadow mode: L1_HC_APF enables (one per vCPU that uses them)"),
+	APF_STAT("failing", APF_FAILING,
+		 "shadow mode: of fallbacks, faults on a frame whose worker fetch failed"),
+	APF_STAT("wake_alls", APF_WAKE_ALLS,
+		 "shadow mode: wake-alls given (disabled or re-enabled with tokens outstanding)"),
 	{ .path = "reclaim/cooperative", .type = CTL_INT, .flags = CTL_WRITABLE | CTL_CONFIG,
 	  .arg = RC_COOPERATIVE, .min = 0, .max = 1, .show = show_reclaim,
 	  .store = store_reclaim,

@@ -284,7 +284,13 @@ _Static_assert(sizeof(struct l1_iret_frame) == 48, "l1_iret_frame is ABI");
  * written to apf_ready); past that, and for a fault in the guest kernel, the
  * vCPU waits for the fetch as without pseudo page faults. A guest that never
  * zeroes apf_ready therefore costs l1vmm nothing more than its token table.
- * Faults that touch one page at once get a token each, one fetch.
+ * Faults that touch one page at once get a token each, one fetch. A page
+ * whose fetch failed gets no token until it is back: the vCPU waits for it.
+ *
+ * L1_APF_DISABLE, or L1_APF_ENABLE again, forgets the vCPU's tokens; if any
+ * was outstanding, l1vmm writes L1_APF_WAKE_ALL into apf_ready (over a token
+ * not taken yet) and raises L1_EVT_APF_READY, so no parked task waits for a
+ * "ready" that will not come (the event comes even with them disabled).
  */
 #define L1_APF_ENABLE 1u
 #define L1_APF_DISABLE 2u

@@ -29,8 +29,18 @@ static uint32_t next_token(struct apf_table *t, unsigned slot)
 	return tok;
 }
 
+static int failing_index(const struct apf_table *t, uint64_t gfn)
+{
+	for (unsigned i = 0; i < t->nfailing; i++)
+		if (t->failing[i] == gfn)
+			return (int)i;
+	return -1;
+}
+
 int apf__issue(struct apf_table *t, uint64_t gfn, uint32_t *token, bool *fetch)
 {
+	if (t->nfailing && failing_index(t, gfn) >= 0)
+		return -EIO;
 	unsigned free_slot = APF_TOKENS;
 	*fetch = true;
 	for (unsigned i = 0; i < APF_TOKENS; i++) {
@@ -82,8 +92,33 @@ bool apf__take_ready(struct apf_table *t, uint32_t *token)
 
 void apf__reset(struct apf_table *t)
 {
-	uint32_t seq = t->seq, epoch = t->epoch + 1;
+	struct apf_table keep = *t;
 	apf__init(t);
-	t->seq = seq;
-	t->epoch = epoch;
+	t->seq = keep.seq;
+	t->epoch = keep.epoch + 1;
+	memcpy(t->failing, keep.failing, sizeof(t->failing));
+	t->nfailing = keep.nfailing;
+	t->next_failing = keep.next_failing;
+}
+
+void apf__fail(struct apf_table *t, uint64_t gfn)
+{
+	if (failing_index(t, gfn) >= 0)
+		return;
+	if (t->nfailing < APF_FAILING_MARKS) {
+		t->failing[t->nfailing++] = gfn;
+		return;
+	}
+	/* full: a mark goes, round robin (its gfn costs one more failed fetch) */
+	t->failing[t->next_failing] = gfn;
+	t->next_failing = (t->next_failing + 1) % APF_FAILING_MARKS;
+}
+
+void apf__fetched(struct apf_table *t, uint64_t gfn)
+{
+	int i = t->nfailing ? failing_index(t, gfn) : -1;
+	if (i < 0)
+		return;
+	t->failing[i] = t->failing[--t->nfailing];
+	t->next_failing = 0;
 }

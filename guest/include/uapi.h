@@ -79,6 +79,8 @@ enum l1g_pvt {
 	L1G_PVT_NULL_HYPERCALLS, /* (n <= 10000) -> TSC cycles n L1_HC_VCPU_INFO round trips took */
 	L1G_PVT_ATTACK,        /* (kind | regions << 4 | 2 MiB-aligned user address) -> one round
 				* of workload=attack (kernel/pvattack.c): 0 or what l1vmm said */
+	L1G_PVT_DP_MOVE,       /* (rounds) -> 0: the double-paging bitmap moved that many times,
+				* its frames pinned only while registered (kernel/pvtest.c) */
 };
 
 /* L1G_PVT_ATTACK kinds. */
@@ -148,6 +150,7 @@ struct l1g_apf_stats {
 	uint64_t unknown;        /* ready for a token nobody waits on (after a wake-all) */
 	uint64_t parked;         /* tasks parked now */
 	uint64_t wake_all;       /* "wake every parked task" (KVM sends one when enabled) */
+	uint64_t toggles;        /* apf=toggle: off and on again with tasks parked */
 };
 
 #endif

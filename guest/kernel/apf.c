@@ -42,41 +42,77 @@ struct apf_cpu {
 	bool on;
 };
 
+/*
+ * apf=1 turns them on; apf=noack and apf=toggle are hostile test modes
+ * (tests/integration/test_apf.py): what the host must survive.
+ *  - noack: a "not present" parks nothing (the task retries at once, and
+ *    faults again) and no "page ready" is ever taken (apf_ready, or KVM's
+ *    token, is never zeroed nor acknowledged);
+ *  - toggle: each time TOGGLE_PARKED tasks are parked on a CPU, it turns
+ *    them off and on again and wakes nobody itself: the host's wake-all
+ *    must.
+ */
+enum apf_mode { APF_OFF, APF_ON, APF_NOACK, APF_TOGGLE };
+#define TOGGLE_PARKED 2
+
 static struct apf_cpu apf_cpus[MAX_CPUS];
-static bool wanted;
+static enum apf_mode mode;
 static struct l1g_apf_stats stats; /* updated with interrupts off; read racily */
+
+static bool word_is(const char *p, const char *w)
+{
+	size_t n = strlen(w);
+
+	return !strncmp(p, w, n) && (!p[n] || p[n] == ' ');
+}
 
 void apf__init(const char *cmdline)
 {
+	static const char *const names[] = { [APF_OFF] = "0", [APF_ON] = "1",
+					     [APF_NOACK] = "noack", [APF_TOGGLE] = "toggle" };
+
 	for (const char *p = cmdline; *p; p++) {
-		if ((p == cmdline || p[-1] == ' ') && !strncmp(p, "apf=", 4)) {
-			if ((p[4] == '0' || p[4] == '1') && (!p[5] || p[5] == ' '))
-				wanted = p[4] == '1';
-			else
-				console__printf("apf: unknown apf= (want apf=0 or apf=1): off\n");
-		}
+		if ((p != cmdline && p[-1] != ' ') || strncmp(p, "apf=", 4))
+			continue;
+		unsigned int m = 0;
+
+		while (m < sizeof(names) / sizeof(names[0]) && !word_is(p + 4, names[m]))
+			m++;
+		if (m < sizeof(names) / sizeof(names[0]))
+			mode = (enum apf_mode)m;
+		else
+			console__printf("apf: unknown apf= (want 0, 1, noack or toggle): off\n");
 	}
+}
+
+/* This CPU's host protocol on (true) or off. 0 or the host's refusal. */
+static int64_t host_switch(struct apf_cpu *a, bool on)
+{
+	if (pvops__shadow)
+		return hypercall2(L1_HC_APF, on ? L1_APF_ENABLE : L1_APF_DISABLE, 0);
+	if (!on) {
+		pv_ops.cpu.write_msr(MSR_KVM_ASYNC_PF_EN, 0);
+		return 0;
+	}
+	/* Vector first: KVM takes interrupt delivery only with one set. */
+	pv_ops.cpu.write_msr(MSR_KVM_ASYNC_PF_INT, VEC_APF);
+	pv_ops.cpu.write_msr(MSR_KVM_ASYNC_PF_EN, (uint64_t)&a->kvm | KVM_ASYNC_PF_ENABLED |
+				     KVM_ASYNC_PF_DELIVERY_AS_INT);
+	return 0;
 }
 
 void apf__init_cpu(struct cpu *c)
 {
 	struct apf_cpu *a = &apf_cpus[c->index];
 
-	if (!wanted)
+	if (mode == APF_OFF)
 		return;
-	if (pvops__shadow) {
-		int64_t rc = hypercall2(L1_HC_APF, L1_APF_ENABLE, 0);
+	int64_t rc = host_switch(a, true);
 
-		if (rc < 0) {
-			console__printf("apf: l1vmm refused L1_HC_APF (%ld): cpu %u without\n",
-					rc, c->index);
-			return;
-		}
-	} else {
-		/* Vector first: KVM takes interrupt delivery only with one set. */
-		pv_ops.cpu.write_msr(MSR_KVM_ASYNC_PF_INT, VEC_APF);
-		pv_ops.cpu.write_msr(MSR_KVM_ASYNC_PF_EN, (uint64_t)&a->kvm | KVM_ASYNC_PF_ENABLED |
-					     KVM_ASYNC_PF_DELIVERY_AS_INT);
+	if (rc < 0) {
+		console__printf("apf: l1vmm refused L1_HC_APF (%ld): cpu %u without\n", rc,
+				c->index);
+		return;
 	}
 	a->on = true;
 	__atomic_fetch_add(&stats.enabled, 1, __ATOMIC_RELAXED);
@@ -108,7 +144,11 @@ static void park(struct apf_cpu *a, struct task *cur, uint32_t token)
 	*s = (struct apf_slot){ .token = token, .task = cur };
 	cur->state = T_BLOCKED;
 	cur->cpu->need_resched = true;
-	stats.parked++;
+	if (++stats.parked >= TOGGLE_PARKED && mode == APF_TOGGLE) {
+		host_switch(a, false);
+		host_switch(a, true);
+		stats.toggles++;
+	}
 }
 
 bool apf__page_fault(struct cpu *c, struct task *cur, struct trap_frame *f)
@@ -132,7 +172,9 @@ bool apf__page_fault(struct cpu *c, struct task *cur, struct trap_frame *f)
 	token = (uint32_t)pv_ops.cpu.read_cr2();
 	/* Only a task can be parked; neither host sends one for the kernel, but
 	 * if it did, retrying the access is safe (it waits in the host). */
-	if (x86__from_user(f) && cur != c->idle)
+	if (mode == APF_NOACK)
+		stats.not_present++; /* retried at once: it faults again */
+	else if (x86__from_user(f) && cur != c->idle)
 		park(a, cur, token);
 	return true;
 }
@@ -177,6 +219,10 @@ void apf__ready_irq(struct cpu *c)
 	struct apf_cpu *a = &apf_cpus[c->index];
 	uint32_t token = a->kvm.token;
 
+	if (mode == APF_NOACK) {
+		pv_ops.timer.eoi(); /* the token stays: KVM sends no other */
+		return;
+	}
 	a->kvm.token = 0;
 	/* the slot is free: KVM may send the next ready */
 	pv_ops.cpu.write_msr(MSR_KVM_ASYNC_PF_ACK, 1);
@@ -189,6 +235,9 @@ void apf__ready_event(struct cpu *c)
 {
 	struct apf_cpu *a = &apf_cpus[c->index];
 	struct l1_vcpu_info *v = &pv__shared->vcpu[c->index];
+
+	if (mode == APF_NOACK)
+		return; /* apf_ready stays taken: l1vmm writes no other */
 	uint32_t token = __atomic_exchange_n(&v->apf_ready, 0, __ATOMIC_ACQ_REL);
 
 	if (token)

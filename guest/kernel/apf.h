@@ -28,9 +28,9 @@
 #include "include/uapi.h"
 #include "kernel/sched.h"
 
-/* Parse apf=0|1 (CPU 0, boot). */
+/* Parse apf=0|1|noack|toggle (CPU 0, boot; the last two are hostile test modes, apf.c). */
 void apf__init(const char *cmdline);
-/* Turn them on for this CPU if apf=1 (each CPU, after its LAPIC). */
+/* Turn them on for this CPU unless apf=0 (each CPU, after its LAPIC). */
 void apf__init_cpu(struct cpu *c);
 /* A #PF: true if it was "page not present" (cur parked or the fault retried). */
 bool apf__page_fault(struct cpu *c, struct task *cur, struct trap_frame *f);

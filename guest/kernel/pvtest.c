@@ -23,6 +23,7 @@
 #include "kernel/sched.h"
 #include "kernel/trap.h"
 #include "lib/cpu.h"
+#include "lib/string.h"
 
 #define PV_TABLE (PTE_P | PTE_RW | PTE_US)
 #define MAP_PAGES 4
@@ -137,6 +138,63 @@ static int64_t mmu_one(uint64_t *ptep, uint64_t val)
 	return hypercall2(L1_HC_MMU_UPDATE, (uint64_t)&u, 1);
 }
 
+#define DP_PAGES 2    /* the bitmap: an order-1 block */
+#define DP_SLOT 201u  /* a PML4 slot nothing else links */
+
+static int64_t dp_register(const uint64_t *bm)
+{
+	return hypercall5(L1_HC_DP, L1_DP_REGISTER, bm ? (uint64_t)bm >> PAGE_SHIFT : 0,
+			  bm ? DP_PAGES : 0, 0, 0);
+}
+
+/* Frame f (zeroed, read-only in the kernel's map) linked as a table at
+ * DP_SLOT, and unlinked if that was taken: 0, or l1vmm's refusal. */
+static int64_t link_as_table(uint64_t *f)
+{
+	memset(f, 0, PAGE_SIZE);
+	paging__make_table((uint64_t)f);
+	int64_t rc = mmu_one(&paging_pv.pml4[DP_SLOT], (uint64_t)f | PV_TABLE);
+
+	if (rc == 1) /* applied */
+		mmu_one(&paging_pv.pml4[DP_SLOT], 0);
+	paging__unmake_table((uint64_t)f);
+	return rc == 1 ? 0 : rc;
+}
+
+/*
+ * L1G_PVT_DP_MOVE: the double-paging bitmap moved between two places
+ * `rounds` times; l1vmm must pin its frames only while it holds them.
+ * Failure codes: -1 a registration refused, -2 a second bitmap accepted,
+ * -3 a bitmap frame accepted as a page table while registered, -4 one
+ * refused as a table after the bitmap moved away (still pinned), -5 the
+ * unregistration refused, -6 no memory.
+ */
+static int64_t pvt_dp_move(uint64_t rounds)
+{
+	static uint64_t *place[2];
+
+	if (!rounds || rounds > 100000)
+		return -L1G_EINVAL;
+	for (unsigned int i = 0; i < 2; i++)
+		if (!place[i] && !(place[i] = mm__alloc_frames(1, false)))
+			return -6;
+	for (uint64_t r = 0; r < rounds; r++) {
+		uint64_t *bm = place[r & 1];
+
+		if (dp_register(bm) != 0)
+			return -1;
+		if (r == 0 && dp_register(place[1]) != -L1_EPERM)
+			return -2;
+		if (r < 2 && link_as_table(bm) != -L1_EPERM)
+			return -3;
+		if (dp_register(NULL) != 0)
+			return -5;
+		if ((r < 2 || r == rounds - 1) && link_as_table(bm) != 0)
+			return -4;
+	}
+	return 0;
+}
+
 static int64_t hostile(uint64_t which)
 {
 	static struct l1_mmu_update many[L1_MMU_UPDATE_MAX + 1];
@@ -220,6 +278,8 @@ int64_t pvtest__run(uint64_t which, uint64_t arg)
 		return null_hypercalls(arg);
 	case L1G_PVT_ATTACK:
 		return pvattack__round(arg);
+	case L1G_PVT_DP_MOVE:
+		return pvt_dp_move(arg);
 	default:
 		return -L1G_EINVAL;
 	}

@@ -14,6 +14,8 @@
  *    clamped instead of reading past the ring.
  * The page-table cases aim at the PTE of va 0, which the kernel leaves
  * unmapped; after each the kernel undoes any mapping that got through.
+ * Then the double-paging bitmap is moved DP_MOVES times (the kernel checks
+ * that its frames are refused as page tables only while registered).
  *
  * Output: `hostile: <case>: refused (<how>)` or `hostile: <case>: NOT
  * REFUSED (<what happened>)` per case, then `hostile: N cases, M refused`.
@@ -24,6 +26,10 @@
 #include "lib/string.h"
 #include "user/user.h"
 #include "user/workload.h"
+
+/* Moves of the double-paging bitmap (SYS_PVTEST L1G_PVT_DP_MOVE): a guest
+ * that moves it again and again must not pile up pinned frames in l1vmm. */
+#define DP_MOVES 300u
 
 static uint64_t null_pte, nr_frames;
 
@@ -173,8 +179,14 @@ static enum workload_result hostile_run(const struct args *a, struct result *r)
 		}
 	}
 	printf("hostile: %u cases, %u refused\n", n, refused);
+	int64_t moved = sys__pvtest(L1G_PVT_DP_MOVE, DP_MOVES);
+
+	printf("hostile: dp_move: %s (%ld): the bitmap moved %u times\n",
+	       moved ? "FAILED" : "its frames pinned only while registered", moved, DP_MOVES);
 	if (refused != n)
 		return result__fail(r, "%u of %u attacks were not refused", n - refused, n);
+	if (moved)
+		return result__fail(r, "moving the double-paging bitmap: %ld", moved);
 	return W_PASS;
 }
 

@@ -136,6 +136,7 @@ enum shadow_refusal {
 	SHADOW_REFUSE_NOT_PT,        /* an update of a page that is not a page table */
 	SHADOW_REFUSE_TOO_MANY,      /* a batch above L1_MMU_UPDATE_MAX */
 	SHADOW_REFUSE_BAD_WRITE,     /* a trapped write it cannot emulate */
+	SHADOW_REFUSE_PINNED,        /* a page the host writes (pinned) linked as a table */
 	SHADOW_NR_REFUSALS
 };
 
@@ -175,6 +176,7 @@ struct shadow_stats {
 	uint64_t reclaim_faults;     /* guest faults that met an evicted frame: fetched */
 	uint64_t reclaim_host_fetches; /* host accesses that met one: fetched */
 	uint64_t reclaim_fetch_errors; /* fetches that failed (the access is retried) */
+	uint64_t pinned;             /* frames pinned now (shadow__pin, shadow__pin_unused) */
 	uint64_t harvest_forgets;    /* shadow__machine_forget() calls of harvest() */
 	uint64_t refusals[SHADOW_NR_REFUSALS];
 };
@@ -354,8 +356,20 @@ int shadow__access_gpa(struct shadow_guest *g, uint64_t gpa, void *buf, size_t l
 
 /* ---- page sharing (share.c) ---- */
 
-/* The host keeps using gfn behind the shadows (shared info): never share it. */
+/* The host keeps using gfn behind the shadows (shared info): never share it,
+ * never evict it, and the validator refuses it as a page table. */
 void shadow__pin(struct shadow_guest *g, uint64_t gfn);
+/*
+ * Pin [gfn, gfn + n) for a user that must have the frames to itself (the
+ * double-paging bitmap): evicted frames are fetched first, and the check
+ * that none is a page table or pinned already and the pins happen under one
+ * hold of the guest's lock. 0, -EINVAL (outside g), -EBUSY (a page table or
+ * pinned), -EAGAIN (frames kept being evicted) or a fetch's -errno; on an
+ * error nothing is pinned.
+ */
+int shadow__pin_unused(struct shadow_guest *g, uint64_t gfn, uint64_t n);
+/* Release the pins of [gfn, gfn + n) (frames pinned with shadow__pin_unused). */
+void shadow__unpin(struct shadow_guest *g, uint64_t gfn, uint64_t n);
 /*
  * Start tracking writes: every frame with content is write-protected; frames
  * UNPOPULATED in p2m are left writable and watched by

@@ -134,15 +134,67 @@ void share_write_fault(struct shadow_guest *g, uint64_t gfn, uint64_t va)
 	note_write(g, gfn, va);
 }
 
+/* Under g->lock, its bytes in: the host uses gfn behind the shadows from now on. */
+static void pin_locked(struct shadow_guest *g, uint64_t gfn)
+{
+	share_note_write(g, gfn); /* its own frame again, if it was shared */
+	if (!(g->frame[gfn] & SF_PINNED))
+		g->stats.pinned++;
+	g->frame[gfn] |= SF_PINNED;
+}
+
 void shadow__pin(struct shadow_guest *g, uint64_t gfn)
 {
 	pthread_mutex_lock(&g->lock);
 	/* the host reads it behind the shadows from now on: its bytes first */
 	while (gfn < g->nr_frames && frame_evicted(g, gfn) && reclaim_fetch_relocked(g, gfn) >= 0)
 		;
-	if (gfn < g->nr_frames) {
-		share_note_write(g, gfn); /* its own frame again, if it was shared */
-		g->frame[gfn] |= SF_PINNED;
+	if (gfn < g->nr_frames)
+		pin_locked(g, gfn);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* Fetches shadow__pin_unused() makes beyond one per frame before it gives up. */
+#define PIN_FETCH_SLACK 8
+
+int shadow__pin_unused(struct shadow_guest *g, uint64_t gfn, uint64_t n)
+{
+	if (!n || gfn > g->nr_frames || n > g->nr_frames - gfn)
+		return -EINVAL;
+	pthread_mutex_lock(&g->lock);
+	int rc = 0;
+	uint64_t fetches = 0;
+	for (uint64_t i = gfn; i < gfn + n && !rc;) {
+		if (g->pt_level[i] || (g->frame[i] & SF_PINNED)) {
+			rc = -EBUSY;
+		} else if (!frame_evicted(g, i)) {
+			i++;
+		} else if (++fetches > n + PIN_FETCH_SLACK) {
+			rc = -EAGAIN; /* evicted again and again, or fenced all along */
+		} else {
+			/* the fetch lets go of the lock: every frame is checked again */
+			int f = reclaim_fetch_relocked(g, i);
+			rc = f < 0 ? f : 0;
+			i = gfn;
+		}
+	}
+	/* the check and the pins under one hold of the lock: no update typed
+	 * a frame as a table in between, and the validator refuses pinned ones */
+	for (uint64_t i = gfn; i < gfn + n && !rc; i++)
+		pin_locked(g, i);
+	pthread_mutex_unlock(&g->lock);
+	return rc < 0 ? rc : 0;
+}
+
+void shadow__unpin(struct shadow_guest *g, uint64_t gfn, uint64_t n)
+{
+	if (gfn > g->nr_frames || n > g->nr_frames - gfn)
+		return;
+	pthread_mutex_lock(&g->lock);
+	for (uint64_t i = gfn; i < gfn + n; i++) {
+		if (g->frame[i] & SF_PINNED)
+			g->stats.pinned--;
+		g->frame[i] &= (uint8_t)~SF_PINNED;
 	}
 	pthread_mutex_unlock(&g->lock);
 }

@@ -69,6 +69,7 @@ static int refuse(enum shadow_refusal reason, enum shadow_refusal *why)
 	case SHADOW_REFUSE_FOREIGN_GFN:
 	case SHADOW_REFUSE_PT_WRITABLE:
 	case SHADOW_REFUSE_VA_RANGE:
+	case SHADOW_REFUSE_PINNED:
 		return -L1_EPERM;
 	case SHADOW_REFUSE_TOO_MANY:
 		return -L1_E2BIG;
@@ -146,6 +147,8 @@ static int type_subtree(struct walk_ctx *c, uint64_t gfn, unsigned level,
 		return 0; /* typed already, or reached twice in this tree */
 	if (have)
 		return refuse(SHADOW_REFUSE_RESERVED, why);
+	if (c->g && gfn < c->nr_frames && (c->g->frame[gfn] & SF_PINNED))
+		return refuse(SHADOW_REFUSE_PINNED, why); /* l1vmm writes it behind the shadows */
 	if (!walk_entry_ptr(c->mem, gfn, 0))
 		return refuse(SHADOW_REFUSE_FOREIGN_GFN, why);
 	c->pend[gfn] = (uint8_t)level;

@@ -5,13 +5,16 @@
  * pseudo page faults (a reset), and when fetches finish (host timing it can
  * steer). Each input byte is one event on one table, checked against a model
  * kept here: issue (a fault on one of 8 frames), complete (the fetch of one
- * frame, in the current or a past epoch), take a ready token, reset.
+ * frame, in the current or a past epoch), take a ready token, reset, a
+ * frame's fetch failing or succeeding (apf__fail, apf__fetched).
  * Invariants: at most APF_TOKENS tokens out; a token is never 0 nor
  * L1_APF_WAKE_ALL, and no two outstanding tokens are equal; a frame's first
  * waiter starts its fetch, later ones do not; a complete of a past epoch
  * changes nothing; every ready token handed out was issued in this epoch,
- * completed, and is handed out once; the counters match the model.
+ * completed, and is handed out once; a failing frame gets no token (-EIO)
+ * until it was fetched, across resets; the counters match the model.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -82,6 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	apf__init(&t);
 	memset(&m, 0, sizeof(m));
 	uint32_t epoch = 0;
+	bool failing[NR_GFNS] = { false };
+	_Static_assert(NR_GFNS <= APF_FAILING_MARKS, "the model keeps every mark");
 
 	for (size_t k = 0; k < size; k++) {
 		uint8_t op = data[k] >> 6, arg = data[k] & 63;
@@ -92,6 +97,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			bool fetch = false, first = !waiting_on(&m, gfn);
 			int rc = apf__issue(&t, gfn, &tok, &fetch);
 			unsigned out = count(&m, M_OUT_WAITING) + count(&m, M_OUT_DONE);
+			if (failing[arg % NR_GFNS]) {
+				check(rc == -EIO);
+				break;
+			}
 			if (out == APF_TOKENS) {
 				check(rc < 0);
 				break;
@@ -130,7 +139,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		}
-		default: /* disable / re-enable */
+		default:
+			if (arg & 32) { /* a fetch of the frame failed (arg bit 4 clear) or worked */
+				if (arg & 16)
+					apf__fetched(&t, gfn);
+				else
+					apf__fail(&t, gfn);
+				failing[arg % NR_GFNS] = !(arg & 16);
+				break;
+			}
+			/* disable / re-enable: the marks stay */
 			apf__reset(&t);
 			epoch++;
 			memset(&m, 0, sizeof(m));

@@ -105,6 +105,34 @@ static void tokens_never_zero_or_wake_all(void **state)
 	}
 }
 
+/* A frame whose fetch failed gets no token until a fetch of it succeeds:
+ * the guest's retry waits on the vCPU instead of looping through tokens. */
+static void failing_frames_get_no_token(void **state)
+{
+	(void)state;
+	struct apf_table t;
+	apf__init(&t);
+	uint32_t a, b;
+	bool fetch;
+	issue_ok(&t, 40, &a, true);
+	apf__fail(&t, 40);
+	assert_int_equal(apf__complete(&t, 40, t.epoch), 1); /* its ready still comes */
+	assert_true(apf__take_ready(&t, &b));
+	assert_int_equal(b, a);
+	assert_int_equal(apf__issue(&t, 40, &a, &fetch), -EIO);
+	assert_int_equal(t.outstanding, 0);
+	issue_ok(&t, 41, &a, true); /* others are not held up */
+	apf__reset(&t);            /* the guest's reset does not forget the store's failure */
+	assert_int_equal(apf__issue(&t, 40, &a, &fetch), -EIO);
+	apf__fetched(&t, 40);
+	issue_ok(&t, 40, &a, true);
+	/* more failing frames than marks: bounded, each still refused or new */
+	for (uint64_t g = 100; g < 100 + 3 * APF_FAILING_MARKS; g++)
+		apf__fail(&t, g);
+	assert_int_equal(t.nfailing, APF_FAILING_MARKS);
+	assert_int_equal(apf__issue(&t, 100 + 3 * APF_FAILING_MARKS - 1, &b, &fetch), -EIO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -112,6 +140,7 @@ int main(void)
 		cmocka_unit_test(duplicates_share_one_fetch),
 		cmocka_unit_test(stale_completions_ignored),
 		cmocka_unit_test(tokens_never_zero_or_wake_all),
+		cmocka_unit_test(failing_frames_get_no_token),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

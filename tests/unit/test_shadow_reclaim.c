@@ -402,6 +402,67 @@ static void balloon_takes_an_evicted_frame(void **state)
 	assert_int_equal(fk->calls, 0);
 }
 
+static uint64_t pinned_now(const struct shadow_guest *g)
+{
+	uint64_t n = 0;
+	for (uint64_t i = 0; i < g->nr_frames; i++)
+		n += (g->frame[i] & SF_PINNED) != 0;
+	return n;
+}
+
+/* The double-paging bitmap's pins: all or nothing, checked and set under one
+ * hold of the lock, released by shadow__unpin, never a page table after. */
+static void pin_unused_is_all_or_nothing_and_unpins(void **state)
+{
+	struct fx *f = *state;
+	struct shadow_guest *g = &f->g;
+	uint64_t base = pinned_now(g);
+	/* a run with a page table in it: nothing pinned */
+	assert_int_equal(shadow__pin_unused(g, ROOT + 2, 4), -EBUSY);
+	assert_int_equal(pinned_now(g), base);
+	assert_int_equal(shadow__pin_unused(g, NR - 1, 2), -EINVAL);
+	/* an evicted frame comes back first, bytes exact */
+	fill_pattern(g, 45, 4);
+	evict(g, 45, 1);
+	assert_int_equal(shadow__pin_unused(g, 44, 3), 0);
+	assert_true(has_pattern(own_page(g, 45), 4));
+	assert_false(frame_evicted(g, 45));
+	assert_int_equal(pinned_now(g), base + 3);
+	assert_int_equal(g->stats.pinned, base + 3);
+	/* a frame pinned already is not handed out twice */
+	assert_int_equal(shadow__pin_unused(g, 46, 2), -EBUSY);
+	assert_int_equal(pinned_now(g), base + 3);
+	/* a fetch that fails: nothing pinned */
+	fill_pattern(g, 50, 6);
+	evict(g, 50, 1);
+	fk->fail = -EIO;
+	assert_int_equal(shadow__pin_unused(g, 49, 2), -EIO);
+	assert_int_equal(pinned_now(g), base + 3);
+	fk->fail = 0;
+	/* a pinned frame is refused as a page table, an unpinned one is not */
+	memset(own_page(g, 40), 0, 4096);
+	assert_int_equal(shadow__pin_unused(g, 40, 1), 0);
+	struct l1_mmu_update link = { .ptr = (ROOT + 2) * 4096 + 8, .val = (40ull << 12) | TBL };
+	uint64_t done;
+	assert_int_equal(shadow__mmu_update(g, &link, 1, &done), -L1_EPERM);
+	assert_int_equal(g->stats.refusals[SHADOW_REFUSE_PINNED], 1);
+	shadow__unpin(g, 40, 1);
+	assert_int_equal(shadow__mmu_update(g, &link, 1, &done), 0);
+	assert_int_equal(shadow__pin_unused(g, 40, 1), -EBUSY); /* a table now */
+	link.val = 0;
+	assert_int_equal(shadow__mmu_update(g, &link, 1, &done), 0);
+	/* moved again and again: one bitmap's pins at a time */
+	shadow__unpin(g, 44, 3);
+	for (uint64_t round = 0; round < 200; round++) {
+		uint64_t at = 100 + round % 150;
+		assert_int_equal(shadow__pin_unused(g, at, 4), 0);
+		assert_int_equal(g->stats.pinned, base + 4);
+		shadow__unpin(g, at, 4);
+	}
+	assert_int_equal(pinned_now(g), base);
+	assert_int_equal(g->stats.pinned, base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +478,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(sharing_skips_evicted_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(balloon_takes_an_evicted_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(pin_unused_is_all_or_nothing_and_unpins, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
