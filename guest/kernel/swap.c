@@ -61,6 +61,7 @@
 #include "kernel/sched.h"
 #include "kernel/spinlock.h"
 #include "kernel/virtio_blk.h"
+#include "lib/cpu.h"
 #include "lib/string.h"
 
 #define SWAP_VA         (1ull << 39)           /* PML4 slot 1 */
@@ -376,7 +377,7 @@ static void ring_push(uint64_t page)
  */
 static unsigned int evict_batch(void)
 {
-	uint64_t page[SWAP_BATCH], old[SWAP_BATCH];
+	uint64_t page[SWAP_BATCH], old[SWAP_BATCH], t = cpu__rdtsc(), t2;
 	uint64_t resident = ring_tail - ring_head;
 	unsigned int n = 0, passed = 0;
 
@@ -408,14 +409,19 @@ static unsigned int evict_batch(void)
 		page[n] = p;
 		old[n++] = v;
 	}
-	if (!n)
+	if (!n) {
+		st.tsc_clock += cpu__rdtsc() - t;
 		return nr_spare;
+	}
 	pv_ops.mmu.flush_tlb(); /* commits: no CPU writes these pages from here */
+	t2 = cpu__rdtsc();
+	st.tsc_clock += t2 - t;
 	unsigned int hints = 0;
 	for (unsigned int i = 0; i < n; i++) {
 		bool held = host_holds(old[i] & PTE_ADDR);
+		int rc = disk_io(true, *slot_of(page[i]), old[i] & PTE_ADDR);
 
-		if (disk_io(true, *slot_of(page[i]), old[i] & PTE_ADDR) < 0) {
+		if (rc < 0) {
 			pv_ops.mmu.set_pte(pte_of(page[i]), old[i]);
 			ring_push(page[i]);
 			continue;
@@ -427,6 +433,8 @@ static unsigned int evict_batch(void)
 			dp_hints[hints++] = (old[i] & PTE_ADDR) >> PAGE_SHIFT;
 	}
 	pv_ops.mmu.commit();
+	t = cpu__rdtsc();
+	st.tsc_out += t - t2;
 	/* on the disk now: l1vmm may forget what it stored of them */
 	if (hints) {
 		int64_t k = pvops__hypercall(&dp_block, L1_HC_DP, L1_DP_HINT, (uint64_t)dp_hints,
@@ -434,6 +442,7 @@ static unsigned int evict_batch(void)
 
 		if (k > 0)
 			st.host_hinted += (uint64_t)k;
+		st.tsc_hint += cpu__rdtsc() - t;
 	}
 	return nr_spare;
 }
@@ -455,7 +464,7 @@ static uint64_t get_frame(void)
 
 bool swap__fault(uint64_t addr)
 {
-	uint64_t page, *pte, v, frame;
+	uint64_t page, *pte, v, frame, t0, t;
 	bool ok = false;
 
 	if (!enabled || addr < SWAP_VA || addr - SWAP_VA >= SWAP_MAX_BYTES)
@@ -471,24 +480,32 @@ bool swap__fault(uint64_t addr)
 		ok = true;
 		goto out;
 	}
+	t0 = cpu__rdtsc();
 	frame = get_frame();
 	if (!frame)
 		goto out;
+	t = cpu__rdtsc();
 	if (v & PTE_SWAPPED) {
 		if (disk_io(false, *slot_of(page), frame) < 0)
 			goto give_back;
 		st.swap_ins++;
+		st.tsc_in += cpu__rdtsc() - t;
 	} else {
 		if (pvops__shadow)
 			memset((void *)frame, 0, PAGE_SIZE);
 		else if (disk_io(false, 0, frame) < 0)
 			goto give_back;
 		st.zero_fills++;
+		st.tsc_zero += cpu__rdtsc() - t;
 	}
+	t = cpu__rdtsc();
 	pv_ops.mmu.set_pte(pte, frame | LEAF);
 	pv_ops.mmu.commit();
 	ring_push(page);
 	st.resident++;
+	st.faults++;
+	st.tsc_map += cpu__rdtsc() - t;
+	st.tsc_fault += cpu__rdtsc() - t0;
 	ok = true;
 	goto out;
 give_back:
