@@ -144,6 +144,8 @@ struct l1g_swap_stats {
 	uint64_t tsc_zero;       /* zero fills (ept: a read of slot 0) */
 	uint64_t tsc_hint;       /* L1_DP_HINT hypercalls */
 	uint64_t tsc_map;        /* mapping the faulting page (set_pte, commit) */
+	uint64_t zero_hinted;    /* zero fills with no work: l1vmm had made the frame zero
+				  * (L1_DP_ZEROED) */
 };
 
 /* SYS_APF_STATS: pseudo page faults seen by the kernel, all CPUs. */
