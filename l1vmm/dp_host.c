@@ -9,6 +9,7 @@
 #include "l1vmm/dedup_host.h"
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vm.h"
+#include "mmu/ept/reclaim.h"
 #include "mmu/shadow/shadow.h"
 #include "reclaim/reclaim.h"
 
@@ -279,7 +280,7 @@ static int64_t dp_hint(struct vm *vm, const struct pv_mem *mem, uint64_t list, u
 		return n;
 	if (!cooperative(vm)) {
 		__atomic_fetch_add(&vm->dp_hints_ignored, (uint64_t)n, __ATOMIC_RELAXED);
-		return n;
+		return kind == L1_DP_ZEROED ? 0 : n; /* ZEROED: none made zero */
 	}
 	int64_t done = 0;
 	for (; done < n; done++) {
@@ -289,8 +290,14 @@ static int64_t dp_hint(struct vm *vm, const struct pv_mem *mem, uint64_t list, u
 		int rc = bitmap ? -EBUSY : discard_frame(vm, gfns[done]);
 		if (rc < 0)
 			break;
+		if (rc == 1 && kind == L1_DP_ZEROED)
+			return done; /* skipped: not zero; the guest clears it and the rest */
 		if (rc == 0)
 			__atomic_fetch_add(&vm->dp_hinted, 1, __ATOMIC_RELAXED);
+		if (rc == 0 && kind == L1_DP_ZEROED && vm->reclaim_ept)
+			/* reused at once: its zeroed page now, not at a fault
+			 * through userfaultfd (any error: the fault does it) */
+			ept_reclaim__zero(vm->reclaim_ept, gfns[done]);
 	}
 	if (done < n)
 		__atomic_fetch_add(&vm->dp_hint_errors, 1, __ATOMIC_RELAXED);

@@ -279,6 +279,7 @@ int reclaim_ctl__add_vm(struct reclaim_ctl *c, struct vm *vm, uint64_t floor_mb,
 	}
 	push_settings(c, p);
 	vm->reclaim = p;
+	vm->reclaim_ept = p->er;
 	__atomic_store_n(&vm->reclaim_core, &p->r, __ATOMIC_RELEASE);
 	c->vms[c->nr_vms++] = p;
 	rc = 0;
@@ -298,6 +299,7 @@ void reclaim_ctl__remove_vm(struct reclaim_ctl *c, struct vm *vm)
 			c->vms[i--] = c->vms[--c->nr_vms];
 	pthread_mutex_unlock(&c->lock);
 	__atomic_store_n(&vm->reclaim_core, NULL, __ATOMIC_RELEASE);
+	vm->reclaim_ept = NULL;
 	if (vm->shadow)
 		shadow__set_fetcher(&vm->shadow->g, NULL, NULL);
 	else

@@ -81,8 +81,9 @@ static const struct allow allowlist[] = {
 	 * (dedup/run written in the tree: the FUSE thread) */
 	{ "memfd_create", M | F, ANY },
 	/* host reclaim: userfaultfd on ept guest RAM (registration, write
-	 * protection, copies, wakes), its messages, the store's swap file */
-	{ "ioctl", M | R | U, UFFD_IOCTL }, { "poll", U, ANY }, { "ppoll", U, ANY },
+	 * protection, copies, wakes; a vCPU's copy: the zeroed page of a frame
+	 * its guest hinted L1_DP_ZEROED), its messages, the store's swap file */
+	{ "ioctl", M | R | U | V, UFFD_IOCTL }, { "poll", U, ANY }, { "ppoll", U, ANY },
 	{ "read", U, ANY }, { "pwrite64", R, ANY }, { "pread64", V | U, ANY },
 	/* a VM's disk: virtio-blk requests are served on the notifying vCPU's
 	 * thread (l1vmm/blk_host.h); its reads are the pread64 above */

@@ -43,6 +43,7 @@ enum { VM_LOG_NONE = 0, VM_LOG_SHARING, VM_LOG_RECLAIM };
 struct dedup_host;
 struct vm_reclaim;
 struct reclaim_vm;
+struct ept_reclaim;
 struct balloon;
 struct virtio_balloon;
 struct virtio_blk;
@@ -102,6 +103,8 @@ struct vm {
 	struct vm_reclaim *reclaim; /* host reclaim's part (reclaim_ctl.h), or NULL */
 	struct reclaim_vm *reclaim_core; /* its core (reclaim/reclaim.h), for the VM's
 					  * devices (dp_host.h): set while the VM runs */
+	struct ept_reclaim *reclaim_ept; /* ept mode: its userfaultfd side
+					  * (mmu/ept/reclaim.h), set with reclaim_core */
 	/* The double-paging protocol (dp_host.h): cooperative (atomic, 0 or 1);
 	 * the guest's bitmap (host address, frames it covers; written under
 	 * dp_lock and lock, read under either, and atomically by the watch);

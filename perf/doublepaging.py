@@ -3,6 +3,7 @@
 and without the protocol. One command:
 
     perf/doublepaging.py [--build BUILD_DIR] [--reps 3] [--modes ept,shadow] [--seconds 3]
+                         [--before OTHER_BUILD_DIR]
 
 Per mode, one guest with a disk (swap=virtio) runs workload=swapstorm: a
 working set 1.25x its RAM, filled (a fixed amount of work: every page written
@@ -20,7 +21,14 @@ Reported (medians over the repetitions): the fill's runtime (guest ms), the
 storm's touches per second, the guest's swap I/O per second (swap-outs plus
 swap-ins over its whole run), the guest's whole runtime, and l1vmm's counters
 (highest readings of the live tree): double_paging_events, stored_reads,
-hinted, evictions, fetches. Every run must end with 0 mismatches.
+hinted, evictions, fetches. Every run must end with 0 mismatches. The guest's
+own profile of its fill (swapstorm's "profile phase=fill" line, TSC ms): time
+in swap faults in all, in the clock's scan, in swap-out writes, in zero fills,
+in hints.
+
+--before OTHER_BUILD_DIR: each repetition runs OTHER_BUILD_DIR's l1vmm too
+(on and off, interleaved with this build's), for before/after figures of a
+change measured in one session.
 
 Waits while /tmp/perf-busy exists (another benchmark), and holds it meanwhile.
 """
@@ -68,6 +76,8 @@ def one(l1vmm, mode, seconds, extra):
         wall = time.monotonic() - t0
     out = "\n".join(run.lines)
     f = re.search(r"^swapstorm: fill pages=\d+ ms=(\d+) ", out, re.M)
+    prof = re.search(r"^swapstorm: profile phase=fill faults=\d+ fault_ms=(\d+) clock_ms=(\d+) "
+                     r"out_ms=(\d+) in_ms=\d+ zero_ms=(\d+) hint_ms=(\d+)", out, re.M)
     m = re.search(r"^swapstorm: touches=(\d+) mismatches=(\d+) swap_outs=(\d+) swap_ins=(\d+) "
                   r".* seconds=([\d.]+)$", out, re.M)
     if run.proc.returncode != 0 or not f or not m or m.group(2) != "0":
@@ -75,7 +85,9 @@ def one(l1vmm, mode, seconds, extra):
     total = float(m.group(5))
     return {"fill_ms": int(f.group(1)), "touches_s": int(m.group(1)) / seconds,
             "swap_io_s": (int(m.group(3)) + int(m.group(4))) / total, "guest_s": total,
-            "wall_s": wall, **{p.split("/")[-1]: v for p, v in peak.items()}}
+            "wall_s": wall, **{p.split("/")[-1]: v for p, v in peak.items()},
+            **({k: int(v) for k, v in zip(("fault_ms", "clock_ms", "out_ms", "zero_ms", "hint_ms"),
+                                          prof.groups())} if prof else {})}
 
 
 def main():
@@ -84,8 +96,11 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--modes", default="ept,shadow")
     ap.add_argument("--seconds", type=int, default=3)
+    ap.add_argument("--before", help="another build to run beside this one (before/after)")
     a = ap.parse_args()
     l1vmm = os.path.join(a.build, "l1vmm", "l1vmm")
+    builds = [("", l1vmm)] + ([("before ", os.path.join(a.before, "l1vmm", "l1vmm"))]
+                              if a.before else [])
     while os.path.exists("/tmp/perf-busy"):
         time.sleep(20)
     open("/tmp/perf-busy", "w").close()
@@ -100,10 +115,12 @@ def main():
             print(f"## {mode}: {SIZES[mode][0]} guest, {SIZES[mode][1]} working set; reclaim off: "
                   f"resident {base['guest_resident_mb']} MiB, fill {base['fill_ms']} ms, "
                   f"{base['touches_s']:.0f} touches/s; 2x: host_limit_mb={limit}", flush=True)
-            runs = {"on": [], "off": []}
+            runs = {f"{b}{n}": [] for b, _ in builds for n in ("on", "off")}
             for r in range(a.reps):
-                for name, coop in (("on", 1), ("off", 0)):
-                    x = one(l1vmm, mode, a.seconds,
+                for (tag, binary), (n, coop) in [(b, c) for b in builds
+                                                 for c in (("on", 1), ("off", 0))]:
+                    name = tag + n
+                    x = one(binary, mode, a.seconds,
                             ["--set", "reclaim/run=1", "--set", f"reclaim/host_limit_mb={limit}",
                              "--set", f"vms/vm0/reclaim/cooperative={coop}"] + FAST)
                     runs[name].append(x)
@@ -111,15 +128,21 @@ def main():
                         f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
                         for k, v in x.items()), flush=True)
             keys = ["fill_ms", "touches_s", "swap_io_s", "guest_s", "double_paging_events",
-                    "stored_reads", "hinted", "evictions", "fetches"]
+                    "stored_reads", "hinted", "evictions", "fetches", "fault_ms", "clock_ms",
+                    "out_ms", "zero_ms", "hint_ms"]
             print(f"| {mode} (median of {a.reps}) | " + " | ".join(keys) + " |")
-            for name in ("on", "off"):
+            for name in runs:
                 med = [statistics.median(x.get(k, 0) for x in runs[name]) for k in keys]
                 print(f"| protocol {name} | " + " | ".join(f"{v:.0f}" for v in med) + " |",
                       flush=True)
-            on = statistics.median(x["fill_ms"] for x in runs["on"])
-            off = statistics.median(x["fill_ms"] for x in runs["off"])
-            print(f"  fill runtime off/on: {off / on:.2f}x", flush=True)
+            for tag, _ in builds:
+                on = statistics.median(x["fill_ms"] for x in runs[tag + "on"])
+                off = statistics.median(x["fill_ms"] for x in runs[tag + "off"])
+                gon = statistics.median(x["guest_s"] for x in runs[tag + "on"])
+                goff = statistics.median(x["guest_s"] for x in runs[tag + "off"])
+                print(f"  {tag}fill runtime off/on: {off / on:.2f}x; whole run off/on: "
+                      f"{goff / gon:.2f}x; reclaim without a limit: fill {base['fill_ms']} ms, "
+                      f"off/no-limit {off / base['fill_ms']:.2f}x", flush=True)
     finally:
         os.unlink("/tmp/perf-busy")
 

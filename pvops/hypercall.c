@@ -38,7 +38,7 @@ int64_t pv__fetch_balloon_gfns(const struct pv_mem *mem, uint64_t va, uint64_t c
 int64_t pv__fetch_dp_hints(const struct pv_mem *mem, uint64_t kind, uint64_t va, uint64_t count,
 			   uint64_t nr_frames, uint64_t *out)
 {
-	if (kind != L1_DP_DROPPED && kind != L1_DP_FREE)
+	if (kind != L1_DP_DROPPED && kind != L1_DP_FREE && kind != L1_DP_ZEROED)
 		return -L1_EINVAL;
 	int64_t n = fetch_array(mem, va, count, L1_DP_HINT_MAX, sizeof(*out), out);
 	if (n <= 0)

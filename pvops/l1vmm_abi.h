@@ -361,6 +361,11 @@ _Static_assert(sizeof(struct l1_iret_frame) == 48, "l1_iret_frame is ABI");
  *   call (-L1_EINVAL if it was the first: not RAM, below L1_BALLOON_MIN_GFN,
  *   a page table or the bitmap; a frame page sharing holds is skipped, not
  *   refused). A bad kind or list: -L1_EINVAL, -L1_E2BIG, -L1_EFAULT.
+ *   Kind L1_DP_ZEROED is L1_DP_DROPPED for frames the guest will reuse at
+ *   once and wants zero: the result counts the frames, from the first on,
+ *   that read zero now, so the guest need not clear them itself; a frame
+ *   l1vmm skips (page sharing holds it) ends the call there, and with the
+ *   protocol off the call does nothing and returns 0.
  *
  * Disk writes from the store: when the guest writes a frame l1vmm holds in
  *   its store to its virtio-blk disk, the bytes go from the store to the
@@ -377,6 +382,7 @@ _Static_assert(sizeof(struct l1_iret_frame) == 48, "l1_iret_frame is ABI");
 #define L1_DP_HINT 2u
 #define L1_DP_DROPPED 1u
 #define L1_DP_FREE 2u
+#define L1_DP_ZEROED 3u
 #define L1_DP_HINT_MAX 512u
 #define L1_DP_BITMAP_MAX_PAGES 64u /* 2 Mi frames: 8 GiB of guest RAM */
 

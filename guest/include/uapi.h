@@ -137,6 +137,17 @@ struct l1g_swap_stats {
 				  * store (the double-paging bitmap) */
 	uint64_t host_hinted;    /* frames written out while in l1vmm's store, hinted dropped */
 	uint64_t host_bitmap;    /* 1: l1vmm's store bitmap is registered */
+	/* TSC cycles spent in the swap fault path (a profile of the guest's own paging) */
+	uint64_t faults;         /* region faults that got a frame */
+	uint64_t tsc_fault;      /* in those faults, in all */
+	uint64_t tsc_clock;      /* choosing victims and unmapping them (evict_batch's scan) */
+	uint64_t tsc_out;        /* swap-out disk writes */
+	uint64_t tsc_in;         /* swap-in disk reads */
+	uint64_t tsc_zero;       /* zero fills (ept: a read of slot 0) */
+	uint64_t tsc_hint;       /* L1_DP_HINT hypercalls */
+	uint64_t tsc_map;        /* mapping the faulting page (set_pte, commit) */
+	uint64_t zero_hinted;    /* zero fills with no work: l1vmm had made the frame zero
+				  * (L1_DP_ZEROED) */
 };
 
 /* SYS_APF_STATS: pseudo page faults seen by the kernel, all CPUs. */

@@ -46,8 +46,11 @@
  * (l1vmm would have to read it out of its store to write it to the disk),
  * in its first lap and at most SWAP_BATCH times a batch; a marked page the clock takes anyway is written out as usual (l1vmm
  * copies it from its store to the disk, not into RAM), and its frame is
- * then hinted dropped (L1_DP_HINT) before it is reused, so l1vmm forgets the
- * stored bytes instead of fetching them.
+ * then hinted dropped (L1_DP_HINT, kind L1_DP_ZEROED) before it is reused,
+ * so l1vmm forgets the stored bytes instead of fetching them; the frames
+ * l1vmm says read zero now are marked so (spare_zero), and a first touch
+ * that gets one maps it as it is instead of clearing it (in ept mode a disk
+ * read from emulated CPL0, the dearest part of a zero fill).
  *
  * All state is under swap_lock (faults and system calls run with
  * interrupts off).
@@ -61,6 +64,7 @@
 #include "kernel/sched.h"
 #include "kernel/spinlock.h"
 #include "kernel/virtio_blk.h"
+#include "lib/cpu.h"
 #include "lib/string.h"
 
 #define SWAP_VA         (1ull << 39)           /* PML4 slot 1 */
@@ -86,6 +90,7 @@ static uint32_t *ring_page[SWAP_MAX_PAGES / SLOTS_PER_FRAME + 1]; /* the clock's
 static uint64_t nr_slots, region_pages, ring_head, ring_tail; /* free-running indices */
 static bool region_live;
 static uint64_t spare[SWAP_BATCH];             /* frames evicted, not yet reused */
+static uint64_t spare_zero;                    /* bit i: spare[i] reads zero (l1vmm said so) */
 static unsigned int nr_spare;
 static struct l1g_swap_stats st;
 static volatile uint64_t *host_bitmap;         /* l1vmm's marks: frames in its store */
@@ -376,7 +381,7 @@ static void ring_push(uint64_t page)
  */
 static unsigned int evict_batch(void)
 {
-	uint64_t page[SWAP_BATCH], old[SWAP_BATCH];
+	uint64_t page[SWAP_BATCH], old[SWAP_BATCH], t = cpu__rdtsc(), t2;
 	uint64_t resident = ring_tail - ring_head;
 	unsigned int n = 0, passed = 0;
 
@@ -408,32 +413,45 @@ static unsigned int evict_batch(void)
 		page[n] = p;
 		old[n++] = v;
 	}
-	if (!n)
+	if (!n) {
+		st.tsc_clock += cpu__rdtsc() - t;
 		return nr_spare;
+	}
 	pv_ops.mmu.flush_tlb(); /* commits: no CPU writes these pages from here */
-	unsigned int hints = 0;
+	t2 = cpu__rdtsc();
+	st.tsc_clock += t2 - t;
+	unsigned int hints = 0, hint_spare[SWAP_BATCH];
 	for (unsigned int i = 0; i < n; i++) {
 		bool held = host_holds(old[i] & PTE_ADDR);
+		int rc = disk_io(true, *slot_of(page[i]), old[i] & PTE_ADDR);
 
-		if (disk_io(true, *slot_of(page[i]), old[i] & PTE_ADDR) < 0) {
+		if (rc < 0) {
 			pv_ops.mmu.set_pte(pte_of(page[i]), old[i]);
 			ring_push(page[i]);
 			continue;
 		}
 		st.swap_outs++;
 		st.resident--;
-		spare[nr_spare++] = old[i] & PTE_ADDR;
-		if (held)
+		spare_zero &= ~(1ull << nr_spare);
+		if (held) {
+			hint_spare[hints] = nr_spare;
 			dp_hints[hints++] = (old[i] & PTE_ADDR) >> PAGE_SHIFT;
+		}
+		spare[nr_spare++] = old[i] & PTE_ADDR;
 	}
 	pv_ops.mmu.commit();
+	t = cpu__rdtsc();
+	st.tsc_out += t - t2;
 	/* on the disk now: l1vmm may forget what it stored of them */
 	if (hints) {
 		int64_t k = pvops__hypercall(&dp_block, L1_HC_DP, L1_DP_HINT, (uint64_t)dp_hints,
-					     hints, L1_DP_DROPPED);
+					     hints, L1_DP_ZEROED);
 
 		if (k > 0)
 			st.host_hinted += (uint64_t)k;
+		for (int64_t i = 0; i < k && i < hints; i++) /* the first k read zero */
+			spare_zero |= 1ull << hint_spare[i];
+		st.tsc_hint += cpu__rdtsc() - t;
 	}
 	return nr_spare;
 }
@@ -441,22 +459,25 @@ static unsigned int evict_batch(void)
 /* A frame for a faulting page: a spare one, fresh user memory while there is
  * more than SWAP_RESERVE of it (or too few pages are resident to make a
  * batch worth it: then the reserve's), else one a batch of evictions frees.
- * 0: none at all. */
-static uint64_t get_frame(void)
+ * 0: none at all. *zero: the frame reads zero (l1vmm made it so). */
+static uint64_t get_frame(bool *zero)
 {
 	uint64_t f = 0;
 
+	*zero = false;
 	if (!nr_spare && (mm__user_free_bytes() > SWAP_RESERVE || st.resident < 2 * SWAP_BATCH))
 		f = (uint64_t)mm__alloc_frames(0, true);
-	if (!f && (nr_spare || evict_batch()))
+	if (!f && (nr_spare || evict_batch())) {
 		f = spare[--nr_spare];
+		*zero = spare_zero >> nr_spare & 1;
+	}
 	return f;
 }
 
 bool swap__fault(uint64_t addr)
 {
-	uint64_t page, *pte, v, frame;
-	bool ok = false;
+	uint64_t page, *pte, v, frame, t0, t;
+	bool ok = false, zero;
 
 	if (!enabled || addr < SWAP_VA || addr - SWAP_VA >= SWAP_MAX_BYTES)
 		return false;
@@ -471,24 +492,34 @@ bool swap__fault(uint64_t addr)
 		ok = true;
 		goto out;
 	}
-	frame = get_frame();
+	t0 = cpu__rdtsc();
+	frame = get_frame(&zero);
 	if (!frame)
 		goto out;
+	t = cpu__rdtsc();
 	if (v & PTE_SWAPPED) {
 		if (disk_io(false, *slot_of(page), frame) < 0)
 			goto give_back;
 		st.swap_ins++;
+		st.tsc_in += cpu__rdtsc() - t;
 	} else {
-		if (pvops__shadow)
+		if (zero)
+			st.zero_hinted++;
+		else if (pvops__shadow)
 			memset((void *)frame, 0, PAGE_SIZE);
 		else if (disk_io(false, 0, frame) < 0)
 			goto give_back;
 		st.zero_fills++;
+		st.tsc_zero += cpu__rdtsc() - t;
 	}
+	t = cpu__rdtsc();
 	pv_ops.mmu.set_pte(pte, frame | LEAF);
 	pv_ops.mmu.commit();
 	ring_push(page);
 	st.resident++;
+	st.faults++;
+	st.tsc_map += cpu__rdtsc() - t;
+	st.tsc_fault += cpu__rdtsc() - t0;
 	ok = true;
 	goto out;
 give_back:

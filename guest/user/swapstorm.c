@@ -9,9 +9,10 @@
  * one SYS_SWAP_ALLOC region. Page i at version v holds
  * hotcold__fill(seed, i, v) (lib/hotcold.h). A run has three phases:
  *
- *   fill     every page written at version 0, in order (each a first touch:
- *            the kernel gives it a zeroed frame, and once the guest runs
- *            short of frames, writes older pages to the disk);
+ *   fill     every page checked to read zero, then written at version 0, in
+ *            order (each a first touch: the kernel gives it a zeroed frame,
+ *            and once the guest runs short of frames, writes older pages to
+ *            the disk);
  *   pause    pause_ms milliseconds asleep (the guest idle: every frame goes
  *            cold, so host reclaim can take the guest's resident pages
  *            before the storm makes the guest write them out: the
@@ -28,10 +29,17 @@
  *
  *   swapstorm: size=BYTES pages=P seed=N mem_mb=M
  *   swapstorm: fill pages=P ms=T swap_outs=X
- *   swapstorm: mismatch page=I check=storm|rewrite|final version=V words=N
+ *   swapstorm: mismatch page=I check=zero|storm|rewrite|final version=V words=N
+ *   swapstorm: profile phase=fill|all faults=N fault_ms=T clock_ms=T out_ms=T in_ms=T
+ *              zero_ms=T hint_ms=T map_ms=T zero_hinted=N
+ *       (one line, after the fill and at the end) where the kernel's swap
+ *       path spent its time (TSC): faults in all (fault_ms includes the
+ *       rest), the clock's scan, swap-out writes, swap-in reads, zero
+ *       fills, double-paging hints, mapping the page; zero fills l1vmm
+ *       had done already (frames it discarded at an L1_DP_ZEROED hint)
  *   swapstorm: touches=N mismatches=M swap_outs=X swap_ins=Y zero_fills=Z
  *              slots_used=S io_errors=E seconds=S.SSS
- *       the last line (one line), the counters the kernel's (SYS_SWAP_STATS)
+ *       (one line), the counters the kernel's (SYS_SWAP_STATS)
  *
  * PASS (exit 0) only with 0 mismatches, 0 disk errors and every page
  * verified; the region is freed at the end (its frames and disk slots),
@@ -64,6 +72,32 @@ static int64_t sys__swap_free(uint64_t addr)
 static void swap_stats(struct l1g_swap_stats *s)
 {
 	sys__call(SYS_SWAP_STATS, (uint64_t)s, 0, 0, 0);
+}
+
+/* Where the kernel's swap path spent its time so far (TSC in ms). */
+static void print_profile(const char *phase, const struct l1g_swap_stats *s)
+{
+	uint64_t k = user__info.tsc_khz;
+
+	printf("swapstorm: profile phase=%s faults=%lu fault_ms=%lu clock_ms=%lu out_ms=%lu "
+	       "in_ms=%lu zero_ms=%lu hint_ms=%lu map_ms=%lu zero_hinted=%lu\n", phase, s->faults,
+	       s->tsc_fault / k, s->tsc_clock / k, s->tsc_out / k, s->tsc_in / k, s->tsc_zero / k,
+	       s->tsc_hint / k, s->tsc_map / k, s->zero_hinted);
+}
+
+/* A page touched for the first time reads zero. */
+static void check_zero(const uint64_t *words, uint64_t page)
+{
+	unsigned int bad = 0;
+
+	for (unsigned int w = 0; w < HOTCOLD_PAGE_WORDS; w++)
+		bad += words[w] != 0;
+	if (!bad)
+		return;
+	counted[page / 8] |= (uint8_t)(1u << (page % 8));
+	mismatches++;
+	if (reports++ < MAX_REPORTS)
+		printf("swapstorm: mismatch page=%lu check=zero version=0 words=%u\n", page, bad);
 }
 
 static void check(const uint64_t *words, uint64_t seed, uint64_t page, const char *where)
@@ -111,12 +145,15 @@ static enum workload_result swapstorm_run(const struct args *a, struct result *r
 	       user__info.mem_bytes >> 20);
 
 	t0 = cpu__rdtsc();
-	for (uint64_t i = 0; i < pages; i++)
+	for (uint64_t i = 0; i < pages; i++) {
+		check_zero(base + i * HOTCOLD_PAGE_WORDS, i);
 		hotcold__fill(base + i * HOTCOLD_PAGE_WORDS, seed, i, 0);
+	}
 	t_fill = cpu__rdtsc();
 	swap_stats(&st);
 	printf("swapstorm: fill pages=%lu ms=%lu swap_outs=%lu\n", pages,
 	       (t_fill - t0) / user__info.tsc_khz, st.swap_outs);
+	print_profile("fill", &st);
 
 	if (pause_ms) {
 		uint64_t wake = cpu__rdtsc() + pause_ms * user__info.tsc_khz;
@@ -153,6 +190,7 @@ static enum workload_result swapstorm_run(const struct args *a, struct result *r
 	       (now - t0) / user__info.tsc_khz % 1000);
 	printf("swapstorm: host_bitmap=%lu host_passed=%lu host_hinted=%lu\n", st.host_bitmap,
 	       st.host_passed, st.host_hinted);
+	print_profile("all", &st);
 	if (sys__swap_free(addr) < 0)
 		return result__fail(r, "SYS_SWAP_FREE refused the region");
 	swap_stats(&st);

@@ -433,6 +433,22 @@ static void zero_fill(struct ept_reclaim *er, uint64_t addr, bool write)
 		wake(er, addr, PAGE);
 }
 
+int ept_reclaim__zero(struct ept_reclaim *er, uint64_t gfn)
+{
+	static const uint8_t zeros[PAGE] __attribute__((aligned(PAGE)));
+	uint8_t *hva = frame_hva(er, gfn);
+	if (!hva)
+		return -EINVAL;
+	if (!atomic_load_explicit(&er->registered, memory_order_acquire))
+		return -ENOENT;
+	struct uffdio_copy c = { .dst = (uint64_t)(uintptr_t)hva,
+				 .src = (uint64_t)(uintptr_t)zeros, .len = PAGE };
+	int rc = uffd_range(er->uffd, UFFDIO_COPY, &c);
+	if (rc == 0)
+		STAT_ADD(er, zero_fills, 1);
+	return rc;
+}
+
 static void backoff(uint64_t *ns)
 {
 	struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)*ns };

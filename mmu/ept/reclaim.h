@@ -115,6 +115,13 @@ void ept_reclaim__share(struct ept_reclaim *er, struct ept_guest *g);
  * Before the first ept_reclaim__create(). */
 void ept_reclaim__set_thread_start(void (*fn)(void));
 
+/* Give frame gfn, discarded (UNPOPULATED), a zeroed page now, as a fault on
+ * it would (UFFDIO_COPY; its p2m state stays): for a frame its guest said it
+ * reuses at once, so its next touch costs no fault through userfaultfd.
+ * 0, or -errno (-EEXIST: it has a page; -ENOENT or -EINVAL: not registered
+ * with userfaultfd yet, where a touch needs no help). */
+int ept_reclaim__zero(struct ept_reclaim *er, uint64_t gfn);
+
 /* The backend's operations; ctx is the struct ept_reclaim. */
 extern const struct reclaim_backend ept_reclaim__ops;
 

@@ -81,7 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t frames = regs.r9 % (1ull << 40);
 	n = pv__fetch_dp_hints(&mem, c.arg[3], c.arg[0], c.arg[1], frames, gfns);
 	if (n > (int64_t)L1_DP_HINT_MAX || (n >= 0 && (uint64_t)n > c.arg[1]) ||
-	    (n == 0 && c.arg[1]) || (n > 0 && c.arg[3] != L1_DP_DROPPED && c.arg[3] != L1_DP_FREE))
+	    (n == 0 && c.arg[1]) || (n > 0 && c.arg[3] != L1_DP_DROPPED && c.arg[3] != L1_DP_FREE &&
+	     c.arg[3] != L1_DP_ZEROED))
 		abort();
 	for (int64_t i = 0; i < n; i++)
 		if (gfns[i] < L1_BALLOON_MIN_GFN || gfns[i] >= frames)

@@ -133,13 +133,14 @@ static void dp_hints_are_a_valid_prefix(void **state)
 	assert_int_equal(out[0], lo);
 	assert_int_equal(out[1], frames - 1);
 	assert_int_equal(pv__fetch_dp_hints(&mem, L1_DP_FREE, PAGE_VA, 2, frames, out), 2);
+	assert_int_equal(pv__fetch_dp_hints(&mem, L1_DP_ZEROED, PAGE_VA, 2, frames, out), 2);
 	assert_int_equal(pv__fetch_dp_hints(&mem, L1_DP_FREE, PAGE_VA + 16, 2, frames, out),
 			 -L1_EINVAL); /* the first is beyond the guest */
 	in[0] = lo - 1;
 	memcpy(page, in, sizeof(in));
 	assert_int_equal(pv__fetch_dp_hints(&mem, L1_DP_FREE, PAGE_VA, 2, frames, out),
 			 -L1_EINVAL); /* the boot area stays */
-	assert_int_equal(pv__fetch_dp_hints(&mem, 3, PAGE_VA, 1, frames, out), -L1_EINVAL);
+	assert_int_equal(pv__fetch_dp_hints(&mem, 4, PAGE_VA, 1, frames, out), -L1_EINVAL);
 	assert_int_equal(pv__fetch_dp_hints(&mem, 0, PAGE_VA, 1, frames, out), -L1_EINVAL);
 	assert_int_equal(pv__fetch_dp_hints(&mem, L1_DP_DROPPED, PAGE_VA, L1_DP_HINT_MAX + 1,
 					    frames, out), -L1_E2BIG);
