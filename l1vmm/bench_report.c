@@ -314,8 +314,8 @@ void bench__guest_table(FILE *o, const struct bench_scenario *s, const struct be
 {
 	fprintf(o, "per guest: its workload's own figure (the mean over the line's guests), against the same "
 		"guests' in none:\n");
-	fprintf(o, "%-12s %-9s %-13s %-8s %10s %6s %11s %11s %5s %s\n", "guest", "workload", "figure",
-		"", "value", "x none", "fault us", "fetch us", "mism", "");
+	fprintf(o, "%-12s %-9s %-13s %-8s %10s %6s %11s %11s %5s\n", "guest", "workload", "figure", "",
+		"value", "x none", "fault us", "fetch us", "mism");
 	fprintf(o, "%-12s %-9s %-13s %-8s %10s %6s %11s %11s %5s %s\n", "", "", "", "", "", "",
 		"p50/p99", "p50/p99", "", "result");
 	for (unsigned gi = 0; gi < s->nr_groups; gi++) {
