@@ -43,6 +43,16 @@ static void set_run(unsigned k, enum bench_contender c, unsigned rep, double web
 	}
 }
 
+/* Guest i of run k reported these fault and fetch latencies (p50, p99). */
+static void latencies(unsigned k, unsigned i, double fault50, double fault99, double fetch50, double fetch99)
+{
+	struct bench_guest *g = &runs[k].guest[i];
+	g->fault_us_p50 = fault50;
+	g->fault_us_p99 = fault99;
+	g->fetch_us_p50 = fetch50;
+	g->fetch_us_p99 = fetch99;
+}
+
 static void line(struct bench_run *r, const char *text, double t)
 {
 	float rate[BENCH_MAX_VMS] = { 0 };
@@ -122,12 +132,9 @@ static void group_rows(void **state)
 	two_groups("none all");
 	set_run(0, BENCH_NONE, 0, 2000, 1000, 200);
 	set_run(1, BENCH_ALL, 0, 1000, 1000, 100);
-	runs[1].guest[2].fault_us_p50 = 17;
-	runs[1].guest[2].fault_us_p99 = 215;
-	runs[1].guest[0].fetch_us_p50 = 25;
-	runs[1].guest[0].fetch_us_p99 = 48;
-	runs[1].guest[1].fetch_us_p50 = 30;
-	runs[1].guest[1].fetch_us_p99 = 40;
+	latencies(1, 2, 17, 215, 0, 0);
+	latencies(1, 0, 0, 0, 25, 48);
+	latencies(1, 1, 0, 0, 30, 40);
 	struct bench_group_row row;
 
 	bench__group_row(&sc, runs, 2, BENCH_NONE, 0, &row);
@@ -212,10 +219,7 @@ static void guest_table(void **state)
 	two_groups("none sharing all");
 	set_run(0, BENCH_NONE, 0, 2000, 2000, 185.03);
 	set_run(1, BENCH_ALL, 0, 500, 500, 126.71);
-	runs[1].guest[2].fault_us_p50 = 17;
-	runs[1].guest[2].fault_us_p99 = 215;
-	runs[1].guest[2].fetch_us_p50 = 22;
-	runs[1].guest[2].fetch_us_p99 = 1235;
+	latencies(1, 2, 17, 215, 22, 1235);
 	runs[1].guest[2].mismatches = 2;
 	char *t = table_text(2);
 	const char *want[] = {
