@@ -222,25 +222,41 @@ static void build_argv(const struct bench_scenario *s, enum bench_contender c, c
 
 /* --- the guests' lines */
 
-/* A workload's lines: its first report (past the fill), its rate, its summary. */
+/* A workload's lines: its first report (past the fill), its rate, its summary and its figure's name. */
 struct line_desc {
 	const char *workload;
 	const char *ready;
 	const char *rate_line, *rate_key;
-	const char *final_line, *final_key;
+	const char *final_line, *final_key;	/* final_key NULL: touches= over seconds= */
+	const char *figure;
 };
 
 static const struct line_desc line_descs[] = {
-	{ "dup", "dup: size=", "dup: t=", "verify_MBps=", "dup: rounds=", "verify_MBps=" },
-	{ "churn", "churn: peak=", "churn: t=", "verify_MBps=", "churn: rounds=", "verify_MBps=" },
+	{ "dup", "dup: size=", "dup: t=", "verify_MBps=", "dup: rounds=", "verify_MBps=", "verify_MBps" },
+	{ "churn", "churn: peak=", "churn: t=", "verify_MBps=", "churn: rounds=", "verify_MBps=",
+	  "verify_MBps" },
 	{ "hotcold", "hotcold: size=", "hotcold: round=", "hot_rounds_per_s=", "hotcold: rounds=",
-	  "rounds_per_s=" },
-	{ "swapstorm", "swapstorm: fill ", NULL, NULL, "swapstorm: touches=", NULL },
-	{ "memtouch", "memtouch: ", NULL, NULL, "memtouch: size=", "verify_MBps=" },
-	{ "compute", "compute: ", NULL, NULL, "compute: iterations=", "iter_per_sec=" },
+	  "rounds_per_s=", "rounds_per_s" },
+	{ "swapstorm", "swapstorm: fill ", NULL, NULL, "swapstorm: touches=", NULL, "touches_per_s" },
+	{ "memtouch", "memtouch: ", NULL, NULL, "memtouch: size=", "verify_MBps=", "verify_MBps" },
+	{ "compute", "compute: ", NULL, NULL, "compute: iterations=", "iter_per_sec=", "iter_per_sec" },
 	/* the compute task's share of its rate alone, beside a task touching evicted pages */
-	{ "apf", "apf: size=", NULL, NULL, "apf: compute_per_s=", "compute_pct=" },
+	{ "apf", "apf: size=", NULL, NULL, "apf: compute_per_s=", "compute_pct=", "compute_pct" },
 };
+
+static const struct line_desc *line_desc(const char *workload)
+{
+	for (size_t k = 0; k < sizeof(line_descs) / sizeof(line_descs[0]); k++)
+		if (!strcmp(line_descs[k].workload, workload))
+			return &line_descs[k];
+	return NULL;
+}
+
+const char *bench__figure_name(const char *workload)
+{
+	const struct line_desc *d = line_desc(workload);
+	return d ? d->figure : "-";
+}
 
 static double field(const char *line, const char *key)
 {
@@ -252,7 +268,7 @@ static double field(const char *line, const char *key)
 	return strtod(p + strlen(pat), NULL);
 }
 
-static void guest_line(struct bench_run *r, unsigned nr, const char *line, double t, float rate[])
+void bench__guest_line(struct bench_run *r, unsigned nr, const char *line, double t, float rate[])
 {
 	if (line[0] != '[')
 		return;
@@ -276,10 +292,7 @@ static void guest_line(struct bench_run *r, unsigned nr, const char *line, doubl
 		g->mismatches = (unsigned long)m;
 	if (strstr(msg, ": mismatch ") && !g->mismatches)
 		g->mismatches = 1;
-	const struct line_desc *d = NULL;
-	for (size_t k = 0; k < sizeof(line_descs) / sizeof(line_descs[0]); k++)
-		if (!strcmp(line_descs[k].workload, g->workload))
-			d = &line_descs[k];
+	const struct line_desc *d = line_desc(g->workload);
 	if (!d)
 		return;
 	if (!g->ready && !strncmp(msg, d->ready, strlen(d->ready))) {
@@ -326,6 +339,19 @@ struct run_ctx {
 	unsigned nr_runs, run_index;
 };
 
+/* PREFIXreclaim/fetch_us_p50/p99 ("" or "vms/NAME/"); the last figures stay while they read 0. */
+static void latest_fetch_us(const char *mnt, const char *prefix, double *p50, double *p99)
+{
+	char a[128], b[128];
+	snprintf(a, sizeof(a), "%sreclaim/fetch_us_p50", prefix);
+	snprintf(b, sizeof(b), "%sreclaim/fetch_us_p99", prefix);
+	double x = tree_number(mnt, a), y = tree_number(mnt, b);
+	if (x > 0 || y > 0) {
+		*p50 = or0(x);
+		*p99 = or0(y);
+	}
+}
+
 static void take_sample(struct run_ctx *c)
 {
 	struct bench_run *r = c->r;
@@ -358,18 +384,17 @@ static void take_sample(struct run_ctx *c)
 	unsigned index = 0;
 	for (unsigned gi = 0; gi < c->s->nr_groups; gi++)
 		for (unsigned i = 0; i < c->s->group[gi].count; i++, index++) {
-			char path[128];
-			snprintf(path, sizeof(path), "vms/%s/balloon/actual_mb", r->guest[index].name);
+			struct bench_guest *g = &r->guest[index];
+			char prefix[64], path[128];
+			snprintf(prefix, sizeof(prefix), "vms/%s/", g->name);
+			snprintf(path, sizeof(path), "%sballoon/actual_mb", prefix);
 			sm->balloon_mb += or0(tree_number(c->mnt, path));
+			latest_fetch_us(c->mnt, prefix, &g->fetch_us_p50, &g->fetch_us_p99);
 		}
 	if (c->ksmd > 0)
 		sm->cpu_s += or0(host_cpu_s(c->ksmd)) - c->ksmd_cpu0;
 	memcpy(sm->rate, c->rate, sizeof(sm->rate));
-	double p50 = tree_number(c->mnt, "reclaim/fetch_us_p50"), p99 = tree_number(c->mnt, "reclaim/fetch_us_p99");
-	if (p50 > 0 || p99 > 0) {
-		r->fetch_us_p50 = or0(p50);
-		r->fetch_us_p99 = or0(p99);
-	}
+	latest_fetch_us(c->mnt, "", &r->fetch_us_p50, &r->fetch_us_p99);
 	r->nr_samples++;
 }
 
@@ -416,7 +441,7 @@ static void child_output(struct run_ctx *c, const char *buf, size_t n)
 			fprintf(c->log, "%.3f %s\n", t, c->partial);
 		if (!strncmp(c->partial, "l1vmm: ", 7))
 			snprintf(c->last_l1vmm, sizeof(c->last_l1vmm), "%.150s", c->partial);
-		guest_line(c->r, c->s->nr_vms, c->partial, t, c->rate);
+		bench__guest_line(c->r, c->s->nr_vms, c->partial, t, c->rate);
 	}
 }
 

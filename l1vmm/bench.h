@@ -11,7 +11,8 @@
  *   bench_scenario.c  the scenario parser: pure, no I/O but reading the file;
  *                     every refusal is "FILE:LINE: what" (unit-tested)
  *   bench.c           the runs: child processes, sampling, guest lines
- *   bench_report.c    the table, samples.csv/json, the gnuplot plots
+ *   bench_report.c    the table, the per-guest table, samples.csv/json,
+ *                     summary.csv, guests.csv, the gnuplot plots
  *
  * Exit status: 0 all runs passed; 1 a guest failed its verification (a
  * mismatch, a FAIL result, a non-zero exit) or a run could not start; 2 a bad

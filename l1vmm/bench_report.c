@@ -12,6 +12,13 @@
  * guest's own summary figure over the same guest's in the none run (the
  * first contender's when none did not run), their geometric mean. With
  * repeat > 1, each figure is the median over the repetitions.
+ *
+ * Below that table, one block per guest group (a `guest = NAME count=N`
+ * line): per contender, the group's own summary figure (its workload's:
+ * verify_MBps, rounds_per_s, compute_pct, ...; the mean over its guests), that
+ * figure against the same guests' in none, their first-touch and fetch
+ * latencies (vms/NAME/reclaim/), their mismatches. guests.csv holds the same,
+ * samples.json each guest of each run.
  */
 #include <math.h>
 #include <stdio.h>
@@ -164,6 +171,81 @@ static void contender_row(const struct bench_scenario *s, const struct bench_run
 	}
 }
 
+/* The first VM of group gi: the VMs are laid out group after group. */
+static unsigned first_vm(const struct bench_scenario *s, unsigned gi)
+{
+	unsigned i = 0;
+	for (unsigned k = 0; k < gi; k++)
+		i += s->group[k].count;
+	return i;
+}
+
+/* Guest i's figure in run r over the same guest's in r's baseline run; NAN when either is missing. */
+static double x_none(const struct bench_run *runs, unsigned nr, const struct bench_run *r, unsigned i)
+{
+	double base = baseline(runs, nr, r)->guest[i].final_rate;
+	return r->guest[i].final_rate > 0 && base > 0 ? r->guest[i].final_rate / base : NAN;
+}
+
+/* Group gi's figures in one run (runs = 1). */
+static void group_run(const struct bench_scenario *s, const struct bench_run *runs, unsigned nr,
+		      const struct bench_run *r, unsigned gi, struct bench_group_row *f)
+{
+	double sum = 0, logsum = 0;
+	unsigned n = 0, nx = 0, lo = first_vm(s, gi);
+	*f = (struct bench_group_row){ .runs = 1 };
+	for (unsigned i = lo; i < lo + s->group[gi].count; i++) {
+		const struct bench_guest *g = &r->guest[i];
+		double x = x_none(runs, nr, r, i);
+		if (g->final_rate > 0) {
+			sum += g->final_rate;
+			n++;
+		}
+		if (!isnan(x)) {
+			logsum += log(x);
+			nx++;
+		}
+		f->fault_us_p50 = fmax(f->fault_us_p50, g->fault_us_p50);
+		f->fault_us_p99 = fmax(f->fault_us_p99, g->fault_us_p99);
+		f->fetch_us_p50 = fmax(f->fetch_us_p50, g->fetch_us_p50);
+		f->fetch_us_p99 = fmax(f->fetch_us_p99, g->fetch_us_p99);
+		f->mismatches += (double)g->mismatches;
+		f->failed |= g->failed || !g->passed || g->mismatches;
+	}
+	f->value = n ? sum / n : NAN;
+	f->x_none = nx ? exp(logsum / nx) : NAN;
+}
+
+void bench__group_row(const struct bench_scenario *s, const struct bench_run *runs, unsigned nr_runs,
+		      enum bench_contender c, unsigned group, struct bench_group_row *row)
+{
+	static const size_t figs[] = {
+		offsetof(struct bench_group_row, value), offsetof(struct bench_group_row, x_none),
+		offsetof(struct bench_group_row, fault_us_p50), offsetof(struct bench_group_row, fault_us_p99),
+		offsetof(struct bench_group_row, fetch_us_p50), offsetof(struct bench_group_row, fetch_us_p99),
+		offsetof(struct bench_group_row, mismatches),
+	};
+	struct bench_group_row per[BENCH_MAX_REPEAT];
+	unsigned k = 0;
+	*row = (struct bench_group_row){ 0 };
+	for (unsigned i = 0; i < nr_runs && k < BENCH_MAX_REPEAT; i++)
+		if (runs[i].contender == c) {
+			group_run(s, runs, nr_runs, &runs[i], group, &per[k]);
+			row->failed |= per[k++].failed;
+		}
+	row->runs = k;
+	for (size_t j = 0; j < sizeof(figs) / sizeof(figs[0]); j++) {
+		double v[BENCH_MAX_REPEAT];
+		unsigned m = 0;
+		for (unsigned i = 0; i < k; i++) {
+			double x = *(const double *)((const char *)&per[i] + figs[j]);
+			if (!isnan(x))
+				v[m++] = x;
+		}
+		*(double *)((char *)row + figs[j]) = median(v, m);
+	}
+}
+
 static void cell(char *buf, size_t len, double v, int decimals)
 {
 	if (isnan(v))
@@ -212,6 +294,60 @@ static void table(FILE *o, const struct bench_scenario *s, const struct row rows
 		"fetch_us_*; CPU: l1vmm (and ksmd) outside the guests\n");
 }
 
+/* A guest's own figure: from a few percent to millions of iterations a second. */
+static void value_cell(char *buf, size_t len, double v)
+{
+	cell(buf, len, v, v >= 1000 ? 0 : v >= 10 ? 1 : 2);
+}
+
+/* p50/p99, or - when nothing was reported. */
+static void latency_cell(char *buf, size_t len, double p50, double p99)
+{
+	if (p99 > 0)
+		snprintf(buf, len, "%.0f/%.0f", p50, p99);
+	else
+		snprintf(buf, len, "-");
+}
+
+void bench__guest_table(FILE *o, const struct bench_scenario *s, const struct bench_run *runs,
+			unsigned nr_runs)
+{
+	fprintf(o, "per guest: its workload's own figure (the mean over the line's guests), against the same "
+		"guests' in none:\n");
+	fprintf(o, "%-12s %-9s %-13s %-8s %10s %6s %11s %11s %5s\n", "guest", "workload", "figure", "",
+		"value", "x none", "fault us", "fetch us", "mism");
+	fprintf(o, "%-12s %-9s %-13s %-8s %10s %6s %11s %11s %5s %s\n", "", "", "", "", "", "",
+		"p50/p99", "p50/p99", "", "result");
+	for (unsigned gi = 0; gi < s->nr_groups; gi++) {
+		const struct bench_group *g = &s->group[gi];
+		char label[BENCH_NAME_MAX + 16];
+		if (g->count > 1)
+			snprintf(label, sizeof(label), "%s x%u", g->name, g->count);
+		else
+			snprintf(label, sizeof(label), "%s", g->name);
+		bool first = true;
+		for (unsigned k = 0; k < s->nr_contenders; k++) {
+			struct bench_group_row row;
+			bench__group_row(s, runs, nr_runs, s->contender[k], gi, &row);
+			if (!row.runs)
+				continue;
+			char value[24], x[24], fault[32], fetch[32], mism[24];
+			value_cell(value, sizeof(value), row.value);
+			cell(x, sizeof(x), row.x_none, 3);
+			latency_cell(fault, sizeof(fault), row.fault_us_p50, row.fault_us_p99);
+			latency_cell(fetch, sizeof(fetch), row.fetch_us_p50, row.fetch_us_p99);
+			cell(mism, sizeof(mism), row.mismatches, 0);
+			fprintf(o, "%-12s %-9s %-13s %-8s %10s %6s %11s %11s %5s %s\n", first ? label : "",
+				first ? g->workload : "", first ? bench__figure_name(g->workload) : "",
+				bench__contender_names[s->contender[k]], value, x, fault, fetch, mism,
+				row.failed ? "FAILED" : "ok");
+			first = false;
+		}
+	}
+	fprintf(o, "fault: hotcold's first touch of a cold page; fetch: vms/NAME/reclaim/fetch_us_* "
+		"(the largest of the line's guests)\n");
+}
+
 /* Guest throughput at sample i against the baseline guests' median rate (NAN: no rates). */
 static double relative_rate(const struct bench_scenario *s, const struct bench_run *r,
 			    const double base[BENCH_MAX_VMS], unsigned i)
@@ -237,6 +373,37 @@ static void base_rates(const struct bench_scenario *s, const struct bench_run *b
 		base[g] = v ? median(v, n) : NAN;
 	}
 	free(v);
+}
+
+/* A number for JSON: null for NAN. */
+static void json_number(FILE *js, const char *key, double v, bool more)
+{
+	if (isnan(v))
+		fprintf(js, "\"%s\": null%s", key, more ? ", " : "");
+	else
+		fprintf(js, "\"%s\": %.3f%s", key, v, more ? ", " : "");
+}
+
+/* Run r's guests, one object each, for samples.json. */
+static void guests_json(FILE *js, const struct bench_scenario *s, const struct bench_run *runs, unsigned nr,
+			const struct bench_run *r)
+{
+	unsigned i = 0;
+	for (unsigned gi = 0; gi < s->nr_groups; gi++)
+		for (unsigned k = 0; k < s->group[gi].count; k++, i++) {
+			const struct bench_guest *g = &r->guest[i];
+			fprintf(js, "%s\n    {\"name\": \"%s\", \"group\": \"%s\", \"workload\": \"%s\", "
+				"\"figure\": \"%s\", ", i ? "," : "", g->name, s->group[gi].name,
+				s->group[gi].workload, bench__figure_name(s->group[gi].workload));
+			json_number(js, "value", g->final_rate > 0 ? g->final_rate : NAN, true);
+			json_number(js, "x_none", x_none(runs, nr, r, i), true);
+			json_number(js, "fault_us_p50", g->fault_us_p50, true);
+			json_number(js, "fault_us_p99", g->fault_us_p99, true);
+			json_number(js, "fetch_us_p50", g->fetch_us_p50, true);
+			json_number(js, "fetch_us_p99", g->fetch_us_p99, true);
+			fprintf(js, "\"mismatches\": %lu, \"passed\": %s}", g->mismatches,
+				g->passed && !g->failed && !g->mismatches ? "true" : "false");
+		}
 }
 
 /* has_rate[k]: run k has a throughput sample to plot. */
@@ -272,7 +439,9 @@ static void samples(const char *out, const struct bench_scenario *s, const struc
 		for (unsigned j = 0; j < NR_FIGS; j++)
 			fprintf(js, isnan(f[j]) ? "%s\"%s\": null" : "%s\"%s\": %.3f", j ? ", " : "",
 				fig_names[j], f[j]);
-		fprintf(js, "},\n   \"samples\": [");
+		fprintf(js, "},\n   \"guests\": [");
+		guests_json(js, s, runs, nr, r);
+		fprintf(js, "],\n   \"samples\": [");
 		snprintf(path, sizeof(path), "%s/plot-%s-%u.tsv", out, name, r->rep + 1);
 		FILE *plot = fopen(path, "we");
 		for (unsigned i = 0; i < r->nr_samples; i++) {
@@ -323,6 +492,35 @@ static void summary_csv(const char *out, const struct bench_scenario *s, const s
 			fprintf(o, isnan(rows[k].f[j]) ? "," : ",%.3f", rows[k].f[j]);
 		fprintf(o, "\n");
 	}
+	fclose(o);
+}
+
+/* guests.csv: the per-guest tables' rows. */
+static void guests_csv(const char *out, const struct bench_scenario *s, const struct bench_run *runs,
+		       unsigned nr)
+{
+	char path[400];
+	snprintf(path, sizeof(path), "%s/guests.csv", out);
+	FILE *o = fopen(path, "we");
+	if (!o)
+		return;
+	fprintf(o, "contender,guest,count,workload,figure,runs,passed,value,x_none,fault_us_p50,fault_us_p99,"
+		"fetch_us_p50,fetch_us_p99,mismatches\n");
+	for (unsigned gi = 0; gi < s->nr_groups; gi++)
+		for (unsigned k = 0; k < s->nr_contenders; k++) {
+			const struct bench_group *g = &s->group[gi];
+			struct bench_group_row row;
+			bench__group_row(s, runs, nr, s->contender[k], gi, &row);
+			if (!row.runs)
+				continue;
+			fprintf(o, "%s,%s,%u,%s,%s,%u,%d", bench__contender_names[s->contender[k]], g->name,
+				g->count, g->workload, bench__figure_name(g->workload), row.runs, !row.failed);
+			const double f[] = { row.value, row.x_none, row.fault_us_p50, row.fault_us_p99,
+					     row.fetch_us_p50, row.fetch_us_p99, row.mismatches };
+			for (size_t j = 0; j < sizeof(f) / sizeof(f[0]); j++)
+				fprintf(o, isnan(f[j]) ? "," : ",%.3f", f[j]);
+			fprintf(o, "\n");
+		}
 	fclose(o);
 }
 
@@ -397,20 +595,23 @@ int bench__report(const struct bench_scenario *s, struct bench_run *runs, unsign
 		contender_row(s, runs, nr_runs, &rows[k]);
 	}
 	table(stdout, s, rows);
+	bench__guest_table(stdout, s, runs, nr_runs);
 	snprintf(path, sizeof(path), "%s/table.txt", out);
 	FILE *o = fopen(path, "we");
 	if (o) {
 		table(o, s, rows);
+		bench__guest_table(o, s, runs, nr_runs);
 		fclose(o);
 	}
 	bool has_rate[BENCH_NR_CONTENDERS * BENCH_MAX_REPEAT] = { false };
 	samples(out, s, runs, nr_runs, has_rate);
 	summary_csv(out, s, rows);
+	guests_csv(out, s, runs, nr_runs);
 	if (plots(out, s, runs, nr_runs, has_rate) != 0) {
 		fprintf(stderr, "l1vmm: bench: gnuplot failed: see %s/gnuplot.err\n", out);
 		return BENCH_EXIT_FAIL;
 	}
-	printf("table: %s/table.txt  samples: %s/samples.csv, %s/samples.json\n"
-	       "plots: %s/memory.png %s/throughput.png\n", out, out, out, out, out);
+	printf("table: %s/table.txt  samples: %s/samples.csv, %s/samples.json  per guest: %s/guests.csv\n"
+	       "plots: %s/memory.png %s/throughput.png\n", out, out, out, out, out, out);
 	return 0;
 }

@@ -10,7 +10,12 @@ Cases:
           rows, and the all row's RssAnon below none's; samples.csv has the
           header and rows of every contender; samples.json parses with every
           run passed; memory.png and throughput.png are PNG files of more
-          than 10 KB.
+          than 10 KB. The per-guest table has a block per guest line (web: two
+          dup guests, cache: one hotcold guest) with a row per contender, each
+          with its own non-zero figure, x none 1.000 in none's row; guests.csv
+          holds the same figures, with a fetch latency only where reclaim ran;
+          samples.json lists each run's three guests, whose figures average to
+          guests.csv's.
   fail    a guest whose memtouch cannot get its memory (passes the parser,
           fails in the guest): bench exits 1, says FAILED and names the guest.
   refuse  bad scenarios (an unknown key, an impossible size, more than the
@@ -85,6 +90,57 @@ def tiny(l1vmm, scenarios, tmp):
         ok = os.path.exists(path) and is_png(path) and os.path.getsize(path) > 10000
         check(ok, f"{png} is a PNG of more than 10 KB")
     check(f"plots: {out}/memory.png" in p.stdout, "the plots' paths are printed")
+    per_guest(p.stdout, out, js)
+
+
+def per_guest(stdout, out, js):
+    """The per-guest table, guests.csv and samples.json's guests of tiny.scn's run."""
+    want = {"web": ("dup", "verify_MBps", 2), "cache": ("hotcold", "rounds_per_s", 1)}
+    table = {}
+    group = None
+    for line in stdout.split("per guest:", 1)[-1].splitlines():
+        m = re.match(r"^(\w+)(?: x(\d+))? +(\w+) +(\w+) +(none|sharing|all) +(\S+) +(\S+) .* (ok|FAILED)$", line)
+        if m:
+            group = m.group(1)
+            check(want.get(group, ())[:2] == (m.group(3), m.group(4)),
+                  f"per-guest block {group}: workload and figure {m.group(3)} {m.group(4)}")
+        m2 = m or re.match(r"^ {20,}(none|sharing|all) +(\S+) +(\S+) .* (ok|FAILED)$", line)
+        if m2 and group:
+            g = m2.groups()[-4:] if m is None else (m.group(5), m.group(6), m.group(7), m.group(8))
+            table[(group, g[0])] = g
+    keys = sorted(table)
+    check(keys == sorted((g, c) for g in want for c in ("none", "sharing", "all")),
+          f"the per-guest table has web and cache rows for every contender ({keys})")
+    for (g, c), (_, value, x, result) in sorted(table.items()):
+        check(float(value) > 0 and result == "ok", f"per-guest {g}/{c}: figure {value} > 0, ok")
+        # under ASan, sharing and reclaim together slow the dup guests 20x and more
+        check((x == "1.000") if c == "none" else 0 < float(x) < 20, f"per-guest {g}/{c}: x none {x}")
+    with open(os.path.join(out, "guests.csv")) as f:
+        recs = {(r["guest"], r["contender"]): r for r in csv.DictReader(f)}
+    check(sorted(recs) == keys, f"guests.csv has the same rows ({sorted(recs)})")
+    for (g, c), r in sorted(recs.items()):
+        check((r["workload"], r["figure"], int(r["count"])) == want[g] and r["passed"] == "1"
+              and float(r["mismatches"]) == 0, f"guests.csv {g}/{c}: workload, figure, count, passed")
+        if (g, c) in table:
+            shown = table[(g, c)][1]
+            digits = len(shown.split(".")[1]) if "." in shown else 0
+            check(f"{float(r['value']):.{digits}f}" == shown, f"guests.csv {g}/{c}: value {r['value']} "
+                  f"is the table's {shown}")
+        if c == "none":
+            check(float(r["fetch_us_p99"]) == 0, f"guests.csv {g}/none: no fetch latency (nothing reclaimed)")
+    check(any(float(recs[(g, "all")]["fetch_us_p99"]) > 0 for g in want if (g, "all") in recs),
+          "guests.csv: a guest of the all run has a fetch latency (reclaim fetched its pages)")
+    for run in js["runs"]:
+        guests = run.get("guests", [])
+        check([(x["name"], x["group"], x["workload"]) for x in guests] ==
+              [("web1", "web", "dup"), ("web2", "web", "dup"), ("cache", "cache", "hotcold")],
+              f"samples.json {run['contender']}: the three guests with their groups")
+        check(all(x["passed"] and x["value"] and x["value"] > 0 for x in guests),
+              f"samples.json {run['contender']}: every guest passed with a figure")
+        web = [x["value"] for x in guests if x["group"] == "web" and x["value"]]
+        r = recs.get(("web", run["contender"]))
+        check(r is not None and len(web) == 2 and abs(sum(web) / 2 - float(r["value"])) < 0.01,
+              f"samples.json {run['contender']}: web1 and web2 average to guests.csv's figure")
 
 
 def fail(l1vmm, scenarios, tmp):
