@@ -2,7 +2,8 @@
 """Pseudo page faults (issue 17) under host reclaim, one mode a run.
 
 workload=apf on one vCPU: a task that touches 16M of cold memory (host
-reclaim keeps it out: reclaim/host_limit_mb 8, no prefetch) and a task that
+reclaim keeps it out: reclaim/host_limit_mb 8, no prefetch; the guest sleeps
+settle=3 s first, so that reclaim takes the region even on a loaded host) and a task that
 computes. With the guest's apf=0 the vCPU stalls on every fetch; with apf=1
 the toucher is parked on its token and the compute task runs on. Checks
 (guest side): both runs verify every page with 0 mismatches; with apf=1 the
@@ -27,7 +28,7 @@ MARGIN_PCT = 15  # compute_pct with apf=1 above apf=0 by at least this
 def one(a, mnt, apf):
     cmd = [a.l1vmm, "run", "--timeout", "120", "--mode", a.mode, "--mem", "64M",
            "--vcpus", "1", "--set", "reclaim/host_limit_mb=8", "--set", "reclaim/prefetch=0"] + \
-        FAST + ["--", "workload=apf", "size=16M", "seconds=4", "settle=2", f"apf={apf}"]
+        FAST + ["--", "workload=apf", "size=16M", "seconds=4", "settle=3", f"apf={apf}"]
     run = Run(cmd, mnt)
     tree_np = None
     if apf and a.mode == "shadow":
