@@ -70,6 +70,9 @@ static const struct allow allowlist[] = {
 	{ "restart_syscall", ALL, ANY }, { "exit", ALL, ANY }, { "exit_group", ALL, ANY },
 	{ "brk", ALL, ANY }, { "mmap", ALL, NO_EXEC }, { "mprotect", ALL, NO_EXEC },
 	{ "munmap", ALL, ANY }, { "mremap", ALL, ANY }, { "madvise", ALL, ANY },
+	/* shadow sharing's batched discards of own frames (mmu/shadow/share.c),
+	 * on l1vmm itself (PIDFD_SELF; no thread can open another pidfd) */
+	{ "process_madvise", S, ANY },
 	{ "close", ALL, ANY }, { "fstat", ALL, ANY },
 	{ "newfstatat", V | S | B | F | R | U | P, EMPTY_PATH },
 	{ "tgkill", ALL, OWN_PID }, { "getrandom", ALL, ANY }, { "sysinfo", ALL, ANY },
