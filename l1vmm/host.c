@@ -378,6 +378,15 @@ static void report(struct host_vm *h)
 	char how[160];
 	vm__describe_end(vm, how, sizeof(how));
 	fprintf(stderr, "l1vmm: %s: %s\n", vm->name, how);
+	if (vm->shadow && vm->shadow->apf.stats.enables) {
+		/* the tree's vms/NAME/apf/ at the end (its worker has stopped) */
+		const struct shadow_apf_stats *a = &vm->shadow->apf.stats;
+		fprintf(stderr, "l1vmm: %s: pseudo page faults: not_present=%llu ready=%llu "
+			"fallbacks=%llu wake_alls=%llu failing=%llu\n", vm->name,
+			(unsigned long long)a->not_present, (unsigned long long)a->ready,
+			(unsigned long long)a->fallbacks, (unsigned long long)a->wake_alls,
+			(unsigned long long)a->failing);
+	}
 	uint64_t exits[VM_EXIT_UNKNOWN + 1] = { 0 };
 	for (unsigned c = 0; c < vm->nr_vcpus; c++)
 		for (unsigned k = 0; k <= VM_EXIT_UNKNOWN; k++)
