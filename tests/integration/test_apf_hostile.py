@@ -137,10 +137,11 @@ def case_toggle(a, mnt):
         # and the live tree when a reading caught it (a loaded host can starve
         # the reader through a run of a few seconds)
         end = run.wait_line(r"^l1vmm: vm0: pseudo page faults: .* wake_alls=(\d+) ", 1)
+        # given >= received: two given before the guest looks arrive as one
         check(end is not None and int(end.group(1)) > 0 and
-              (s is None or int(end.group(1)) == int(s.group(5))),
+              (s is None or int(end.group(1)) >= int(s.group(5))),
               f"l1vmm counted the wake-alls it gave ({end.group(1) if end else 'no line'}), "
-              f"the guest's count (live tree: {wake})")
+              f"at least the guest's count (live tree: {wake})")
 
 
 def case_failing(a, mnt):
