@@ -54,16 +54,17 @@ static int keep_pages(void *ctx, uint64_t gfn, uint64_t n)
 
 /*
  * Copy one page's part, as the guest would see it; fetches counted. With
- * from_store (a cooperative read), shadow mode does not fetch an evicted
- * frame: 1, the caller takes it from the store. 0, 1 or -1.
+ * no_fetch (a cooperative read, or a cooperative write of a whole page), a
+ * frame found evicted is not fetched: 1, the caller takes it from the store
+ * or drops its stored bytes, and comes back. 0, 1 or -1.
  */
 static int plain_access(struct vm *vm, struct reclaim_vm *r, uint64_t gpa, void *buf,
-			uint32_t len, bool write, bool from_store)
+			uint32_t len, bool write, bool no_fetch)
 {
 	if (vm->shadow) {
 		unsigned fetched = 0;
 		int rc = shadow__access_gpa(&vm->shadow->g, gpa, buf, len, write,
-					    from_store ? NULL : &fetched);
+					    no_fetch ? NULL : &fetched);
 		if (fetched && r)
 			reclaim_vm__note_double_paging(r, fetched);
 		return rc < 0 ? -1 : rc;
@@ -73,6 +74,8 @@ static int plain_access(struct vm *vm, struct reclaim_vm *r, uint64_t gpa, void 
 		return -1;
 	uint64_t gfn = gpa / PAGE;
 	enum p2m_state st = p2m__get(p2m_of(vm), gfn);
+	if (no_fetch && (st == P2M_COMPRESSED || st == P2M_IN_FLIGHT))
+		return 1; /* evicted since the caller looked */
 	if (r && st == P2M_COMPRESSED)
 		reclaim_vm__note_double_paging(r, 1); /* the copy below faults it back */
 	if (write && (st == P2M_SHARED || st == P2M_ZERO))
@@ -95,6 +98,8 @@ static int for_pages(struct vm *vm, uint64_t gpa, uint8_t *buf, uint32_t len, bo
 	struct reclaim_vm *r = __atomic_load_n(&vm->reclaim_core, __ATOMIC_ACQUIRE);
 	if (gpa + len < gpa)
 		return -1;
+	bool fetch_anyway = false; /* this page's stored bytes could not be dropped */
+	unsigned again = 0;        /* times round for this page */
 	while (len) {
 		uint32_t chunk = (uint32_t)(PAGE - gpa % PAGE);
 		if (chunk > len)
@@ -117,15 +122,30 @@ static int for_pages(struct vm *vm, uint64_t gpa, uint8_t *buf, uint32_t len, bo
 			copied = rc == 1;
 		} else if (stored && chunk == PAGE) {
 			/* overwritten whole: its stored bytes are dropped, not fetched */
-			discard_frame(vm, gfn);
+			if (discard_frame(vm, gfn) != 0)
+				fetch_anyway = true;
 		}
 		if (!copied) {
-			int rc = plain_access(vm, r, gpa, buf, chunk, write, !write && r && cooperative(vm));
+			/*
+			 * The frame may be evicted between the look above and the
+			 * copy: a read or a whole-page write then comes round again
+			 * (the store, or the discard) instead of fetching it.
+			 */
+			bool no_fetch = r && cooperative(vm) && !fetch_anyway &&
+					(!write || chunk == PAGE);
+			int rc = plain_access(vm, r, gpa, buf, chunk, write, no_fetch);
 			if (rc < 0)
 				return -1;
-			if (rc == 1)
-				continue; /* evicted meanwhile: from the store, next time round */
+			if (rc == 1) {
+				/* evicted meanwhile: next time round (a frame that keeps
+				 * moving is fetched after a few, as without the protocol) */
+				if (++again >= 8)
+					fetch_anyway = true;
+				continue;
+			}
 		}
+		fetch_anyway = false;
+		again = 0;
 		gpa += chunk;
 		buf += chunk;
 		len -= chunk;
