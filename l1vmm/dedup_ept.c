@@ -99,6 +99,11 @@ static uint64_t map_calls(void *ctx)
 	return ept_share__map_calls(ctx);
 }
 
+static void vcpu_holds(void *ctx, uint64_t out[2])
+{
+	ept_share__holds(ctx, &out[0], &out[1]);
+}
+
 /* Frames of vm stayed read-only: end it with the reason (backend lock held). */
 static void stuck(void *owner, const char *why)
 {
@@ -143,6 +148,22 @@ static void detach(void *ctx, struct vm *vm)
 	ept_share__detach(g);
 }
 
+/* Holding a VM's vCPUs while a flush replaces many frames (share.h). */
+static void hold_request(void *owner)
+{
+	vm__hold_request(owner);
+}
+
+static bool hold_wait(void *owner, double until_s)
+{
+	return vm__hold_wait(owner, until_s);
+}
+
+static void hold_release(void *owner)
+{
+	vm__release_vcpus(owner);
+}
+
 static void destroy(void *ctx)
 {
 	ept_share__destroy(ctx);
@@ -153,6 +174,8 @@ int dedup_ept__create(struct dedup_host_backend *out, char *err, size_t errlen)
 	struct ept_share *b;
 	if (ept_share__create(&b, err, errlen) < 0)
 		return -1;
+	ept_share__set_hold(b, &(struct ept_hold_ops){
+		.request = hold_request, .wait = hold_wait, .release = hold_release });
 	*out = (struct dedup_host_backend){
 		.name = "ept",
 		.ops = { .page = page, .copy_new = copy_new, .copy_free = copy_free,
@@ -165,6 +188,7 @@ int dedup_ept__create(struct dedup_host_backend *out, char *err, size_t errlen)
 		.scan_end = scan_end,
 		.host_mappings = host_mappings,
 		.map_calls = map_calls,
+		.vcpu_holds = vcpu_holds,
 		.attach = attach,
 		.detach = detach,
 		.destroy = destroy,

@@ -312,10 +312,10 @@ void dedup_host__destroy(struct dedup_host *h)
 
 /* Sum of every engine's statistics, after a sync (so they are exact). */
 static void totals(struct dedup_host *h, struct dedup_stats *sum, uint64_t *mappings,
-		   uint64_t *calls)
+		   uint64_t *calls, uint64_t holds[2])
 {
 	*sum = (struct dedup_stats){ 0 };
-	*mappings = *calls = 0;
+	*mappings = *calls = holds[0] = holds[1] = 0;
 	dedup_host__sync(h);
 	for (unsigned i = 0; i < NR_ENGINES; i++) {
 		struct engine *en = &h->eng[i];
@@ -335,27 +335,35 @@ static void totals(struct dedup_host *h, struct dedup_stats *sum, uint64_t *mapp
 			*mappings += en->b.host_mappings(en->b.ctx);
 		if (en->b.map_calls)
 			*calls += en->b.map_calls(en->b.ctx);
+		if (en->b.vcpu_holds) {
+			uint64_t h2[2];
+			en->b.vcpu_holds(en->b.ctx, h2);
+			holds[0] += h2[0];
+			holds[1] += h2[1];
+		}
 	}
 }
 
 /* KSM's counters under our names (KSM's own meanings); scan_cpu_ms is
  * ksmd's CPU time since l1vmm started KSM. */
 
-enum { ARG_BACKEND = 1000, ARG_MAPPINGS, ARG_MAP_CALLS, ARG_CHECK };
+enum { ARG_BACKEND = 1000, ARG_MAPPINGS, ARG_MAP_CALLS, ARG_HOLDS, ARG_HOLD_MISSES, ARG_CHECK };
 
 static int show_stat(void *obj, const struct ctl_entry *ce, char *buf, size_t len)
 {
 	struct dedup_host *h = obj;
 	struct dedup_stats s;
-	uint64_t mappings = 0, calls = 0;
+	uint64_t mappings = 0, calls = 0, holds[2] = { 0, 0 };
 	l1_lock__acquire(&h->lock);
 	if (h->ksm.active)
 		dedup_ksm__stats(&h->ksm, &s);
 	else
-		totals(h, &s, &mappings, &calls);
+		totals(h, &s, &mappings, &calls, holds);
 	l1_lock__release(&h->lock);
-	if (ce->arg == ARG_MAPPINGS || ce->arg == ARG_MAP_CALLS) {
-		snprintf(buf, len, "%llu", (unsigned long long)(ce->arg == ARG_MAPPINGS ? mappings : calls));
+	if (ce->arg >= ARG_MAPPINGS && ce->arg <= ARG_HOLD_MISSES) {
+		uint64_t v = ce->arg == ARG_MAPPINGS ? mappings : ce->arg == ARG_MAP_CALLS ? calls :
+			     holds[ce->arg - ARG_HOLDS];
+		snprintf(buf, len, "%llu", (unsigned long long)v);
 		return 0;
 	}
 	const struct dedup_stat_desc *d = &dedup__stat_table[ce->arg];
@@ -439,7 +447,7 @@ static bool host_running(void *obj)
 
 int dedup_host__register(struct dedup_host *h, struct ctl_tree *t)
 {
-	size_t n = DEDUP_NR_KNOBS + 1 + dedup__stat_table_len + 3;
+	size_t n = DEDUP_NR_KNOBS + 1 + dedup__stat_table_len + 5;
 	if (DEDUP_NR_KNOBS + dedup__stat_table_len > sizeof(h->paths) / sizeof(h->paths[0]))
 		return -EINVAL; /* paths[] too small for the engine's tables */
 	struct ctl_entry *es = calloc(n, sizeof(*es));
@@ -470,6 +478,14 @@ int dedup_host__register(struct dedup_host *h, struct ctl_tree *t)
 	es[i++] = (struct ctl_entry){ .path = "dedup/map_calls", .type = CTL_TEXT,
 		.arg = ARG_MAP_CALLS, .show = show_stat,
 		.doc = "ept: mapping calls made; a run of frames onto consecutive copies takes one" };
+	es[i++] = (struct ctl_entry){ .path = "dedup/vcpu_holds", .type = CTL_TEXT,
+		.arg = ARG_HOLDS, .show = show_stat,
+		.doc = "ept: batches of shares applied with every ept guest's vCPUs held out of "
+		       "guest mode (no write protection, no TLB shootdown to their CPUs)" };
+	es[i++] = (struct ctl_entry){ .path = "dedup/vcpu_hold_misses", .type = CTL_TEXT,
+		.arg = ARG_HOLD_MISSES, .show = show_stat,
+		.doc = "ept: batches that asked to hold the vCPUs, some did not stop within 10 ms, "
+		       "and were write-protected a run at a time instead" };
 	es[i++] = (struct ctl_entry){ .path = "dedup/check", .type = CTL_TEXT,
 		.show = show_check, .doc = "ok when every counter and copy agrees with the p2m "
 		"(a full cross-check: slow on big guests)" };

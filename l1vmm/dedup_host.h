@@ -56,6 +56,8 @@ struct dedup_host_backend {
 	uint64_t (*host_mappings)(void *ctx);
 	/* Optional: mapping calls made so far (ept: one per run of frames replaced). */
 	uint64_t (*map_calls)(void *ctx);
+	/* Optional: batches applied with the vCPUs held, and holds missed (ept). */
+	void (*vcpu_holds)(void *ctx, uint64_t out[2]);
 	/* Per-VM state, before dedup__add_vm / after dedup__remove_vm. 0 or -errno. */
 	int (*attach)(void *ctx, struct vm *vm);
 	void (*detach)(void *ctx, struct vm *vm);

@@ -45,7 +45,8 @@ static const struct rule rules[] = {
 	{ .pattern = "vms/*/shadow/machine_hold_max_by", .kind = SKIP }, /* a VM's name */
 	CNT("dedup/full_scans"), CNT("dedup/cow_breaks"), CNT("dedup/scan_cpu_ms"),
 	CNT("dedup/pages_scanned"), CNT("dedup/hash_collisions"), CNT("dedup/backend_errors"),
-	CNT("dedup/meta_cap_hits"), CNT("dedup/map_calls"),
+	CNT("dedup/meta_cap_hits"), CNT("dedup/map_calls"), CNT("dedup/vcpu_holds"),
+	CNT("dedup/vcpu_hold_misses"),
 	CNT("balloon/steps"),
 	CNT("reclaim/evictions"), CNT("reclaim/fetches"), CNT("reclaim/prefetches"),
 	CNT("reclaim/refaults"), CNT("reclaim/dropped"), CNT("reclaim/store_refusals"),

@@ -305,6 +305,7 @@ static void *vcpu_thread(void *arg)
 		shadow_vm__vcpu_loop(vcpu);
 	while (!vm->shadow && !vm__ended(vm)) {
 		struct vm_exit e;
+		vm__hold_point(vm); /* page sharing may hold us out of KVM_RUN */
 		int rc = vcpu__run(vcpu, &e);
 		if (rc < 0 || (rc > 0 && !handle_exit(vcpu, &e)))
 			break;

@@ -346,6 +346,53 @@ void vm__stop(struct vm *vm, enum vm_end why, uint32_t code, char *crash_report)
 		vm->on_end(vm->on_end_ctx);
 }
 
+void vm__hold_request(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	__atomic_store_n(&vm->hold_req, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&vm->lock);
+	/* a vCPU between its hold point and KVM_RUN: immediate_exit returns it */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu__kick(&vm->vcpus[i]);
+}
+
+bool vm__hold_wait(struct vm *vm, double until)
+{
+	pthread_mutex_lock(&vm->lock);
+	while (vm->nr_held < vm->nr_running && vm->end == VM_RUNNING) {
+		double left = until - vm__now();
+		if (left <= 0)
+			break;
+		vm__timedwait(&vm->ended_cv, &vm->lock, left);
+	}
+	bool held = vm->nr_held >= vm->nr_running && vm->end == VM_RUNNING;
+	pthread_mutex_unlock(&vm->lock);
+	return held;
+}
+
+void vm__release_vcpus(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	__atomic_store_n(&vm->hold_req, 0, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&vm->ended_cv);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void vm__hold_point(struct vm *vm)
+{
+	if (!__atomic_load_n(&vm->hold_req, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&vm->lock);
+	if (vm->hold_req && vm->end == VM_RUNNING) {
+		vm->nr_held++;
+		pthread_cond_broadcast(&vm->ended_cv); /* the holder counts us */
+		while (vm->hold_req && vm->end == VM_RUNNING)
+			pthread_cond_wait(&vm->ended_cv, &vm->lock);
+		vm->nr_held--;
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+
 void vm__timedwait(pthread_cond_t *cv, pthread_mutex_t *lock, double seconds)
 {
 	clock__cond_wait(cv, lock, seconds);

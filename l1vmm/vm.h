@@ -143,6 +143,9 @@ struct vm {
 	uint32_t exit_code;       /* VM_END_EXIT */
 	char *crash_report;       /* VM_END_CRASH: formatted report */
 	unsigned nr_running;      /* vCPU threads not yet returned */
+	unsigned hold_req;        /* atomic, written under lock: vm__hold_vcpus() asks the
+				   * vCPU threads (ept mode) to wait out of KVM_RUN */
+	unsigned nr_held;         /* vCPU threads waiting so (under lock) */
 	double start_time, end_time; /* monotonic seconds: start, and when the first cause came */
 	uint64_t stopped_ns;      /* atomic: monotonic ns when the last vCPU thread left; 0 before */
 	void (*on_end)(void *ctx);
@@ -175,6 +178,20 @@ double vm__now(void);
 
 /* pthread_cond_timedwait() for at most seconds (<= 0: just check), lock held. */
 void vm__timedwait(pthread_cond_t *cv, pthread_mutex_t *lock, double seconds);
+
+/*
+ * Hold an ept-mode VM's vCPU threads out of KVM_RUN: vm__hold_request()
+ * kicks each, and each waits in vm__hold_point() until vm__release_vcpus().
+ * vm__hold_wait() is true once every running one waits (none can enter
+ * guest mode until the release), false when some did not by until
+ * (vm__now() seconds) or the VM is ending. One holder at a time per VM (the
+ * caller's lock); every request ends with a release.
+ */
+void vm__hold_request(struct vm *vm);
+bool vm__hold_wait(struct vm *vm, double until);
+void vm__release_vcpus(struct vm *vm);
+/* A vCPU thread's, before each KVM_RUN: wait while its VM is held. */
+void vm__hold_point(struct vm *vm);
 
 /* The L1_FEAT_* this VM's guest gets (start info, CPUID 0x40000001 eax);
  * valid once the kernel is loaded. */

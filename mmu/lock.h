@@ -33,6 +33,7 @@ enum l1_lock_rank {
 	L1_RANK_DEDUP_HOST = 20,    /* l1vmm/dedup_host.c: knobs, engines, waiting VMs */
 	L1_RANK_DEDUP_SCANNER = 25, /* dedup/scanner.c: the scanner's settings and jobs */
 	L1_RANK_DEDUP_SYNC = 30,    /* dedup/scanner.c: one backend sync at a time */
+	L1_RANK_BACKEND_HOLD = 35,  /* mmu/ept/: ept sharing's guest list while it holds vCPUs */
 	L1_RANK_DEDUP_ENGINE = 40,  /* dedup/: an engine's tables and copies */
 	L1_RANK_P2M = 50,           /* mmu/p2m.c: a guest's frame states */
 	L1_RANK_BACKEND = 60,       /* a sharing backend: ept's copy store, shadow's VM list */

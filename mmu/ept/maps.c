@@ -119,7 +119,10 @@ static int pending_cmp(const void *a, const void *b)
 /* Frames [gfn, gfn + n) stay as they are; their writes are the guest's. */
 static void keep_private(struct ept_guest *g, uint64_t gfn, uint64_t n)
 {
-	if (mprotect(share__frame_hva(g, gfn), n * PAGE, PROT_READ | PROT_WRITE) < 0 && !g->stuck) {
+	if (g->b->held) {
+		/* never write-protected: the vCPUs are held instead */
+	} else if (mprotect(share__frame_hva(g, gfn), n * PAGE, PROT_READ | PROT_WRITE) < 0 &&
+		   !g->stuck) {
 		/* the frames stay read-only: the guest cannot go on safely (its
 		 * writes there could only be dropped); its owner ends it */
 		int err = errno;
@@ -160,7 +163,8 @@ static void replace_same(struct ept_share *b, struct ept_guest *g, uint64_t gfn,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 	else
 		p = madvise(hva, n * PAGE, MADV_DONTNEED) == 0 &&
-		    mprotect(hva, n * PAGE, PROT_READ | PROT_WRITE) == 0 ? hva : MAP_FAILED;
+		    (b->held || mprotect(hva, n * PAGE, PROT_READ | PROT_WRITE) == 0) ? hva
+										      : MAP_FAILED;
 	if (p == MAP_FAILED) {
 		/* nothing was replaced (mmap fails before it unmaps on every error it
 		 * can return here): the frames keep their bytes */
@@ -184,14 +188,17 @@ static void apply_run(struct ept_share *b, struct ept_guest *g, uint64_t gfn, ui
 {
 	uint8_t *hva = share__frame_hva(g, gfn);
 	b->map_calls++;
-	note_protect(b);
-	if (mprotect(hva, n * PAGE, PROT_READ) < 0) {
-		b->apply_errors++;
-		keep_private(g, gfn, n);
-		return;
+	if (!b->held) {
+		note_protect(b);
+		if (mprotect(hva, n * PAGE, PROT_READ) < 0) {
+			b->apply_errors++;
+			keep_private(g, gfn, n);
+			return;
+		}
 	}
-	/* from here no vCPU can write the run: forget what was written before,
-	 * compare, replace what is still equal */
+	/* from here no vCPU can write the run (write-protected, or every vCPU
+	 * held): forget what was written before, compare, replace what is
+	 * still equal */
 	if (track__forget_writes(g, gfn, n) < 0) {
 		b->apply_errors++;
 		keep_private(g, gfn, n);
@@ -232,10 +239,64 @@ void maps__apply_pending(struct ept_share *b)
 	b->nr_pending = 0;
 }
 
+/*
+ * A flush of many frames holds every guest's vCPUs out of guest mode while
+ * it replaces them and punches out the copies freed since the last flush:
+ * no write protection is needed then (one mapping call a run instead of
+ * three), and the TLB flush of each call reaches no CPU that runs a vCPU of
+ * ours (a held thread sleeps, and its CPU is not flushed until it comes
+ * back): on a host that is itself a guest, each such flush is an IPI and an
+ * exit (perf/README.md, issue 14). The guests lose the time of the
+ * replacements and of one kick each. When some vCPU does not
+ * stop within EPT_HOLD_TIMEOUT_S (its thread waits for a CPU, or for a lock
+ * of ours), the frames are fenced one run at a time as before.
+ */
+#define EPT_HOLD_MIN_PENDING 32
+#define EPT_HOLD_TIMEOUT_S 0.01
+#define EPT_HOLD_GUESTS_MAX 64
+
 void ept_share__flush(struct ept_share *b)
 {
+	void *owner[EPT_HOLD_GUESTS_MAX];
+	unsigned n = 0;
+	l1_lock__acquire(&b->hold_lock); /* the guest list stays */
 	l1_lock__acquire(&b->lock);
+	bool hold = b->hold.request && b->nr_pending + b->nr_dirty >= EPT_HOLD_MIN_PENDING;
+	for (const struct ept_guest *g = b->guests; hold && g; g = g->next) {
+		if (n == EPT_HOLD_GUESTS_MAX)
+			hold = false;
+		else
+			owner[n++] = g->owner;
+	}
+	l1_lock__release(&b->lock);
+	if (!hold)
+		n = 0;
+	for (unsigned i = 0; i < n; i++)
+		b->hold.request(owner[i]);
+	double until = clock__mono_s() + EPT_HOLD_TIMEOUT_S;
+	bool all = hold;
+	for (unsigned i = 0; all && i < n; i++)
+		all = b->hold.wait(owner[i], until);
+	l1_lock__acquire(&b->lock);
+	if (hold && all)
+		b->holds++;
+	else if (hold)
+		b->hold_misses++;
+	b->held = all;
 	maps__apply_pending(b);
+	store__punch_freed(b); /* the copies freed since the last flush */
+	b->held = false;
+	l1_lock__release(&b->lock);
+	for (unsigned i = 0; i < n; i++)
+		b->hold.release(owner[i]);
+	l1_lock__release(&b->hold_lock);
+}
+
+void ept_share__holds(struct ept_share *b, uint64_t *holds, uint64_t *misses)
+{
+	l1_lock__acquire(&b->lock);
+	*holds = b->holds;
+	*misses = b->hold_misses;
 	l1_lock__release(&b->lock);
 }
 

@@ -34,6 +34,7 @@ int ept_share__create(struct ept_share **out, char *err, size_t errlen)
 		free(b);
 		return -1;
 	}
+	l1_lock__init(&b->hold_lock, L1_RANK_BACKEND_HOLD, "ept sharing vCPU holds");
 	l1_lock__init(&b->lock, L1_RANK_BACKEND, "ept sharing backend");
 	maps__init(b);
 	*out = b;
@@ -47,6 +48,7 @@ void ept_share__destroy(struct ept_share *b)
 	store__destroy(b);
 	free(b->pending);
 	l1_lock__destroy(&b->lock);
+	l1_lock__destroy(&b->hold_lock);
 	free(b);
 }
 
@@ -113,10 +115,12 @@ int ept_share__attach(struct ept_share *b, struct ept_mem *mem, int vm_fd,
 		guest_free(g);
 		return rc;
 	}
+	l1_lock__acquire(&b->hold_lock);
 	l1_lock__acquire(&b->lock);
 	g->next = b->guests;
 	b->guests = g;
 	l1_lock__release(&b->lock);
+	l1_lock__release(&b->hold_lock);
 	*out = g;
 	return 0;
 }
@@ -126,6 +130,7 @@ void ept_share__detach(struct ept_guest *g)
 	if (!g)
 		return;
 	struct ept_share *b = g->b;
+	l1_lock__acquire(&b->hold_lock); /* no flush holds g's vCPUs now */
 	l1_lock__acquire(&b->lock);
 	maps__apply_pending(b); /* none of g's frames stays queued */
 	for (struct ept_guest **pp = &b->guests; *pp; pp = &(*pp)->next)
@@ -134,7 +139,15 @@ void ept_share__detach(struct ept_guest *g)
 			break;
 		}
 	l1_lock__release(&b->lock);
+	l1_lock__release(&b->hold_lock);
 	guest_free(g);
+}
+
+void ept_share__set_hold(struct ept_share *b, const struct ept_hold_ops *ops)
+{
+	l1_lock__acquire(&b->hold_lock);
+	b->hold = *ops;
+	l1_lock__release(&b->hold_lock);
 }
 
 const void *ept_share__page(struct ept_guest *g, uint64_t gfn)

@@ -28,7 +28,12 @@
  * tells from its content hash.
  *
  * The window between the engine's byte compare and the new mapping is
- * closed by write-protecting the frame's host page first (mprotect): a vCPU
+ * closed one of two ways. A flush of many frames holds every guest's vCPUs
+ * out of guest mode (ept_share__set_hold; l1vmm's vCPU threads wait in
+ * their loop), so nothing can write the frames while they are compared and
+ * replaced, and no frame is write-protected. Otherwise (few frames, no hold
+ * ops, or a vCPU that did not stop in time) each run of frames is
+ * write-protected first (mprotect): a vCPU
  * that writes it then gets EFAULT from KVM_RUN and waits in
  * ept_share__wait() for the share to finish (the backend lock), then runs
  * again and writes into the new mapping (a copy-on-write). Guest code KVM
@@ -82,10 +87,25 @@ struct ept_guest;
  * Called with the backend lock held: it must not call back in. */
 typedef void ept_stuck_fn(void *owner, const char *why);
 
+/*
+ * Holding vCPUs (optional, ept_share__set_hold): request asks every vCPU
+ * of owner's guest to leave guest mode and wait; wait (until a monotonic
+ * time in seconds) is true once all of them wait, none able to write guest
+ * memory until release. release ends a request, held or not. Called with no
+ * backend lock held.
+ */
+struct ept_hold_ops {
+	void (*request)(void *owner);
+	bool (*wait)(void *owner, double until_s);
+	void (*release)(void *owner);
+};
+
 /* A backend with an empty copy store. 0, or -1 with a one-line reason. */
 int ept_share__create(struct ept_share **out, char *err, size_t errlen);
 /* After every guest is detached. */
 void ept_share__destroy(struct ept_share *b);
+/* Let flushes hold the guests' vCPUs (see ept_share__flush); before any attach. */
+void ept_share__set_hold(struct ept_share *b, const struct ept_hold_ops *ops);
 
 /*
  * Put mem (registered as KVM memslots 0.. of vm_fd) under sharing: its slots
@@ -117,9 +137,14 @@ int ept_share__queue(struct ept_guest *g, uint64_t gfn, void *copy);
 /*
  * Replace the queued frames, in runs (see maps.c). A frame whose bytes
  * changed since they were compared stays as it is and is reported written
- * at the next sync.
+ * at the next sync. With hold ops and EPT_HOLD_MIN_PENDING frames or more
+ * queued, every guest's vCPUs are held out of guest mode meanwhile: no
+ * frame needs its write protection, and the host's TLB flushes of the
+ * mapping calls reach no CPU running a vCPU (see maps.c).
  */
 void ept_share__flush(struct ept_share *b);
+/* Flushes done with the vCPUs held, and those that asked and fenced instead. */
+void ept_share__holds(struct ept_share *b, uint64_t *holds, uint64_t *misses);
 /*
  * Give frames [gfn, gfn + n) their own anonymous pages (their bytes are not
  * kept: the caller discards them next). 0 or -errno; *done: the frames from

@@ -42,14 +42,26 @@ struct pending {
 };
 
 struct ept_share {
+	struct l1_lock hold_lock; /* taken before lock: the guest list stays while
+				   * a flush holds the guests' vCPUs (maps.c) */
 	struct l1_lock lock;
+	struct ept_hold_ops hold; /* all NULL: never held */
+	bool held;              /* every guest's vCPUs are held (lock held) */
+	uint64_t holds;         /* flushes done with the vCPUs held */
+	uint64_t hold_misses;   /* flushes that asked, and some vCPU did not stop in time */
 	/* the copy store (store.c) */
 	int memfd;
 	uint8_t *store;         /* the memfd, MAP_SHARED, STORE_MAX_BYTES reserved */
 	uint64_t file_pages;    /* the memfd's size in pages */
 	uint64_t next_page;     /* never used yet: [next_page, file_pages) */
-	uint32_t *free_pages;   /* a stack of freed memfd pages */
+	uint32_t *free_pages;   /* a stack of freed memfd pages, memory punched out */
 	uint64_t nr_free, free_cap;
+	struct store_dirty {    /* freed memfd pages whose memory is still there: */
+		uint32_t page;  /* reused first, else punched at the next flush */
+		int32_t node;   /* the node it was filled for */
+	} *dirty;
+	uint64_t nr_dirty, dirty_cap;
+	int8_t *page_node;      /* per memfd page: the node its copy was made for */
 	/* host mappings (maps.c) */
 	uint64_t max_map_count;
 	uint64_t map_refusals;
@@ -73,6 +85,8 @@ const struct ept_slot *share__slot_of(const struct ept_guest *g, uint64_t gfn);
 /* store.c */
 int store__init(struct ept_share *b, char *err, size_t errlen);
 void store__destroy(struct ept_share *b);
+/* Punch out the memory of the freed pages not reused yet (b->lock held). */
+void store__punch_freed(struct ept_share *b);
 static inline const uint8_t *store__page(const struct ept_share *b, uint64_t copy)
 {
 	return b->store + (copy - 1) * PAGE;

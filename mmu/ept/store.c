@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The copy store of the ept sharing backend (share.h): one memfd, mapped
- * once MAP_SHARED. A copy's handle is its memfd page + 1. Freed pages have
- * their memory punched out at once and are reused before the file grows.
+ * once MAP_SHARED. A copy's handle is its memfd page + 1. A freed page keeps
+ * its memory until the next flush (a new copy for the same node reuses it
+ * first: no punch, no page fault), then it is punched out, in runs, while
+ * the flush holds the vCPUs when it does (punching a page mapped in the
+ * store flushes the TLB of every CPU running one of l1vmm's threads), and
+ * reused before the file grows. At most STORE_DIRTY_MAX wait so.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +22,7 @@
 
 #define STORE_MAX_BYTES (64ull << 30) /* virtual reservation for the store */
 #define STORE_GROW_PAGES 512          /* the memfd grows 2 MiB at a time */
+#define STORE_DIRTY_MAX 1024          /* freed pages not punched yet (4 MiB) */
 
 int store__init(struct ept_share *b, char *err, size_t errlen)
 {
@@ -41,18 +46,65 @@ void store__destroy(struct ept_share *b)
 	munmap(b->store, STORE_MAX_BYTES);
 	close(b->memfd);
 	free(b->free_pages);
+	free(b->dirty);
+	free(b->page_node);
+}
+
+static int dirty_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct store_dirty *)a)->page, y = ((const struct store_dirty *)b)->page;
+	return x < y ? -1 : x > y;
+}
+
+void store__punch_freed(struct ept_share *b)
+{
+	if (!b->nr_dirty)
+		return;
+	qsort(b->dirty, b->nr_dirty, sizeof(*b->dirty), dirty_cmp);
+	for (uint64_t i = 0; i < b->nr_dirty;) {
+		uint64_t j = i + 1;
+		while (j < b->nr_dirty && b->dirty[j].page == b->dirty[i].page + (j - i))
+			j++;
+		/* give the memory back; the pages read as zeros until reused */
+		fallocate(b->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			  (off_t)b->dirty[i].page * (off_t)PAGE, (off_t)((j - i) * PAGE));
+		for (uint64_t k = i; k < j; k++) {
+			if (ARRAY_ROOM(b->free_pages, b->free_cap, b->nr_free, 1024) < 0)
+				continue; /* leaked in the memfd (its memory is freed) */
+			b->free_pages[b->nr_free++] = b->dirty[k].page;
+		}
+		i = j;
+	}
+	b->nr_dirty = 0;
+}
+
+/* The node a copy is placed for, as kept per page (-1: none). */
+static int8_t node_key(int node)
+{
+	return (int8_t)(node >= 0 && node < INT8_MAX ? node : -1);
 }
 
 void *ept_share__copy_new(struct ept_share *b, const void *content, int node)
 {
 	l1_lock__acquire(&b->lock);
 	uint64_t p;
+	if (b->nr_dirty && b->dirty[b->nr_dirty - 1].node == node_key(node)) {
+		/* freed lately, its memory still there (on node): no fault */
+		p = b->dirty[--b->nr_dirty].page;
+		memcpy(b->store + p * PAGE, content, PAGE);
+		l1_lock__release(&b->lock);
+		return (void *)(uintptr_t)(p + 1);
+	}
 	if (b->nr_free) {
 		p = b->free_pages[--b->nr_free];
 	} else {
 		if (b->next_page == b->file_pages) {
 			uint64_t grow = b->file_pages + STORE_GROW_PAGES;
-			if (grow * PAGE > STORE_MAX_BYTES || ftruncate(b->memfd, (off_t)(grow * PAGE)) < 0) {
+			int8_t *nodes = grow * PAGE > STORE_MAX_BYTES ? NULL :
+					realloc(b->page_node, grow * sizeof(*nodes));
+			if (nodes)
+				b->page_node = nodes;
+			if (!nodes || ftruncate(b->memfd, (off_t)(grow * PAGE)) < 0) {
 				l1_lock__release(&b->lock);
 				return NULL;
 			}
@@ -62,6 +114,7 @@ void *ept_share__copy_new(struct ept_share *b, const void *content, int node)
 	}
 	/* the page's first touch (new, or punched out when freed): on node */
 	numa__copy_on(node, b->store + p * PAGE, content, PAGE);
+	b->page_node[p] = node_key(node);
 	l1_lock__release(&b->lock);
 	return (void *)(uintptr_t)(p + 1);
 }
@@ -71,15 +124,19 @@ void ept_share__copy_free(struct ept_share *b, void *copy)
 	uint64_t p = (uint64_t)(uintptr_t)copy - 1;
 	l1_lock__acquire(&b->lock);
 	maps__apply_pending(b); /* no queued frame may name a freed copy */
-	/* give the memory back now; the page reads as zeros until reused */
-	fallocate(b->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(p * PAGE),
-		  (off_t)PAGE);
-	if (ARRAY_ROOM(b->free_pages, b->free_cap, b->nr_free, 1024) < 0) {
-		/* the page is leaked in the memfd (its memory is already freed) */
+	if (b->nr_dirty >= STORE_DIRTY_MAX)
+		store__punch_freed(b);
+	if (ARRAY_ROOM(b->dirty, b->dirty_cap, b->nr_dirty, 1024) < 0) {
+		/* no room to wait: punched now */
+		fallocate(b->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(p * PAGE),
+			  (off_t)PAGE);
+		if (ARRAY_ROOM(b->free_pages, b->free_cap, b->nr_free, 1024) == 0)
+			b->free_pages[b->nr_free++] = (uint32_t)p;
+		/* else leaked in the memfd (its memory is freed) */
 		l1_lock__release(&b->lock);
 		return;
 	}
-	b->free_pages[b->nr_free++] = (uint32_t)p;
+	b->dirty[b->nr_dirty++] = (struct store_dirty){ (uint32_t)p, b->page_node[p] };
 	l1_lock__release(&b->lock);
 }
 
