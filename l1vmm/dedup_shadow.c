@@ -70,6 +70,7 @@ struct dedup_shadow {
 	struct l1_lock lock;   /* protects vms, nr_vms, cap */
 	struct vm **vms;       /* attached */
 	size_t nr_vms, cap;
+	uint64_t holds;        /* scan ends done with the vCPUs held (under lock) */
 };
 
 static struct shadow_guest *guest_of(void *vm)
@@ -182,12 +183,44 @@ static void b_sync(void *ctx, struct dedup *e)
 	free(t);
 }
 
+/*
+ * Telling KVM and giving own frames back change host mappings of machine
+ * memory: each call's MMU notifier makes KVM kick every vCPU of the machine
+ * that is in guest mode, and the host's TLB flush reaches every CPU running
+ * one (on a host that is itself a guest, an IPI and an exit each: ~60 % of
+ * the scanner's time with four guests, perf/README.md, issue 14). When
+ * HOLD_MIN_FRAMES or more are due, the attached VMs' vCPUs are held out of
+ * KVM_RUN meanwhile (shadow_vm__hold: kicked once each), so none of those
+ * calls has a vCPU to reach. A shadow VM not under sharing runs on (its
+ * vCPUs still get the kicks).
+ */
+#define HOLD_MIN_FRAMES 256
+
 static void b_scan_end(void *ctx)
 {
 	struct dedup_shadow *d = ctx;
 	l1_lock__acquire(&d->lock);
+	uint64_t due = 0;
+	for (size_t i = 0; i < d->nr_vms; i++)
+		due += shadow__track_flush_due(&d->vms[i]->shadow->g);
+	bool hold = due >= HOLD_MIN_FRAMES;
+	for (size_t i = 0; hold && i < d->nr_vms; i++)
+		shadow_vm__hold(d->vms[i], -1);
 	for (size_t i = 0; i < d->nr_vms; i++)
 		shadow__track_flush(&d->vms[i]->shadow->g);
+	for (size_t i = 0; hold && i < d->nr_vms; i++)
+		shadow_vm__release(d->vms[i]->shadow);
+	if (hold)
+		d->holds++;
+	l1_lock__release(&d->lock);
+}
+
+static void b_vcpu_holds(void *ctx, uint64_t out[2])
+{
+	struct dedup_shadow *d = ctx;
+	l1_lock__acquire(&d->lock);
+	out[0] = d->holds;
+	out[1] = 0; /* a shadow hold waits for as long as it takes */
 	l1_lock__release(&d->lock);
 }
 
@@ -302,6 +335,7 @@ int dedup_shadow__create(struct machine *m, struct dedup_host_backend *out, char
 		.sync = b_sync,
 		.scan_end = b_scan_end,
 		.host_mappings = b_host_mappings,
+		.vcpu_holds = b_vcpu_holds,
 		.attach = b_attach,
 		.detach = b_detach,
 		.destroy = b_destroy,

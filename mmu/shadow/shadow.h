@@ -450,6 +450,9 @@ void shadow__unpopulated(struct shadow_guest *g, uint64_t gfn, uint64_t n);
  * frames of the frames shared lately (scan_end): batched, each at most 1 s
  * after the fact. */
 void shadow__track_flush(struct shadow_guest *g);
+/* How many frames shadow__track_flush() would tell KVM about or give back
+ * now (0: it would do nothing). */
+uint64_t shadow__track_flush_due(struct shadow_guest *g);
 /* Take the recorded events (the caller frees *out); their number. */
 size_t shadow__take_events(struct shadow_guest *g, struct shadow_event **out);
 

@@ -226,6 +226,17 @@ static void protect(struct shadow_guest *g, uint64_t gfn)
 		mark_stale(g, gfn);
 }
 
+/* Whether flush_stale() / flush_discard(g, false) would act now (g->lock held). */
+static bool stale_due(const struct shadow_guest *g, uint64_t t)
+{
+	return g->stale.n >= FLUSH_BATCH || t - g->stale_ns >= FLUSH_DELAY_NS;
+}
+
+static bool discard_due(const struct shadow_guest *g, uint64_t t)
+{
+	return g->discard.n && (g->discard.n >= FLUSH_BATCH || t - g->discard_ns >= FLUSH_DELAY_NS);
+}
+
 /*
  * Tell KVM about the frames protect() left stale. Each call costs a TLB
  * shootdown of the host and of every vCPU of the machine (~60-110 us of CPU
@@ -322,8 +333,7 @@ static size_t discard_batched(struct shadow_guest *g, const struct iovec *iov, s
 static void flush_discard(struct shadow_guest *g, bool now)
 {
 	uint64_t t = clock__mono_ns();
-	if (!g->discard.n || (!now && g->discard.n < FLUSH_BATCH &&
-			      t - g->discard_ns < FLUSH_DELAY_NS))
+	if (!g->discard.n || (!now && !discard_due(g, t)))
 		return;
 	g->discard_ns = t;
 	uint64_t *v = g->discard.gfn;
@@ -591,10 +601,22 @@ void shadow__track_flush(struct shadow_guest *g)
 	 * meanwhile goes unseen by written() (a page the engine asks about again
 	 * a pass later, seconds on), never by shadow__share().
 	 */
-	if (g->stale.n >= FLUSH_BATCH || clock__mono_ns() - g->stale_ns >= FLUSH_DELAY_NS)
+	if (stale_due(g, clock__mono_ns()))
 		flush_stale(g);
 	flush_discard(g, false);
 	pthread_mutex_unlock(&g->lock);
+}
+
+uint64_t shadow__track_flush_due(struct shadow_guest *g)
+{
+	pthread_mutex_lock(&g->lock);
+	uint64_t t = clock__mono_ns(), n = 0;
+	if (stale_due(g, t))
+		n += g->stale.n;
+	if (discard_due(g, t))
+		n += g->discard.n;
+	pthread_mutex_unlock(&g->lock);
+	return n;
 }
 
 size_t shadow__take_events(struct shadow_guest *g, struct shadow_event **out)

@@ -214,10 +214,11 @@ def watch(a, mnt, proc, names, ideal, s, i, z, u):
         check(breaks >= 1000, f"{breaks} copy-on-write breaks under mutation (>= 1000)")
     backend = read(mnt, f"vms/{names[0]}/dedup/backend")
     check(backend == a.mode, f"vms/{names[0]}/dedup/backend is {a.mode} ({backend})")
-    if a.mode == "ept":
-        # batches of shares are applied with the guests' vCPUs held out of
-        # guest mode (mmu/ept/maps.c); the guests' verification above is
-        # what says no write was lost meanwhile
+    if a.mode in ("ept", "shadow"):
+        # batches of shares (ept) or of own frames given back (shadow) are
+        # applied with the guests' vCPUs held out of guest mode
+        # (mmu/ept/maps.c, l1vmm/dedup_shadow.c); the guests' verification
+        # above is what says no write was lost meanwhile
         holds, misses = num(mnt, "dedup/vcpu_holds"), num(mnt, "dedup/vcpu_hold_misses")
         check(holds >= 1, f"shares applied with the vCPUs held: {holds} batches "
               f"({misses} fenced instead)")
