@@ -45,10 +45,13 @@ void dedup_scanner__set(struct dedup_scanner *s, uint64_t pages_to_scan, uint64_
 }
 
 /* One job's sync, timed as the engine's scan CPU time; s->sync_lock held. */
-static void sync_job(const struct dedup_scan_job *j)
+static void sync_job(const struct dedup_scan_job *j, bool periodic)
 {
 	uint64_t t0 = clock__thread_cpu_ns();
-	j->sync(j->ctx, j->e);
+	if (periodic && j->sync_periodic)
+		j->sync_periodic(j->ctx, j->e);
+	else
+		j->sync(j->ctx, j->e);
 	dedup__add_scan_cpu(j->e, clock__thread_cpu_ns() - t0);
 }
 
@@ -74,7 +77,7 @@ static void *scanner(void *arg)
 		l1_lock__release(&s->lock);
 		for (unsigned i = 0; i < nr; i++) {
 			l1_lock__acquire(&s->sync_lock);
-			sync_job(&jobs[i]);
+			sync_job(&jobs[i], true);
 			dedup__scan(jobs[i].e, pages); /* counts its own time */
 			uint64_t t0 = clock__thread_cpu_ns();
 			if (jobs[i].scan_end)
@@ -134,7 +137,7 @@ void dedup_scanner__sync(struct dedup_scanner *s)
 	l1_lock__release(&s->lock);
 	for (unsigned i = 0; i < nr; i++) {
 		l1_lock__acquire(&s->sync_lock);
-		sync_job(&jobs[i]);
+		sync_job(&jobs[i], false);
 		l1_lock__release(&s->sync_lock);
 	}
 }

@@ -31,6 +31,9 @@
 struct dedup_scan_job {
 	struct dedup *e;
 	void (*sync)(void *ctx, struct dedup *e); /* record what the guests wrote */
+	/* the scanner's own sync before each batch, if set (else sync): may put
+	 * off work a batch can do without (dedup_scanner__sync() calls sync) */
+	void (*sync_periodic)(void *ctx, struct dedup *e);
 	void (*scan_end)(void *ctx);              /* apply what the scan batched; may be NULL */
 	void *ctx;
 };

@@ -139,7 +139,8 @@ static struct engine *engine_for(struct dedup_host *h, enum engine_kind kind,
 		dedup__knob_set(e, k, h->knob[k]);
 	/* two kinds of engine, room for four jobs: cannot fail */
 	dedup_scanner__add(&h->scanner, &(struct dedup_scan_job){
-		.e = e, .sync = en->b.sync, .scan_end = en->b.scan_end, .ctx = en->b.ctx });
+		.e = e, .sync = en->b.sync, .sync_periodic = en->b.sync_periodic,
+		.scan_end = en->b.scan_end, .ctx = en->b.ctx });
 	en->e = e;
 	return en;
 }

@@ -49,6 +49,8 @@ struct dedup_host_backend {
 	 * next (ept tracks writes just ahead of it).
 	 */
 	void (*sync)(void *ctx, struct dedup *e);
+	/* Optional: the scanner's sync before each batch (struct dedup_scan_job). */
+	void (*sync_periodic)(void *ctx, struct dedup *e);
 	/* After each dedup__scan() (engine lock not held): apply what the scan
 	 * batched (shadow: flush and release a machine hold). May be NULL. */
 	void (*scan_end)(void *ctx);

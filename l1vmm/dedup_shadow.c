@@ -57,6 +57,7 @@
 #include "l1vmm/shadow_vm.h"
 #include "l1vmm/vm.h"
 #include "mmu/array.h"
+#include "mmu/clock.h"
 #include "mmu/numa.h"
 
 #define ZERO_USERS 256u /* zero pages per zero frame, at most */
@@ -71,6 +72,7 @@ struct dedup_shadow {
 	struct vm **vms;       /* attached */
 	size_t nr_vms, cap;
 	uint64_t holds;        /* scan ends done with the vCPUs held (under lock) */
+	uint64_t polled_ns;    /* monotonic: the last sync that polled (under lock) */
 };
 
 static struct shadow_guest *guest_of(void *vm)
@@ -149,10 +151,32 @@ static void b_unpopulated(void *vm, uint64_t gfn, uint64_t n)
 	shadow__unpopulated(guest_of(vm), gfn, n);
 }
 
+/*
+ * Record what the guests wrote. Finding frames populated without a fault
+ * (shadow__poll_populated: mincore, and pagemap where a frame reads zeros)
+ * walks all of a guest's host page tables: ~15-20 % of the scanner's time
+ * when it ran before every batch (every 20 ms by default). The scanner's own
+ * syncs do it at most every POLL_INTERVAL_NS; every other sync (the tree's
+ * readings, which must be exact) does it.
+ */
+#define POLL_INTERVAL_NS 100000000ull
+
+static void sync_guests(struct dedup_shadow *d, bool periodic);
+
 static void b_sync(void *ctx, struct dedup *e)
 {
 	(void)e; /* the writes go to the p2m, which tells the engine */
-	struct dedup_shadow *d = ctx;
+	sync_guests(ctx, false);
+}
+
+static void b_sync_periodic(void *ctx, struct dedup *e)
+{
+	(void)e;
+	sync_guests(ctx, true);
+}
+
+static void sync_guests(struct dedup_shadow *d, bool periodic)
+{
 	struct taken {
 		struct vm *vm;
 		struct shadow_event *ev;
@@ -160,12 +184,17 @@ static void b_sync(void *ctx, struct dedup *e)
 	} *t = NULL;
 	size_t nt = 0;
 	l1_lock__acquire(&d->lock);
+	uint64_t now = clock__mono_ns();
+	bool poll = !periodic || now - d->polled_ns >= POLL_INTERVAL_NS;
+	if (poll)
+		d->polled_ns = now;
 	if (d->nr_vms)
 		t = calloc(d->nr_vms, sizeof(*t));
 	for (size_t i = 0; t && i < d->nr_vms; i++) {
 		struct taken *x = &t[nt];
 		x->vm = d->vms[i];
-		shadow__poll_populated(&x->vm->shadow->g); /* -ENOMEM: next time */
+		if (poll) /* -ENOMEM: next time */
+			shadow__poll_populated(&x->vm->shadow->g);
 		x->n = shadow__take_events(&x->vm->shadow->g, &x->ev);
 		if (x->n)
 			nt++;
@@ -333,6 +362,7 @@ int dedup_shadow__create(struct machine *m, struct dedup_host_backend *out, char
 			 .max_users = ZERO_USERS, .ctx = d },
 		.ctx = d,
 		.sync = b_sync,
+		.sync_periodic = b_sync_periodic,
 		.scan_end = b_scan_end,
 		.host_mappings = b_host_mappings,
 		.vcpu_holds = b_vcpu_holds,
