@@ -56,6 +56,19 @@ static int dirty_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Punch out memfd pages [first, first + n) and put them on the free stack. */
+static void punch(struct ept_share *b, uint32_t first, uint64_t n)
+{
+	/* give the memory back; the pages read as zeros until reused */
+	fallocate(b->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)first * (off_t)PAGE,
+		  (off_t)(n * PAGE));
+	for (uint64_t k = 0; k < n; k++) {
+		if (ARRAY_ROOM(b->free_pages, b->free_cap, b->nr_free, 1024) < 0)
+			return; /* leaked in the memfd (its memory is freed) */
+		b->free_pages[b->nr_free++] = (uint32_t)(first + k);
+	}
+}
+
 void store__punch_freed(struct ept_share *b)
 {
 	if (!b->nr_dirty)
@@ -65,14 +78,7 @@ void store__punch_freed(struct ept_share *b)
 		uint64_t j = i + 1;
 		while (j < b->nr_dirty && b->dirty[j].page == b->dirty[i].page + (j - i))
 			j++;
-		/* give the memory back; the pages read as zeros until reused */
-		fallocate(b->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			  (off_t)b->dirty[i].page * (off_t)PAGE, (off_t)((j - i) * PAGE));
-		for (uint64_t k = i; k < j; k++) {
-			if (ARRAY_ROOM(b->free_pages, b->free_cap, b->nr_free, 1024) < 0)
-				continue; /* leaked in the memfd (its memory is freed) */
-			b->free_pages[b->nr_free++] = b->dirty[k].page;
-		}
+		punch(b, b->dirty[i].page, j - i);
 		i = j;
 	}
 	b->nr_dirty = 0;
@@ -126,17 +132,10 @@ void ept_share__copy_free(struct ept_share *b, void *copy)
 	maps__apply_pending(b); /* no queued frame may name a freed copy */
 	if (b->nr_dirty >= STORE_DIRTY_MAX)
 		store__punch_freed(b);
-	if (ARRAY_ROOM(b->dirty, b->dirty_cap, b->nr_dirty, 1024) < 0) {
-		/* no room to wait: punched now */
-		fallocate(b->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(p * PAGE),
-			  (off_t)PAGE);
-		if (ARRAY_ROOM(b->free_pages, b->free_cap, b->nr_free, 1024) == 0)
-			b->free_pages[b->nr_free++] = (uint32_t)p;
-		/* else leaked in the memfd (its memory is freed) */
-		l1_lock__release(&b->lock);
-		return;
-	}
-	b->dirty[b->nr_dirty++] = (struct store_dirty){ (uint32_t)p, b->page_node[p] };
+	if (ARRAY_ROOM(b->dirty, b->dirty_cap, b->nr_dirty, 1024) < 0)
+		punch(b, (uint32_t)p, 1); /* no room to wait: punched now */
+	else
+		b->dirty[b->nr_dirty++] = (struct store_dirty){ (uint32_t)p, b->page_node[p] };
 	l1_lock__release(&b->lock);
 }
 
