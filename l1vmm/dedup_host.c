@@ -481,8 +481,9 @@ int dedup_host__register(struct dedup_host *h, struct ctl_tree *t)
 		.doc = "ept: mapping calls made; a run of frames onto consecutive copies takes one" };
 	es[i++] = (struct ctl_entry){ .path = "dedup/vcpu_holds", .type = CTL_TEXT,
 		.arg = ARG_HOLDS, .show = show_stat,
-		.doc = "ept: batches of shares applied with every ept guest's vCPUs held out of "
-		       "guest mode (no write protection, no TLB shootdown to their CPUs)" };
+		.doc = "batches of host mapping changes made with the guests' vCPUs held out of "
+		       "guest mode, so no TLB shootdown reaches their CPUs (ept: shares, no write "
+		       "protection; shadow: own pages given back, KVM told of protected ones)" };
 	es[i++] = (struct ctl_entry){ .path = "dedup/vcpu_hold_misses", .type = CTL_TEXT,
 		.arg = ARG_HOLD_MISSES, .show = show_stat,
 		.doc = "ept: batches that asked to hold the vCPUs, some did not stop within 10 ms, "
